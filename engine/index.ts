@@ -1,0 +1,7 @@
+/** The engine: device, tensors, memory, and the raw (non-differentiable) ops. */
+export * from './errors.js';
+export * from './dtype.js';
+export { init, deviceInfo, gpuDevice, hasF16, sync, runtime, type InitOptions, type DeviceInfo, type AdapterClass } from './runtime.js';
+export { Tensor, tidy, keep, memoryStats, emptyCache, empty, type MemoryStats, type NestedArray } from './tensor.js';
+export { manualSeed, Generator, globalGenerator } from './random.js';
+export * as ops from './ops/index.js';

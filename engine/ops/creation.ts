@@ -1,0 +1,183 @@
+/** Tensor creation: from host data, constants, ranges, identity, and seeded random streams. */
+import { checkDType, type DType } from '../dtype.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { f32ArrayToF16 } from '../f16.js';
+import { globalGenerator, type Generator } from '../random.js';
+import { runtime } from '../runtime.js';
+import { checkShape, sizeOf, type Shape } from '../shape.js';
+import { empty, Tensor } from '../tensor.js';
+
+export interface CreateOptions {
+  dtype?: DType;
+}
+
+export type HostData = number | readonly HostData[] | ArrayLike<number>;
+
+function isArrayLike(v: unknown): v is ArrayLike<number> {
+  return ArrayBuffer.isView(v) || Array.isArray(v);
+}
+
+/** Shape of nested arrays; throws on ragged nesting. */
+function inferShape(data: HostData): number[] {
+  const shape: number[] = [];
+  let v: unknown = data;
+  while (isArrayLike(v) && !ArrayBuffer.isView(v)) {
+    shape.push((v as unknown[]).length);
+    v = (v as unknown[])[0];
+  }
+  if (ArrayBuffer.isView(v)) shape.push((v as unknown as ArrayLike<number>).length);
+  return shape;
+}
+
+function flatten(data: HostData, shape: number[], op: string): ArrayLike<number> {
+  if (ArrayBuffer.isView(data)) return data as ArrayLike<number>;
+  if (typeof data === 'number') return [data];
+  const out: number[] = [];
+  const walk = (v: unknown, dim: number, path: string): void => {
+    if (dim === shape.length) {
+      if (typeof v !== 'number') throw new ArgumentError(`${op}: element ${path || '[]'} is ${typeof v}, expected a number`);
+      out.push(v);
+      return;
+    }
+    if (!isArrayLike(v) || v.length !== shape[dim])
+      throw new ShapeError(`${op}: ragged nested array at ${path || 'top level'}: expected length ${shape[dim]} for shape ${fmtShape(shape)}`);
+    for (let i = 0; i < v.length; i++) walk((v as ArrayLike<unknown>)[i], dim + 1, `${path}[${i}]`);
+  };
+  walk(data, 0, '');
+  return out;
+}
+
+function defaultDType(data: HostData): DType {
+  if (data instanceof Int32Array || data instanceof Int16Array || data instanceof Int8Array) return 'i32';
+  if (data instanceof Uint32Array || data instanceof Uint16Array || data instanceof Uint8Array) return 'u32';
+  return 'f32';
+}
+
+/** Encodes values for upload, refusing values the dtype cannot hold (no silent truncation or wrapping). */
+function encode(values: ArrayLike<number>, dtype: DType, op: string): ArrayBufferView {
+  if (dtype === 'f32') return values instanceof Float32Array ? values : Float32Array.from(values);
+  if (dtype === 'f16') {
+    if (!runtime(op).features.has('shader-f16')) throw new DTypeError(`${op}: f16 needs the adapter feature shader-f16, which this adapter lacks`);
+    return f32ArrayToF16(values);
+  }
+  const [lo, hi] = dtype === 'i32' ? [-2147483648, 2147483647] : [0, 4294967295];
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!Number.isInteger(v) || v < lo || v > hi)
+      throw new DTypeError(`${op}: value ${v} at flat index ${i} is not representable as ${dtype}`);
+  }
+  return dtype === 'i32' ? Int32Array.from(values) : Uint32Array.from(values);
+}
+
+/** Uploads a flat array into a new contiguous tensor. */
+export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, op = 'tensor'): Tensor {
+  const bytes = encode(values, dtype, op);
+  const t = empty(shape, dtype, op);
+  const st = t.storage(op);
+  // writeBuffer needs a multiple of 4 bytes: pad odd-length f16 data.
+  let view = bytes;
+  if (bytes.byteLength % 4) {
+    const padded = new Uint8Array(bytes.byteLength + 2);
+    padded.set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    view = padded;
+  }
+  if (view.byteLength > 0) st.rt.write(st.buffer, 0, view);
+  return t;
+}
+
+/**
+ * Creates a tensor from a number, nested arrays, or a flat array / typed array with an explicit shape.
+ * The element count must match the shape exactly.
+ */
+export function tensor(data: HostData, shape?: Shape, options: CreateOptions = {}): Tensor {
+  const dtype = checkDType('tensor', options.dtype ?? defaultDType(data));
+  if (shape !== undefined) {
+    const s = checkShape('tensor', shape);
+    const flat = typeof data === 'number' ? [data] : flatten(data, inferShape(data), 'tensor');
+    if (flat.length !== sizeOf(s))
+      throw new ShapeError(`tensor: ${flat.length} values do not fill shape ${fmtShape(s)} (${sizeOf(s)} elements)`);
+    return fromFlat(flat, s, dtype);
+  }
+  const inferred = typeof data === 'number' ? [] : inferShape(data);
+  checkShape('tensor', inferred);
+  return fromFlat(flatten(data, inferred, 'tensor'), inferred, dtype);
+}
+
+/** A 0-d tensor holding `v` (used for scalar operands). */
+export function scalarLike(v: number, dtype: DType): Tensor {
+  return fromFlat([v], [], dtype, 'scalar');
+}
+
+export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
+  const s = checkShape('full', shape);
+  const dtype = checkDType('full', options.dtype ?? 'f32');
+  const n = sizeOf(s);
+  const values = dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Float32Array(n);
+  if (value !== 0) values.fill(value);
+  if (dtype !== 'f32' && dtype !== 'f16') encode([value], dtype, 'full');
+  return fromFlat(values, s, dtype, 'full');
+}
+
+export const zeros = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 0, options);
+export const ones = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 1, options);
+
+/** Values start, start+step, ... below end (like numpy.arange). */
+export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  if (end === undefined) [start, end] = [0, start];
+  if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be finite and non-zero, got ${step}`);
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const values = Array.from({ length: n }, (_, i) => start + i * step);
+  const isInt = Number.isInteger(start) && Number.isInteger(step);
+  return fromFlat(values, [n], options.dtype ?? (isInt ? 'i32' : 'f32'), 'arange');
+}
+
+/** `count` evenly spaced values from start to end inclusive. */
+export function linspace(start: number, end: number, count: number, options: CreateOptions = {}): Tensor {
+  if (!Number.isInteger(count) || count < 0) throw new ArgumentError(`linspace: count must be an integer >= 0, got ${count}`);
+  const values = Array.from({ length: count }, (_, i) => (count === 1 ? start : start + ((end - start) * i) / (count - 1)));
+  return fromFlat(values, [count], options.dtype ?? 'f32', 'linspace');
+}
+
+/** n x m identity (m defaults to n). */
+export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  const s = checkShape('eye', [n, m]);
+  const values = new Float32Array(n * m);
+  for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
+  return fromFlat(values, s, options.dtype ?? 'f32', 'eye');
+}
+
+export interface RandomOptions extends CreateOptions {
+  generator?: Generator;
+}
+
+/** Uniform [low, high) samples from the seeded generator (see manualSeed). */
+export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const s = checkShape('rand', shape);
+  const g = options.generator ?? globalGenerator;
+  const lo = options.low ?? 0;
+  const hi = options.high ?? 1;
+  const values = new Float32Array(sizeOf(s));
+  for (let i = 0; i < values.length; i++) values[i] = lo + (hi - lo) * g.uniform();
+  return fromFlat(values, s, options.dtype ?? 'f32', 'rand');
+}
+
+/** Normal samples with the given mean and standard deviation from the seeded generator. */
+export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const s = checkShape('randn', shape);
+  const g = options.generator ?? globalGenerator;
+  const mean = options.mean ?? 0;
+  const std = options.std ?? 1;
+  const values = new Float32Array(sizeOf(s));
+  for (let i = 0; i < values.length; i++) values[i] = mean + std * g.normal();
+  return fromFlat(values, s, options.dtype ?? 'f32', 'randn');
+}
+
+/** Uniform integers in [low, high). */
+export function randint(low: number, high: number, shape: Shape, options: RandomOptions = {}): Tensor {
+  const s = checkShape('randint', shape);
+  if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
+  const g = options.generator ?? globalGenerator;
+  const values = new Int32Array(sizeOf(s));
+  for (let i = 0; i < values.length; i++) values[i] = low + g.int(high - low);
+  return fromFlat(values, s, options.dtype ?? 'i32', 'randint');
+}

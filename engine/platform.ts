@@ -1,0 +1,193 @@
+/**
+ * The one place that knows whether we run in Node or in a browser.
+ *
+ * Everything Node-specific (loading Dawn through the npm `webgpu` package, reading and writing files)
+ * is reached through dynamic imports whose specifiers are hidden in variables, so browser bundlers
+ * never try to resolve them and the rest of the engine stays platform-neutral.
+ */
+import { ArgumentError, DeviceError } from './errors.js';
+
+/** True under Node.js (and not inside a browser-like environment with a DOM). */
+export const isNode: boolean =
+  typeof globalThis.process === 'object' &&
+  typeof globalThis.process.versions?.node === 'string' &&
+  typeof (globalThis as { window?: unknown }).window === 'undefined';
+
+async function importNode<T>(specifier: string): Promise<T> {
+  return (await import(/* @vite-ignore */ specifier)) as T;
+}
+
+interface DawnModule {
+  create(flags: string[]): GPU;
+  globals: Record<string, unknown>;
+}
+
+/**
+ * Returns the WebGPU entry point: `navigator.gpu` in browsers (or wherever a host installed one),
+ * Dawn through the `webgpu` package in Node. `dawnFlags` are passed to Dawn's `create`, e.g.
+ * `['enable-dawn-features=allow_unsafe_apis']`.
+ */
+export async function getGPU(dawnFlags: readonly string[] = []): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (!isNode) {
+    if (nav?.gpu) return nav.gpu;
+    throw new DeviceError(
+      'init: this browser exposes no WebGPU (navigator.gpu is undefined). Use a WebGPU-enabled browser ' +
+        '(Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu) over https or localhost.',
+    );
+  }
+  let dawn: DawnModule;
+  try {
+    dawn = await importNode<DawnModule>('webgpu');
+  } catch (err) {
+    throw new DeviceError(
+      `init: could not load Dawn from the npm package 'webgpu' (${(err as Error).message}). ` +
+        "Install it next to omnitensor: npm install webgpu@0.6.2",
+    );
+  }
+  // Dawn's globals (GPUBufferUsage, GPUMapMode, ...) are needed by any code that uses the constants.
+  Object.assign(globalThis, dawn.globals);
+  return dawn.create([...dawnFlags]);
+}
+
+/** Hint printed when no adapter is found, tailored to the platform. */
+export function noAdapterHint(): string {
+  if (!isNode) return 'Enable WebGPU in this browser (chrome://flags/#enable-unsafe-webgpu on Linux).';
+  const p = globalThis.process.platform;
+  if (p === 'linux')
+    return (
+      'On Linux without a GPU install Mesa lavapipe >= 24 (Vulkan on the CPU): ' +
+      '`apt-get install mesa-vulkan-drivers`; Debian 12 needs it from bookworm-backports ' +
+      '(`apt-get install -t bookworm-backports mesa-vulkan-drivers`). With a GPU, install its Vulkan driver.'
+    );
+  if (p === 'darwin') return 'macOS needs Metal support (macOS 11+); check that the webgpu package installed its dawn.node.';
+  return 'Install a Vulkan or Direct3D 12 capable GPU driver.';
+}
+
+/**
+ * Random-access bytes: a file in Node, a Blob or an in-memory buffer anywhere. Checkpoint readers use
+ * it to stream tensors one at a time instead of holding a whole multi-hundred-MB file in memory.
+ */
+export interface ByteSource {
+  readonly size: number;
+  /** A human-readable name for error messages (file path, URL or '<bytes>'). */
+  readonly name: string;
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+export type BytesLike = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+function toUint8(bytes: BytesLike): Uint8Array {
+  if (bytes instanceof Uint8Array) return bytes;
+  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function memorySource(bytes: Uint8Array, name: string): ByteSource {
+  return {
+    size: bytes.byteLength,
+    name,
+    read: async (offset, length) => {
+      if (offset < 0 || length < 0 || offset + length > bytes.byteLength)
+        throw new ArgumentError(`read: range [${offset}, ${offset + length}) outside ${name} of ${bytes.byteLength} bytes`);
+      return bytes.subarray(offset, offset + length);
+    },
+    close: async () => {},
+  };
+}
+
+interface NodeFileHandle {
+  read(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesRead: number }>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+interface NodeFs {
+  open(path: string, flags: string): Promise<NodeFileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  writeFile(path: string, data: Uint8Array | string, opts?: { flag?: string }): Promise<void>;
+}
+
+/**
+ * Opens bytes for random access. Accepts a file path (Node), a URL or `Response` (fetched whole), a Blob
+ * (read in slices), or bytes already in memory.
+ */
+export async function openBytes(src: string | URL | Blob | Response | BytesLike): Promise<ByteSource> {
+  if (typeof Blob !== 'undefined' && src instanceof Blob) {
+    const blob = src;
+    return {
+      size: blob.size,
+      name: '<blob>',
+      read: async (offset, length) => new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer()),
+      close: async () => {},
+    };
+  }
+  if (typeof Response !== 'undefined' && src instanceof Response)
+    return memorySource(new Uint8Array(await src.arrayBuffer()), src.url || '<response>');
+  if (typeof src === 'string' || src instanceof URL) {
+    const name = String(src);
+    if (isNode && !/^(https?|blob|data):/.test(name)) {
+      const fs = await importNode<NodeFs>('node:fs/promises');
+      const path = src instanceof URL ? decodeURIComponent(src.pathname) : src;
+      const fh = await fs.open(path, 'r');
+      const { size } = await fh.stat();
+      return {
+        size,
+        name,
+        read: async (offset, length) => {
+          if (offset < 0 || length < 0 || offset + length > size)
+            throw new ArgumentError(`read: range [${offset}, ${offset + length}) outside ${name} of ${size} bytes`);
+          const buf = new Uint8Array(length);
+          let done = 0;
+          while (done < length) {
+            const { bytesRead } = await fh.read(buf, done, length - done, offset + done);
+            if (bytesRead === 0) throw new ArgumentError(`read: ${name} ended early at ${offset + done}`);
+            done += bytesRead;
+          }
+          return buf;
+        },
+        close: () => fh.close(),
+      };
+    }
+    const res = await fetch(src);
+    if (!res.ok) throw new ArgumentError(`read: fetching ${name} failed with HTTP ${res.status}`);
+    return memorySource(new Uint8Array(await res.arrayBuffer()), name);
+  }
+  return memorySource(toUint8(src as BytesLike), '<bytes>');
+}
+
+/** Reads a whole file / URL / Blob / Response into memory. */
+export async function readBytes(src: string | URL | Blob | Response | BytesLike): Promise<Uint8Array> {
+  if (typeof src === 'string' && isNode && !/^(https?|blob|data):/.test(src)) {
+    const fs = await importNode<NodeFs>('node:fs/promises');
+    const b = await fs.readFile(src);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+  const s = await openBytes(src);
+  try {
+    return await s.read(0, s.size);
+  } finally {
+    await s.close();
+  }
+}
+
+/** Reads a text file / URL as UTF-8. */
+export async function readText(src: string | URL | Blob | Response | BytesLike): Promise<string> {
+  return new TextDecoder().decode(await readBytes(src));
+}
+
+/**
+ * Writes bytes to a file (Node only). Refuses to overwrite an existing file unless `overwrite` is set,
+ * so no user data is lost by accident.
+ */
+export async function writeBytes(path: string, data: Uint8Array | string, opts: { overwrite?: boolean } = {}): Promise<void> {
+  if (!isNode) throw new ArgumentError(`writeBytes: writing files (${path}) is only possible under Node; in browsers, offer the bytes as a download`);
+  const fs = await importNode<NodeFs>('node:fs/promises');
+  try {
+    await fs.writeFile(path, data, { flag: opts.overwrite ? 'w' : 'wx' });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EEXIST')
+      throw new ArgumentError(`writeBytes: ${path} exists; pass overwrite (CLI: --force) to replace it`);
+    throw err;
+  }
+}

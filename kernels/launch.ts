@@ -1,0 +1,106 @@
+/**
+ * What a kernel launcher hands to the engine: everything needed to dispatch one compute shader, with no
+ * GPU objects in it. Launchers (kernels/*.ts) are pure functions from shapes to `Launch`es; the engine's
+ * scheduler compiles (and caches) the pipeline, binds buffers and records the dispatch.
+ *
+ * Binding convention for every kernel in kernels/wgsl: `@group(0) @binding(0)` is the uniform `Params`
+ * struct, bindings 1..n are storage buffers in the order the launcher's caller passes them (inputs first,
+ * outputs last). Shapes, strides and offsets always travel in `Params`, so one compiled pipeline serves
+ * every shape.
+ */
+import { WGSL_SOURCES, type WgslFile } from './wgsl/embedded.js';
+
+export type ElementType = 'f32' | 'f16' | 'i32' | 'u32';
+
+export interface Launch {
+  /** Unique per distinct shader text + entry point + constants: the pipeline cache key. */
+  readonly key: string;
+  readonly code: string;
+  readonly entryPoint: string;
+  /** Values for `override` declarations in the shader. */
+  readonly constants?: Readonly<Record<string, number>>;
+  /** Uniform bytes for binding 0 (little-endian, laid out as the shader's `Params`). */
+  readonly params: ArrayBuffer;
+  /** Workgroup counts; launchers keep each <= 65535 by spilling into y (see `grid1d`). */
+  readonly workgroups: readonly [number, number, number];
+}
+
+/**
+ * Takes a kernel file and specialises its type aliases: a file declares `alias T = f32;` (valid WGSL on
+ * its own, so it reads and compiles as written) and a launcher asks for `{ T: 'f16' }`. f16 anywhere
+ * adds the `enable f16;` directive. `bodies` replaces marked snippets `/*@NAME*\/ ... /*@end*\/` by name,
+ * which elementwise files use to inject the operation.
+ */
+export function specialize(
+  file: WgslFile,
+  types: Readonly<Record<string, string>> = {},
+  bodies: Readonly<Record<string, string>> = {},
+): string {
+  let code: string = WGSL_SOURCES[file];
+  for (const [name, type] of Object.entries(types)) {
+    const re = new RegExp(`^alias ${name} = [a-z0-9<>]+;`, 'm');
+    if (!re.test(code)) throw new Error(`specialize: ${file}.wgsl declares no 'alias ${name}'`);
+    code = code.replace(re, `alias ${name} = ${type};`);
+  }
+  for (const [marker, body] of Object.entries(bodies)) {
+    const re = new RegExp(`/\\*@${marker}\\*/[\\s\\S]*?/\\*@end\\*/`);
+    if (!re.test(code)) throw new Error(`specialize: ${file}.wgsl has no /*@${marker}*/ marker`);
+    code = code.replace(re, body);
+  }
+  if (/\bf16\b/.test([...Object.values(types), ...Object.values(bodies)].join(' '))) code = `enable f16;\n${code}`;
+  return code;
+}
+
+/**
+ * Writes a uniform struct field by field following WGSL's layout rules for the types we use:
+ * 4-byte scalars packed, `vec4<u32>` arrays aligned to 16 bytes. Call in struct order.
+ */
+export class ParamWriter {
+  private readonly bytes: ArrayBuffer;
+  private readonly view: DataView;
+  private offset = 0;
+  constructor(maxBytes = 256) {
+    this.bytes = new ArrayBuffer(maxBytes);
+    this.view = new DataView(this.bytes);
+  }
+  u32(v: number): this {
+    this.view.setUint32(this.offset, v >>> 0, true);
+    this.offset += 4;
+    return this;
+  }
+  i32(v: number): this {
+    this.view.setInt32(this.offset, v | 0, true);
+    this.offset += 4;
+    return this;
+  }
+  f32(v: number): this {
+    this.view.setFloat32(this.offset, v, true);
+    this.offset += 4;
+    return this;
+  }
+  /** `array<vec4<u32>, n>` holding `values` padded with `fill` (e.g. 8 dims of a shape padded with 1). */
+  u32x4Array(values: readonly number[], n: number, fill = 0): this {
+    this.offset = Math.ceil(this.offset / 16) * 16;
+    for (let i = 0; i < n * 4; i++) this.u32(values[i] ?? fill);
+    return this;
+  }
+  /** Struct size rounded up to 16 bytes, as uniform buffers require. */
+  finish(): ArrayBuffer {
+    const size = Math.max(16, Math.ceil(this.offset / 16) * 16);
+    return this.bytes.slice(0, size);
+  }
+}
+
+/** Threads per workgroup for 1-D elementwise-style kernels. */
+export const WG1D = 256;
+
+/**
+ * Workgroup grid for `count` workgroups: WebGPU caps each dimension at 65535, so large launches spill into
+ * y. Shaders recover the linear workgroup index as `wid.x + wid.y * nwg.x`.
+ */
+export function grid1d(count: number): [number, number, number] {
+  const n = Math.max(1, count);
+  if (n <= 65535) return [n, 1, 1];
+  const y = Math.ceil(n / 65535);
+  return [Math.ceil(n / y), y, 1];
+}

@@ -1,0 +1,2 @@
+/** Meta-Transformer: tokenizers, the unified encoder, heads and pre-training. */
+export {};

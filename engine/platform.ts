@@ -191,3 +191,25 @@ export async function writeBytes(path: string, data: Uint8Array | string, opts: 
     throw err;
   }
 }
+
+/**
+ * Location of a file inside an installed npm package: a file path in Node (resolved the way `import`
+ * would), a same-origin URL under /node_modules/ in browsers (the dev servers serve the repository).
+ */
+export async function packageFile(pkg: string, file: string): Promise<string> {
+  if (!isNode) return `/node_modules/${pkg}/${file}`;
+  const { createRequire } = await importNode<{ createRequire(from: string): { resolve(id: string): string } }>('node:module');
+  const require = createRequire(`${globalThis.process.cwd()}/`);
+  // Packages whose `exports` hide package.json (vega-datasets) still expose their entry point: walk up
+  // from it to the directory named after the package.
+  let manifest: string;
+  try {
+    manifest = require.resolve(`${pkg}/package.json`);
+  } catch {
+    const entry = require.resolve(pkg);
+    const at = entry.lastIndexOf(`/node_modules/${pkg}/`);
+    if (at < 0) throw new ArgumentError(`packageFile: cannot locate the installed package '${pkg}'`);
+    manifest = `${entry.slice(0, at)}/node_modules/${pkg}/package.json`;
+  }
+  return `${manifest.slice(0, -'package.json'.length)}${file}`;
+}

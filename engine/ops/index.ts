@@ -7,6 +7,7 @@ registerContiguousCopy(contiguousCopy);
 export * from './creation.js';
 export * from './elementwise.js';
 export * from './views.js';
+export * from './spectral.js';
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);

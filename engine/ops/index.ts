@@ -8,6 +8,7 @@ export * from './creation.js';
 export * from './elementwise.js';
 export * from './views.js';
 export * from './spectral.js';
+export * from './pointcloud.js';
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);

@@ -236,6 +236,11 @@ export class Runtime {
       }
       return staging.getMappedRange().slice(0, bytes);
     } catch (err) {
+      // Chromium rejects mapAsync on a destroyed device (AbortError) before the device's `lost` promise
+      // settles; nothing else aborts our private staging buffer, so give the loss notice a moment to
+      // arrive and report DeviceLostError rather than the abort.
+      if (!this.lostError && !(err instanceof OmniError))
+        await Promise.race([this.device.lost, new Promise((resolve) => setTimeout(resolve, 200))]);
       if (this.lostError) throw this.lostError;
       throw err;
     } finally {

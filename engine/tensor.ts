@@ -165,8 +165,7 @@ export type NestedArray = number | NestedArray[];
 /** Allocates an uninitialised contiguous tensor on the active device. */
 export function empty(shape: Shape, dtype: DType, op = 'empty'): Tensor {
   const rt = runtime(op);
-  const bytes = Math.max(4, Math.ceil((sizeOf(shape) * byteSize(dtype)) / 4) * 4);
-  checkBindable(op, shape, dtype, bytes, rt);
+  const bytes = checkBindable(op, shape, dtype, rt);
   const storage = new Storage(rt.pool.acquire(bytes), bytes, rt);
   return new Tensor(storage, shape, contiguousStrides(shape), 0, dtype);
 }
@@ -175,14 +174,18 @@ export function empty(shape: Shape, dtype: DType, op = 'empty'): Tensor {
  * Tensors must fit one storage-buffer binding: kernels index one binding per operand, and splitting a
  * tensor across bindings would make every kernel pay for a case that only enormous tensors need.
  * We refuse such tensors up front, naming the limit, instead of failing inside the GPU validation layer.
+ * Returns the buffer size. Creation ops call it before building host arrays, so an absurd shape fails
+ * here instead of allocating gigabytes on the CPU first.
  */
-function checkBindable(op: string, shape: Shape, dtype: DType, bytes: number, rt: Runtime): void {
+export function checkBindable(op: string, shape: Shape, dtype: DType, rt: Runtime = runtime(op)): number {
+  const bytes = Math.max(4, Math.ceil((sizeOf(shape) * byteSize(dtype)) / 4) * 4);
   const limit = rt.info.limits.maxStorageBufferBindingSize ?? 134217728;
   if (bytes > limit)
     throw new ShapeError(
       `${op}: a ${dtype} tensor of shape ${fmtShape(shape)} needs ${bytes} bytes, more than this adapter's ` +
         `maxStorageBufferBindingSize (${limit} bytes); split it into smaller tensors`,
     );
+  return bytes;
 }
 
 /** Registered by engine/ops (the copy kernel lives above this module). */
@@ -232,10 +235,17 @@ export function tidy<T extends Kept>(fn: () => T): T {
   let result: T;
   try {
     result = fn();
+  } catch (err) {
+    // A throwing scope frees what it created too; only keep()-ed tensors survive.
+    for (const t of scope) t.dispose();
+    throw err;
   } finally {
     scopes.pop();
   }
-  if (result instanceof Promise) throw new ArgumentError('tidy: fn returned a Promise; tidy scopes must be synchronous');
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    throw new ArgumentError('tidy: fn returned a Promise; tidy scopes must be synchronous');
+  }
   const kept = new Set<Tensor>();
   collect(result, kept);
   const parent = scopes[scopes.length - 1];

@@ -28,6 +28,12 @@ export interface MapSpec {
   readonly math?: boolean;
   readonly alpha?: number;
   readonly beta?: number;
+  /**
+   * How `alpha`/`beta` are encoded in the uniforms (default f32). The WGSL fields are declared f32, so an
+   * integer op reads them as `bitcast<i32>(p.alpha)`: integer bounds then travel as data instead of being
+   * baked into the shader text, which would compile a pipeline per distinct value.
+   */
+  readonly scalarType?: ElementType;
 }
 
 /**
@@ -78,7 +84,12 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
     .map((v, k) => `let ${v} = ${spec.widen ? `f32(${params[k]})` : params[k]};`)
     .join(' ');
   const body = `${binds} return R(${spec.expr});`;
-  let code = specialize('elementwise', types, { [`op${arity}`]: body });
+  // The entry points of the other arities stay in the module and must still type-check once A/B/C/R are
+  // specialised (e.g. op2's default `a_in + b_in` fails for A = i32, B = f32), so their bodies become a
+  // type-independent zero.
+  const bodies: Record<string, string> = { op1: 'return R();', op2: 'return R();', op3: 'return R();' };
+  bodies[`op${arity}`] = body;
+  let code = specialize('elementwise', types, bodies);
   if (spec.math) code += `\n${WGSL_SOURCES.math}`;
 
   const w = new ParamWriter()
@@ -87,8 +98,8 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
     .u32(operands[0]?.offset ?? 0)
     .u32(operands[1]?.offset ?? 0)
     .u32(operands[2]?.offset ?? 0)
-    .f32(spec.alpha ?? 0)
-    .f32(spec.beta ?? 0)
+    .scalar(spec.scalarType ?? 'f32', spec.alpha ?? 0)
+    .scalar(spec.scalarType ?? 'f32', spec.beta ?? 0)
     .u32x4Array(cShape, 2, 1);
   for (let k = 0; k < 3; k++) w.u32x4Array(cStrides[k] ?? [], 2, 0);
 

@@ -78,6 +78,10 @@ export class ParamWriter {
     this.offset += 4;
     return this;
   }
+  /** One 4-byte scalar of the given element type (f16 values are written as f32). */
+  scalar(type: ElementType, v: number): this {
+    return type === 'i32' ? this.i32(v) : type === 'u32' ? this.u32(v) : this.f32(v);
+  }
   /** `array<vec4<u32>, n>` holding `values` padded with `fill` (e.g. 8 dims of a shape padded with 1). */
   u32x4Array(values: readonly number[], n: number, fill = 0): this {
     this.offset = Math.ceil(this.offset / 16) * 16;

@@ -5,7 +5,7 @@ import { f32ArrayToF16 } from '../f16.js';
 import { globalGenerator, type Generator } from '../random.js';
 import { runtime } from '../runtime.js';
 import { checkShape, sizeOf, type Shape } from '../shape.js';
-import { empty, Tensor } from '../tensor.js';
+import { checkBindable, empty, Tensor } from '../tensor.js';
 
 export interface CreateOptions {
   dtype?: DType;
@@ -71,6 +71,7 @@ function encode(values: ArrayLike<number>, dtype: DType, op: string): ArrayBuffe
 
 /** Uploads a flat array into a new contiguous tensor. */
 export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, op = 'tensor'): Tensor {
+  checkBindable(op, shape, dtype);
   const bytes = encode(values, dtype, op);
   const t = empty(shape, dtype, op);
   const st = t.storage(op);
@@ -104,13 +105,14 @@ export function tensor(data: HostData, shape?: Shape, options: CreateOptions = {
 }
 
 /** A 0-d tensor holding `v` (used for scalar operands). */
-export function scalarLike(v: number, dtype: DType): Tensor {
-  return fromFlat([v], [], dtype, 'scalar');
+export function scalarLike(v: number, dtype: DType, op = 'scalar'): Tensor {
+  return fromFlat([v], [], dtype, op);
 }
 
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
   const dtype = checkDType('full', options.dtype ?? 'f32');
+  checkBindable('full', s, dtype);
   const n = sizeOf(s);
   const values = dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Float32Array(n);
   if (value !== 0) values.fill(value);
@@ -126,24 +128,30 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const values = Array.from({ length: n }, (_, i) => start + i * step);
   const isInt = Number.isInteger(start) && Number.isInteger(step);
-  return fromFlat(values, [n], options.dtype ?? (isInt ? 'i32' : 'f32'), 'arange');
+  const dtype = checkDType('arange', options.dtype ?? (isInt ? 'i32' : 'f32'));
+  checkBindable('arange', [n], dtype);
+  const values = Array.from({ length: n }, (_, i) => start + i * step);
+  return fromFlat(values, [n], dtype, 'arange');
 }
 
 /** `count` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, count: number, options: CreateOptions = {}): Tensor {
   if (!Number.isInteger(count) || count < 0) throw new ArgumentError(`linspace: count must be an integer >= 0, got ${count}`);
+  const dtype = checkDType('linspace', options.dtype ?? 'f32');
+  checkBindable('linspace', [count], dtype);
   const values = Array.from({ length: count }, (_, i) => (count === 1 ? start : start + ((end - start) * i) / (count - 1)));
-  return fromFlat(values, [count], options.dtype ?? 'f32', 'linspace');
+  return fromFlat(values, [count], dtype, 'linspace');
 }
 
 /** n x m identity (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   const s = checkShape('eye', [n, m]);
+  const dtype = checkDType('eye', options.dtype ?? 'f32');
+  checkBindable('eye', s, dtype);
   const values = new Float32Array(n * m);
   for (let i = 0; i < Math.min(n, m); i++) values[i * m + i] = 1;
-  return fromFlat(values, s, options.dtype ?? 'f32', 'eye');
+  return fromFlat(values, s, dtype, 'eye');
 }
 
 export interface RandomOptions extends CreateOptions {
@@ -153,31 +161,37 @@ export interface RandomOptions extends CreateOptions {
 /** Uniform [low, high) samples from the seeded generator (see manualSeed). */
 export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   const s = checkShape('rand', shape);
+  const dtype = checkDType('rand', options.dtype ?? 'f32');
+  checkBindable('rand', s, dtype);
   const g = options.generator ?? globalGenerator;
   const lo = options.low ?? 0;
   const hi = options.high ?? 1;
   const values = new Float32Array(sizeOf(s));
   for (let i = 0; i < values.length; i++) values[i] = lo + (hi - lo) * g.uniform();
-  return fromFlat(values, s, options.dtype ?? 'f32', 'rand');
+  return fromFlat(values, s, dtype, 'rand');
 }
 
 /** Normal samples with the given mean and standard deviation from the seeded generator. */
 export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   const s = checkShape('randn', shape);
+  const dtype = checkDType('randn', options.dtype ?? 'f32');
+  checkBindable('randn', s, dtype);
   const g = options.generator ?? globalGenerator;
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
   const values = new Float32Array(sizeOf(s));
   for (let i = 0; i < values.length; i++) values[i] = mean + std * g.normal();
-  return fromFlat(values, s, options.dtype ?? 'f32', 'randn');
+  return fromFlat(values, s, dtype, 'randn');
 }
 
 /** Uniform integers in [low, high). */
 export function randint(low: number, high: number, shape: Shape, options: RandomOptions = {}): Tensor {
   const s = checkShape('randint', shape);
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
+  const dtype = checkDType('randint', options.dtype ?? 'i32');
+  checkBindable('randint', s, dtype);
   const g = options.generator ?? globalGenerator;
   const values = new Int32Array(sizeOf(s));
   for (let i = 0; i < values.length; i++) values[i] = low + g.int(high - low);
-  return fromFlat(values, s, options.dtype ?? 'i32', 'randint');
+  return fromFlat(values, s, dtype, 'randint');
 }

@@ -4,8 +4,8 @@
  * functions they call (gelu_f32, sigmoid_f32, ...) live in kernels/wgsl/math.wgsl.
  */
 import { mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
-import { isFloat, type DType } from '../dtype.js';
-import { DTypeError, fmtShape } from '../errors.js';
+import { checkDType, isFloat, type DType } from '../dtype.js';
+import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { empty, Tensor } from '../tensor.js';
 import { scalarLike } from './creation.js';
@@ -26,14 +26,14 @@ const UNARY: Record<UnaryOp, { expr: string; math?: boolean }> = {
   cos: { expr: 'cos(x)' },
   tanh: { expr: 'tanh_f32(x)', math: true },
   sigmoid: { expr: 'sigmoid_f32(x)', math: true },
-  relu: { expr: 'select(0.0, x, x > 0.0) + select(0.0, x, x != x)' }, // keeps NaN as NaN
+  relu: { expr: 'select(select(0.0, x, x > 0.0), x, isnan_f32(x))', math: true }, // keeps NaN as NaN
   gelu: { expr: 'gelu_f32(x)', math: true },
   erf: { expr: 'erf_f32(x)', math: true },
   sign: { expr: 'sign(x)' },
   square: { expr: 'x * x' },
   reciprocal: { expr: '1.0 / x' },
-  log1p: { expr: 'select(log(1.0 + x), x - 0.5 * x * x, abs(x) < 1e-4)' },
-  expm1: { expr: 'select(exp(x) - 1.0, x + 0.5 * x * x, abs(x) < 1e-5)' },
+  log1p: { expr: 'log1p_f32(x)', math: true },
+  expm1: { expr: 'expm1_f32(x)', math: true },
   floor: { expr: 'floor(x)' },
   ceil: { expr: 'ceil(x)' },
   round: { expr: 'round(x)' },
@@ -48,21 +48,27 @@ type BinaryOp =
  * WGSL per binary op. Arithmetic and comparisons work on every dtype (operands used as stored);
  * `floatOnly` ops see f32 operands. Comparisons return u32 0/1. The *_grad ops are backward helpers:
  * `a` is the saved input (or output, for tanh/sigmoid) and `b` the incoming gradient.
+ * `floatExpr` replaces `expr` for float operands where IEEE NaN semantics need explicit handling:
+ * compilers may assume no NaNs (llvmpipe folds `NaN == NaN` to true), so NaN is tested on the bits
+ * (isnan_f32 in math.wgsl).
  */
-const BINARY: Record<BinaryOp, { expr: string; compare?: boolean; floatOnly?: boolean; math?: boolean }> = {
+const NAN_AB = 'isnan_f32(a) || isnan_f32(b)';
+const BINARY: Record<BinaryOp, { expr: string; floatExpr?: string; compare?: boolean; floatOnly?: boolean; math?: boolean }> = {
   add: { expr: 'a + b' },
   sub: { expr: 'a - b' },
   mul: { expr: 'a * b' },
   div: { expr: 'a / b' },
   pow: { expr: 'pow_f32(a, b)', floatOnly: true, math: true },
-  maximum: { expr: 'select(max(a, b), a + b, a != a || b != b)' }, // NaN-propagating, as torch.maximum
-  minimum: { expr: 'select(min(a, b), a + b, a != a || b != b)' },
-  eq: { expr: 'a == b', compare: true },
-  ne: { expr: 'a != b', compare: true },
-  lt: { expr: 'a < b', compare: true },
-  le: { expr: 'a <= b', compare: true },
-  gt: { expr: 'a > b', compare: true },
-  ge: { expr: 'a >= b', compare: true },
+  // NaN-propagating, as torch.maximum / torch.minimum.
+  maximum: { expr: 'max(a, b)', floatExpr: `select(max(a, b), a + b, ${NAN_AB})` },
+  minimum: { expr: 'min(a, b)', floatExpr: `select(min(a, b), a + b, ${NAN_AB})` },
+  // IEEE: every comparison with NaN is false except ne.
+  eq: { expr: 'a == b', floatExpr: `a == b && !(${NAN_AB})`, compare: true },
+  ne: { expr: 'a != b', floatExpr: `a != b || ${NAN_AB}`, compare: true },
+  lt: { expr: 'a < b', floatExpr: `a < b && !(${NAN_AB})`, compare: true },
+  le: { expr: 'a <= b', floatExpr: `a <= b && !(${NAN_AB})`, compare: true },
+  gt: { expr: 'a > b', floatExpr: `a > b && !(${NAN_AB})`, compare: true },
+  ge: { expr: 'a >= b', floatExpr: `a >= b && !(${NAN_AB})`, compare: true },
   gelu_grad: { expr: 'gelu_grad_f32(a) * b', floatOnly: true, math: true },
   tanh_grad: { expr: '(1.0 - a * a) * b', floatOnly: true },
   sigmoid_grad: { expr: 'a * (1.0 - a) * b', floatOnly: true },
@@ -94,7 +100,9 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   if (!isFloat(x.dtype)) {
     // Integers support the ops that are exact on them; everything else needs a float tensor.
     if (op === 'neg' || op === 'abs' || op === 'sign' || op === 'square') {
-      const expr = { neg: '-x', abs: 'abs(x)', sign: 'sign(x)', square: 'x * x' }[op];
+      // WGSL has no sign() for u32.
+      const sign = x.dtype === 'u32' ? 'min(x, 1u)' : 'sign(x)';
+      const expr = { neg: '-x', abs: 'abs(x)', sign, square: 'x * x' }[op];
       if (x.dtype === 'u32' && op === 'neg') throw new DTypeError(`neg: u32 tensors cannot be negated`);
       return run({ name: op, expr, out: x.dtype, widen: false }, [x], x.shape, op);
     }
@@ -103,14 +111,14 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   return run({ name: op, expr: def.expr, out: x.dtype, widen: true, math: def.math ?? false }, [x], x.shape, op);
 }
 
-function asTensor(v: TensorLike, like: Tensor): Tensor {
-  return typeof v === 'number' ? scalarLike(v, like.dtype) : v;
+function asTensor(v: TensorLike, like: Tensor, op: string): Tensor {
+  return typeof v === 'number' ? scalarLike(v, like.dtype, op) : v;
 }
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new DTypeError(`${op}: at least one operand must be a tensor`);
-  const ta = asTensor(a, b as Tensor);
-  const tb = asTensor(b, ta);
+  const ta = asTensor(a, b as Tensor, op);
+  const tb = asTensor(b, ta, op);
   try {
     ta.storage(op);
     tb.storage(op);
@@ -121,7 +129,10 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
     const shape = broadcastShapes(op, ta.shape, tb.shape);
     const out: DType = def.compare ? 'u32' : ta.dtype;
     // Comparisons on floats compare the stored (widened) values; integer arithmetic stays integral.
-    return run({ name: op, expr: def.expr, out, widen: isFloat(ta.dtype), math: def.math ?? false }, [ta, tb], shape, op);
+    const float = isFloat(ta.dtype);
+    const expr = (float && def.floatExpr) || def.expr;
+    const math = (def.math ?? false) || (float && def.floatExpr !== undefined);
+    return run({ name: op, expr, out, widen: float, math }, [ta, tb], shape, op);
   } finally {
     if (ta !== a) ta.dispose();
     if (tb !== b) tb.dispose();
@@ -131,8 +142,8 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 /** `cond ? a : b` elementwise with broadcasting; `cond` may have any dtype (non-zero is true). */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const like = typeof a !== 'number' ? a : typeof b !== 'number' ? b : null;
-  const ta = like ? asTensor(a, like) : scalarLike(a as number, 'f32');
-  const tb = asTensor(b, ta);
+  const ta = like ? asTensor(a, like, 'where') : scalarLike(a as number, 'f32', 'where');
+  const tb = asTensor(b, ta, 'where');
   try {
     cond.storage('where');
     if (ta.dtype !== tb.dtype) throw new DTypeError(`where: branch dtypes ${ta.dtype} and ${tb.dtype} differ`);
@@ -150,20 +161,24 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   x.storage('clamp');
   const lo = min ?? -Infinity;
   const hi = max ?? Infinity;
-  if (lo > hi) throw new DTypeError(`clamp: min ${lo} > max ${hi}`);
-  if (isFloat(x.dtype))
-    return run({ name: 'clamp', expr: 'select(min(max(x, p.alpha), p.beta), x, x != x)', out: x.dtype, widen: true, alpha: lo, beta: hi }, [x], x.shape, 'clamp');
+  if (Number.isNaN(lo) || Number.isNaN(hi) || lo > hi) throw new ArgumentError(`clamp: need min <= max, got min ${lo}, max ${hi}`);
+  if (isFloat(x.dtype)) {
+    const expr = 'select(min(max(x, p.alpha), p.beta), x, isnan_f32(x))';
+    return run({ name: 'clamp', expr, out: x.dtype, widen: true, math: true, alpha: lo, beta: hi }, [x], x.shape, 'clamp');
+  }
+  // Integer bounds: the integers inside [lo, hi], limited to the dtype's range, passed as uniform bits.
   const T = x.dtype;
-  const bound = (v: number) => (Number.isFinite(v) ? `${T}(${Math.trunc(v)})` : null);
-  const l = bound(lo);
-  const h = bound(hi);
-  const expr = [l ? `max(x, ${l})` : 'x'].map((e) => (h ? `min(${e}, ${h})` : e))[0]!;
-  return run({ name: `clamp_${l}_${h}`, expr, out: T, widen: false }, [x], x.shape, 'clamp');
+  const [tmin, tmax] = T === 'i32' ? [-2147483648, 2147483647] : [0, 4294967295];
+  const l = Math.min(tmax, Math.max(tmin, Math.ceil(lo)));
+  const h = Math.max(tmin, Math.min(tmax, Math.floor(hi)));
+  const expr = `min(max(x, bitcast<${T}>(p.alpha)), bitcast<${T}>(p.beta))`;
+  return run({ name: 'clamp', expr, out: T, widen: false, alpha: l, beta: h, scalarType: T }, [x], x.shape, 'clamp');
 }
 
 /** Converts to another dtype (float -> int truncates toward zero, as WGSL and C do). */
 export function cast(x: Tensor, dtype: DType): Tensor {
   x.storage('cast');
+  checkDType('cast', dtype);
   return run({ name: 'cast', expr: 'x', out: dtype, widen: false }, [x], x.shape, 'cast');
 }
 

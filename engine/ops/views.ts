@@ -125,6 +125,8 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]):
     }
     const step = spec?.step ?? 1;
     if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(`slice: step must be a positive integer, got ${step} for dim ${d}`);
+    for (const bound of [spec?.start, spec?.end])
+      if (bound !== undefined && !Number.isInteger(bound)) throw new ArgumentError(`slice: start/end must be integers, got ${bound} for dim ${d}`);
     const clampIdx = (v: number) => Math.min(size, Math.max(0, v < 0 ? v + size : v));
     const start = clampIdx(spec?.start ?? 0);
     const end = clampIdx(spec?.end ?? size);
@@ -139,7 +141,7 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]):
 /** Narrow one dim to [start, start+length). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const d = normAxis('narrow', dim, x.rank);
-  if (start < 0 || length < 0 || start + length > x.shape[d]!)
+  if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > x.shape[d]!)
     throw new ArgumentError(`narrow: [${start}, ${start + length}) out of range for dim ${d} of size ${x.shape[d]}`);
   const specs: SliceSpec[] = x.shape.map(() => ({}));
   specs[d] = { start, end: start + length };

@@ -13,7 +13,12 @@ fn erf_f32(x: f32) -> f32 {
   let poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
              t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
   let erfc = t * exp(-z * z + poly);
-  return select(erfc - 1.0, 1.0 - erfc, x >= 0.0);
+  // Near 0, 1 - erfc cancels (1e-3 relative error at x = 1e-4): use the Maclaurin series there instead,
+  // 2/sqrt(pi) (x - x^3/3 + x^5/10 - x^7/42 + x^9/216 - x^11/1320), truncation < 3e-8 relative for |x| < 0.5.
+  let x2 = x * x;
+  let series = 1.1283791670955126 * x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (0.1 + x2 * (-1.0 / 42.0 + x2 * (1.0 / 216.0 +
+               x2 * (-1.0 / 1320.0))))));
+  return select(select(erfc - 1.0, 1.0 - erfc, x >= 0.0), series, z < 0.5);
 }
 
 // Exact (erf-based) GELU, as PyTorch's nn.GELU() default and timm ViT blocks use.
@@ -44,6 +49,9 @@ fn tanh_f32(x: f32) -> f32 {
 // undefined for x < 0, so handle the sign explicitly.
 fn pow_f32(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
+  // WGSL's pow is exp2(y * log2(x)), undefined at x = 0 (llvmpipe returns 0 for 0^-1): 0^y is 0 or +Inf.
+  let inf_bits = 0x7f800000u;
+  if (x == 0.0) { return select(0.0, bitcast<f32>(inf_bits), y < 0.0); }
   if (x >= 0.0) { return pow(x, y); }
   // Negative base, fractional exponent: NaN. The bit pattern goes through a `let` so it is a runtime
   // value; a constant NaN is a compile error in WGSL.
@@ -51,4 +59,28 @@ fn pow_f32(x: f32, y: f32) -> f32 {
   if (y != floor(y)) { return bitcast<f32>(quiet_nan_bits); }
   let m = pow(-x, y);
   return select(m, -m, (abs(y) % 2.0) == 1.0);
+}
+
+// NaN test on the bit pattern. `x != x` is not reliable: shader compilers may assume no NaNs (llvmpipe
+// compiles `x != x` to false and `NaN == NaN` to true), but they cannot reason that way about integer bits.
+fn isnan_f32(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// log1p(x) = 2 atanh(s) with s = x / (2 + x), summed as a series for |x| < 0.5 (|s| < 1/3, terms to s^13,
+// truncation < 2e-8 relative). log(1 + x) there would carry WGSL log's 2^-21 absolute error near 1, which is
+// 5e-3 relative at x = 1e-4; farther out the result is large enough for log(1 + x) to be accurate.
+fn log1p_f32(x: f32) -> f32 {
+  let s = x / (2.0 + x);
+  let s2 = s * s;
+  let series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (0.2 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 +
+               s2 * (1.0 / 13.0)))))));
+  return select(log(1.0 + x), series, abs(x) < 0.5);
+}
+
+// expm1(x): Taylor series to x^8 for |x| < 0.5 (truncation < 1e-8 relative), where exp(x) - 1 cancels.
+fn expm1_f32(x: f32) -> f32 {
+  let series = x * (1.0 + x * (0.5 + x * (1.0 / 6.0 + x * (1.0 / 24.0 + x * (1.0 / 120.0 + x * (1.0 / 720.0 +
+               x * (1.0 / 5040.0 + x * (1.0 / 40320.0))))))));
+  return select(exp(x) - 1.0, series, abs(x) < 0.5);
 }

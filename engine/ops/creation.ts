@@ -60,13 +60,18 @@ function encode(values: ArrayLike<number>, dtype: DType, op: string): ArrayBuffe
     if (!runtime(op).features.has('shader-f16')) throw new DTypeError(`${op}: f16 needs the adapter feature shader-f16, which this adapter lacks`);
     return f32ArrayToF16(values);
   }
+  checkIntegers(values, dtype, op);
+  return dtype === 'i32' ? Int32Array.from(values) : Uint32Array.from(values);
+}
+
+/** Throws unless every value is an integer inside the range of the integer dtype `dtype`. */
+export function checkIntegers(values: ArrayLike<number>, dtype: 'i32' | 'u32', op: string): void {
   const [lo, hi] = dtype === 'i32' ? [-2147483648, 2147483647] : [0, 4294967295];
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     if (!Number.isInteger(v) || v < lo || v > hi)
       throw new DTypeError(`${op}: value ${v} at flat index ${i} is not representable as ${dtype}`);
   }
-  return dtype === 'i32' ? Int32Array.from(values) : Uint32Array.from(values);
 }
 
 /** Uploads a flat array into a new contiguous tensor. */

@@ -8,7 +8,7 @@ import { checkDType, isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { empty, Tensor } from '../tensor.js';
-import { scalarLike } from './creation.js';
+import { checkIntegers, scalarLike } from './creation.js';
 
 type UnaryOp =
   | 'neg' | 'abs' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'sin' | 'cos' | 'tanh' | 'sigmoid' | 'relu' | 'gelu'
@@ -115,8 +115,30 @@ function asTensor(v: TensorLike, like: Tensor, op: string): Tensor {
   return typeof v === 'number' ? scalarLike(v, like.dtype, op) : v;
 }
 
+/**
+ * A binary op with one plain-number operand runs as a unary map reading the number from the uniforms
+ * (`p.alpha`), so `x * 0.5` uploads nothing and does not interrupt batching.
+ */
+function binaryWithScalar(op: BinaryOp, t: Tensor, value: number, scalarFirst: boolean): Tensor {
+  t.storage(op);
+  const def = BINARY[op];
+  if (def.floatOnly) requireFloat(op, t);
+  const float = isFloat(t.dtype);
+  if (!float) checkIntegers([value], t.dtype as 'i32' | 'u32', op);
+  const scalar = float ? 'p.alpha' : `bitcast<${t.dtype}>(p.alpha)`;
+  const [tensorName, scalarName] = scalarFirst ? ['b', 'a'] : ['a', 'b'];
+  const base = (float && def.floatExpr) || def.expr;
+  const expr = base.replace(/\b[ab]\b/g, (v) => (v === tensorName ? 'x' : v === scalarName ? scalar : v));
+  const math = (def.math ?? false) || (float && def.floatExpr !== undefined);
+  const out: DType = def.compare ? 'u32' : t.dtype;
+  const spec = { name: `${op}/${scalarFirst ? 'scalar-tensor' : 'tensor-scalar'}`, expr, out, widen: float, math, alpha: value, scalarType: float ? ('f32' as const) : t.dtype };
+  return run(spec, [t], t.shape, op);
+}
+
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   if (typeof a === 'number' && typeof b === 'number') throw new DTypeError(`${op}: at least one operand must be a tensor`);
+  if (typeof a === 'number') return binaryWithScalar(op, b as Tensor, a, true);
+  if (typeof b === 'number') return binaryWithScalar(op, a, b, false);
   const ta = asTensor(a, b as Tensor, op);
   const tb = asTensor(b, ta, op);
   try {

@@ -6,7 +6,7 @@ import type { Dataset } from '../../metatransformer/data/types.js';
 
 const t = suite('data: embedded datasets');
 
-function checkClassification<X>(d: Dataset<X>, perClassMin: number): void {
+function checkClassification(d: Dataset<unknown>, perClassMin: number): void {
   assert.ok(d.provenance.startsWith('real:') || d.provenance.startsWith('generated'), d.provenance);
   assert.is(d.train.inputs.length, d.train.targets.length);
   assert.is(d.test.inputs.length, d.test.targets.length);
@@ -17,12 +17,15 @@ function checkClassification<X>(d: Dataset<X>, perClassMin: number): void {
 }
 
 t('generated datasets are seeded, labelled and split', () => {
-  for (const make of [gen.pointCloudShapes, gen.audioClips, gen.infraredScenes, gen.xrayRenderings, gen.hyperspectralPixels, gen.imuActivities]) {
+  const makers: ((o: { perClass: number; seed: number }) => Dataset<Float32Array | { data: Float32Array }>)[] = [
+    gen.pointCloudShapes, gen.audioClips, gen.infraredScenes, gen.xrayRenderings, gen.hyperspectralPixels, gen.imuActivities,
+  ];
+  for (const make of makers) {
     const a = make({ perClass: 8, seed: 3 });
     const b = make({ perClass: 8, seed: 3 });
     checkClassification(a, 8);
     assert.equal(JSON.stringify(a.train.targets), JSON.stringify(b.train.targets), `${a.name} reproducible`);
-    const first = a.train.inputs[0] as Float32Array | { data: Float32Array };
+    const first = a.train.inputs[0]!;
     const data = first instanceof Float32Array ? first : first.data;
     assert.ok(data.every(Number.isFinite), `${a.name} finite`);
   }

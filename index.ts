@@ -3,7 +3,16 @@
  *
  *   import * as ot from 'omnitensor';
  *   await ot.init();
- *   const y = ot.ops.add(ot.ops.tensor([1, 2, 3]), 1);
- *   console.log(await y.data());
+ *   const w = ot.randn([3, 1]); w.requiresGrad = true;
+ *   const loss = ot.tensor([[1, 2, 3]]).matmul(w).square().sum();
+ *   loss.backward();                     // w.grad
+ *
+ * The top-level ops are the differentiable ones (autograd/); `rawOps` (the same namespace as `ops`) holds
+ * the engine's ops without gradient tracking.
  */
+import './autograd/tensor-methods.js';
+
 export * from './engine/index.js';
+export { ops as rawOps } from './engine/index.js';
+export * from './autograd/index.js';
+export * as nn from './nn/index.js';

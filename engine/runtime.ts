@@ -8,8 +8,8 @@
  * bind group and three encoder calls. Pipelines are cached by the launch key (shader text + entry point),
  * so shapes never cause recompiles: they travel in the uniforms.
  */
-import type { Launch } from '../kernels/launch.js';
-import { BufferPool } from './buffer-pool.js';
+import type { AdapterClass, Launch } from '../kernels/launch.js';
+import { BufferPool, bucketSize } from './buffer-pool.js';
 import { DeviceError, DeviceLostError, OmniError } from './errors.js';
 import { getGPU, isNode, noAdapterHint } from './platform.js';
 
@@ -28,7 +28,7 @@ export interface InitOptions {
   flushEvery?: number;
 }
 
-export type AdapterClass = 'cpu' | 'gpu';
+export type { AdapterClass };
 
 export interface DeviceInfo {
   vendor: string;
@@ -76,6 +76,7 @@ export class Runtime {
   private firstError: GPUValidationError | null = null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly pendingReads = new Set<(e: Error) => void>();
+  private readonly stagingFree = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
@@ -213,16 +214,20 @@ export class Runtime {
   /** Copies `bytes` from `buffer` into a mappable staging buffer and returns them once the GPU is done. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     this.checkAlive('read');
-    const size = Math.ceil(Math.max(bytes, 4) / 4) * 4;
-    const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    // The copy goes in a command buffer of its own: recording it after an open compute pass in the same
-    // encoder crashes Dawn's Node binding on lavapipe (std::system_error), and one extra submit per
-    // readback costs microseconds.
+    const size = bucketSize(Math.ceil(Math.max(bytes, 4) / 4) * 4);
+    // Mappable staging buffers are reused: creating and destroying one per readback costs Dawn more
+    // than the copy itself for small reads.
+    const staging =
+      this.stagingFree.get(size)?.pop() ??
+      this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.pass?.end();
+    this.pass = null;
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.copyBufferToBuffer(buffer, offset, staging, 0, Math.ceil(Math.max(bytes, 4) / 4) * 4);
+    this.pendingDispatches++;
     this.flush();
-    const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
-    this.device.queue.submit([encoder.finish()]);
     let rejectRead: (e: Error) => void = () => {};
+    let reusable = false;
     const lost = new Promise<never>((_, reject) => {
       rejectRead = reject;
       this.pendingReads.add(reject);
@@ -234,7 +239,10 @@ export class Runtime {
         this.firstError = null;
         throw err;
       }
-      return staging.getMappedRange().slice(0, bytes);
+      const out = staging.getMappedRange().slice(0, bytes);
+      staging.unmap();
+      reusable = true;
+      return out;
     } catch (err) {
       // Chromium rejects mapAsync on a destroyed device (AbortError) before the device's `lost` promise
       // settles; nothing else aborts our private staging buffer, so give the loss notice a moment to
@@ -245,7 +253,11 @@ export class Runtime {
       throw err;
     } finally {
       this.pendingReads.delete(rejectRead);
-      staging.destroy();
+      if (reusable) {
+        const list = this.stagingFree.get(size);
+        if (list) list.push(staging);
+        else this.stagingFree.set(size, [staging]);
+      } else staging.destroy();
     }
   }
 

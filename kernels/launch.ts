@@ -12,6 +12,9 @@ import { WGSL_SOURCES, type WgslFile } from './wgsl/embedded.js';
 
 export type ElementType = 'f32' | 'f16' | 'i32' | 'u32';
 
+/** 'cpu' for software adapters (lavapipe, SwiftShader, WARP), 'gpu' otherwise: launchers pick tiles by it. */
+export type AdapterClass = 'cpu' | 'gpu';
+
 export interface Launch {
   /** Unique per distinct shader text + entry point + constants: the pipeline cache key. */
   readonly key: string;

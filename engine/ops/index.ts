@@ -9,6 +9,14 @@ export * from './elementwise.js';
 export * from './views.js';
 export * from './spectral.js';
 export * from './pointcloud.js';
+export * from './norm.js';
+export * from './softmax.js';
+export * from './conv.js';
+export * from './reduce.js';
+export * from './indexing.js';
+export * from './inplace.js';
+export * from './attention.js';
+export * from './matmul.js';
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binary('add', a, b);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binary('sub', a, b);

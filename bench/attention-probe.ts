@@ -1,0 +1,130 @@
+/**
+ * Fused attention probe (not a test): times the cases quoted in the headers of kernels/wgsl/attention.wgsl
+ * and kernels/wgsl/attention_backward.wgsl, against the unfused composition matmul(q * scale, k^T) ->
+ * softmax -> matmul(p, v), and shows the memory each allocates.
+ *
+ *   XDG_RUNTIME_DIR=/tmp node scripts/run-test.mjs bench/attention-probe.ts
+ *   PROBE_CPU_TIME=1 ...   on a shared CPU-only machine: time = process CPU time / PROBE_CORES (default 2),
+ *                          which other tenants' load does not inflate (lavapipe's threads are ours)
+ *   PROBE_QUICK=1 ...      the ViT-B comparison only
+ *
+ * Each case runs once (compile + check against the unfused result), then in batches for ~0.5 s, three
+ * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
+ * 2.5x that for the backward (dV, dP, dQ, dK: four products plus the recomputed Q K^T).
+ */
+import { deviceInfo, hasF16, init, memoryStats, ops, sync, type Tensor } from '../engine/index.js';
+
+const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+const proc = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process;
+const CPU_TIME = env.PROBE_CPU_TIME === '1' && proc !== undefined;
+const CORES = Number(env.PROBE_CORES ?? 2);
+
+function cpuMs(): number {
+  const u = proc?.cpuUsage();
+  return u ? (u.user + u.system) / 1000 : 0;
+}
+
+async function bestMs(fn: () => Tensor[]): Promise<number> {
+  for (const t of fn()) t.dispose();
+  await sync();
+  let best = Infinity;
+  for (let round = 0; round < 3; round++) {
+    let reps = 0;
+    const start = performance.now();
+    const cpu0 = cpuMs();
+    while (performance.now() - start < 500 || reps === 0) {
+      for (const t of fn()) t.dispose();
+      await sync();
+      reps++;
+    }
+    const ms = CPU_TIME ? (cpuMs() - cpu0) / CORES : performance.now() - start;
+    best = Math.min(best, ms / reps);
+  }
+  return best;
+}
+
+/** Bytes of live tensors right after `fn` ran, with everything it made still alive, minus before. */
+function allocated(fn: () => Tensor[]): number {
+  const before = memoryStats().bytesLive;
+  const made = fn();
+  const bytes = memoryStats().bytesLive - before;
+  for (const t of made) t.dispose();
+  return bytes;
+}
+
+function uniform(shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    data[i] = s / 2 ** 32 - 0.5;
+  }
+  return ops.fromFlat(data, shape, dtype);
+}
+
+/** The unfused composition, every intermediate kept so the caller can count and dispose it. */
+function unfused(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor[] {
+  const qs = ops.mul(q, scale);
+  const scores = ops.matmul(qs, ops.transpose(k));
+  const p = ops.softmax(scores, -1);
+  return [qs, scores, p, ops.matmul(p, v)];
+}
+
+function line(label: string, ms: number, flops: number, extra = ''): void {
+  console.log(`${label.padEnd(52)} ${ms.toFixed(2).padStart(8)} ms ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOP/s ${extra}`);
+}
+
+await init();
+console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${deviceInfo().adapterClass})${CPU_TIME ? ', CPU-time / ' + CORES : ', wall clock'}`);
+
+// ViT-B: fused vs unfused, f32.
+{
+  const [b, h, t, d] = [8, 12, 197, 64];
+  const flops = 4 * b * h * t * t * d;
+  const q = uniform([b, h, t, d], 1);
+  const k = uniform([b, h, t, d], 2);
+  const v = uniform([b, h, t, d], 3);
+  const scale = 1 / Math.sqrt(d);
+  const fused = ops.scaledDotProductAttention(q, k, v);
+  const reference = unfused(q, k, v, scale);
+  const a = await fused.data();
+  const r = await reference[3]!.data();
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - r[i]!));
+  for (const x of [fused, ...reference]) x.dispose();
+  console.log(`ViT-B B=${b} H=${h} T=${t} d=${d}: max |fused - unfused| = ${worst.toExponential(2)}`);
+
+  const fusedMs = await bestMs(() => [ops.scaledDotProductAttention(q, k, v)]);
+  const unfusedMs = await bestMs(() => unfused(q, k, v, scale));
+  line('fused forward', fusedMs, flops, `(${(unfusedMs / fusedMs).toFixed(2)}x faster)`);
+  line('unfused: mul + matmul + softmax + matmul', unfusedMs, flops);
+  console.log(`bytes allocated: fused ${allocated(() => [ops.scaledDotProductAttention(q, k, v)])} (output), ` +
+    `fused + lse ${allocated(() => Object.values(ops.scaledDotProductAttention(q, k, v, { returnLse: true })))}, ` +
+    `unfused ${allocated(() => unfused(q, k, v, scale))} (scaled q, scores, probabilities, output)`);
+  const causalMs = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, { causal: true })]);
+  line('fused forward, causal', causalMs, (flops * (t + 1)) / (2 * t));
+
+  const { out, lse } = ops.scaledDotProductAttention(q, k, v, { returnLse: true });
+  const dOut = uniform([b, h, t, d], 4);
+  const backwardMs = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)));
+  line('fused backward (delta + dK/dV + dQ)', backwardMs, 2.5 * flops);
+  console.log(`bytes allocated: backward ${allocated(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)))} (dq, dk, dv; the (lse, delta) scratch is freed inside)`);
+  for (const x of [q, k, v, out, lse, dOut]) x.dispose();
+}
+
+if (env.PROBE_QUICK !== '1') {
+  // Other head dims, fewer heads.
+  const [b, h, t] = [2, 12, 197];
+  for (const d of [32, 80, 96, 128]) {
+    const [q, k, v] = [1, 2, 3].map((s) => uniform([b, h, t, d], s)) as [Tensor, Tensor, Tensor];
+    line(`fused forward B=${b} H=${h} T=${t} d=${d}`, await bestMs(() => [ops.scaledDotProductAttention(q, k, v)]), 4 * b * h * t * t * d);
+    for (const x of [q, k, v]) x.dispose();
+  }
+  if (hasF16()) {
+    const [b2, d] = [8, 64];
+    const [q, k, v] = [1, 2, 3].map((s) => uniform([b2, h, t, d], s, 'f16')) as [Tensor, Tensor, Tensor];
+    line(`fused forward f16 B=${b2} H=${h} T=${t} d=${d}`, await bestMs(() => [ops.scaledDotProductAttention(q, k, v)]), 4 * b2 * h * t * t * d);
+    for (const x of [q, k, v]) x.dispose();
+  }
+}

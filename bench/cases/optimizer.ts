@@ -1,0 +1,79 @@
+/**
+ * One AdamW step (torch semantics, decoupled weight decay, first step) over ~10M parameters held as one
+ * flat tensor: reads p, g, m, v and writes p, m, v (GB/s over those 7 tensors). Every engine returns all
+ * three new tensors, so jax-js's jit cannot drop the moment updates; the new parameters are validated.
+ * Our engine has no fused optimizer op yet, so its variant is the elementwise composition too.
+ */
+import * as ops from '../../engine/ops/index.js';
+import { sampledCheck, type BenchCase } from '../harness.js';
+import { host, variants } from './common.js';
+
+const LR = 1e-3;
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const EPS = 1e-8;
+const DECAY = 0.01;
+// Bias corrections of step 1.
+const C1 = 1 - BETA1;
+const C2 = 1 - BETA2;
+
+export function adamwCase(n: number): BenchCase {
+  return {
+    name: `adamw step ${(n / 1e6).toFixed(1)}M params`,
+    group: 'optimizer',
+    shape: `p,g,m,v ${n}`,
+    dtype: 'f32',
+    bytes: 7 * n * 4,
+    async setup() {
+      const p = host([n], 71);
+      const g = host([n], 72);
+      const m = host([n], 73, 0.1);
+      const v = host([n], 74, 0.1);
+      for (let i = 0; i < n; i++) v.data[i] = Math.abs(v.data[i]!);
+      const expectedAt = (i: number): number => {
+        const mi = BETA1 * m.data[i]! + (1 - BETA1) * g.data[i]!;
+        const vi = BETA2 * v.data[i]! + (1 - BETA2) * g.data[i]! ** 2;
+        const decayed = p.data[i]! * (1 - LR * DECAY);
+        return decayed - (LR * (mi / C1)) / (Math.sqrt(vi / C2) + EPS);
+      };
+      return {
+        // Updates are ~1e-3 on O(1) parameters; f32 keeps ~1e-7 relative, so 1e-6 absolute catches a wrong update.
+        check: sampledCheck({ size: n, expectedAt, atol: 1e-6, rtol: 1e-6 }),
+        variants: variants({
+            inputs: [p, g, m, v],
+            ours: {
+              label: 'composition of elementwise ops (no fused AdamW op yet)',
+              op: ([pp, gg, mm, vv]) => {
+                const m1 = ops.add(ops.mul(mm!, BETA1), ops.mul(gg!, 1 - BETA1));
+                const v1 = ops.add(ops.mul(vv!, BETA2), ops.mul(ops.square(gg!), 1 - BETA2));
+                const step = ops.div(ops.mul(m1, LR / C1), ops.add(ops.sqrt(ops.mul(v1, 1 / C2)), EPS));
+                return [ops.sub(ops.mul(pp!, 1 - LR * DECAY), step), m1, v1];
+              },
+            },
+            tfjs: {
+              label: 'composition of elementwise ops',
+              op: (tf, [pp, gg, mm, vv]) => {
+                const m1 = tf.add(tf.mul(mm!, BETA1), tf.mul(gg!, 1 - BETA1));
+                const v1 = tf.add(tf.mul(vv!, BETA2), tf.mul(tf.square(gg!), 1 - BETA2));
+                const step = tf.div(tf.mul(m1, LR / C1), tf.add(tf.sqrt(tf.mul(v1, 1 / C2)), EPS));
+                return [tf.sub(tf.mul(pp!, 1 - LR * DECAY), step), m1, v1];
+              },
+            },
+            jax: {
+              label: 'jit(composition)',
+              op: (jax, [pp, gg, mm, vv]) => {
+                const np = jax.numpy;
+                const m1 = np.add(np.multiply(mm!, BETA1), np.multiply(gg!.ref, 1 - BETA1));
+                const v1 = np.add(np.multiply(vv!, BETA2), np.multiply(np.square(gg!), 1 - BETA2));
+                const step = np.divide(np.multiply(m1.ref, LR / C1), np.add(np.sqrt(np.multiply(v1.ref, 1 / C2)), EPS));
+                return [np.subtract(np.multiply(pp!, 1 - LR * DECAY), step), m1, v1];
+              },
+            },
+        }),
+      };
+    },
+  };
+}
+
+/** ~10M parameters (2M in quick runs). */
+export const optimizerCases = (options: { quick: boolean }): BenchCase[] => [adamwCase(options.quick ? 2_000_000 : 10_000_000)];

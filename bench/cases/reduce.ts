@@ -1,0 +1,56 @@
+/** Sum reductions: along rows, along columns, and over everything (GB/s of input read). */
+import { sampledCheck, type BenchCase } from '../harness.js';
+import { fmt, host, variants } from './common.js';
+import { requireOp } from './ours.js';
+
+/** Inputs in [0, 2): sums grow like n, so a dropped block of a few hundred elements exceeds the tolerance. */
+function positive(shape: readonly number[], seed: number) {
+  const h = host(shape, seed);
+  for (let i = 0; i < h.data.length; i++) h.data[i]! += 1;
+  return h;
+}
+
+export function sumCase(name: string, shape: readonly number[], axis: number | null): BenchCase {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const [rows, cols] = shape.length === 2 ? [shape[0]!, shape[1]!] : [1, n];
+  const outSize = axis === null ? 1 : axis === 0 ? cols : rows;
+  return {
+    name,
+    group: 'reduce',
+    shape: `${fmt(shape)} over ${axis === null ? 'all axes' : `axis ${axis}`}`,
+    dtype: 'f32',
+    bytes: (n + outSize) * 4,
+    async setup() {
+      const x = positive(shape, 61);
+      const expectedAt = (i: number): number => {
+        let s = 0;
+        if (axis === null) for (let j = 0; j < n; j++) s += x.data[j]!;
+        else if (axis === 0) for (let r = 0; r < rows; r++) s += x.data[r * cols + i]!;
+        else for (let c = 0; c < cols; c++) s += x.data[i * cols + c]!;
+        return s;
+      };
+      const axes = axis === null ? [...shape.keys()] : [axis];
+      return {
+        // Tree-summed f32 is good to ~log2(n) * eps relative on positive data; 1e-5 relative allows that.
+        check: sampledCheck({ size: outSize, expectedAt, atol: 1e-4, rtol: 1e-5, samples: 64 }),
+        variants: variants({
+          inputs: [x],
+          ours: { label: 'sum', op: ([xx]) => requireOp('sum')(xx!, axes) },
+          tfjs: { label: 'tf.sum', op: (tf, [xx]) => tf.sum(xx!, axis === null ? undefined : axis) },
+          jax: { label: 'jit(np.sum)', op: (jax, [xx]) => jax.numpy.sum(xx!, axis === null ? null : axis) },
+        }),
+      };
+    },
+  };
+}
+
+/** 4096x3072 and 16M elements (a quarter of that on a CPU adapter unless --large). */
+export function reduceCases(options: { small: boolean }): BenchCase[] {
+  const rows = options.small ? 1024 : 4096;
+  const all = options.small ? 1 << 22 : 1 << 24;
+  return [
+    sumCase(`sum rows ${rows}x3072`, [rows, 3072], 1),
+    sumCase(`sum columns ${rows}x3072`, [rows, 3072], 0),
+    sumCase(`sum all ${all >> 20}M`, [all], null),
+  ];
+}

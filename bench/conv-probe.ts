@@ -1,0 +1,69 @@
+/**
+ * Convolution throughput probe (not a test): times the cases quoted in kernels/wgsl/conv.wgsl's header.
+ *   XDG_RUNTIME_DIR=/tmp node scripts/run-test.mjs bench/conv-probe.ts
+ * Each case runs once to compile, then repeats until ~1 s has passed; flops count 2 * outputs * (Cin/groups *
+ * kernel volume), including padded taps. On a shared machine the CPU-time column is the meaningful one: an idle
+ * 2-core machine gives at most twice it as wall-clock GFLOP/s.
+ */
+import { deviceInfo, init, ops, sync, type Tensor } from '../engine/index.js';
+import type { ConvGradRequest, ConvOptions } from '../engine/ops/conv.js';
+
+interface Case {
+  name: string;
+  x: number[];
+  w: number[];
+  opts: ConvOptions;
+}
+
+const CASES: Case[] = [
+  { name: 'patch embed B=1 224x224 k=s=16 3->768', x: [1, 3, 224, 224], w: [768, 3, 16, 16], opts: { stride: 16 } },
+  { name: 'patch embed B=8 224x224 k=s=16 3->768', x: [8, 3, 224, 224], w: [768, 3, 16, 16], opts: { stride: 16 } },
+  { name: 'patch embed B=1 224x224 k=s=14 3->768', x: [1, 3, 224, 224], w: [768, 3, 14, 14], opts: { stride: 14 } },
+  { name: '3x3 pad 1, 64->64, 56x56, B=1', x: [1, 64, 56, 56], w: [64, 64, 3, 3], opts: { padding: 1 } },
+  { name: 'conv1d circular k=3 p=1, 7->512, L=96, B=32', x: [32, 7, 96], w: [512, 7, 3], opts: { padding: 1, paddingMode: 'circular' } },
+];
+
+const prod = (v: readonly number[]): number => v.reduce((a, b) => a * b, 1);
+
+/**
+ * Wall milliseconds per call, and CPU milliseconds per call (lavapipe runs the shaders on this process's
+ * threads, so CPU time is what the kernel costs even when other processes share the cores).
+ */
+async function time(fn: () => Tensor[]): Promise<{ wall: number; cpu: number }> {
+  for (const t of fn()) t.dispose();
+  await sync();
+  let reps = 0;
+  const start = performance.now();
+  const cpu0 = process.cpuUsage();
+  while (performance.now() - start < 1000) {
+    for (const t of fn()) t.dispose();
+    await sync();
+    reps++;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return { wall: (performance.now() - start) / reps, cpu: (cpu.user + cpu.system) / 1000 / reps };
+}
+
+await init();
+console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${deviceInfo().adapterClass})`);
+const convs = [ops.conv1d, ops.conv2d, ops.conv3d];
+const backs = [ops.conv1dBackward, ops.conv2dBackward, ops.conv3dBackward];
+for (const c of CASES) {
+  const rank = c.x.length - 2;
+  const x = ops.randn(c.x);
+  const w = ops.randn(c.w);
+  const y = convs[rank - 1]!(x, w, null, c.opts);
+  const flops = 2 * prod(y.shape) * prod(c.w.slice(1));
+  const dy = ops.randn(y.shape);
+  const fwd = await time(() => [convs[rank - 1]!(x, w, null, c.opts)]);
+  const grads = (need: ConvGradRequest) => () => {
+    const g = backs[rank - 1]!(dy, x, w, c.opts, need);
+    return [g.dx, g.dw, g.db].filter((t): t is Tensor => t !== null);
+  };
+  const dx = await time(grads({ needInput: true }));
+  const dw = await time(grads({ needWeight: true }));
+  const gf = (t: { wall: number; cpu: number }): string =>
+    `${(flops / t.wall / 1e6).toFixed(2)} GFLOP/s wall (${t.wall.toFixed(1)} ms), ${(flops / t.cpu / 1e6).toFixed(2)} GFLOP per CPU-second`;
+  console.log(`${c.name}\n  forward ${gf(fwd)}\n  dx      ${gf(dx)}\n  dw      ${gf(dw)}`);
+  for (const t of [x, w, y, dy]) t.dispose();
+}

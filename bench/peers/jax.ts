@@ -1,0 +1,84 @@
+/**
+ * jax-js on its WebGPU device as a peer. Ops run under `jit`, jax-js's own way of fusing a composition
+ * into few kernels, so compositions are its best effort rather than a chain of eager calls. jax-js
+ * arrays are reference counted and every call consumes its arguments: inputs are passed as `.ref`.
+ */
+import type * as JAX from '@jax-js/jax';
+import { Unsupported, type Runner } from '../harness.js';
+import type { HostTensor } from './tfjs.js';
+import { ensureNavigatorGpu } from './gpu.js';
+
+export type Jax = typeof JAX;
+export type JaxArray = JAX.Array;
+
+let loading: Promise<Jax> | null = null;
+
+/** Loads jax-js and makes 'webgpu' its default device; Unsupported when WebGPU does not start. */
+export function loadJax(dawnFlags: readonly string[] = []): Promise<Jax> {
+  loading ??= (async () => {
+    await ensureNavigatorGpu(dawnFlags);
+    const jax = await import('@jax-js/jax');
+    const devices = await jax.init('webgpu');
+    if (!devices.includes('webgpu')) throw new Unsupported('jax-js found no WebGPU device');
+    jax.defaultDevice('webgpu');
+    return jax;
+  })();
+  return loading;
+}
+
+/**
+ * A runner for `op` (jitted) over the uploaded `inputs`; `prepare` may lay inputs out as jax-js wants
+ * (outside timing). If the op fails on its first call and `fallback` is given, the fallback runs instead
+ * and the runner's note says why.
+ */
+export async function jaxRunner(
+  inputs: readonly HostTensor[],
+  op: (jax: Jax, xs: JaxArray[]) => JaxArray | JaxArray[],
+  options: {
+    prepare?: (jax: Jax, xs: JaxArray[]) => JaxArray[];
+    toCanonical?: (out: Float32Array) => ArrayLike<number>;
+    fallback?: { label: string; op: (jax: Jax, xs: JaxArray[]) => JaxArray | JaxArray[] };
+  } = {},
+): Promise<Runner> {
+  const jax = await loadJax();
+  const np = jax.numpy;
+  let xs = inputs.map((h) => np.array(h.data).reshape([...h.shape]));
+  if (options.prepare) xs = options.prepare(jax, xs);
+  const compile = (f: (jax: Jax, xs: JaxArray[]) => JaxArray | JaxArray[]) => jax.jit((...args: JaxArray[]) => f(jax, args));
+  let fn = compile(op);
+  let note: string | undefined;
+  const call = (): JaxArray[] => [fn(...xs.map((x) => x.ref))].flat();
+  const release = () => last.forEach((x) => x.dispose());
+  let last: JaxArray[] = [];
+  try {
+    // data() consumes the array it reads.
+    await Promise.all(call().map((x) => x.data()));
+  } catch (err) {
+    if (!options.fallback) throw err;
+    note = `${options.fallback.label} (the library op failed here: ${err instanceof Error ? err.message : String(err)})`;
+    fn = compile(options.fallback.op);
+  }
+  return {
+    get note() {
+      return note;
+    },
+    run(iterations) {
+      for (let i = 0; i < iterations; i++) {
+        release();
+        last = call();
+      }
+    },
+    async sync() {
+      await last[0]?.ref.data();
+    },
+    async result() {
+      if (!last[0]) throw new Error('jax-js runner: result() before run()');
+      const out = (await last[0].ref.data()) as Float32Array;
+      return options.toCanonical ? options.toCanonical(out) : out;
+    },
+    dispose() {
+      release();
+      for (const x of xs) x.dispose();
+    },
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * TensorFlow.js with its WebGPU backend as a peer. Inputs are uploaded once; each iteration calls the
+ * op inside `tf.tidy` (so compositions free their intermediates) and disposes the previous result(s);
+ * with several outputs the first is validated and read back.
+ */
+import type * as TF from '@tensorflow/tfjs-core';
+import { Unsupported, type Runner } from '../harness.js';
+import { ensureNavigatorGpu } from './gpu.js';
+
+export type Tfjs = typeof TF;
+
+let loading: Promise<Tfjs> | null = null;
+
+/** Loads tfjs-core + tfjs-backend-webgpu and selects the webgpu backend; Unsupported when it cannot start. */
+export function loadTfjs(dawnFlags: readonly string[] = []): Promise<Tfjs> {
+  loading ??= (async () => {
+    await ensureNavigatorGpu(dawnFlags);
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Unsupported('tfjs-backend-webgpu did not initialise on this adapter');
+    // By default tfjs computes ops on tiny tensors on the CPU; every engine must run on the GPU here.
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    await tf.ready();
+    return tf;
+  })();
+  return loading;
+}
+
+export interface HostTensor {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+/**
+ * A runner for `op` over the uploaded `inputs`. `toCanonical` converts the host copy of the result to the
+ * case's layout for validation (e.g. NHWC -> NCHW); timing never includes it.
+ */
+export async function tfjsRunner(
+  inputs: readonly HostTensor[],
+  op: (tf: Tfjs, xs: readonly TF.Tensor[]) => TF.Tensor | TF.Tensor[],
+  toCanonical: (out: Float32Array) => ArrayLike<number> = (out) => out,
+): Promise<Runner> {
+  const tf = await loadTfjs();
+  const xs = inputs.map((h) => tf.tensor(h.data, [...h.shape], 'float32'));
+  let last: TF.Tensor[] = [];
+  return {
+    run(iterations) {
+      for (let i = 0; i < iterations; i++) {
+        tf.dispose(last);
+        last = [tf.tidy(() => op(tf, xs))].flat();
+      }
+    },
+    async sync() {
+      await last[0]?.data();
+    },
+    async result() {
+      if (!last[0]) throw new Error('tfjs runner: result() before run()');
+      return toCanonical((await last[0].data()) as Float32Array);
+    },
+    dispose() {
+      tf.dispose(last);
+      tf.dispose([...xs]);
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The benchmark CLI (Node, from the tsc build):
+ *   node dist/bench/run.js [GROUP...] [--quick] [--large] [--engines omnitensor,tfjs-webgpu,jax-js]
+ *                          [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...
+ * GROUP is one of gemm attention layernorm softmax gelu conv reduce optimizer overhead model (all by
+ * default). --dawn-flags may repeat; the environment variable OMNI_DAWN_FLAGS (space-separated) adds more,
+ * e.g. OMNI_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs, type CliOptions } from './cli.js';
+import { toMarkdown } from './report/markdown.js';
+import { toJSON } from './report/report.js';
+import { charts } from './report/svg.js';
+import { runSuite } from './suite.js';
+
+async function write(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+  console.log(`wrote ${path}`);
+}
+
+async function main(): Promise<void> {
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(process.argv.slice(2), process.env.OMNI_DAWN_FLAGS);
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(2);
+  }
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  const report = await runSuite(opts, (line) => console.log(line));
+  if (opts.json) await write(opts.json, toJSON(report));
+  const md = toMarkdown(report);
+  if (opts.md) await write(opts.md, md);
+  else console.log(`\n${md}`);
+  if (opts.svg) {
+    await mkdir(opts.svg, { recursive: true });
+    for (const [name, text] of charts(report)) await write(join(opts.svg, name), text);
+  }
+  // Dawn keeps the event loop alive while devices exist.
+  process.exit(0);
+}
+
+await main();

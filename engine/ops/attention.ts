@@ -1,0 +1,208 @@
+/**
+ * Fused scaled-dot-product attention, forward and backward, on kernels/wgsl/attention*.wgsl:
+ *
+ *   out = softmax(Q K^T * scale + mask) V      q [B, H, Tq, d], k and v [B, H, Tk, d]
+ *
+ * in one kernel with an online softmax, so the Tq x Tk matrix is never materialised (extra memory is the
+ * [B, H, Tq] log-sum-exp only). Inputs may be any strided views — e.g. q/k/v sliced out of a fused
+ * [B, T, 3, H, d] projection and permuted, or k/v expanded across heads with stride 0 — and are read in
+ * place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
+ * ones. f32 and f16 (math in f32).
+ *
+ * Masks (all optional, combinable):
+ *  - `keyPaddingMask` [B, Tk], any dtype: NON-ZERO MEANS IGNORE THAT KEY (PyTorch's `key_padding_mask`
+ *    convention, where True marks padding).
+ *  - `mask`: an additive float mask broadcastable to [B, H, Tq, Tk] (rank <= 4, e.g. [Tq, Tk] or
+ *    [B, 1, Tq, Tk]); -inf entries remove a key like the padding mask does.
+ *  - `causal`: query i sees keys 0..i (top-left aligned, as PyTorch's `is_causal`, also when Tq != Tk).
+ * A query row that sees no key at all gets output 0 and lse -inf (PyTorch would give NaN).
+ */
+import {
+  MAX_GRID_DIM,
+  MAX_HEAD_DIM,
+  attentionDeltaLaunch,
+  attentionDkDvLaunch,
+  attentionDqLaunch,
+  attentionForwardLaunch,
+  attentionTile,
+  type AttentionBackwardOperands,
+  type AttentionOperands,
+  type AttentionShape,
+  type AttentionTile,
+} from '../../kernels/attention.js';
+import type { Operand } from '../../kernels/elementwise.js';
+import { isFloat } from '../dtype.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import type { Runtime } from '../runtime.js';
+import { broadcastStrides, contiguousStrides, sameShape } from '../shape.js';
+import { empty, type Tensor } from '../tensor.js';
+
+export interface AttentionOptions {
+  /** Additive float mask (f32 or f16) broadcastable to [B, H, Tq, Tk]; -inf removes a key. No gradient. */
+  mask?: Tensor;
+  /** [B, Tk]; a non-zero entry marks a padding key that no query attends to (PyTorch `key_padding_mask`). */
+  keyPaddingMask?: Tensor;
+  /** Query i attends to keys 0..i only. */
+  causal?: boolean;
+  /** Multiplies Q K^T; defaults to 1 / sqrt(d). */
+  scale?: number;
+}
+
+export interface AttentionForwardOptions extends AttentionOptions {
+  /** Also return the per-row log-sum-exp [B, H, Tq] (f32) that the backward pass needs. */
+  returnLse?: boolean;
+}
+
+export interface AttentionWithLse {
+  out: Tensor;
+  /** log sum_j exp(s_ij) per query row, f32 [B, H, Tq]; -inf for rows that see no key. */
+  lse: Tensor;
+}
+
+export interface AttentionGradients {
+  dq: Tensor;
+  /** dk and dv are views of one buffer (freed when both are disposed). */
+  dk: Tensor;
+  dv: Tensor;
+}
+
+interface Plan {
+  rt: Runtime;
+  shape: AttentionShape;
+  operands: AttentionOperands;
+  tile: AttentionTile;
+  /** Buffers for bindings q, k, v, mask, keyPadding (absent masks bind q's buffer, never read). */
+  buffers: GPUBuffer[];
+}
+
+function operand(t: Tensor, strides: readonly number[] = t.strides): Operand {
+  return { dtype: t.dtype, offset: t.offset, strides };
+}
+
+function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer {
+  const st = t.storage(op);
+  if (st.rt !== rt) throw new ArgumentError(`${op}: ${name} ${fmtShape(t.shape)} lives on a different device than q`);
+  return st.buffer;
+}
+
+/** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
+function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Plan {
+  const rt = q.storage(op).rt;
+  const named = { q, k, v };
+  for (const [name, t] of Object.entries(named)) {
+    t.storage(op);
+    if (t.rank !== 4) throw new ShapeError(`${op}: ${name} must have rank 4 [B, H, T, d], got ${fmtShape(t.shape)}`);
+    if (!isFloat(t.dtype)) throw new DTypeError(`${op}: ${name} must be f32 or f16, got ${t.dtype}`);
+  }
+  if (k.dtype !== q.dtype || v.dtype !== q.dtype)
+    throw new DTypeError(`${op}: q, k, v dtypes differ: q ${q.dtype}, k ${k.dtype}, v ${v.dtype}`);
+  const [batch, heads, tq, headDim] = q.shape as [number, number, number, number];
+  const tk = k.shape[2]!;
+  const shapes = `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}, v ${fmtShape(v.shape)}`;
+  if (k.shape[0] !== batch || v.shape[0] !== batch) throw new ShapeError(`${op}: batch sizes differ: ${shapes}`);
+  if (k.shape[1] !== heads || v.shape[1] !== heads) throw new ShapeError(`${op}: head counts differ: ${shapes}`);
+  if (v.shape[2] !== tk) throw new ShapeError(`${op}: k and v need the same number of rows: ${shapes}`);
+  if (k.shape[3] !== headDim || v.shape[3] !== headDim) throw new ShapeError(`${op}: head dims differ: ${shapes}`);
+  if (headDim < 1 || headDim > MAX_HEAD_DIM)
+    throw new ShapeError(`${op}: head dim ${headDim} is unsupported (kernels compile head dims 1..${MAX_HEAD_DIM}): ${shapes}`);
+  const scale = options.scale ?? 1 / Math.sqrt(headDim);
+  if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new ArgumentError(`${op}: scale must be a finite number, got ${String(scale)}`);
+
+  const buffers = [storageOn(op, rt, q, 'q'), storageOn(op, rt, k, 'k'), storageOn(op, rt, v, 'v')];
+  let mask: Operand | null = null;
+  const target = [batch, heads, tq, tk];
+  if (options.mask) {
+    const m = options.mask;
+    buffers.push(storageOn(op, rt, m, 'mask'));
+    if (!isFloat(m.dtype)) throw new DTypeError(`${op}: mask must be an additive f32 or f16 mask, got ${m.dtype} ${fmtShape(m.shape)}`);
+    const fits = m.rank <= 4 && m.shape.every((d, i) => d === 1 || d === target[4 - m.rank + i]);
+    if (!fits) throw new ShapeError(`${op}: mask ${fmtShape(m.shape)} does not broadcast to [B, H, Tq, Tk] = ${fmtShape(target)}`);
+    mask = operand(m, broadcastStrides(m.shape, m.strides, target));
+  } else buffers.push(buffers[0]!);
+  let keyPadding: Operand | null = null;
+  if (options.keyPaddingMask) {
+    const kp = options.keyPaddingMask;
+    buffers.push(storageOn(op, rt, kp, 'keyPaddingMask'));
+    if (!sameShape(kp.shape, [batch, tk]))
+      throw new ShapeError(`${op}: keyPaddingMask must be [B, Tk] = ${fmtShape([batch, tk])}, got ${fmtShape(kp.shape)}`);
+    keyPadding = operand(kp);
+  } else buffers.push(buffers[0]!);
+
+  const tile = attentionTile(rt.info.adapterClass, headDim, rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384);
+  const blocks = Math.ceil(Math.max(tq, tk) / tile.rows);
+  if (blocks > MAX_GRID_DIM || heads > MAX_GRID_DIM || batch > MAX_GRID_DIM)
+    throw new ShapeError(`${op}: ${shapes} needs a ${blocks} x ${heads} x ${batch} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
+  return {
+    rt,
+    shape: { batch, heads, tq, tk, headDim, causal: options.causal === true, scale },
+    operands: { q: operand(q), k: operand(k), v: operand(v), mask, keyPadding },
+    tile,
+    buffers,
+  };
+}
+
+/**
+ * softmax(q k^T * scale + masks) v over the last two dims, fused. Returns [B, H, Tq, d] in q's dtype,
+ * plus the f32 log-sum-exp [B, H, Tq] when `returnLse` is set.
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions & { returnLse: true }): AttentionWithLse;
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options?: AttentionForwardOptions & { returnLse?: false }): Tensor;
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions): Tensor | AttentionWithLse;
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions = {}): Tensor | AttentionWithLse {
+  const op = 'scaledDotProductAttention';
+  const { rt, shape, operands, tile, buffers } = plan(op, q, k, v, options);
+  const out = empty([shape.batch, shape.heads, shape.tq, shape.headDim], q.dtype, op);
+  const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
+  if (out.size > 0) rt.run(attentionForwardLaunch(shape, operands, tile), [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
+  if (options.returnLse) return { out, lse };
+  lse.dispose();
+  return out;
+}
+
+/**
+ * Gradients of `scaledDotProductAttention` with respect to q, k and v, given the forward's output `out`,
+ * its log-sum-exp `lse`, the incoming gradient `dOut` and the same options as the forward. P is recomputed
+ * from `lse`, so memory stays O(T): a [B, H, Tq] pre-pass (delta = rowsum(dOut * out)), then one kernel
+ * for dK/dV and one for dQ (see kernels/wgsl/attention_backward.wgsl for why two and no atomics).
+ */
+export function scaledDotProductAttentionBackward(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+  lse: Tensor,
+  options: AttentionOptions = {},
+): AttentionGradients {
+  const op = 'scaledDotProductAttentionBackward';
+  const { rt, shape, operands, tile, buffers } = plan(op, q, k, v, options);
+  const { batch, heads, tq, tk, headDim } = shape;
+  for (const [name, t] of [['out', out], ['dOut', dOut]] as const) {
+    storageOn(op, rt, t, name);
+    if (!sameShape(t.shape, q.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match q ${fmtShape(q.shape)}`);
+    if (t.dtype !== q.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but q is ${q.dtype}`);
+  }
+  storageOn(op, rt, lse, 'lse');
+  if (!sameShape(lse.shape, [batch, heads, tq])) throw new ShapeError(`${op}: lse ${fmtShape(lse.shape)} must be [B, H, Tq] = ${fmtShape([batch, heads, tq])}`);
+  if (lse.dtype !== 'f32') throw new DTypeError(`${op}: lse must be f32 (as the forward returns it), got ${lse.dtype}`);
+
+  const ops: AttentionBackwardOperands = { ...operands, out: operand(out), dOut: operand(dOut), lse: operand(lse) };
+  const dq = empty([batch, heads, tq, headDim], q.dtype, op);
+  const dkv = empty([2, batch, heads, tk, headDim], q.dtype, op);
+  const gradShape = [batch, heads, tk, headDim];
+  const dk = dkv.view(gradShape, contiguousStrides(gradShape), 0);
+  const dv = dkv.view(gradShape, contiguousStrides(gradShape), batch * heads * tk * headDim);
+  dkv.dispose();
+  if (dq.size === 0 && dk.size === 0) return { dq, dk, dv };
+  const stats = empty([batch, heads, tq, 2], 'f32', op);
+  try {
+    const statsBuffer = stats.storage(op).buffer;
+    const dOutBuffer = dOut.storage(op).buffer;
+    if (tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [out.storage(op).buffer, dOutBuffer, lse.storage(op).buffer, statsBuffer]);
+    if (dk.size > 0) rt.run(attentionDkDvLaunch(shape, ops, tile), [...buffers, dOutBuffer, statsBuffer, dk.storage(op).buffer]);
+    if (dq.size > 0) rt.run(attentionDqLaunch(shape, ops, tile), [...buffers, dOutBuffer, statsBuffer, dq.storage(op).buffer]);
+  } finally {
+    stats.dispose();
+  }
+  return { dq, dk, dv };
+}

@@ -1,0 +1,272 @@
+/**
+ * Convolutions (1-d, 2-d, 3-d) and their gradients, following torch.nn.functional.conv{1,2,3}d semantics:
+ * cross-correlation, weights [Cout, Cin/groups, ...kernel], per-dim stride/padding/dilation, groups, padding
+ * 'same' (stride 1 only; odd total padding puts the extra element after) and 'valid', and padding_mode
+ * 'circular' (torch's nn.Conv*d option: wrap-around instead of zeros).
+ *
+ * All three ranks share one path: shapes are padded to three spatial dims with unit dims, and the kernels
+ * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs. Circular padding
+ * is an explicit wrap-around copy of the input followed by an unpadded convolution, exactly torch's
+ * definition; its gradient folds the padded input gradient back. Gradients are deterministic.
+ */
+import {
+  CONV_TILES, biasGradLaunch, circularLaunch, convForwardLaunch, convInputGradLaunch, convWeightGradLaunch,
+  type ConvGeometry, type FloatType, type Strided5, type Vec3,
+} from '../../kernels/conv.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { runtime } from '../runtime.js';
+import { empty, type Tensor } from '../tensor.js';
+
+/** One value for every spatial dim, or one per dim. */
+export type IntOrTuple = number | readonly number[];
+
+export interface ConvOptions {
+  /** Default 1. */
+  stride?: IntOrTuple;
+  /** Per-dim padding on both sides, or 'same' (output size = input size; stride 1) or 'valid' (0). Default 0. */
+  padding?: IntOrTuple | 'same' | 'valid';
+  /** Default 1. */
+  dilation?: IntOrTuple;
+  /** Channel groups: Cin and Cout must both be divisible; groups = Cin is depthwise. Default 1. */
+  groups?: number;
+  /** 'zeros' (default) or 'circular' (each padding must not exceed its input dim). */
+  paddingMode?: 'zeros' | 'circular';
+}
+
+export interface ConvGradRequest {
+  needInput?: boolean;
+  needWeight?: boolean;
+  needBias?: boolean;
+}
+
+/** Gradients of a convolution; null where not requested. */
+export interface ConvGrads {
+  dx: Tensor | null;
+  dw: Tensor | null;
+  db: Tensor | null;
+}
+
+/** Validated geometry of one call: the 3-d form the kernels take plus the n-d facts needed for outputs. */
+interface Plan {
+  op: string;
+  rank: number;
+  dtype: FloatType;
+  circular: boolean;
+  padAfter: Vec3;
+  geometry: ConvGeometry;
+  outShape: number[];
+}
+
+function perDim(op: string, name: string, value: IntOrTuple, rank: number, min: number): number[] {
+  const list = typeof value === 'number' ? new Array<number>(rank).fill(value) : [...value];
+  if (list.length !== rank || list.some((v) => !Number.isInteger(v) || v < min))
+    throw new ArgumentError(
+      `${op}: ${name} must be an integer >= ${min} or ${rank} of them, got ${Array.isArray(value) ? `[${value.join(',')}]` : String(value)}`,
+    );
+  return list;
+}
+
+/** Pads an n-d list (n <= 3) to three dims by prepending `fill`. */
+function to3(values: readonly number[], fill: number): Vec3 {
+  const v = [...new Array<number>(3 - values.length).fill(fill), ...values];
+  return [v[0]!, v[1]!, v[2]!];
+}
+
+function plan(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | null, opts: ConvOptions): Plan {
+  x.storage(op);
+  w.storage(op);
+  const shapes = `input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}`;
+  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new DTypeError(`${op}: expects float tensors (f32 or f16), got ${x.dtype} input`);
+  if (w.dtype !== x.dtype) throw new DTypeError(`${op}: input is ${x.dtype} but weight is ${w.dtype}`);
+  if (x.rank !== rank + 2) throw new ShapeError(`${op}: input must have rank ${rank + 2} [batch, channels, ...${rank} spatial], got ${fmtShape(x.shape)}`);
+  if (w.rank !== rank + 2) throw new ShapeError(`${op}: weight must have rank ${rank + 2} [out channels, in channels / groups, ...kernel], got ${fmtShape(w.shape)}`);
+  const groups = opts.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ArgumentError(`${op}: groups must be an integer >= 1, got ${groups}`);
+  const [batch, cin] = [x.shape[0]!, x.shape[1]!];
+  const cout = w.shape[0]!;
+  if (cin % groups !== 0 || cout % groups !== 0)
+    throw new ShapeError(`${op}: groups = ${groups} must divide both input channels ${cin} and output channels ${cout} (${shapes})`);
+  if (w.shape[1]! * groups !== cin)
+    throw new ShapeError(`${op}: weight expects ${w.shape[1]! * groups} input channels (${w.shape[1]} per group x ${groups} groups) but the input has ${cin} (${shapes})`);
+  if (bias) {
+    bias.storage(op);
+    if (bias.dtype !== x.dtype) throw new DTypeError(`${op}: input is ${x.dtype} but bias is ${bias.dtype}`);
+    if (bias.rank !== 1 || bias.shape[0] !== cout) throw new ShapeError(`${op}: bias must have shape [${cout}], got ${fmtShape(bias.shape)}`);
+  }
+  if ([...x.shape, ...w.shape].includes(0))
+    throw new ShapeError(`${op}: zero-size operands are not supported (${shapes})`);
+  const mode = opts.paddingMode ?? 'zeros';
+  if (mode !== 'zeros' && mode !== 'circular') throw new ArgumentError(`${op}: paddingMode must be 'zeros' or 'circular', got '${String(mode)}'`);
+
+  const inSize = x.shape.slice(2);
+  const kernel = w.shape.slice(2);
+  const stride = perDim(op, 'stride', opts.stride ?? 1, rank, 1);
+  const dilation = perDim(op, 'dilation', opts.dilation ?? 1, rank, 1);
+  const padding = opts.padding ?? 0;
+  let before: number[];
+  let after: number[];
+  if (padding === 'same') {
+    if (stride.some((s) => s !== 1)) throw new ArgumentError(`${op}: padding 'same' needs stride 1, got stride [${stride.join(',')}]`);
+    const total = kernel.map((k, d) => dilation[d]! * (k - 1));
+    before = total.map((t) => Math.floor(t / 2));
+    after = total.map((t, d) => t - before[d]!);
+  } else if (padding === 'valid') {
+    before = new Array<number>(rank).fill(0);
+    after = before;
+  } else if (typeof padding === 'string') {
+    throw new ArgumentError(`${op}: padding must be a number, a list, 'same' or 'valid', got '${padding}'`);
+  } else {
+    before = perDim(op, 'padding', padding, rank, 0);
+    after = before;
+  }
+  const outSize = inSize.map((l, d) => Math.floor((l + before[d]! + after[d]! - dilation[d]! * (kernel[d]! - 1) - 1) / stride[d]!) + 1);
+  for (let d = 0; d < rank; d++) {
+    const reach = dilation[d]! * (kernel[d]! - 1) + 1;
+    if (reach > inSize[d]! + before[d]! + after[d]!)
+      throw new ShapeError(
+        `${op}: kernel ${fmtShape(kernel)} (dilation [${dilation.join(',')}]) is larger than the padded input in spatial dim ${d}: ` +
+          `${inSize[d]} + padding ${before[d]! + after[d]!} < ${reach} (${shapes})`,
+      );
+    if (mode === 'circular' && Math.max(before[d]!, after[d]!) > inSize[d]!)
+      throw new ShapeError(`${op}: circular padding ${Math.max(before[d]!, after[d]!)} exceeds input size ${inSize[d]} in spatial dim ${d} (${shapes})`);
+  }
+
+  const circular = mode === 'circular' && before.some((p, d) => p + after[d]! > 0);
+  const geometry: ConvGeometry = {
+    batch, inChannels: cin, outChannels: cout, groups,
+    inSize: to3(inSize, 1), kernel: to3(kernel, 1), stride: to3(stride, 1), dilation: to3(dilation, 1),
+    padBefore: to3(before, 0), outSize: to3(outSize, 1),
+  };
+  return { op, rank, dtype: x.dtype, circular, padAfter: to3(after, 0), geometry, outShape: [batch, cout, ...outSize] };
+}
+
+/** A rank-(n+2) tensor's view as the kernels' 5-d [lead, channel, d, h, w] operand (unit dims get stride 0). */
+function strided5(t: Tensor): Strided5 {
+  const s = t.strides;
+  const spatial = to3(s.slice(2), 0);
+  return { offset: t.offset, strides: [s[0]!, s[1]!, ...spatial] };
+}
+
+const tileFor = (): (typeof CONV_TILES)['cpu'] => CONV_TILES[runtime('conv').info.adapterClass];
+
+/** The unpadded convolution over a circularly padded input: its [B, C, ...padded] shape and geometry. */
+function circularGeometry(p: Plan): { shape: number[]; padded: Vec3; geometry: ConvGeometry } {
+  const g = p.geometry;
+  const padded = to3([0, 1, 2].map((d) => g.inSize[d]! + g.padBefore[d]! + p.padAfter[d]!).slice(3 - p.rank), 1);
+  const shape = [g.batch, g.inChannels, ...padded.slice(3 - p.rank)];
+  return { shape, padded, geometry: { ...g, inSize: padded, padBefore: [0, 0, 0] } };
+}
+
+/** x itself and the plan's geometry, or for circular padding x copied with wrap-around and the unpadded geometry. */
+function paddedInput(p: Plan, x: Tensor): { xp: Tensor; geometry: ConvGeometry } {
+  const g = p.geometry;
+  if (!p.circular) return { xp: x, geometry: g };
+  const c = circularGeometry(p);
+  const xp = empty(c.shape, p.dtype, p.op);
+  runtime(p.op).run(circularLaunch(p.dtype, false, g.batch, g.inChannels, g.inSize, g.padBefore, c.padded, strided5(x)), [
+    x.storage(p.op).buffer,
+    xp.storage(p.op).buffer,
+  ]);
+  return { xp, geometry: c.geometry };
+}
+
+function forward(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
+  const p = plan(op, rank, x, w, bias ?? null, opts);
+  const y = empty(p.outShape, p.dtype, op);
+  const { xp, geometry } = paddedInput(p, x);
+  try {
+    const b = bias ? { offset: bias.offset, stride: bias.strides[0]! } : null;
+    const launch = convForwardLaunch(geometry, p.dtype, strided5(xp), strided5(w), b, tileFor());
+    // The bias binding must always be bound; without a bias the weight buffer stands in (never read then).
+    runtime(op).run(launch, [xp.storage(op).buffer, w.storage(op).buffer, (bias ?? w).storage(op).buffer, y.storage(op).buffer]);
+  } finally {
+    if (xp !== x) xp.dispose();
+  }
+  return y;
+}
+
+function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, opts: ConvOptions, need: ConvGradRequest): ConvGrads {
+  const p = plan(op, rank, x, w, null, opts);
+  dy.storage(op);
+  if (dy.dtype !== p.dtype) throw new DTypeError(`${op}: input is ${p.dtype} but the output gradient is ${dy.dtype}`);
+  if (dy.rank !== p.outShape.length || dy.shape.some((d, i) => d !== p.outShape[i]))
+    throw new ShapeError(`${op}: output gradient has shape ${fmtShape(dy.shape)}, expected the convolution's output shape ${fmtShape(p.outShape)}`);
+  const g = p.geometry;
+  const rt = runtime(op);
+  const tile = tileFor();
+  const grads: ConvGrads = { dx: null, dw: null, db: null };
+  try {
+    if (need.needBias) {
+      grads.db = empty([g.outChannels], p.dtype, op);
+      rt.run(biasGradLaunch(p.dtype, g.batch, g.outChannels, g.outSize, strided5(dy)), [dy.storage(op).buffer, grads.db.storage(op).buffer]);
+    }
+    if (need.needWeight) {
+      const { xp, geometry } = paddedInput(p, x);
+      try {
+        grads.dw = empty(w.shape, p.dtype, op);
+        // dy doubles as the unused bias binding.
+        rt.run(convWeightGradLaunch(geometry, p.dtype, strided5(xp), strided5(dy), tile), [
+          xp.storage(op).buffer, dy.storage(op).buffer, dy.storage(op).buffer, grads.dw.storage(op).buffer,
+        ]);
+      } finally {
+        if (xp !== x) xp.dispose();
+      }
+    }
+    if (need.needInput) {
+      const c = p.circular ? circularGeometry(p) : null;
+      // With circular padding the transposed convolution yields the padded input's gradient, folded back after.
+      const dxp = empty(c ? c.shape : x.shape, p.dtype, op);
+      try {
+        rt.run(convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(w), tile), [
+          dy.storage(op).buffer, w.storage(op).buffer, w.storage(op).buffer, dxp.storage(op).buffer,
+        ]);
+        if (c) {
+          grads.dx = empty(x.shape, p.dtype, op);
+          rt.run(circularLaunch(p.dtype, true, g.batch, g.inChannels, g.inSize, g.padBefore, c.padded, strided5(dxp)), [
+            dxp.storage(op).buffer, grads.dx.storage(op).buffer,
+          ]);
+        } else {
+          grads.dx = dxp;
+        }
+      } finally {
+        if (dxp !== grads.dx) dxp.dispose();
+      }
+    }
+  } catch (err) {
+    grads.dx?.dispose();
+    grads.dw?.dispose();
+    grads.db?.dispose();
+    throw err;
+  }
+  return grads;
+}
+
+/** x [B, Cin, L], w [Cout, Cin/groups, k] -> [B, Cout, Lout]. */
+export function conv1d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return forward('conv1d', 1, x, w, bias, opts);
+}
+
+/** x [B, Cin, H, W], w [Cout, Cin/groups, kH, kW] -> [B, Cout, Hout, Wout]. */
+export function conv2d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return forward('conv2d', 2, x, w, bias, opts);
+}
+
+/** x [B, Cin, T, H, W], w [Cout, Cin/groups, kT, kH, kW] -> [B, Cout, Tout, Hout, Wout]. */
+export function conv3d(x: Tensor, w: Tensor, bias?: Tensor | null, opts: ConvOptions = {}): Tensor {
+  return forward('conv3d', 3, x, w, bias, opts);
+}
+
+/** Gradients of conv1d given the output gradient dy (same options as the forward call). */
+export function conv1dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: ConvOptions, need: ConvGradRequest): ConvGrads {
+  return backward('conv1dBackward', 1, dy, x, w, opts, need);
+}
+
+/** Gradients of conv2d given the output gradient dy (same options as the forward call). */
+export function conv2dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: ConvOptions, need: ConvGradRequest): ConvGrads {
+  return backward('conv2dBackward', 2, dy, x, w, opts, need);
+}
+
+/** Gradients of conv3d given the output gradient dy (same options as the forward call). */
+export function conv3dBackward(dy: Tensor, x: Tensor, w: Tensor, opts: ConvOptions, need: ConvGradRequest): ConvGrads {
+  return backward('conv3dBackward', 3, dy, x, w, opts, need);
+}

@@ -1,0 +1,230 @@
+/**
+ * Matrix products: `matmul` (torch.matmul semantics: 1-D vectors, batched operands with broadcast
+ * leading dims) and `linear` (x @ w^T + b with activation and residual fused into the GEMM epilogue).
+ * Operands are read through their strides, so transposed and sliced views (and PyTorch [out, in]
+ * weights) are never copied. Kernels: kernels/matmul.ts.
+ */
+import {
+  chooseKernel, matmulLaunches, MAX_GRID, tileOf,
+  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand,
+} from '../../kernels/matmul.js';
+import type { DType } from '../dtype.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
+import { runtime, type Runtime } from '../runtime.js';
+import { broadcastShapes, broadcastStrides } from '../shape.js';
+import { empty, type Tensor } from '../tensor.js';
+
+export interface MatmulOptions {
+  /** Output dtype; f16 inputs may produce f32 (accumulation is always f32). Default: the input dtype. */
+  outDtype?: 'f32' | 'f16';
+  /** Force a kernel instead of the tuning table's choice (tests and benchmarks). */
+  kernel?: MatmulVariant;
+  /** Force the rows per workgroup of the 'lanes' kernel (tests and benchmarks). */
+  rows?: number;
+}
+
+export interface LinearOptions extends MatmulOptions {
+  activation?: Activation;
+  /** Added after the activation: out = act(x @ w^T + b) + residual; broadcast to the output shape. */
+  residual?: Tensor;
+  /** Also return act's input x @ w^T + b (autograd needs it for the GELU backward). */
+  savePreActivation?: boolean;
+}
+
+function checkFloat(op: string, a: Tensor, b: Tensor): void {
+  if (a.dtype !== b.dtype)
+    throw new DTypeError(`${op}: dtypes differ: ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
+  if (a.dtype !== 'f32' && a.dtype !== 'f16')
+    throw new DTypeError(`${op}: expects f32 or f16 tensors, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
+}
+
+function subgroupSize(rt: Runtime): number | undefined {
+  const info = (rt.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const lo = info?.subgroupMinSize;
+  return lo !== undefined && lo === info?.subgroupMaxSize ? lo : undefined;
+}
+
+function pickKernel(op: string, rt: Runtime, m: number, options: MatmulOptions): KernelChoice {
+  const hasSubgroups = rt.features.has('subgroups');
+  const size = subgroupSize(rt);
+  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 16))
+    throw new ArgumentError(`${op}: rows must be an integer in 1..16, got ${options.rows}`);
+  if (options.kernel === 'tiled') return { variant: 'tiled', rows: 4, lanes: 0 };
+  if (options.kernel === 'lanes') {
+    if (!hasSubgroups || size === undefined)
+      throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size, which this adapter lacks`);
+    return { variant: 'lanes', rows: options.rows ?? 8, lanes: size };
+  }
+  if (options.kernel !== undefined) throw new ArgumentError(`${op}: unknown kernel '${String(options.kernel)}' (expected 'tiled' or 'lanes')`);
+  const choice = chooseKernel(rt.info.adapterClass, hasSubgroups, size, m);
+  return options.rows !== undefined && choice.variant === 'lanes' ? { ...choice, rows: options.rows } : choice;
+}
+
+function outDtype(op: string, input: DType, options: MatmulOptions): DType {
+  const out = options.outDtype ?? input;
+  if (out !== 'f32' && out !== 'f16') throw new DTypeError(`${op}: outDtype must be 'f32' or 'f16', got '${String(out)}'`);
+  if (out === 'f16' && input !== 'f16') throw new DTypeError(`${op}: outDtype f16 needs f16 inputs, got ${input}`);
+  return out;
+}
+
+/** Matrix view of a (promoted) operand: last two dims are the matrix, leading dims broadcast to `batch`. */
+function matrixOperand(t: Tensor, shape: readonly number[], strides: readonly number[], batch: readonly number[]): MatrixOperand {
+  const r = shape.length;
+  return {
+    dtype: t.dtype,
+    offset: t.offset,
+    rowStride: strides[r - 2]!,
+    colStride: strides[r - 1]!,
+    batchStrides: broadcastStrides(shape.slice(0, r - 2), strides.slice(0, r - 2), batch),
+  };
+}
+
+interface Gemm {
+  readonly op: string;
+  readonly a: Tensor;
+  readonly b: Tensor;
+  readonly spec: Omit<GemmSpec, 'out'>;
+  readonly outShape: readonly number[];
+  readonly bias?: Tensor;
+  readonly residual?: Tensor;
+}
+
+function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
+  const rt = runtime(g.op);
+  const dtype = outDtype(g.op, g.a.dtype, options);
+  const choice = pickKernel(g.op, rt, g.spec.m, options);
+  const [tileM, tileN] = tileOf(choice);
+  if (Math.ceil(g.spec.m / tileM) > MAX_GRID || Math.ceil(g.spec.n / tileN) > MAX_GRID)
+    throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID} workgroups along M or N`);
+  const out = empty(g.outShape, dtype, g.op);
+  const pre = g.spec.savePre ? empty(g.outShape, dtype, g.op) : null;
+  if (out.size > 0) {
+    const buffers = [g.a, g.b, g.bias, g.residual].filter((t): t is Tensor => t !== undefined).map((t) => t.storage(g.op).buffer);
+    buffers.push(out.storage(g.op).buffer);
+    if (pre) buffers.push(pre.storage(g.op).buffer);
+    for (const launch of matmulLaunches({ ...g.spec, out: dtype }, choice)) rt.run(launch, buffers);
+  }
+  return pre ? [out, pre] : [out];
+}
+
+/**
+ * torch.matmul: 1-D x 1-D is a dot product (0-d result); a 1-D left operand is a row vector and a
+ * 1-D right operand a column vector (the added dim is removed from the result); otherwise the last
+ * two dims multiply and leading dims broadcast, e.g. [2,1,M,K] @ [3,K,N] -> [2,3,M,N].
+ */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const op = 'matmul';
+  a.storage(op);
+  b.storage(op);
+  if (a.rank === 0 || b.rank === 0)
+    throw new ShapeError(`matmul: both operands need at least 1 dim, got ${fmtShape(a.shape)} and ${fmtShape(b.shape)}`);
+  checkFloat(op, a, b);
+  const aShape = a.rank === 1 ? [1, a.shape[0]!] : [...a.shape];
+  const aStrides = a.rank === 1 ? [0, a.strides[0]!] : [...a.strides];
+  const bShape = b.rank === 1 ? [b.shape[0]!, 1] : [...b.shape];
+  const bStrides = b.rank === 1 ? [b.strides[0]!, 0] : [...b.strides];
+  const [m, k] = aShape.slice(-2) as [number, number];
+  const [kb, n] = bShape.slice(-2) as [number, number];
+  if (k !== kb)
+    throw new ShapeError(`matmul: inner dims differ: ${fmtShape(a.shape)} @ ${fmtShape(b.shape)} (${k} vs ${kb})`);
+  let batch: number[];
+  try {
+    batch = broadcastShapes(op, aShape.slice(0, -2), bShape.slice(0, -2));
+  } catch {
+    throw new ShapeError(`matmul: batch dims of ${fmtShape(a.shape)} and ${fmtShape(b.shape)} do not broadcast`);
+  }
+  const outShape = [...batch, ...(a.rank === 1 ? [] : [m]), ...(b.rank === 1 ? [] : [n])];
+  return runGemm(
+    {
+      op, a, b, outShape,
+      spec: {
+        m, n, k, batchShape: batch,
+        a: matrixOperand(a, aShape, aStrides, batch),
+        b: matrixOperand(b, bShape, bStrides, batch),
+        activation: 'none', savePre: false,
+      },
+    },
+    options,
+  )[0]!;
+}
+
+export interface LinearWithPre {
+  out: Tensor;
+  /** x @ w^T + b, before the activation and residual. */
+  pre: Tensor;
+}
+
+/**
+ * act(x @ w^T + bias) + residual with everything after the product fused into the GEMM's store.
+ * x is [..., in], w is [out, in] (PyTorch layout, read transposed in place), bias [out]; the result
+ * is [..., out]. With `savePreActivation` also returns x @ w^T + bias.
+ */
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options?: LinearOptions & { savePreActivation?: false }): Tensor;
+export function linear(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: LinearOptions & { savePreActivation: true }): LinearWithPre;
+export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options: LinearOptions = {}): Tensor | LinearWithPre {
+  const op = 'linear';
+  x.storage(op);
+  w.storage(op);
+  if (x.rank === 0) throw new ShapeError(`linear: input must have at least 1 dim, got ${fmtShape(x.shape)}`);
+  if (w.rank !== 2) throw new ShapeError(`linear: weight must be 2-D [out, in], got ${fmtShape(w.shape)}`);
+  checkFloat(op, x, w);
+  const [outF, inF] = w.shape as [number, number];
+  const k = x.shape[x.rank - 1]!;
+  if (k !== inF)
+    throw new ShapeError(`linear: input ${fmtShape(x.shape)} has ${k} features but weight ${fmtShape(w.shape)} expects ${inF}`);
+  const xShape = x.rank === 1 ? [1, k] : [...x.shape];
+  const xStrides = x.rank === 1 ? [0, x.strides[0]!] : [...x.strides];
+  const batch = xShape.slice(0, -2);
+  const m = xShape[xShape.length - 2]!;
+  const outShape = [...x.shape.slice(0, -1), outF];
+  let biasSpec: GemmSpec['bias'];
+  if (bias) {
+    bias.storage(op);
+    if (bias.rank !== 1 || bias.shape[0] !== outF)
+      throw new ShapeError(`linear: bias ${fmtShape(bias.shape)} does not match weight ${fmtShape(w.shape)} (expected [${outF}])`);
+    if (bias.dtype !== x.dtype) throw new DTypeError(`linear: bias is ${bias.dtype} but input is ${x.dtype}`);
+    biasSpec = { dtype: bias.dtype, offset: bias.offset, stride: bias.strides[0]! };
+  }
+  const activation = options.activation ?? 'none';
+  if (!['none', 'gelu', 'relu'].includes(activation))
+    throw new ArgumentError(`linear: unknown activation '${String(activation)}' (expected 'none', 'gelu' or 'relu')`);
+  const res = options.residual;
+  let resSpec: MatrixOperand | undefined;
+  if (res) {
+    res.storage(op);
+    if (res.dtype !== 'f32' && res.dtype !== 'f16') throw new DTypeError(`linear: residual must be a float tensor, got ${res.dtype}`);
+    let rs: number[];
+    try {
+      rs = broadcastStrides(res.shape, res.strides, broadcastShapesExact(op, res.shape, outShape));
+    } catch {
+      throw new ShapeError(`linear: residual ${fmtShape(res.shape)} does not broadcast to the output ${fmtShape(outShape)}`);
+    }
+    // Strides over the promoted [...batch, M, N] output (a 1-D input has no M dim).
+    const full = x.rank === 1 ? [0, rs[0]!] : rs;
+    resSpec = matrixOperand(res, [...batch, m, outF], full, batch);
+  }
+  const savePre = options.savePreActivation === true;
+  const [out, pre] = runGemm(
+    {
+      op, a: x, b: w, outShape, ...(bias ? { bias } : {}), ...(res ? { residual: res } : {}),
+      spec: {
+        m, n: outF, k, batchShape: batch,
+        a: matrixOperand(x, xShape, xStrides, batch),
+        b: { dtype: w.dtype, offset: w.offset, rowStride: w.strides[1]!, colStride: w.strides[0]!, batchStrides: batch.map(() => 0) },
+        ...(biasSpec ? { bias: biasSpec } : {}),
+        ...(resSpec ? { residual: resSpec } : {}),
+        activation, savePre,
+      },
+    },
+    options,
+  );
+  return savePre ? { out: out!, pre: pre! } : out!;
+}
+
+/** `target` if `shape` broadcasts to it without changing it; throws otherwise. */
+function broadcastShapesExact(op: string, shape: readonly number[], target: readonly number[]): readonly number[] {
+  const joint = broadcastShapes(op, shape, target);
+  if (joint.length !== target.length || joint.some((d, i) => d !== target[i])) throw new ShapeError(op);
+  return target;
+}
+

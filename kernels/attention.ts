@@ -1,0 +1,187 @@
+/**
+ * Launchers for fused scaled-dot-product attention: kernels/wgsl/attention.wgsl (forward) and
+ * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass).
+ *
+ * Every operand is read through its own element strides (q/k/v/dO as [batch, head, row, column], the
+ * additive mask as [batch, head, query, key] with 0 on broadcast dims, the key-padding mask as
+ * [batch, key]), so permuted or sliced views never need a copy. The head dim and tile sizes are compiled
+ * in (private row arrays need a fixed size); everything else travels in the uniforms.
+ */
+import type { Operand } from './elementwise.js';
+import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+
+/** Largest head dim the kernels compile for: private memory per invocation grows with it. */
+export const MAX_HEAD_DIM = 256;
+
+/** WebGPU caps each workgroup-grid dimension; grids here are (row blocks, heads, batch). */
+export const MAX_GRID_DIM = 65535;
+
+export interface AttentionShape {
+  readonly batch: number;
+  readonly heads: number;
+  /** Query rows. */
+  readonly tq: number;
+  /** Key/value rows. */
+  readonly tk: number;
+  readonly headDim: number;
+  readonly causal: boolean;
+  readonly scale: number;
+}
+
+export interface AttentionOperands {
+  readonly q: Operand;
+  readonly k: Operand;
+  readonly v: Operand;
+  /** Additive float mask, strides [batch, head, query, key]. */
+  readonly mask: Operand | null;
+  /** Key-padding mask (non-zero = ignore the key), strides [batch, key]. */
+  readonly keyPadding: Operand | null;
+}
+
+/** Rows per workgroup (one invocation each) and rows per staged tile of the other operand. */
+export interface AttentionTile {
+  readonly rows: number;
+  readonly tile: number;
+}
+
+/**
+ * Preferred (rows, tile) per adapter class, measured with bench/attention-probe.ts on lavapipe for 'cpu'.
+ * On CPUs a workgroup runs on one core in SIMD-width slices, so small row blocks waste less on ragged
+ * ends and keep more workgroups for two cores; GPUs want wider workgroups for occupancy.
+ */
+const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
+  cpu: { rows: 16, tile: 32 },
+  gpu: { rows: 64, tile: 32 },
+};
+
+/**
+ * Tile sizes for one head dim under the device's workgroup-storage limit: each staged tile row costs two
+ * f32 rows padded to vec4 plus 8 bytes of per-row flags; the tile halves until it fits.
+ */
+export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, workgroupStorageBytes: number): AttentionTile {
+  const pref = PREFERRED[adapterClass];
+  const bytesPerRow = 2 * Math.ceil(headDim / 4) * 16 + 8;
+  let tile = pref.tile;
+  while (tile > 4 && tile * bytesPerRow > workgroupStorageBytes) tile /= 2;
+  return { rows: pref.rows, tile };
+}
+
+const FLAG_CAUSAL = 1;
+const FLAG_KEY_PADDING = 2;
+const FLAG_MASK = 4;
+
+function flags(shape: AttentionShape, ops: AttentionOperands): number {
+  return (shape.causal ? FLAG_CAUSAL : 0) | (ops.keyPadding ? FLAG_KEY_PADDING : 0) | (ops.mask ? FLAG_MASK : 0);
+}
+
+function typesOf(ops: AttentionOperands): Record<'T' | 'M' | 'KP', ElementType> {
+  return { T: ops.q.dtype, M: ops.mask?.dtype ?? 'f32', KP: ops.keyPadding?.dtype ?? 'u32' };
+}
+
+function tilesBlock(headDim: number, names: readonly [string, number][]): string {
+  return ['/*@tiles*/', `const D: u32 = ${headDim}u;`, ...names.map(([n, v]) => `const ${n}: u32 = ${v}u;`), '/*@end*/'].join('\n');
+}
+
+function keyOf(entry: string, headDim: number, types: Record<string, string>, tiles: readonly [string, number][]): string {
+  return `attention/${entry}/d${headDim}/${Object.values(types).join(',')}/${tiles.map(([n, v]) => `${n}${v}`).join(',')}`;
+}
+
+/**
+ * Forward: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller checks).
+ * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
+ */
+export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionTile): Launch {
+  const types = typesOf(ops);
+  const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
+  const blocks = Math.ceil(shape.tq / tile.rows);
+  const w = new ParamWriter()
+    .u32(shape.tq)
+    .u32(shape.tk)
+    .u32(shape.heads)
+    .u32(flags(shape, ops))
+    .f32(shape.scale)
+    .u32(ops.q.offset)
+    .u32(ops.k.offset)
+    .u32(ops.v.offset)
+    .u32(ops.mask?.offset ?? 0)
+    .u32(ops.keyPadding?.offset ?? 0);
+  for (const o of [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding]) w.u32x4Array(o?.strides ?? [], 1, 0);
+  return {
+    key: keyOf('forward', shape.headDim, types, tiles),
+    code: specialize('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    entryPoint: 'attention_forward',
+    params: w.finish(),
+    workgroups: [blocks, shape.heads, shape.batch],
+  };
+}
+
+/** Strided operands only the backward pass reads. */
+export interface AttentionBackwardOperands extends AttentionOperands {
+  readonly out: Operand;
+  readonly dOut: Operand;
+  /** Forward log-sum-exp, strides [batch, head, row]. */
+  readonly lse: Operand;
+}
+
+function backwardParams(shape: AttentionShape, ops: AttentionBackwardOperands): ArrayBuffer {
+  const w = new ParamWriter()
+    .u32(shape.tq)
+    .u32(shape.tk)
+    .u32(shape.heads)
+    .u32(flags(shape, ops))
+    .f32(shape.scale)
+    .u32(shape.batch)
+    .u32(ops.q.offset)
+    .u32(ops.k.offset)
+    .u32(ops.v.offset)
+    .u32(ops.mask?.offset ?? 0)
+    .u32(ops.keyPadding?.offset ?? 0)
+    .u32(ops.out.offset)
+    .u32(ops.dOut.offset)
+    .u32(ops.lse.offset);
+  for (const o of [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse]) w.u32x4Array(o?.strides ?? [], 1, 0);
+  return w.finish();
+}
+
+type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq';
+
+function backwardLaunch(
+  entry: BackwardEntry,
+  shape: AttentionShape,
+  ops: AttentionBackwardOperands,
+  tiles: [string, number][],
+  workgroups: readonly [number, number, number],
+): Launch {
+  const types = typesOf(ops);
+  return {
+    key: keyOf(entry, shape.headDim, types, tiles),
+    code: specialize('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    entryPoint: entry,
+    params: backwardParams(shape, ops),
+    workgroups,
+  };
+}
+
+/**
+ * Pre-pass: packs (lse_i, rowsum(dO_i * O_i)) per query row into a contiguous vec2<f32> array of
+ * batch * heads * tq entries. Binds (out, dOut, lse, stats).
+ */
+export function attentionDeltaLaunch(shape: AttentionShape, ops: AttentionBackwardOperands): Launch {
+  // The row tiles do not matter to this entry point; fixed values keep one pipeline per head dim.
+  const tiles: [string, number][] = [['BQ', 16], ['BK', 16]];
+  return backwardLaunch('attention_delta', shape, ops, tiles, grid1d(Math.ceil((shape.batch * shape.heads * shape.tq) / WG1D)));
+}
+
+/** dK and dV into one buffer (dK first): binds (q, k, v, mask, keyPadding, dOut, stats, dkv). */
+export function attentionDkDvLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile): Launch {
+  const blocks = Math.ceil(shape.tk / tile.rows);
+  const tiles: [string, number][] = [['BQ', tile.tile], ['BK', tile.rows]];
+  return backwardLaunch('attention_dkdv', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+}
+
+/** dQ: binds (q, k, v, mask, keyPadding, dOut, stats, dq). */
+export function attentionDqLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile): Launch {
+  const blocks = Math.ceil(shape.tq / tile.rows);
+  const tiles: [string, number][] = [['BQ', tile.rows], ['BK', tile.tile]];
+  return backwardLaunch('attention_dq', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+}

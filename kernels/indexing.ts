@@ -1,0 +1,134 @@
+/**
+ * Launchers for kernels/wgsl/indexing.wgsl: gather (index_select is a gather with a broadcast index),
+ * scatter-add, strided copy into a region, pad, one-hot and triangular masking. Pure functions from shapes to `Launch`es.
+ */
+import { coalesce } from './elementwise.js';
+import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+
+/** A strided operand: element offset and one stride per dim of the iteration shape. */
+export interface Strided {
+  readonly offset: number;
+  readonly strides: readonly number[];
+}
+
+export type PadMode = 'constant' | 'circular' | 'reflect';
+const PAD_MODES: readonly PadMode[] = ['constant', 'circular', 'reflect'];
+
+interface Fields {
+  numel: number;
+  shape: readonly number[];
+  axisSize?: number;
+  axisStride?: number;
+  x?: Strided;
+  index?: Strided;
+  out?: Strided;
+  mode?: number;
+  value?: number;
+  classes?: number;
+  srcShape?: readonly number[];
+  before?: readonly number[];
+}
+
+function params(f: Fields): ArrayBuffer {
+  const value = f.value ?? 0;
+  return new ParamWriter()
+    .u32(f.numel)
+    .u32(f.shape.length)
+    .u32(f.axisSize ?? 0)
+    .u32(f.axisStride ?? 0)
+    .u32(f.x?.offset ?? 0)
+    .u32(f.index?.offset ?? 0)
+    .u32(f.out?.offset ?? 0)
+    .u32(f.mode ?? 0)
+    .f32(value)
+    .i32(Number.isInteger(value) ? value : 0)
+    .u32(f.classes ?? 0)
+    .u32x4Array(f.shape, 2, 1)
+    .u32x4Array(f.x?.strides ?? [], 2, 0)
+    .u32x4Array(f.index?.strides ?? [], 2, 0)
+    .u32x4Array(f.out?.strides ?? [], 2, 0)
+    .u32x4Array(f.srcShape ?? [], 2, 1)
+    .u32x4Array(f.before ?? [], 2, 0)
+    .finish();
+}
+
+const isInt = (t: ElementType) => t === 'i32' || t === 'u32';
+
+/**
+ * Merges dims that are contiguous in every operand (as elementwise does), so each invocation unravels
+ * over as few dims as possible: an embedding lookup walks 2 dims, a same-layout copy 1. Only for kernels
+ * that use nothing but the operands' strides (not pad or triangle, which need the real dims).
+ */
+function merged(shape: readonly number[], operands: readonly (Strided | undefined)[]): { shape: number[]; operands: (Strided | undefined)[] } {
+  const present = operands.filter((o): o is Strided => o !== undefined);
+  const c = coalesce(shape, present.map((o) => o.strides));
+  let k = 0;
+  return { shape: c.shape, operands: operands.map((o) => (o ? { offset: o.offset, strides: c.strides[k++]! } : undefined)) };
+}
+
+/**
+ * The module for element type `t`. Integers: poison is 0, the pad value comes from the i32 field and
+ * scatter-add uses atomicAdd on atomic<T>; floats keep the f32 compare-exchange loop on u32 cells.
+ */
+function shader(t: ElementType): string {
+  if (!isInt(t)) return specialize('indexing', { T: t });
+  return specialize('indexing', { T: t, S: t }, {
+    poison: 'return T(0);',
+    pad_value: 'return T(p.value_i);',
+    accumulate: 'atomicAdd(&accum[cell], v);',
+  });
+}
+
+function launch(entryPoint: string, t: ElementType, code: string, f: Fields): Launch {
+  return { key: `indexing/${entryPoint}/${t}`, code, entryPoint, params: params(f), workgroups: grid1d(Math.ceil(f.numel / WG1D)) };
+}
+
+/**
+ * out[e] = x[x.offset + pos·x.strides + index[...] * axisStride] over `shape` (the index's shape); the
+ * caller zeroes x's stride on `axis` and passes it as `axisStride`. Binds (x, index, out).
+ */
+export function gatherLaunch(t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, x: Strided, index: Strided): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1);
+  const m = merged(shape, [x, index]);
+  return launch('gather', t, shader(t), { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1] });
+}
+
+/**
+ * out[out.offset + pos·out.strides + index[...] * axisStride] += src[...] over `shape` (the index's
+ * shape), atomically. Binds (index, src, out); `out` must hold zeros (or the values to add onto). Float
+ * sources (f16 too) accumulate into f32 cells, so for f16 `out` is an f32 buffer the caller casts.
+ */
+export function scatterAddLaunch(t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, src: Strided, index: Strided, out: Strided): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1);
+  const m = merged(shape, [src, index, out]);
+  return launch('scatter_add', t, shader(t), { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1], out: m.operands[2] });
+}
+
+/** Copies a strided source of `shape` into a strided region of the output. Binds (x, out). */
+export function copyIntoLaunch(t: ElementType, shape: readonly number[], x: Strided, out: Strided): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1);
+  const m = merged(shape, [x, out]);
+  return launch('copy_into', t, shader(t), { numel, shape: m.shape, x: m.operands[0], out: m.operands[1] });
+}
+
+/**
+ * Pads `x` (source dims `srcShape`) to the contiguous output `outShape`, `before[d]` elements before
+ * each dim. Binds (x, out).
+ */
+export function padLaunch(t: ElementType, outShape: readonly number[], srcShape: readonly number[], before: readonly number[], x: Strided, mode: PadMode, value: number): Launch {
+  const numel = outShape.reduce((n, d) => n * d, 1);
+  return launch('pad', t, shader(t), { numel, shape: outShape, srcShape, before, x, mode: PAD_MODES.indexOf(mode), value });
+}
+
+/** f32 one-hot rows for an i32 index tensor of `shape`. Binds (index, out). */
+export function oneHotLaunch(shape: readonly number[], classes: number, index: Strided): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1) * classes;
+  const m = merged(shape, [index]);
+  return launch('one_hot', 'f32', shader('f32'), { numel, shape: m.shape, classes, index: m.operands[0] });
+}
+
+/** tril (`upper` false) / triu of the last two dims of `x` (rank >= 2), diagonal offset `k`. Binds (x, out). */
+export function triangleLaunch(t: ElementType, shape: readonly number[], x: Strided, upper: boolean, k: number): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1);
+  return launch('triangle', t, shader(t), { numel, shape, x, mode: upper ? 1 : 0, value: k });
+}

@@ -1,0 +1,90 @@
+/**
+ * Launchers for kernels/wgsl/optim.wgsl (fused optimizer updates) and kernels/wgsl/inplace.wgsl (strided
+ * assignment). Both write into existing buffers, which is why they live apart from the map kernels that
+ * always allocate their output.
+ */
+import { coalesce } from './elementwise.js';
+import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+
+export interface AdamStep {
+  numel: number;
+  gradOffset: number;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: weight decay multiplies the weight instead of being added to the gradient. */
+  decoupled: boolean;
+  /** 1-based step count, for the bias corrections. */
+  step: number;
+}
+
+export interface SgdStep {
+  numel: number;
+  gradOffset: number;
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  /** First update with momentum: the buffer starts as the gradient itself. */
+  first: boolean;
+}
+
+function optimParams(numel: number, gradOffset: number, flags: number, f: readonly number[]): ArrayBuffer {
+  const w = new ParamWriter().u32(numel).u32(gradOffset).u32(flags);
+  for (const v of f) w.f32(v);
+  return w.finish();
+}
+
+/** Bindings: grad, weight, m, v. */
+export function adamLaunch(s: AdamStep): Launch {
+  const bc1 = 1 - s.beta1 ** s.step;
+  const bc2Sqrt = Math.sqrt(1 - s.beta2 ** s.step);
+  return {
+    key: 'optim/adam',
+    code: specialize('optim'),
+    entryPoint: 'adam',
+    params: optimParams(s.numel, s.gradOffset, s.decoupled ? 1 : 0, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, bc1, bc2Sqrt]),
+    workgroups: grid1d(Math.ceil(s.numel / WG1D)),
+  };
+}
+
+/** Bindings: grad, weight, momentum buffer (a placeholder when momentum is 0). */
+export function sgdLaunch(s: SgdStep): Launch {
+  const flags = (s.nesterov ? 2 : 0) | (s.first ? 4 : 0);
+  return {
+    key: 'optim/sgd',
+    code: specialize('optim'),
+    entryPoint: 'sgd',
+    params: optimParams(s.numel, s.gradOffset, flags, [s.lr, s.momentum, s.dampening, 0, s.weightDecay, 1, 1]),
+    workgroups: grid1d(Math.ceil(s.numel / WG1D)),
+  };
+}
+
+export interface StridedView {
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/** Bindings: src, dst. Writes src (read through its strides) into the dst view, element by element. */
+export function assignLaunch(dtype: ElementType, shape: readonly number[], src: StridedView, dst: StridedView): Launch {
+  const numel = shape.reduce((n, d) => n * d, 1);
+  const c = coalesce(shape, [src.strides, dst.strides]);
+  const w = new ParamWriter()
+    .u32(numel)
+    .u32(c.shape.length)
+    .u32(src.offset)
+    .u32(dst.offset)
+    .u32x4Array(c.shape, 2, 1)
+    .u32x4Array(c.strides[0]!, 2, 0)
+    .u32x4Array(c.strides[1]!, 2, 0);
+  return {
+    key: `inplace/assign/${dtype}`,
+    code: specialize('inplace', { T: dtype }),
+    entryPoint: 'assign',
+    params: w.finish(),
+    workgroups: grid1d(Math.ceil(numel / WG1D)),
+  };
+}

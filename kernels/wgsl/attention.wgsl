@@ -1,0 +1,217 @@
+// attention.wgsl — fused scaled-dot-product attention, forward: out = softmax(Q K^T * scale + mask) V.
+//
+// What it computes
+//   For every batch b, head h and query row i (q, k, v read through arbitrary element strides, so views
+//   such as a permuted slice of a fused [B, T, 3, H, d] qkv tensor are read in place):
+//     s_ij   = scale * q_i . k_j + mask[b, h, i, j]                          (additive mask is optional)
+//     s_ij   = -inf where key j is padding (key-padding mask != 0), j >= Tk, or causal and j > i
+//     out_i  = sum_j softmax_j(s_ij) v_j,   lse_i = log sum_j exp(s_ij)     (f32, what backward needs)
+//   Causal is top-left aligned (key j is visible to query i iff j <= i), as PyTorch's is_causal. A row
+//   whose keys are all masked writes out_i = 0 and lse_i = -inf.
+//
+// How work is split
+//   Workgroup (x, y, z) = (query block, head, batch); one invocation per query row, BR rows per block.
+//   Each invocation keeps its query row (pre-multiplied by scale) and an output accumulator of D floats
+//   in private memory. The workgroup walks the keys in tiles of BC rows: all invocations stage the K and
+//   V tile (converted to f32) and a per-key visibility flag in workgroup memory, then each invocation
+//   scores its row against the tile, rescales its accumulator once per tile to the new running maximum
+//   (online softmax) and adds p_ij v_j. The Tq x Tk score matrix never exists; only a BC-long score
+//   vector per invocation does. Causal blocks stop at the block's last query row.
+//
+// Memory traffic
+//   Q and the output once; K and V once per query block (ceil(Tq / BR) times), all through workgroup
+//   memory; the optional additive mask once per score. Extra memory: the [B, H, Tq] lse only — O(T).
+//
+// Masked scores use -inf, but no arithmetic ever runs on it: probabilities of masked keys are selected to
+// 0 and a running maximum of -inf is replaced by 0 before subtracting, because exp(-inf) is not 0 on every
+// driver (lavapipe clamps exp's argument) and (-inf) - (-inf) is NaN.
+//
+// Specialisation (kernels/attention.ts)
+//   T: q/k/v/out element type (f32 or f16; math is f32), M: additive-mask type, KP: padding-mask type.
+//   The `tiles` block sets the head dim D and the tile sizes BR/BC per adapter class: the head dim is a
+//   compile-time constant so the private row arrays have a fixed size. Any D in 1..256 compiles (padded
+//   to a multiple of 4 internally); 32, 64, 80, 96 and 128 are the measured ones.
+//
+// Constraints
+//   Tq, Tk >= 1 (the launcher handles empty cases); grid <= 65535 per dimension; strides in elements.
+//   Workgroup memory: 2 * BC * ceil(D/4) * 16 + 4 * BC bytes (the launcher sizes BC to the device limit).
+//
+// Measured (lavapipe, 2 cores, f32, B=8 H=12 T=197 d=64, bench/attention-probe.ts):
+//   see the numbers quoted at the end of this header.
+//   MEASURED-FIGURES
+
+alias T = f32;
+alias M = f32;
+alias KP = u32;
+
+/*@tiles*/
+const D: u32 = 64u;
+const BR: u32 = 16u;
+const BC: u32 = 32u;
+/*@end*/
+const D4: u32 = (D + 3u) / 4u;
+
+const FLAG_CAUSAL: u32 = 1u;
+const FLAG_KEY_PADDING: u32 = 2u;
+const FLAG_MASK: u32 = 4u;
+
+struct Params {
+  tq: u32,
+  tk: u32,
+  heads: u32,
+  flags: u32,
+  scale: f32,
+  q_offset: u32,
+  k_offset: u32,
+  v_offset: u32,
+  mask_offset: u32,
+  kpm_offset: u32,
+  q_strides: vec4<u32>,     // batch, head, row, column
+  k_strides: vec4<u32>,
+  v_strides: vec4<u32>,
+  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
+  kpm_strides: vec4<u32>,   // batch, key, unused, unused
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> q: array<T>;
+@group(0) @binding(2) var<storage, read> k: array<T>;
+@group(0) @binding(3) var<storage, read> v: array<T>;
+// Absent masks are bound to a stand-in buffer and never read (the flags say so).
+@group(0) @binding(4) var<storage, read> mask: array<M>;
+@group(0) @binding(5) var<storage, read> kpm: array<KP>;
+@group(0) @binding(6) var<storage, read_write> out: array<T>;
+@group(0) @binding(7) var<storage, read_write> lse: array<f32>;
+
+var<workgroup> k_tile: array<vec4<f32>, BC * D4>;
+var<workgroup> v_tile: array<vec4<f32>, BC * D4>;
+var<workgroup> key_visible: array<u32, BC>;
+
+fn neg_inf() -> f32 {
+  let bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+// Element indices of columns c..c+3 of a row starting at `base`; columns past D are clamped to D-1 (a
+// valid address) and zeroed by `pad_mask`, so D need not be a multiple of 4.
+fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
+  return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
+}
+
+fn pad_mask(c: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
+}
+
+fn load_q(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);
+}
+
+fn load_k(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])) * pad_mask(c);
+}
+
+fn load_v(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
+}
+
+// Writes columns c..c+3 of a contiguous output row (those below D). Private arrays are only ever indexed
+// by loop counters with a constant trip count: lavapipe keeps such arrays in registers once the loops are
+// unrolled, but one dynamic index anywhere (acc[c / 4u][c % 4u]) moves the whole array to per-lane
+// scratch memory, where every access is a gather or scatter.
+fn store_row4(base: u32, c: u32, x: vec4<f32>) {
+  out[base + c] = T(x.x);
+  if (D % 4u == 0u || c + 1u < D) { out[base + c + 1u] = T(x.y); }
+  if (D % 4u == 0u || c + 2u < D) { out[base + c + 2u] = T(x.z); }
+  if (D % 4u == 0u || c + 3u < D) { out[base + c + 3u] = T(x.w); }
+}
+
+@compute @workgroup_size(BR)
+fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let batch = wid.z;
+  let head = wid.y;
+  let q0 = wid.x * BR;
+  let row = q0 + lid;
+  let row_live = row < p.tq;
+  let i = min(row, p.tq - 1u);  // dead rows compute on a real row and store nothing
+  let causal = (p.flags & FLAG_CAUSAL) != 0u;
+  let use_kpm = (p.flags & FLAG_KEY_PADDING) != 0u;
+  let use_mask = (p.flags & FLAG_MASK) != 0u;
+  let minus_inf = neg_inf();
+
+  var qrow: array<vec4<f32>, D4>;
+  var acc: array<vec4<f32>, D4>;
+  let q_base = p.q_offset + batch * p.q_strides.x + head * p.q_strides.y + i * p.q_strides.z;
+  for (var c4 = 0u; c4 < D4; c4++) {
+    qrow[c4] = load_q(column_index(q_base, c4 * 4u, p.q_strides.w), c4 * 4u) * p.scale;
+    acc[c4] = vec4<f32>(0.0);
+  }
+  let k_head = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y;
+  let v_head = p.v_offset + batch * p.v_strides.x + head * p.v_strides.y;
+  let mask_row = p.mask_offset + batch * p.mask_strides.x + head * p.mask_strides.y + i * p.mask_strides.z;
+
+  var m = minus_inf;  // running maximum of the row's visible scores
+  var l = 0.0;        // running sum of exp(s - m)
+  // Uniform across the workgroup: causal blocks need no key past their last row.
+  let kv_end = select(p.tk, min(p.tk, q0 + BR), causal);
+  for (var kv0 = 0u; kv0 < kv_end; kv0 += BC) {
+    workgroupBarrier();  // the previous tile is consumed
+    for (var e = lid; e < BC * D4; e += BR) {
+      let key = min(kv0 + e / D4, p.tk - 1u);  // rows past Tk are loaded clamped and flagged invisible
+      let c = (e % D4) * 4u;
+      k_tile[e] = load_k(column_index(k_head + key * p.k_strides.z, c, p.k_strides.w), c);
+      v_tile[e] = load_v(column_index(v_head + key * p.v_strides.z, c, p.v_strides.w), c);
+    }
+    for (var j = lid; j < BC; j += BR) {
+      let key = kv0 + j;
+      var visible = key < p.tk;
+      if (visible && use_kpm) {
+        visible = kpm[p.kpm_offset + batch * p.kpm_strides.x + key * p.kpm_strides.y] == KP(0);
+      }
+      key_visible[j] = select(0u, 1u, visible);
+    }
+    workgroupBarrier();
+
+    if (row_live) {
+      // Keys go four at a time as one vec4 of scores: no per-key private array (see store_row4), and
+      // one accumulator rescale per four keys. BC is a multiple of 4; keys past the tile's end are invisible.
+      let jn = min(BC, kv_end - kv0);
+      for (var j = 0u; j < jn; j += 4u) {
+        var score = vec4<f32>(0.0);
+        for (var c4 = 0u; c4 < D4; c4++) {
+          let qc = qrow[c4];
+          score += vec4<f32>(dot(qc, k_tile[j * D4 + c4]), dot(qc, k_tile[(j + 1u) * D4 + c4]),
+                             dot(qc, k_tile[(j + 2u) * D4 + c4]), dot(qc, k_tile[(j + 3u) * D4 + c4]));
+        }
+        let keys = vec4<u32>(kv0 + j) + vec4<u32>(0u, 1u, 2u, 3u);
+        if (use_mask) {
+          let safe = min(keys, vec4<u32>(p.tk - 1u)) * p.mask_strides.w + mask_row;
+          score += vec4<f32>(f32(mask[safe.x]), f32(mask[safe.y]), f32(mask[safe.z]), f32(mask[safe.w]));
+        }
+        var visible = vec4<u32>(key_visible[j], key_visible[j + 1u], key_visible[j + 2u], key_visible[j + 3u]) != vec4<u32>(0u);
+        visible = visible & (keys < vec4<u32>(kv_end)) & (vec4<bool>(!causal) | (keys <= vec4<u32>(i)));
+        score = select(vec4<f32>(minus_inf), score, visible);
+        let m_new = max(m, max(max(score.x, score.y), max(score.z, score.w)));
+        // With nothing visible yet every p is selected to 0, so any finite reference point will do.
+        let m_ref = select(m_new, 0.0, m_new == minus_inf);
+        let alpha = select(exp(m - m_ref), 0.0, m == minus_inf);
+        let pj = select(exp(score - vec4<f32>(m_ref)), vec4<f32>(0.0), score == vec4<f32>(minus_inf));
+        l = l * alpha + (pj.x + pj.y) + (pj.z + pj.w);
+        for (var c4 = 0u; c4 < D4; c4++) {
+          acc[c4] = acc[c4] * alpha + pj.x * v_tile[j * D4 + c4] + pj.y * v_tile[(j + 1u) * D4 + c4] +
+                    pj.z * v_tile[(j + 2u) * D4 + c4] + pj.w * v_tile[(j + 3u) * D4 + c4];
+        }
+        m = m_new;
+      }
+    }
+  }
+
+  if (row_live) {
+    let out_row = (batch * p.heads + head) * p.tq + row;
+    // l >= 1 once any key is visible (the maximum contributes exp(0)), so l == 0 means fully masked.
+    let inv = select(1.0 / l, 0.0, l == 0.0);
+    for (var c4 = 0u; c4 < D4; c4++) {
+      store_row4(out_row * D, c4 * 4u, acc[c4] * inv);
+    }
+    lse[out_row] = select(m + log(l), minus_inf, l == 0.0);
+  }
+}

@@ -1,0 +1,328 @@
+// attention_backward.wgsl — gradients of fused scaled-dot-product attention (kernels/wgsl/attention.wgsl).
+//
+// What it computes
+//   Given Q, K, V, the forward output O, its gradient dO and the forward's per-row log-sum-exp L,
+//   with P_ij = exp(s_ij - L_i) recomputed from the scores (s as in the forward, masks included):
+//     delta_i = sum_c dO_ic O_ic                      (= rowsum(dP * P), FlashAttention-2's "D")
+//     dV_j    = sum_i P_ij dO_i
+//     dS_ij   = P_ij (dO_i . v_j - delta_i)
+//     dK_j    = scale * sum_i dS_ij q_i,   dQ_i = scale * sum_j dS_ij k_j
+//   The additive mask gets no gradient. Fully masked rows (L_i = -inf) contribute nothing.
+//
+// Why three entry points and no atomics
+//   dK/dV sum over queries and dQ sums over keys. One pass over the (query, key) tiles could own one and
+//   scatter the other with atomic adds, but WGSL has no float atomics (a CAS loop on u32 bits serialises
+//   badly, worst of all on CPU adapters), so — as FlashAttention-2 does without atomics — each gradient
+//   gets a pass that owns its rows and recomputes P: `attention_dkdv` owns key rows, `attention_dq` owns
+//   query rows. That recomputes Q K^T and dO V^T twice (7 row-length vector ops per score instead of 5)
+//   in exchange for deterministic results and no scatter. `attention_delta` runs first: one invocation per
+//   query row computes delta_i and packs (L_i, delta_i) into one contiguous vec2 array that both passes
+//   read, which also keeps each pass at 8 storage buffers (WebGPU's default per-stage limit); dK and dV go
+//   to one buffer for the same reason.
+//
+// How work is split
+//   attention_delta: 256 rows per workgroup on a 2-D grid.
+//   attention_dkdv:  workgroup (x, y, z) = (key block, head, batch), one invocation per key row (BK per
+//                    block) holding k_j, v_j, dk_j, dv_j in private memory; the workgroup walks the queries
+//                    in tiles of BQ rows staged in workgroup memory (q, dO, and the (L, delta) pairs).
+//                    Causal blocks start at the block's first key (earlier queries see none of its keys).
+//   attention_dq:    workgroup = (query block, head, batch), one invocation per query row holding q_i,
+//                    dO_i and dq_i; keys in tiles of BK rows (k, v, visibility) in workgroup memory.
+//
+// Memory traffic
+//   dkdv reads Q and dO once per key block, dq reads K and V once per query block; extra memory is the
+//   [B, H, Tq] (L, delta) array — O(T), never O(T^2).
+//
+// Specialisation and constraints: as attention.wgsl (T, M, KP aliases; D, BQ, BK in the `tiles` block;
+// grid <= 65535 per dimension; Tq, Tk >= 1).
+//
+// Measured (lavapipe, 2 cores, f32, B=8 H=12 T=197 d=64, bench/attention-probe.ts):
+//   MEASURED-FIGURES
+
+alias T = f32;
+alias M = f32;
+alias KP = u32;
+
+/*@tiles*/
+const D: u32 = 64u;
+const BQ: u32 = 16u;
+const BK: u32 = 16u;
+/*@end*/
+const D4: u32 = (D + 3u) / 4u;
+
+const FLAG_CAUSAL: u32 = 1u;
+const FLAG_KEY_PADDING: u32 = 2u;
+const FLAG_MASK: u32 = 4u;
+
+struct Params {
+  tq: u32,
+  tk: u32,
+  heads: u32,
+  flags: u32,
+  scale: f32,
+  batch: u32,
+  q_offset: u32,
+  k_offset: u32,
+  v_offset: u32,
+  mask_offset: u32,
+  kpm_offset: u32,
+  o_offset: u32,
+  do_offset: u32,
+  lse_offset: u32,
+  q_strides: vec4<u32>,     // batch, head, row, column
+  k_strides: vec4<u32>,
+  v_strides: vec4<u32>,
+  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
+  kpm_strides: vec4<u32>,   // batch, key, unused, unused
+  o_strides: vec4<u32>,
+  do_strides: vec4<u32>,
+  lse_strides: vec4<u32>,   // batch, head, row, unused
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn neg_inf() -> f32 {
+  let bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
+  return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
+}
+
+fn pad_mask(c: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
+}
+
+// ---- attention_delta: (L_i, delta_i) per query row ------------------------------------------------
+
+@group(0) @binding(1) var<storage, read> o_in: array<T>;
+@group(0) @binding(2) var<storage, read> do_for_delta: array<T>;
+@group(0) @binding(3) var<storage, read> lse_in: array<f32>;
+@group(0) @binding(4) var<storage, read_write> stats_out: array<vec2<f32>>;
+
+@compute @workgroup_size(256)
+fn attention_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+                   @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = (wid.y * nwg.x + wid.x) * 256u + lid;
+  let per_batch = p.heads * p.tq;
+  if (r >= p.batch * per_batch) { return; }
+  let batch = r / per_batch;
+  let head = (r % per_batch) / p.tq;
+  let i = r % p.tq;
+  let o_base = p.o_offset + batch * p.o_strides.x + head * p.o_strides.y + i * p.o_strides.z;
+  let do_base = p.do_offset + batch * p.do_strides.x + head * p.do_strides.y + i * p.do_strides.z;
+  var delta = 0.0;
+  for (var c = 0u; c < D; c++) {
+    delta += f32(o_in[o_base + c * p.o_strides.w]) * f32(do_for_delta[do_base + c * p.do_strides.w]);
+  }
+  let l = lse_in[p.lse_offset + batch * p.lse_strides.x + head * p.lse_strides.y + i * p.lse_strides.z];
+  stats_out[r] = vec2<f32>(l, delta);
+}
+
+// ---- shared operands of attention_dkdv and attention_dq -------------------------------------------
+
+@group(0) @binding(1) var<storage, read> q: array<T>;
+@group(0) @binding(2) var<storage, read> k: array<T>;
+@group(0) @binding(3) var<storage, read> v: array<T>;
+// Absent masks are bound to a stand-in buffer and never read (the flags say so).
+@group(0) @binding(4) var<storage, read> mask: array<M>;
+@group(0) @binding(5) var<storage, read> kpm: array<KP>;
+@group(0) @binding(6) var<storage, read> d_out: array<T>;
+@group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
+
+fn load_q(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);
+}
+
+fn load_k(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])) * pad_mask(c);
+}
+
+fn load_v(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
+}
+
+fn load_do(idx: vec4<u32>, c: u32) -> vec4<f32> {
+  return vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])) * pad_mask(c);
+}
+
+fn key_padded(batch: u32, key: u32) -> bool {
+  return (p.flags & FLAG_KEY_PADDING) != 0u &&
+         kpm[p.kpm_offset + batch * p.kpm_strides.x + key * p.kpm_strides.y] != KP(0);
+}
+
+fn mask_value(batch: u32, head: u32, i: u32, key: u32) -> f32 {
+  let s = p.mask_strides;
+  return f32(mask[p.mask_offset + batch * s.x + head * s.y + i * s.z + key * s.w]);
+}
+
+// P_ij from a pre-scaled score, the row's L and visibility; 0 for masked pairs and fully masked rows.
+fn probability(score: f32, row_lse: f32, visible: bool) -> f32 {
+  let minus_inf = neg_inf();
+  let ok = visible && row_lse != minus_inf && score != minus_inf;
+  return select(0.0, exp(score - select(0.0, row_lse, ok)), ok);
+}
+
+// ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------
+
+@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // dK then dV, each contiguous [B, H, Tk, D]
+
+var<workgroup> q_tile: array<vec4<f32>, BQ * D4>;
+var<workgroup> do_tile: array<vec4<f32>, BQ * D4>;
+var<workgroup> stats_tile: array<vec2<f32>, BQ>;
+
+@compute @workgroup_size(BK)
+fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let batch = wid.z;
+  let head = wid.y;
+  let k0 = wid.x * BK;
+  let key_row = k0 + lid;
+  let key_live = key_row < p.tk;
+  let key = min(key_row, p.tk - 1u);
+  let causal = (p.flags & FLAG_CAUSAL) != 0u;
+  let use_mask = (p.flags & FLAG_MASK) != 0u;
+  let key_on = key_live && !key_padded(batch, key);
+
+  var krow: array<vec4<f32>, D4>;  // k_j * scale
+  var vrow: array<vec4<f32>, D4>;
+  var dk: array<vec4<f32>, D4>;
+  var dv: array<vec4<f32>, D4>;
+  let k_base = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y + key * p.k_strides.z;
+  let v_base = p.v_offset + batch * p.v_strides.x + head * p.v_strides.y + key * p.v_strides.z;
+  for (var c4 = 0u; c4 < D4; c4++) {
+    krow[c4] = load_k(column_index(k_base, c4 * 4u, p.k_strides.w), c4 * 4u) * p.scale;
+    vrow[c4] = load_v(column_index(v_base, c4 * 4u, p.v_strides.w), c4 * 4u);
+    dk[c4] = vec4<f32>(0.0);
+    dv[c4] = vec4<f32>(0.0);
+  }
+  let q_head = p.q_offset + batch * p.q_strides.x + head * p.q_strides.y;
+  let do_head = p.do_offset + batch * p.do_strides.x + head * p.do_strides.y;
+  let stats_head = (batch * p.heads + head) * p.tq;
+  let minus_inf = neg_inf();
+
+  for (var i0 = select(0u, k0, causal); i0 < p.tq; i0 += BQ) {
+    workgroupBarrier();
+    for (var e = lid; e < BQ * D4; e += BK) {
+      let i = min(i0 + e / D4, p.tq - 1u);
+      let c = (e % D4) * 4u;
+      q_tile[e] = load_q(column_index(q_head + i * p.q_strides.z, c, p.q_strides.w), c);
+      do_tile[e] = load_do(column_index(do_head + i * p.do_strides.z, c, p.do_strides.w), c);
+    }
+    for (var r = lid; r < BQ; r += BK) {
+      let i = i0 + r;
+      stats_tile[r] = select(vec2<f32>(minus_inf, 0.0), stats[stats_head + min(i, p.tq - 1u)], i < p.tq);
+    }
+    workgroupBarrier();
+
+    if (key_on) {
+      let rn = min(BQ, p.tq - i0);
+      for (var r = 0u; r < rn; r++) {
+        let i = i0 + r;
+        var score = 0.0;
+        var dp = 0.0;
+        for (var c4 = 0u; c4 < D4; c4++) {
+          score += dot(q_tile[r * D4 + c4], krow[c4]);
+          dp += dot(do_tile[r * D4 + c4], vrow[c4]);
+        }
+        if (use_mask) {
+          score += mask_value(batch, head, i, key);
+        }
+        let row_stats = stats_tile[r];
+        let pr = probability(score, row_stats.x, !causal || key <= i);
+        let ds = pr * (dp - row_stats.y);
+        for (var c4 = 0u; c4 < D4; c4++) {
+          dv[c4] += pr * do_tile[r * D4 + c4];
+          dk[c4] += ds * q_tile[r * D4 + c4];
+        }
+      }
+    }
+  }
+
+  if (key_live) {
+    let dk_base = ((batch * p.heads + head) * p.tk + key_row) * D;
+    let dv_base = dk_base + p.batch * p.heads * p.tk * D;
+    for (var c = 0u; c < D; c++) {
+      dkv[dk_base + c] = T(dk[c / 4u][c % 4u] * p.scale);
+      dkv[dv_base + c] = T(dv[c / 4u][c % 4u]);
+    }
+  }
+}
+
+// ---- attention_dq: dQ, one invocation per query row -----------------------------------------------
+
+@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // contiguous [B, H, Tq, D]
+
+var<workgroup> k_tile: array<vec4<f32>, BK * D4>;
+var<workgroup> v_tile: array<vec4<f32>, BK * D4>;
+var<workgroup> key_visible: array<u32, BK>;
+
+@compute @workgroup_size(BQ)
+fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let batch = wid.z;
+  let head = wid.y;
+  let q0 = wid.x * BQ;
+  let row = q0 + lid;
+  let row_live = row < p.tq;
+  let i = min(row, p.tq - 1u);
+  let causal = (p.flags & FLAG_CAUSAL) != 0u;
+  let use_mask = (p.flags & FLAG_MASK) != 0u;
+
+  var qrow: array<vec4<f32>, D4>;  // q_i * scale
+  var dorow: array<vec4<f32>, D4>;
+  var dq: array<vec4<f32>, D4>;
+  let q_base = p.q_offset + batch * p.q_strides.x + head * p.q_strides.y + i * p.q_strides.z;
+  let do_base = p.do_offset + batch * p.do_strides.x + head * p.do_strides.y + i * p.do_strides.z;
+  for (var c4 = 0u; c4 < D4; c4++) {
+    qrow[c4] = load_q(column_index(q_base, c4 * 4u, p.q_strides.w), c4 * 4u) * p.scale;
+    dorow[c4] = load_do(column_index(do_base, c4 * 4u, p.do_strides.w), c4 * 4u);
+    dq[c4] = vec4<f32>(0.0);
+  }
+  let row_stats = stats[(batch * p.heads + head) * p.tq + i];
+  let k_head = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y;
+  let v_head = p.v_offset + batch * p.v_strides.x + head * p.v_strides.y;
+
+  let kv_end = select(p.tk, min(p.tk, q0 + BQ), causal);
+  for (var kv0 = 0u; kv0 < kv_end; kv0 += BK) {
+    workgroupBarrier();
+    for (var e = lid; e < BK * D4; e += BQ) {
+      let key = min(kv0 + e / D4, p.tk - 1u);
+      let c = (e % D4) * 4u;
+      k_tile[e] = load_k(column_index(k_head + key * p.k_strides.z, c, p.k_strides.w), c);
+      v_tile[e] = load_v(column_index(v_head + key * p.v_strides.z, c, p.v_strides.w), c);
+    }
+    for (var j = lid; j < BK; j += BQ) {
+      let key = kv0 + j;
+      key_visible[j] = select(0u, 1u, key < p.tk && !key_padded(batch, min(key, p.tk - 1u)));
+    }
+    workgroupBarrier();
+
+    if (row_live) {
+      let jn = min(BK, kv_end - kv0);
+      for (var j = 0u; j < jn; j++) {
+        let key = kv0 + j;
+        var score = 0.0;
+        var dp = 0.0;
+        for (var c4 = 0u; c4 < D4; c4++) {
+          score += dot(qrow[c4], k_tile[j * D4 + c4]);
+          dp += dot(dorow[c4], v_tile[j * D4 + c4]);
+        }
+        if (use_mask) {
+          score += mask_value(batch, head, i, key);
+        }
+        let pr = probability(score, row_stats.x, key_visible[j] != 0u && (!causal || key <= i));
+        let ds = pr * (dp - row_stats.y);
+        for (var c4 = 0u; c4 < D4; c4++) {
+          dq[c4] += ds * k_tile[j * D4 + c4];
+        }
+      }
+    }
+  }
+
+  if (row_live) {
+    let dq_base = ((batch * p.heads + head) * p.tq + row) * D;
+    for (var c = 0u; c < D; c++) {
+      dq_out[dq_base + c] = T(dq[c / 4u][c % 4u] * p.scale);
+    }
+  }
+}

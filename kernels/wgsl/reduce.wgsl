@@ -1,0 +1,272 @@
+// reduce.wgsl — reductions (sum, mean, prod, max, min, argmax, argmin, var/std, logsumexp) over any set of
+// axes of a strided tensor, and cumsum along one axis.
+//
+// What it computes
+//   The launcher views the input as [outer..., reduced...]: `out_*` describe the kept dims (in order) and
+//   `red_*` the reduced dims (in order), both with the input's own strides, so transposed, sliced and
+//   expanded inputs are read in place, never copied. out[o] = finish(combine over r of load(x[at(o, r)], r)),
+//   where r is the row-major index over the reduced dims (argmax/argmin return it, so argmax over several
+//   axes returns the flattened index within them, as torch's dim=None does). Every reduction is one
+//   associative `combine` over an accumulator `Acc {v, w, i}`:
+//     sum/mean/prod  v = running value (f32 for float inputs, so f16 accumulates in f32; i32/u32 stay exact
+//                    integers and wrap on overflow, as torch's int32 sums do)
+//     max/min        v = running extreme; NaN wins (torch semantics)
+//     argmax/argmin  v = best value, i = its index; ties and NaNs go to the lowest index
+//     var/std        Welford/Chan: v = mean, w = sum of squared deviations (M2), i = count. Merging two
+//                    partial (n, mean, M2) is exact algebra, so the result is as stable as a two-pass
+//                    "mean, then squared deviations" without reading the input twice, and it splits across
+//                    workgroups and passes like any other reduction. A non-finite mean (any inf or NaN
+//                    input) gives NaN, as the two-pass definition does (inf - inf); the merge alone could
+//                    end at inf depending on order.
+//     logsumexp      online form: v = running max m, w = sum of exp(x - m); merging rescales by exp(m_a - m).
+//                    Never overflows; -inf rows give -inf, any +inf gives +inf, NaN gives NaN.
+//   The per-op `identity`, `load`, `combine`, `finish` and subgroup step are injected by kernels/reduce.ts
+//   between the /*@name*/ markers; as written the file is an f32 sum.
+//
+// How work is split (entry points)
+//   reduce_rows     one workgroup of WG invocations per output element. Invocation k accumulates reduced
+//                   indices k, k+WG, ... sequentially (consecutive invocations read consecutive addresses
+//                   when the innermost reduced dim is contiguous), then the workgroup combines its WG
+//                   partials: with the `subgroups` feature, a subgroup step (subgroupAdd / subgroupMul for
+//                   sum and prod, a subgroupShuffleXor butterfly running `combine` for the others, which keeps
+//                   NaN and index tie rules exact) then one slot per subgroup in workgroup memory and a
+//                   second subgroup step; without it, a classic log2(WG) tree in workgroup memory.
+//                   The subgroup path assumes invocations fill subgroups in local-index order (subgroup =
+//                   local_index / subgroup_size), which is how Vulkan, D3D12 and Metal drivers lay out 1-D
+//                   workgroups and what Dawn itself uses to emulate the subgroup_id builtin.
+//   reduce_partial  like reduce_rows, but `splits` workgroups share one output, each taking `chunk`
+//   reduce_final    consecutive reduced indices and storing its raw Acc; reduce_final then combines the
+//                   `splits` partials of each output and applies finish. Used when there are few outputs
+//                   and a long reduced extent (a full sum of 16M elements), so every core/SM has work.
+//   reduce_cols     one invocation per output element, reducing its extent sequentially. Used for short
+//                   extents and for reductions over outer axes (sum over axis 0 of [4096,768]) where
+//                   consecutive invocations own consecutive outputs and so read consecutive addresses.
+//   cumsum_lines    one invocation per line along the scanned axis (moved innermost by the launcher),
+//                   sequential inclusive scan, f32 accumulation for floats; parallel over lines only.
+//
+// Memory traffic
+//   Every kernel reads each input element exactly once and writes one element per output (plus 12 bytes
+//   per partial in the split path): bandwidth bound. Workgroup memory: WG accumulators of 12 bytes.
+//
+// Constraints
+//   rank <= 8 on each side; offsets, strides and extents < 2^32; WG a power of two <= 256 and, for the
+//   subgroup path, >= the subgroup size (the CPU tuning's WG = 32 covers software adapters' 4-16 lanes).
+//
+// Measured (lavapipe, 2 cores, Node/Dawn, CPU tuning WG = 32; bench script kept in node_modules/.cache;
+// best of 3x4 runs, with the 2 cores shared by other jobs at load average ~15, so absolute figures are
+// pessimistic: elementwise neg of 16M f32 ran at 0.06-0.14 GB/s read+write in the same sessions):
+//   sum of a 4096x768 f32 tensor over the last axis (12.6 MB read, reduce_rows):
+//     35-47 ms = 0.27-0.36 GB/s with subgroups; 83 ms = 0.15 GB/s with the workgroup-memory tree
+//   full sum of 16M f32 elements (67 MB read, reduce_partial x16 + reduce_final):
+//     101-235 ms = 0.29-0.66 GB/s with subgroups; 281 ms = 0.24 GB/s with the tree
+//   For the CPU class, WG = 32 beat 64/128/256 (2-5x for the row sum): on lavapipe every barrier and
+//   tree level is a pass over the whole workgroup.
+
+alias T = f32;   // stored input element
+alias A = f32;   // accumulator value
+alias R = f32;   // stored output element
+
+override WG: u32 = 256u;
+
+struct Params {
+  n_out: u32,
+  n_red: u32,
+  chunk: u32,          // reduced indices per workgroup (split path); n_red otherwise
+  splits: u32,         // workgroups per output (split path); 1 otherwise
+  out_rank: u32,
+  red_rank: u32,
+  offset: u32,         // input element offset
+  correction: f32,     // var/std: divisor is max(0, n - correction)
+  out_shape: array<vec4<u32>, 2>,
+  out_strides: array<vec4<u32>, 2>,
+  red_shape: array<vec4<u32>, 2>,
+  red_strides: array<vec4<u32>, 2>,
+}
+
+struct Acc {
+  v: A,
+  w: f32,
+  i: u32,
+}
+
+// Per-invocation ids (the subgroup variant adds subgroup_size and subgroup_invocation_id here). The
+// workgroup id stays a separate parameter: the uniformity analysis treats a struct parameter as a whole,
+// and barriers need the workgroup-uniform early exit to be recognised as uniform.
+struct Ids {
+  @builtin(local_invocation_index) lid: u32,
+  /*@sg_ids*/ /*@end*/
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+var<workgroup> sh: array<Acc, 256>;
+
+// Infinities are built at run time: a constant-expression infinity is a WGSL compile error.
+fn pos_inf() -> f32 {
+  let bits = 0x7f800000u;
+  return bitcast<f32>(bits);
+}
+
+fn neg_inf() -> f32 {
+  let bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+fn nan_f32() -> f32 {
+  let bits = 0x7fc00000u;
+  return bitcast<f32>(bits);
+}
+
+fn is_finite_f32(v: f32) -> bool {
+  return (bitcast<u32>(v) & 0x7f800000u) != 0x7f800000u;
+}
+
+// A bit test, not `v != v`: the shader compiler may assume floats are never NaN and fold the comparison.
+// Integer accumulators get `false`.
+fn is_nan(v: A) -> bool {
+  /*@is_nan*/ return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; /*@end*/
+}
+
+fn identity() -> Acc {
+  /*@identity*/ return Acc(A(0), 0.0, 0u); /*@end*/
+}
+
+// `r` is the element's index within the reduced extent.
+fn load(x: T, r: u32) -> Acc {
+  /*@load*/ return Acc(A(x), 0.0, 0u); /*@end*/
+}
+
+fn combine(a: Acc, b: Acc) -> Acc {
+  /*@combine*/ return Acc(a.v + b.v, 0.0, 0u); /*@end*/
+}
+
+fn finish(a: Acc) -> R {
+  /*@finish*/ return R(a.v); /*@end*/
+}
+
+// Combines `own` across the whole subgroup; every lane returns the total.
+fn subgroup_step(own: Acc, ids: Ids) -> Acc {
+  /*@sg_step*/ return own; /*@end*/
+}
+
+// Combines the WG per-invocation accumulators; every invocation returns the total.
+fn workgroup_reduce(own: Acc, ids: Ids) -> Acc {
+  /*@tree*/
+  sh[ids.lid] = own;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s / 2u) {
+    if (ids.lid < s) {
+      sh[ids.lid] = combine(sh[ids.lid], sh[ids.lid + s]);
+    }
+    workgroupBarrier();
+  }
+  return sh[0];
+  /*@end*/
+}
+
+fn dim_of(v: array<vec4<u32>, 2>, d: u32) -> u32 {
+  return v[d >> 2u][d & 3u];
+}
+
+// Input element offset of output o's first reduced element.
+fn out_base(o: u32) -> u32 {
+  var rem = o;
+  var off = p.offset;
+  for (var d = i32(p.out_rank) - 1; d >= 0; d--) {
+    let size = dim_of(p.out_shape, u32(d));
+    off += (rem % size) * dim_of(p.out_strides, u32(d));
+    rem = rem / size;
+  }
+  return off;
+}
+
+// Offset of reduced index r relative to its output's base. Rank 1 (the common, coalesced case) is a
+// multiply; the general case unravels.
+fn red_offset(r: u32) -> u32 {
+  if (p.red_rank <= 1u) {
+    return r * dim_of(p.red_strides, 0u);
+  }
+  var rem = r;
+  var off = 0u;
+  for (var d = i32(p.red_rank) - 1; d >= 0; d--) {
+    let size = dim_of(p.red_shape, u32(d));
+    off += (rem % size) * dim_of(p.red_strides, u32(d));
+    rem = rem / size;
+  }
+  return off;
+}
+
+// This invocation's share of reduced indices [start, end), strided by WG.
+fn accumulate(base: u32, start: u32, end: u32, lid: u32) -> Acc {
+  var acc = identity();
+  for (var r = start + lid; r < end; r += WG) {
+    acc = combine(acc, load(x[base + red_offset(r)], r));
+  }
+  return acc;
+}
+
+@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<R>;
+
+@compute @workgroup_size(WG)
+fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let o = wid.y * nwg.x + wid.x;
+  if (o >= p.n_out) { return; }
+  let total = workgroup_reduce(accumulate(out_base(o), 0u, p.n_red, ids.lid), ids);
+  if (ids.lid == 0u) { out[o] = finish(total); }
+}
+
+// Split path, pass 1: binds (x, partials).
+@group(0) @binding(2) var<storage, read_write> part_out: array<Acc>;
+
+@compute @workgroup_size(WG)
+fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let g = wid.y * nwg.x + wid.x;
+  if (g >= p.n_out * p.splits) { return; }
+  let o = g / p.splits;
+  let start = (g % p.splits) * p.chunk;
+  let end = min(p.n_red, start + p.chunk);
+  let total = workgroup_reduce(accumulate(out_base(o), start, end, ids.lid), ids);
+  if (ids.lid == 0u) { part_out[g] = total; }
+}
+
+// Split path, pass 2: binds (partials, out).
+@group(0) @binding(1) var<storage, read> part_in: array<Acc>;
+
+@compute @workgroup_size(WG)
+fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let o = wid.y * nwg.x + wid.x;
+  if (o >= p.n_out) { return; }
+  var acc = identity();
+  for (var k = ids.lid; k < p.splits; k += WG) {
+    acc = combine(acc, part_in[o * p.splits + k]);
+  }
+  let total = workgroup_reduce(acc, ids);
+  if (ids.lid == 0u) { out[o] = finish(total); }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let o = (wid.y * nwg.x + wid.x) * WG + ids.lid;
+  if (o >= p.n_out) { return; }
+  let base = out_base(o);
+  var acc = identity();
+  for (var r = 0u; r < p.n_red; r++) {
+    acc = combine(acc, load(x[base + red_offset(r)], r));
+  }
+  out[o] = finish(acc);
+}
+
+// Inclusive prefix sum along the innermost reduced dim (red_rank 1); outputs are contiguous lines.
+@compute @workgroup_size(WG)
+fn cumsum_lines(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let o = (wid.y * nwg.x + wid.x) * WG + ids.lid;
+  if (o >= p.n_out) { return; }
+  let base = out_base(o);
+  let stride = dim_of(p.red_strides, 0u);
+  var run = A(0);
+  for (var r = 0u; r < p.n_red; r++) {
+    run += A(x[base + r * stride]);
+    out[o * p.n_red + r] = R(run);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * Layers. Field names and declaration order mirror the PyTorch modules they correspond to (timm's
+ * vision_transformer for the attention/MLP/Block), so `namedParameters()` yields the same dotted names as
+ * `state_dict()` and PyTorch checkpoints load without renaming. Default initialisations follow PyTorch's.
+ */
+import * as ag from '../autograd/index.js';
+import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
+import type { ConvOptions } from '../engine/ops/conv.js';
+import * as raw from '../engine/ops/index.js';
+import { globalGenerator, type Generator } from '../engine/random.js';
+import { Tensor } from '../engine/tensor.js';
+import { uniform } from './init.js';
+import { Module } from './module.js';
+
+/** A module mapping one tensor to one tensor (what Sequential chains). */
+export interface UnaryModule extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+function param(t: Tensor): Tensor {
+  t.requiresGrad = true;
+  return t;
+}
+
+/** y = x W^T + b, W [out, in]. PyTorch's init: U(-1/sqrt(in), 1/sqrt(in)) for W and b. */
+export class Linear extends Module implements UnaryModule {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, { bias = true, generator }: { bias?: boolean; generator?: Generator } = {}) {
+    super();
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = param(uniform([outFeatures, inFeatures], -bound, bound, { generator }));
+    this.bias = bias ? param(uniform([outFeatures], -bound, bound, { generator })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    if (x.shape[x.rank - 1] !== this.inFeatures)
+      throw new ShapeError(`Linear: input ${fmtShape(x.shape)} does not end in inFeatures ${this.inFeatures}`);
+    return ag.linear(x, this.weight, this.bias);
+  }
+}
+
+/** LayerNorm over the trailing `normalizedShape` dims, weight 1 and bias 0 initially. */
+export class LayerNorm extends Module implements UnaryModule {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  readonly normalizedShape: number[];
+  constructor(normalizedShape: number | readonly number[], readonly eps = 1e-5, { elementwiseAffine = true }: { elementwiseAffine?: boolean } = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    this.weight = elementwiseAffine ? param(raw.ones(this.normalizedShape)) : null;
+    this.bias = elementwiseAffine ? param(raw.zeros(this.normalizedShape)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return ag.layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps).y;
+  }
+}
+
+/** Lookup table [numEmbeddings, dim], N(0, 1) initially; forward takes i32 ids of any shape. */
+export class Embedding extends Module {
+  weight: Tensor;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, { generator }: { generator?: Generator } = {}) {
+    super();
+    this.weight = param(raw.randn([numEmbeddings, embeddingDim], { generator }));
+  }
+  forward(ids: Tensor): Tensor {
+    return ag.embeddingLookup(this.weight, ids);
+  }
+}
+
+type ConvRank = 1 | 2 | 3;
+const CONV_OPS = { 1: ag.conv1d, 2: ag.conv2d, 3: ag.conv3d } as const;
+
+/** Shared by Conv1d/2d/3d: weight [out, in/groups, ...kernel], PyTorch's default uniform init. */
+abstract class ConvNd extends Module implements UnaryModule {
+  weight: Tensor;
+  bias: Tensor | null;
+  readonly options: ConvOptions;
+  constructor(
+    private readonly rank: ConvRank,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: number | readonly number[],
+    { bias = true, generator, ...options }: ConvOptions & { bias?: boolean; generator?: Generator } = {},
+  ) {
+    super();
+    const kernel = typeof kernelSize === 'number' ? new Array<number>(rank).fill(kernelSize) : [...kernelSize];
+    if (kernel.length !== rank) throw new ArgumentError(`Conv${rank}d: kernelSize needs ${rank} values, got [${kernel}]`);
+    const groups = options.groups ?? 1;
+    if (inChannels % groups || outChannels % groups)
+      throw new ArgumentError(`Conv${rank}d: inChannels ${inChannels} and outChannels ${outChannels} must be divisible by groups ${groups}`);
+    const fanIn = (inChannels / groups) * kernel.reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(fanIn);
+    this.weight = param(uniform([outChannels, inChannels / groups, ...kernel], -bound, bound, { generator }));
+    this.bias = bias ? param(uniform([outChannels], -bound, bound, { generator })) : null;
+    this.options = options;
+  }
+  forward(x: Tensor): Tensor {
+    return CONV_OPS[this.rank](x, this.weight, this.bias, this.options);
+  }
+}
+
+export class Conv1d extends ConvNd {
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options: ConvOptions & { bias?: boolean; generator?: Generator } = {}) {
+    super(1, inChannels, outChannels, kernelSize, options);
+  }
+}
+export class Conv2d extends ConvNd {
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options: ConvOptions & { bias?: boolean; generator?: Generator } = {}) {
+    super(2, inChannels, outChannels, kernelSize, options);
+  }
+}
+export class Conv3d extends ConvNd {
+  constructor(inChannels: number, outChannels: number, kernelSize: number | readonly number[], options: ConvOptions & { bias?: boolean; generator?: Generator } = {}) {
+    super(3, inChannels, outChannels, kernelSize, options);
+  }
+}
+
+/**
+ * Zeroes each element with probability p in training mode and scales the rest by 1/(1-p); identity in
+ * eval mode. The mask is drawn from `generator` (default: the global seeded generator).
+ */
+export class Dropout extends Module implements UnaryModule {
+  constructor(readonly p = 0.5, private readonly generator: Generator = globalGenerator) {
+    super();
+    if (!(p >= 0 && p < 1)) throw new ArgumentError(`Dropout: p must be in [0, 1), got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    if (!this.training || this.p === 0) return ag.reshape(x, x.shape);
+    const u = raw.rand(x.shape, { generator: this.generator, dtype: x.dtype });
+    const keepMask = raw.ge(u, this.p);
+    const scale = raw.where(keepMask, 1 / (1 - this.p), 0);
+    const scaled = x.dtype === scale.dtype ? scale : raw.cast(scale, x.dtype);
+    const out = ag.mul(x, scaled);
+    for (const t of new Set([u, keepMask, scale, scaled])) t.dispose();
+    return out;
+  }
+}
+
+export class GELU extends Module implements UnaryModule {
+  forward(x: Tensor): Tensor {
+    return ag.gelu(x);
+  }
+}
+export class ReLU extends Module implements UnaryModule {
+  forward(x: Tensor): Tensor {
+    return ag.relu(x);
+  }
+}
+export class Tanh extends Module implements UnaryModule {
+  forward(x: Tensor): Tensor {
+    return ag.tanh(x);
+  }
+}
+/** Passes its input through (as a new view, in the graph). */
+export class Identity extends Module implements UnaryModule {
+  forward(x: Tensor): Tensor {
+    return ag.reshape(x, x.shape);
+  }
+}
+
+/** Submodules named '0', '1', ... as in PyTorch. */
+export class ModuleList<M extends Module = Module> extends Module {
+  constructor(modules: readonly M[] = []) {
+    super();
+    modules.forEach((m, i) => this.append(m, i));
+  }
+  private append(m: M, i: number): void {
+    (this as unknown as Record<string, M>)[String(i)] = m;
+  }
+  get length(): number {
+    return this.children().length;
+  }
+  at(i: number): M {
+    const m = (this as unknown as Record<string, M | undefined>)[String(i)];
+    if (!m) throw new ArgumentError(`ModuleList: index ${i} out of range for ${this.length} modules`);
+    return m;
+  }
+  push(m: M): void {
+    this.append(m, this.length);
+  }
+  [Symbol.iterator](): Iterator<M> {
+    return (this.children().map(([, m]) => m) as M[])[Symbol.iterator]();
+  }
+}
+
+/**
+ * Applies its modules in order, freeing each intermediate activation once the next one is computed
+ * (the graph keeps what backward needs).
+ */
+export class Sequential extends ModuleList<UnaryModule> implements UnaryModule {
+  constructor(...modules: UnaryModule[]) {
+    super(modules);
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const m of this) {
+      const next = m.forward(h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return h === x ? ag.reshape(x, x.shape) : h;
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Transformer building blocks whose parameter names match timm's vision_transformer (Mlp, Attention,
+ * Block), so ViT checkpoints load as they are: `fc1`/`fc2`; `qkv`/`proj`; `norm1`/`attn`/`norm2`/`mlp`.
+ */
+import * as ag from '../autograd/index.js';
+import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
+import type { Generator } from '../engine/random.js';
+import type { Tensor } from '../engine/tensor.js';
+import { LayerNorm, Linear, type UnaryModule } from './layers.js';
+import { Module } from './module.js';
+
+/** fc1 -> GELU -> fc2; the GELU runs in fc1's GEMM epilogue. */
+export class MLP extends Module implements UnaryModule {
+  fc1: Linear;
+  fc2: Linear;
+  constructor(inFeatures: number, hiddenFeatures: number, outFeatures = inFeatures, { generator }: { generator?: Generator } = {}) {
+    super();
+    this.fc1 = new Linear(inFeatures, hiddenFeatures, { generator });
+    this.fc2 = new Linear(hiddenFeatures, outFeatures, { generator });
+  }
+  forward(x: Tensor): Tensor {
+    const h = ag.linear(x, this.fc1.weight, this.fc1.bias, { activation: 'gelu' });
+    const out = this.fc2.forward(h);
+    h.dispose();
+    return out;
+  }
+}
+
+/**
+ * Multi-head self-attention with a fused qkv projection: x [B, N, D] -> qkv [B, N, 3, H, hd] viewed as
+ * q, k, v [B, H, N, hd] (strided views, no copies), fused scaled-dot-product attention with scale
+ * hd^-0.5, heads merged back and projected by `proj`.
+ */
+export class Attention extends Module implements UnaryModule {
+  qkv: Linear;
+  proj: Linear;
+  readonly headDim: number;
+  readonly scale: number;
+  constructor(readonly dim: number, readonly numHeads = 8, { qkvBias = true, generator }: { qkvBias?: boolean; generator?: Generator } = {}) {
+    super();
+    if (!Number.isInteger(numHeads) || numHeads < 1 || dim % numHeads !== 0)
+      throw new ArgumentError(`Attention: dim ${dim} must be divisible by numHeads ${numHeads}`);
+    this.headDim = dim / numHeads;
+    this.scale = this.headDim ** -0.5;
+    this.qkv = new Linear(dim, dim * 3, { bias: qkvBias, generator });
+    this.proj = new Linear(dim, dim, { generator });
+  }
+  forward(x: Tensor, { mask, keyPaddingMask }: { mask?: Tensor; keyPaddingMask?: Tensor } = {}): Tensor {
+    if (x.rank !== 3 || x.shape[2] !== this.dim) throw new ShapeError(`Attention: input must be [B, N, ${this.dim}], got ${fmtShape(x.shape)}`);
+    const [b, n] = x.shape as [number, number, number];
+    const qkv = this.qkv.forward(x);
+    const split = ag.reshape(qkv, [b, n, 3, this.numHeads, this.headDim]);
+    const heads = ag.permute(split, [2, 0, 3, 1, 4]);
+    const [q, k, v] = [0, 1, 2].map((i) => ag.slice(heads, [i])) as [Tensor, Tensor, Tensor];
+    const attended = ag.scaledDotProductAttention(q, k, v, { scale: this.scale, mask, keyPaddingMask });
+    const merged = ag.transpose(attended, 1, 2);
+    const flat = ag.reshape(merged, [b, n, this.dim]);
+    const out = this.proj.forward(flat);
+    for (const t of [qkv, split, heads, q, k, v, attended, merged, flat]) t.dispose();
+    return out;
+  }
+}
+
+/**
+ * Pre-norm transformer block (timm's Block without layer scale or drop path):
+ *   x = x + attn(norm1(x));  x = x + mlp(norm2(x))
+ * norm2 and the first residual add run as one fused layerNorm kernel, and the second residual add runs in
+ * fc2's GEMM epilogue.
+ */
+export class Block extends Module implements UnaryModule {
+  norm1: LayerNorm;
+  attn: Attention;
+  norm2: LayerNorm;
+  mlp: MLP;
+  constructor(
+    dim: number,
+    numHeads: number,
+    { mlpRatio = 4, qkvBias = true, eps = 1e-5, generator }: { mlpRatio?: number; qkvBias?: boolean; eps?: number; generator?: Generator } = {},
+  ) {
+    super();
+    this.norm1 = new LayerNorm(dim, eps);
+    this.attn = new Attention(dim, numHeads, { qkvBias, generator });
+    this.norm2 = new LayerNorm(dim, eps);
+    this.mlp = new MLP(dim, Math.round(dim * mlpRatio), dim, { generator });
+  }
+  forward(x: Tensor, options: { mask?: Tensor; keyPaddingMask?: Tensor } = {}): Tensor {
+    const h = this.norm1.forward(x);
+    const a = this.attn.forward(h, options);
+    const { y, sum } = ag.layerNorm(a, this.norm2.normalizedShape, this.norm2.weight, this.norm2.bias, this.norm2.eps, { residual: x });
+    const fc1 = this.mlp.fc1;
+    const fc2 = this.mlp.fc2;
+    const hidden = ag.linear(y, fc1.weight, fc1.bias, { activation: 'gelu' });
+    const out = ag.linear(hidden, fc2.weight, fc2.bias, { residual: sum! });
+    for (const t of [h, a, y, sum!, hidden]) t.dispose();
+    return out;
+  }
+}

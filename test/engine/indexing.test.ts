@@ -1,0 +1,373 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { ops, hasF16, ArgumentError, DTypeError, DisposedError, ShapeError, type DType, type Tensor } from '../../engine/index.js';
+import { testDevice } from '../helpers.js';
+import { NdArray, arbShape, arbTensorCaseOf, expectClose, materialize, sizeOf, stridesOf, unravel } from '../oracle.js';
+
+const t = suite('engine: indexing');
+let types: DType[] = ['f32', 'i32'];
+t.before(async () => {
+  await testDevice();
+  if (hasF16()) types = ['f32', 'f16', 'i32'];
+});
+
+const EXACT = { atol: 0, rtol: 0 };
+const poisonOf = (dtype: DType) => (dtype === 'i32' || dtype === 'u32' ? 0 : NaN);
+
+/** out[pos] = f(pos) over `shape`, as float64. */
+function build(shape: readonly number[], f: (idx: number[]) => number): NdArray {
+  return NdArray.filled(shape, (i) => f(unravel(i, shape)));
+}
+
+function concatRef(parts: NdArray[], axis: number): NdArray {
+  const shape = [...parts[0]!.shape];
+  shape[axis] = parts.reduce((n, p) => n + p.shape[axis]!, 0);
+  return build(shape, (idx) => {
+    let k = idx[axis]!;
+    for (const p of parts) {
+      if (k < p.shape[axis]!) return p.at(...idx.map((v, d) => (d === axis ? k : v)));
+      k -= p.shape[axis]!;
+    }
+    throw new Error('unreachable');
+  });
+}
+
+/** Reads an i32 tensor case as plain integers. */
+const ints = (a: NdArray) => Array.from(a.data);
+
+t('concat of strided views along any axis (sizes 0 and 1 included) matches the host', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((base) =>
+          fc.integer({ min: 0, max: base.length - 1 }).chain((axis) =>
+            fc.tuple(
+              fc.constant(axis),
+              fc.array(
+                fc.integer({ min: 0, max: 4 }).chain((n) => arbTensorCaseOf(base.map((d, i) => (i === axis ? n : d)), dtype)),
+                { minLength: 1, maxLength: 3 },
+              ),
+            ),
+          ),
+        ),
+      ),
+      async ([axis, cases]) => {
+        const made = cases.map(materialize);
+        const y = ops.concat(made.map((m) => m.tensor), axis - made[0]!.tensor.rank);
+        try {
+          const expected = concatRef(made.map((m) => m.expected), axis);
+          assert.equal([...y.shape], [...expected.shape]);
+          expectClose(await y.data(), expected.data, EXACT);
+        } finally {
+          y.dispose();
+          for (const m of made) m.tensor.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+t('stack inserts a new axis', async () => {
+  const a = ops.tensor([[1, 2], [3, 4]]);
+  const b = ops.transpose(a);
+  assert.equal(await ops.stack([a, b]).toArray(), [[[1, 2], [3, 4]], [[1, 3], [2, 4]]]);
+  assert.equal(await ops.stack([a, b], -1).toArray(), [[[1, 1], [2, 3]], [[3, 2], [4, 4]]]);
+  assert.equal(ops.stack([ops.tensor(1), ops.tensor(2)]).shape, [2]);
+});
+
+t('indexSelect with tensor (strided) and host indices; out-of-range rows are poison', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((s) =>
+          fc.tuple(
+            arbTensorCaseOf(s, dtype),
+            fc.integer({ min: 0, max: s.length - 1 }),
+            fc.array(fc.integer({ min: -2, max: 7 }), { maxLength: 6 }),
+            fc.boolean(),
+          ),
+        ),
+      ),
+      async ([c, axis, picks, stepped]) => {
+        const { tensor, expected } = materialize(c);
+        const size = c.shape[axis]!;
+        const valid = picks.map((k) => ((k % size) + size) % size);
+        // A stepped view of a longer index tensor exercises index strides.
+        const backing = ops.tensor(Int32Array.from(picks.flatMap((k) => [k, 99])), [picks.length * 2], { dtype: 'i32' });
+        const index = stepped ? ops.slice(backing, [{ step: 2 }]) : ops.slice(backing, [{ end: 0 }]);
+        const fromTensor = stepped ? ops.indexSelect(tensor, axis, index) : null;
+        const fromHost = ops.indexSelect(tensor, axis, valid);
+        try {
+          const shape = [...c.shape];
+          shape[axis] = picks.length;
+          const ref = (ks: number[]) =>
+            build(shape, (idx) => {
+              const k = ks[idx[axis]!]!;
+              return k < 0 || k >= size ? poisonOf(c.dtype) : expected.at(...idx.map((v, d) => (d === axis ? k : v)));
+            });
+          expectClose(await fromHost.data(), ref(valid).data, EXACT);
+          if (fromTensor) {
+            assert.equal([...fromTensor.shape], shape);
+            expectClose(await fromTensor.data(), ref(picks).data, EXACT);
+          }
+        } finally {
+          for (const x of [tensor, backing, index, fromHost, fromTensor]) x?.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+t('embeddingLookup: ids of any shape pick rows of the table', async () => {
+  const table = ops.tensor([[0, 1], [10, 11], [20, 21]]);
+  const ids = ops.tensor([[2, 0], [1, 1]], undefined, { dtype: 'i32' });
+  assert.equal(await ops.embeddingLookup(table, ids).toArray(), [[[20, 21], [0, 1]], [[10, 11], [10, 11]]]);
+  assert.equal(await ops.embeddingLookup(table, [1]).toArray(), [[10, 11]]);
+});
+
+t('gather (torch semantics) over strided inputs, poison for out-of-range indices', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((s) =>
+          fc.integer({ min: 0, max: s.length - 1 }).chain((axis) => {
+            const idxShape = fc.tuple(...s.map((d, i) => fc.integer({ min: i === axis ? 0 : Math.min(d, 1), max: i === axis ? 4 : d })));
+            return fc.tuple(
+              arbTensorCaseOf(s, dtype),
+              fc.constant(axis),
+              idxShape.chain((is) => fc.tuple(fc.constant(is), fc.array(fc.integer({ min: -1, max: s[axis]! }), { minLength: sizeOf(is), maxLength: sizeOf(is) }))),
+            );
+          }),
+        ),
+      ),
+      async ([c, axis, [idxShape, idxValues]]) => {
+        const { tensor, expected } = materialize(c);
+        const index = ops.tensor(Int32Array.from(idxValues), idxShape, { dtype: 'i32' });
+        const y = ops.gather(tensor, axis, index);
+        try {
+          const size = c.shape[axis]!;
+          const ref = build(idxShape, (idx) => {
+            const k = idxValues[idx.reduce((f, v, d) => f + v * stridesOf(idxShape)[d]!, 0)]!;
+            return k < 0 || k >= size ? poisonOf(c.dtype) : expected.at(...idx.map((v, d) => (d === axis ? k : v)));
+          });
+          assert.equal([...y.shape], [...idxShape]);
+          expectClose(await y.data(), ref.data, EXACT);
+        } finally {
+          for (const x of [tensor, index, y]) x.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+// Tolerance: f32 atomic sums of at most a handful of values of magnitude <= 4: a few ulps (atol 1e-5).
+// f16 sources accumulate in f32 and round once to f16 (rtol 2e-3). Integers are exact.
+t('scatterAdd accumulates duplicates (the backward of gather), f32/f16/i32, strided src', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 4 }).chain((s) =>
+          fc.integer({ min: 0, max: s.length - 1 }).chain((axis) =>
+            fc.tuple(
+              arbTensorCaseOf(s, dtype),
+              fc.constant(axis),
+              fc.integer({ min: 1, max: 3 }),
+              fc.array(fc.integer({ min: -1, max: 3 }), { minLength: sizeOf(s), maxLength: sizeOf(s) }),
+            ),
+          ),
+        ),
+      ),
+      async ([c, axis, targetSize, idxValues]) => {
+        const { tensor: src, expected } = materialize(c);
+        const index = ops.tensor(Int32Array.from(idxValues), c.shape, { dtype: 'i32' });
+        const target = c.shape.map((d, i) => (i === axis ? targetSize : d));
+        const y = ops.scatterAdd(target, axis, index, src);
+        try {
+          const out = new Float64Array(sizeOf(target));
+          const ts = stridesOf(target);
+          for (let i = 0; i < expected.size; i++) {
+            const k = idxValues[i]!;
+            if (k < 0 || k >= targetSize) continue; // skipped on the GPU
+            const idx = unravel(i, c.shape);
+            idx[axis] = k;
+            out[idx.reduce((f, v, d) => f + v * ts[d]!, 0)] += expected.data[i]!;
+          }
+          assert.is(y.dtype, c.dtype);
+          const tol = c.dtype === 'f16' ? { atol: 4e-3, rtol: 2e-3 } : c.dtype === 'i32' ? EXACT : { atol: 1e-5, rtol: 1e-6 };
+          expectClose(await y.data(), c.dtype === 'f16' ? out.map((v) => Math.fround(v)) : out, tol);
+        } finally {
+          for (const x of [src, index, y]) x.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+t('scatterAdd with many collisions sums every contribution (atomic f32 and i32)', async () => {
+  const n = 5000;
+  const index = ops.zeros([n], { dtype: 'i32' });
+  const f = ops.scatterAdd([2], 0, index, ops.ones([n]));
+  assert.equal(Array.from(await f.data()), [n, 0]);
+  const i = ops.scatterAdd([1], 0, index, ops.ones([n], { dtype: 'i32' }));
+  assert.equal(Array.from(await i.data()), [n]);
+});
+
+t('oneHot: f32 rows, NaN rows for out-of-range classes', async () => {
+  const idx = ops.transpose(ops.tensor([[0, 2], [3, -1]], undefined, { dtype: 'i32' })); // [[0,3],[2,-1]]
+  const y = ops.oneHot(idx, 3);
+  assert.equal(y.shape, [2, 2, 3]);
+  assert.is(y.dtype, 'f32');
+  const v = Array.from(await y.data());
+  assert.equal(v.slice(0, 3), [1, 0, 0]);
+  assert.ok(v.slice(3, 6).every(Number.isNaN));
+  assert.equal(v.slice(6, 9), [0, 0, 1]);
+  assert.ok(v.slice(9, 12).every(Number.isNaN));
+  assert.equal(ops.oneHot(ops.zeros([0], { dtype: 'i32' }), 4).shape, [0, 4]);
+});
+
+function padRef(a: NdArray, pads: number[], mode: 'constant' | 'circular' | 'reflect', value: number): NdArray {
+  const before = a.shape.map(() => 0);
+  const shape = [...a.shape];
+  for (let k = 0; k < pads.length / 2; k++) {
+    const d = a.rank - 1 - k;
+    before[d] = pads[2 * k]!;
+    shape[d] = a.shape[d]! + pads[2 * k]! + pads[2 * k + 1]!;
+  }
+  return build(shape, (idx) => {
+    const src: number[] = [];
+    for (let d = 0; d < idx.length; d++) {
+      const n = a.shape[d]!;
+      let s = idx[d]! - before[d]!;
+      if (s < 0 || s >= n) {
+        if (mode === 'constant') return value;
+        s = mode === 'circular' ? ((s % n) + n) % n : s < 0 ? -s : 2 * (n - 1) - s;
+      }
+      src.push(s);
+    }
+    return a.at(...src);
+  });
+}
+
+t('pad: constant / circular / reflect on strided views, torch pad order (last dim first)', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 5 }).chain((s) =>
+          fc.tuple(
+            arbTensorCaseOf(s, dtype),
+            fc.constantFrom('constant' as const, 'circular' as const, 'reflect' as const),
+            fc.integer({ min: 1, max: s.length }),
+            fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 2 * s.length, maxLength: 2 * s.length }),
+            fc.integer({ min: -3, max: 3 }),
+          ),
+        ),
+      ),
+      async ([c, mode, dims, raw, value]) => {
+        // Clamp pads to what the mode allows for the dim they apply to.
+        const pads = raw.slice(0, 2 * dims).map((p, j) => {
+          const n = c.shape[c.shape.length - 1 - Math.floor(j / 2)]!;
+          return mode === 'reflect' ? Math.min(p, n - 1) : mode === 'circular' ? Math.min(p, n) : p;
+        });
+        const { tensor, expected } = materialize(c);
+        const y = ops.pad(tensor, pads, { mode, value });
+        try {
+          const ref = padRef(expected, pads, mode, value);
+          assert.equal([...y.shape], [...ref.shape]);
+          expectClose(await y.data(), ref.data, EXACT);
+        } finally {
+          tensor.dispose();
+          y.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+  // conv1d-style circular padding of a sequence [B, C, L].
+  const x = ops.tensor([[[1, 2, 3, 4]]]);
+  assert.equal(await ops.pad(x, [2, 1], { mode: 'circular' }).toArray(), [[[3, 4, 1, 2, 3, 4, 1]]]);
+  assert.equal(await ops.pad(x, [2, 1], { mode: 'reflect' }).toArray(), [[[3, 2, 1, 2, 3, 4, 3]]]);
+  assert.equal(await ops.pad(ops.tensor([1], [1], { dtype: 'u32' }), [1, 0], { value: 4000000000 }).toArray(), [4000000000, 1]);
+});
+
+t('tril / triu over the last two dims of strided batches, any diagonal', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 2, maxRank: 4, maxDim: 5 }).chain((s) =>
+          fc.tuple(arbTensorCaseOf(s, dtype), fc.boolean(), fc.integer({ min: -6, max: 6 })),
+        ),
+      ),
+      async ([c, upper, k]) => {
+        const { tensor, expected } = materialize(c);
+        const y = upper ? ops.triu(tensor, k) : ops.tril(tensor, k);
+        try {
+          const ref = build(c.shape, (idx) => {
+            const off = idx[idx.length - 1]! - idx[idx.length - 2]!;
+            return (upper ? off >= k : off <= k) ? expected.at(...idx) : 0;
+          });
+          expectClose(await y.data(), ref.data, EXACT);
+        } finally {
+          tensor.dispose();
+          y.dispose();
+        }
+      },
+    ),
+    { numRuns: 30 },
+  );
+  assert.equal(await ops.tril(ops.ones([3, 3]), 1e9).toArray(), [[1, 1, 1], [1, 1, 1], [1, 1, 1]]);
+  assert.equal(await ops.triu(ops.ones([2, 2]), 1e9).toArray(), [[0, 0], [0, 0]]);
+});
+
+t('errors name the op and operands', () => {
+  const a = ops.ones([2, 3]);
+  const b = ops.ones([2, 4]);
+  const i = ops.ones([2, 3], { dtype: 'i32' });
+  const idx = ops.tensor([0, 1], undefined, { dtype: 'i32' });
+  const is = (cls: new (...args: never[]) => Error, re: RegExp) => (e: Error) => e instanceof cls && re.test(e.message);
+  assert.throws(() => ops.concat([]), is(ArgumentError, /concat: needs at least one/));
+  assert.throws(() => ops.concat([a, b], 0), is(ShapeError, /concat: shapes \[2,3\], \[2,4\] differ outside axis 0/));
+  assert.throws(() => ops.concat([a, ops.ones([3])]), is(ShapeError, /concat: ranks differ: shapes \[2,3\], \[3\]/));
+  assert.throws(() => ops.concat([a, i], 1), is(DTypeError, /concat: dtypes differ: f32 \[2,3\], i32 \[2,3\]/));
+  assert.throws(() => ops.concat([ops.tensor(1)]), is(ShapeError, /concat: 0-d/));
+  assert.throws(() => ops.concat([a, a], 2), is(ArgumentError, /concat: axis 2 out of range/));
+  assert.throws(() => ops.stack([a, b]), is(ShapeError, /stack: all shapes must be equal, got \[2,3\], \[2,4\]/));
+  assert.throws(() => ops.stack([]), is(ArgumentError, /stack/));
+  assert.throws(() => ops.indexSelect(a, 1, [0, 3]), is(ArgumentError, /indexSelect: index 3 at position 1 is out of range for axis 1 of \[2,3\] of size 3/));
+  assert.throws(() => ops.indexSelect(a, 0, [-1]), is(ArgumentError, /index -1 at position 0/));
+  assert.throws(() => ops.indexSelect(a, 0, [0.5]), is(ArgumentError, /index 0.5/));
+  assert.throws(() => ops.indexSelect(a, 0, ops.ones([2])), is(DTypeError, /indexSelect: indices must be an i32 tensor, got f32 \[2\]/));
+  assert.throws(() => ops.indexSelect(a, 0, i), is(ShapeError, /indexSelect: indices must be 1-D, got shape \[2,3\]/));
+  assert.throws(() => ops.indexSelect(ops.tensor(1), 0, idx), is(ShapeError, /indexSelect: a 0-d/));
+  assert.throws(() => ops.indexSelect(a, 2, idx), is(ArgumentError, /indexSelect: axis 2/));
+  assert.throws(() => ops.embeddingLookup(a, ops.ones([2])), is(DTypeError, /embeddingLookup: indices must be an i32/));
+  assert.throws(() => ops.gather(a, 0, idx), is(ShapeError, /gather: index shape \[2\] must have the rank of x \[2,3\]/));
+  assert.throws(() => ops.gather(a, 0, ops.ones([1, 4], { dtype: 'i32' })), is(ShapeError, /gather: index shape \[1,4\]/));
+  assert.throws(() => ops.gather(a, 0, a), is(DTypeError, /gather: indices must be an i32/));
+  assert.throws(() => ops.scatterAdd([2, 3], 0, idx, a), is(ShapeError, /scatterAdd: index \[2\], src \[2,3\] and target \[2,3\] must have the same rank/));
+  assert.throws(() => ops.scatterAdd([2, 2], 0, i, a), is(ShapeError, /scatterAdd: index shape \[2,3\] must fit inside src \[2,3\], and inside target \[2,2\]/));
+  assert.throws(() => ops.scatterAdd([2, -1], 0, i, a), is(ShapeError, /scatterAdd: invalid shape/));
+  assert.throws(() => ops.scatterAdd([2, 3], 0, a, a), is(DTypeError, /scatterAdd: indices must be an i32/));
+  assert.throws(() => ops.oneHot(idx, 0), is(ArgumentError, /oneHot: numClasses must be an integer >= 1, got 0/));
+  assert.throws(() => ops.oneHot(a, 3), is(DTypeError, /oneHot: indices must be an i32/));
+  assert.throws(() => ops.pad(a, [1]), is(ArgumentError, /pad: pads \[1\] must be \(before, after\) pairs for at most 2 dims of \[2,3\]/));
+  assert.throws(() => ops.pad(a, [1, 1, 1, 1, 1, 1]), is(ArgumentError, /pad: pads/));
+  assert.throws(() => ops.pad(a, [-1, 0]), is(ArgumentError, /pad: pads \[-1,0\] must be integers >= 0/));
+  assert.throws(() => ops.pad(a, [3, 0], { mode: 'reflect' }), is(ArgumentError, /pad: reflect pads \(3, 0\) must be smaller than dim 1 of \[2,3\]/));
+  assert.throws(() => ops.pad(a, [4, 0], { mode: 'circular' }), is(ArgumentError, /pad: circular pads \(4, 0\)/));
+  assert.throws(() => ops.pad(ops.ones([0]), [1, 0], { mode: 'circular' }), is(ArgumentError, /pad: circular/));
+  assert.throws(() => ops.pad(a, [1, 0], { mode: 'edge' as 'constant' }), is(ArgumentError, /pad: mode must be/));
+  assert.throws(() => ops.pad(i, [1, 0], { value: 0.5 }), is(DTypeError, /pad: value 0.5 is not representable in a i32/));
+  assert.throws(() => ops.pad(i, [1, 0], { value: 2 ** 31 }), is(DTypeError, /pad: value/));
+  assert.throws(() => ops.tril(ops.ones([3])), is(ShapeError, /tril: needs a tensor of rank >= 2, got \[3\]/));
+  assert.throws(() => ops.triu(a, 0.5), is(ArgumentError, /triu: diagonal must be an integer/));
+  a.dispose();
+  assert.throws(() => ops.concat([b, a], 0), is(DisposedError, /concat:/));
+  assert.throws(() => ops.pad(a, []), is(DisposedError, /pad:/));
+});
+
+t.run();

@@ -1,0 +1,595 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { ops, hasF16, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
+import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
+import { assertClose, testDevice } from '../helpers.js';
+
+const t = suite('kernels: attention');
+t.before(async () => {
+  await testDevice();
+});
+
+const HEAD_DIMS = [32, 64, 80, 96, 128] as const;
+
+// ---- float64 oracle ---------------------------------------------------------------------------------
+
+/** One attention problem with logical (row-major [B, H, T, d]) float64 inputs. */
+interface Problem {
+  B: number;
+  H: number;
+  Tq: number;
+  Tk: number;
+  d: number;
+  q: Float64Array;
+  k: Float64Array;
+  v: Float64Array;
+  /** Additive mask expanded to [B, H, Tq, Tk], or null. */
+  mask: Float64Array | null;
+  /** [B, Tk], 1 = padding key (ignored). */
+  kpm: Uint8Array | null;
+  causal: boolean;
+  scale: number;
+}
+
+interface OracleForward {
+  out: Float64Array;
+  lse: Float64Array;
+  /** Probabilities [B, H, Tq, Tk]; rows with no visible key are all 0. */
+  P: Float64Array;
+}
+
+function oracleForward(pr: Problem): OracleForward {
+  const { B, H, Tq, Tk, d } = pr;
+  const out = new Float64Array(B * H * Tq * d);
+  const lse = new Float64Array(B * H * Tq);
+  const P = new Float64Array(B * H * Tq * Tk);
+  const s = new Float64Array(Tk);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < Tq; i++) {
+        const bh = b * H + h;
+        const qi = (bh * Tq + i) * d;
+        let m = -Infinity;
+        for (let j = 0; j < Tk; j++) {
+          const kj = (bh * Tk + j) * d;
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += pr.q[qi + c]! * pr.k[kj + c]!;
+          let score = dot * pr.scale + (pr.mask ? pr.mask[(bh * Tq + i) * Tk + j]! : 0);
+          if ((pr.kpm && pr.kpm[b * Tk + j]) || (pr.causal && j > i)) score = -Infinity;
+          s[j] = score;
+          m = Math.max(m, score);
+        }
+        const row = bh * Tq + i;
+        if (m === -Infinity) {
+          lse[row] = -Infinity;
+          continue;
+        }
+        let l = 0;
+        for (let j = 0; j < Tk; j++) l += Math.exp(s[j]! - m);
+        lse[row] = m + Math.log(l);
+        for (let j = 0; j < Tk; j++) {
+          const pij = Math.exp(s[j]! - m) / l;
+          P[row * Tk + j] = pij;
+          for (let c = 0; c < d; c++) out[row * d + c] += pij * pr.v[(bh * Tk + j) * d + c]!;
+        }
+      }
+  return { out, lse, P };
+}
+
+/**
+ * Analytic gradients of sum(out * dO): dV = P^T dO, dP = dO V^T, dS = P * (dP - rowsum(dP * P)),
+ * dQ = scale * dS K, dK = scale * dS^T Q.
+ */
+function oracleBackward(pr: Problem, P: Float64Array, dO: Float64Array): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const { B, H, Tq, Tk, d } = pr;
+  const dq = new Float64Array(B * H * Tq * d);
+  const dk = new Float64Array(B * H * Tk * d);
+  const dv = new Float64Array(B * H * Tk * d);
+  const dS = new Float64Array(Tk);
+  for (let bh = 0; bh < B * H; bh++)
+    for (let i = 0; i < Tq; i++) {
+      const row = bh * Tq + i;
+      let rowsum = 0;
+      for (let j = 0; j < Tk; j++) {
+        let dp = 0;
+        for (let c = 0; c < d; c++) dp += dO[row * d + c]! * pr.v[(bh * Tk + j) * d + c]!;
+        dS[j] = dp;
+        rowsum += dp * P[row * Tk + j]!;
+      }
+      for (let j = 0; j < Tk; j++) {
+        const pij = P[row * Tk + j]!;
+        const ds = pij * (dS[j]! - rowsum);
+        for (let c = 0; c < d; c++) {
+          const kc = (bh * Tk + j) * d + c;
+          dv[kc] += pij * dO[row * d + c]!;
+          dq[row * d + c] += pr.scale * ds * pr.k[kc]!;
+          dk[kc] += pr.scale * ds * pr.q[row * d + c]!;
+        }
+      }
+    }
+  return { dq, dk, dv };
+}
+
+// ---- problem generation and upload ------------------------------------------------------------------
+
+/** Deterministic uniform numbers in [-1, 1) from a seed (mulberry32). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = Math.imul(a ^ (a >>> 15), 1 | a);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 2147483648 - 1;
+  };
+}
+
+/** Rounds through the storage type, so the oracle sees exactly what the GPU reads. */
+function stored(values: Float64Array, dtype: 'f32' | 'f16'): Float64Array {
+  const f32 = dtype === 'f16' ? f16ArrayToF32(f32ArrayToF16(values)) : Float32Array.from(values);
+  return Float64Array.from(f32);
+}
+
+/** Physical layouts q/k/v are read from. */
+type Layout = 'contiguous' | 'bthd' | 'fusedQkv' | 'kvHeadBroadcast';
+/** Additive-mask shapes: none, [Tq, Tk], [B, 1, Tq, Tk], or full. */
+type MaskKind = 'none' | 'qk' | 'b1qk' | 'full';
+
+interface Spec {
+  B: number;
+  H: number;
+  Tq: number;
+  Tk: number;
+  d: number;
+  causal: boolean;
+  keyPadding: boolean;
+  mask: MaskKind;
+  layout: Layout;
+  seed: number;
+}
+
+interface Uploaded {
+  pr: Problem;
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  mask?: Tensor;
+  keyPaddingMask?: Tensor;
+  /** Every tensor created (views included), for disposal. */
+  all: Tensor[];
+}
+
+function maskShape(kind: MaskKind, s: Spec): number[] {
+  return kind === 'qk' ? [s.Tq, s.Tk] : kind === 'b1qk' ? [s.B, 1, s.Tq, s.Tk] : [s.B, s.H, s.Tq, s.Tk];
+}
+
+/** Expands row-major `values` of `shape` to [B, H, Tq, Tk] (right-aligned broadcasting). */
+function broadcast4(values: Float64Array, shape: readonly number[], target: readonly number[]): Float64Array {
+  const full = [...Array(4 - shape.length).fill(1), ...shape] as number[];
+  const out = new Float64Array(target.reduce((a, b) => a * b, 1));
+  let n = 0;
+  for (let a = 0; a < target[0]!; a++)
+    for (let b = 0; b < target[1]!; b++)
+      for (let c = 0; c < target[2]!; c++)
+        for (let e = 0; e < target[3]!; e++) {
+          const idx = [a, b, c, e].map((x, i) => (full[i] === 1 ? 0 : x));
+          out[n++] = values[((idx[0]! * full[1]! + idx[1]!) * full[2]! + idx[2]!) * full[3]! + idx[3]!]!;
+        }
+  return out;
+}
+
+/** Reorders logical [B, H, T, d] into [B, T, H, d]. */
+function toBTHD(x: Float64Array, B: number, H: number, T: number, d: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let i = 0; i < T; i++)
+        for (let c = 0; c < d; c++) out[((b * T + i) * H + h) * d + c] = x[((b * H + h) * T + i) * d + c]!;
+  return out;
+}
+
+function upload(s: Spec, dtype: 'f32' | 'f16' = 'f32'): Uploaded {
+  const rnd = prng(s.seed);
+  const gen = (n: number, amp = 1) => stored(Float64Array.from({ length: n }, () => rnd() * amp), dtype);
+  const { B, H, Tq, Tk, d } = s;
+  const q = gen(B * H * Tq * d, 2);
+  const kvHeads = s.layout === 'kvHeadBroadcast' ? 1 : H;
+  const kBase = gen(B * kvHeads * Tk * d, 2);
+  const vBase = gen(B * kvHeads * Tk * d);
+  const widen = (x: Float64Array) => (kvHeads === H ? x : broadcast4(x, [B, 1, Tk * d, 1], [B, H, Tk * d, 1]));
+  const k = widen(kBase);
+  const v = widen(vBase);
+  const all: Tensor[] = [];
+  const keep = (x: Tensor) => (all.push(x), x);
+  let qt: Tensor;
+  let kt: Tensor;
+  let vt: Tensor;
+  if (s.layout === 'contiguous') {
+    [qt, kt, vt] = [q, k, v].map((x, i) => keep(ops.fromFlat(x, [B, H, i ? Tk : Tq, d], dtype)));
+  } else if (s.layout === 'bthd') {
+    [qt, kt, vt] = [q, k, v].map((x, i) => {
+      const T = i ? Tk : Tq;
+      return keep(ops.permute(keep(ops.fromFlat(toBTHD(x, B, H, T, d), [B, T, H, d], dtype)), [0, 2, 1, 3]));
+    });
+  } else if (s.layout === 'fusedQkv') {
+    // One [B, T, 3, H, d] projection output; q, k, v are slices of it, permuted to [B, H, T, d].
+    if (Tq !== Tk) throw new Error('fusedQkv needs Tq == Tk');
+    const parts = [q, k, v].map((x) => toBTHD(x, B, H, Tq, d));
+    const fused = new Float64Array(3 * q.length);
+    for (let r = 0; r < B * Tq; r++)
+      for (let part = 0; part < 3; part++) fused.set(parts[part]!.subarray(r * H * d, (r + 1) * H * d), (r * 3 + part) * H * d);
+    const qkv = keep(ops.fromFlat(fused, [B, Tq, 3, H, d], dtype));
+    [qt, kt, vt] = [0, 1, 2].map((part) => keep(ops.permute(keep(ops.slice(qkv, [null, null, part])), [0, 2, 1, 3])));
+  } else {
+    // Shared k/v across heads (multi-query style): [B, 1, Tk, d] expanded with a stride-0 head dim.
+    qt = keep(ops.fromFlat(q, [B, H, Tq, d], dtype));
+    [kt, vt] = [kBase, vBase].map((x) => keep(ops.expand(keep(ops.fromFlat(x, [B, 1, Tk, d], dtype)), [B, H, Tk, d])));
+  }
+  const up: Uploaded = {
+    pr: { B, H, Tq, Tk, d, q, k, v, mask: null, kpm: null, causal: s.causal, scale: 1 / Math.sqrt(d) },
+    q: qt,
+    k: kt,
+    v: vt,
+    all,
+  };
+  if (s.mask !== 'none') {
+    const shape = maskShape(s.mask, s);
+    const n = shape.reduce((a, b) => a * b, 1);
+    // Mostly moderate values, some -inf (which removes the key) to exercise masking through the mask too.
+    const values = Float64Array.from({ length: n }, () => (rnd() > 0.85 ? -Infinity : rnd() * 2));
+    up.mask = keep(ops.fromFlat(values, shape, 'f32'));
+    up.pr.mask = broadcast4(stored(values, 'f32'), shape, [B, H, Tq, Tk]);
+  }
+  if (s.keyPadding) {
+    const kpm = Uint8Array.from({ length: B * Tk }, () => (rnd() > 0.7 ? 1 : 0));
+    up.keyPaddingMask = keep(ops.fromFlat(kpm, [B, Tk], 'u32'));
+    up.pr.kpm = kpm;
+  }
+  return up;
+}
+
+function dispose(xs: readonly Tensor[]): void {
+  for (const x of xs) x.dispose();
+}
+
+function options(up: Uploaded): { mask?: Tensor; keyPaddingMask?: Tensor; causal: boolean } {
+  return {
+    causal: up.pr.causal,
+    ...(up.mask ? { mask: up.mask } : {}),
+    ...(up.keyPaddingMask ? { keyPaddingMask: up.keyPaddingMask } : {}),
+  };
+}
+
+// f32: outputs are convex combinations of v rows (|v| < 1) computed with f32 dot products of length d
+// and an f32 running sum over Tk <= 40 keys: errors stay around 1e-6; lse is a log of a sum (~1e-6 relative).
+const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
+const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
+
+async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE): Promise<void> {
+  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true });
+  try {
+    const want = oracleForward(up.pr);
+    assertClose(await out.data(), want.out, { ...tol, what: 'attention output' });
+    assertClose(await lse.data(), want.lse, { ...lseTol, what: 'attention lse' });
+  } finally {
+    dispose([out, lse]);
+  }
+}
+
+// ---- forward ----------------------------------------------------------------------------------------
+
+t('forward matches the float64 oracle for every tuned head dim (ragged T, all masks)', async () => {
+  for (const [n, d] of HEAD_DIMS.entries()) {
+    const up = upload({ B: 2, H: 3, Tq: 19 + n, Tk: 37 - n, d, causal: n % 2 === 0, keyPadding: true, mask: 'b1qk', layout: 'contiguous', seed: 11 + n });
+    try {
+      await checkForward(up);
+    } finally {
+      dispose(up.all);
+    }
+  }
+});
+
+t('forward property: random B, H, Tq, Tk, head dims, masks and strided layouts', async () => {
+  const spec = fc
+    .record({
+      B: fc.integer({ min: 1, max: 3 }),
+      H: fc.integer({ min: 1, max: 3 }),
+      Tq: fc.integer({ min: 1, max: 40 }),
+      Tk: fc.integer({ min: 1, max: 40 }),
+      d: fc.constantFrom(...HEAD_DIMS),
+      causal: fc.boolean(),
+      keyPadding: fc.boolean(),
+      mask: fc.constantFrom<MaskKind>('none', 'qk', 'b1qk', 'full'),
+      layout: fc.constantFrom<Layout>('contiguous', 'bthd', 'fusedQkv', 'kvHeadBroadcast'),
+      seed: fc.integer({ min: 0, max: 1 << 30 }),
+    })
+    .map((s) => (s.layout === 'fusedQkv' ? { ...s, Tk: s.Tq } : s));
+  await fc.assert(
+    fc.asyncProperty(spec, async (s) => {
+      const up = upload(s);
+      try {
+        await checkForward(up);
+      } finally {
+        dispose(up.all);
+      }
+    }),
+    { numRuns: 40, examples: [[{ B: 1, H: 1, Tq: 1, Tk: 1, d: 32, causal: false, keyPadding: false, mask: 'none', layout: 'contiguous', seed: 1 }]] },
+  );
+});
+
+t('fully masked rows give output 0 and lse -inf', async () => {
+  const s: Spec = { B: 2, H: 2, Tq: 5, Tk: 7, d: 32, causal: true, keyPadding: false, mask: 'none', layout: 'contiguous', seed: 3 };
+  const up = upload(s);
+  // Batch 0: every key is padding. Batch 1: key 0 is padding, so causal row 0 sees nothing.
+  const kpm = new Uint8Array(2 * 7);
+  kpm.fill(1, 0, 7);
+  kpm[7] = 1;
+  const keyPaddingMask = ops.fromFlat(kpm, [2, 7], 'u32');
+  // A -inf additive mask removing every key of query row 2 (all batches, all heads).
+  const maskValues = new Float64Array(5 * 7).fill(0.25);
+  maskValues.fill(-Infinity, 2 * 7, 3 * 7);
+  const mask = ops.fromFlat(maskValues, [5, 7], 'f32');
+  try {
+    const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { causal: true, keyPaddingMask, mask, returnLse: true });
+    const o = await out.data();
+    const l = await lse.data();
+    up.pr.kpm = kpm;
+    up.pr.mask = broadcast4(maskValues, [5, 7], [2, 2, 5, 7]);
+    const want = oracleForward(up.pr);
+    assertClose(o, want.out, { ...F32_OUT, what: 'output' });
+    assertClose(l, want.lse, { ...F32_LSE, what: 'lse' });
+    for (let row = 0; row < 2 * 2 * 5; row++) {
+      const b = Math.floor(row / 10);
+      const i = row % 5;
+      const dead = b === 0 || i === 0 || i === 2;
+      assert.is(l[row] === -Infinity, dead, `row ${row} lse ${l[row]}`);
+      if (dead) assert.ok(o.subarray(row * 32, row * 32 + 32).every((x) => x === 0), `row ${row} output is 0`);
+    }
+    dispose([out, lse]);
+  } finally {
+    dispose([...up.all, keyPaddingMask, mask]);
+  }
+});
+
+t('key-padding mask accepts i32, f32 and strided views (non-zero = ignore)', async () => {
+  const s: Spec = { B: 2, H: 2, Tq: 9, Tk: 11, d: 64, causal: false, keyPadding: false, mask: 'none', layout: 'contiguous', seed: 5 };
+  const up = upload(s);
+  const kpm = Uint8Array.from({ length: 22 }, (_, i) => (i % 3 === 1 ? 1 : 0));
+  up.pr.kpm = kpm;
+  const want = oracleForward(up.pr);
+  // [Tk, B] stored, transposed to [B, Tk]: a strided view.
+  const kpmT = new Float64Array(22);
+  for (let b = 0; b < 2; b++) for (let j = 0; j < 11; j++) kpmT[j * 2 + b] = kpm[b * 11 + j]!;
+  const base = ops.fromFlat(kpmT, [11, 2], 'f32');
+  const masks = [ops.fromFlat(kpm, [2, 11], 'i32'), ops.fromFlat(Float64Array.from(kpm, (x) => x * 2.5), [2, 11], 'f32'), ops.transpose(base, 0, 1)];
+  try {
+    for (const keyPaddingMask of masks) {
+      const out = ops.scaledDotProductAttention(up.q, up.k, up.v, { keyPaddingMask });
+      assertClose(await out.data(), want.out, { ...F32_OUT, what: `output with ${keyPaddingMask.dtype} padding mask` });
+      out.dispose();
+    }
+  } finally {
+    dispose([...up.all, ...masks, base]);
+  }
+});
+
+t('q/k/v sliced from a fused [B, T, 3, H, d] tensor are read in place, with an explicit scale', async () => {
+  const s: Spec = { B: 2, H: 3, Tq: 13, Tk: 13, d: 80, causal: true, keyPadding: false, mask: 'none', layout: 'fusedQkv', seed: 9 };
+  const up = upload(s);
+  try {
+    assert.ok(!up.q.isContiguous && !up.k.isContiguous && !up.v.isContiguous);
+    const before = memoryStats().bytesLive;
+    const out = ops.scaledDotProductAttention(up.q, up.k, up.v, { causal: true, scale: 0.3 });
+    // Only the output was allocated: no contiguous copies of q/k/v (and no lse kept).
+    assert.is(memoryStats().bytesLive - before, 2 * 3 * 13 * 80 * 4);
+    up.pr.scale = 0.3;
+    assertClose(await out.data(), oracleForward(up.pr).out, { ...F32_OUT, what: 'fused-qkv output' });
+    out.dispose();
+  } finally {
+    dispose(up.all);
+  }
+});
+
+t('empty query or key sets', async () => {
+  const q = ops.fromFlat(new Float32Array(2 * 32), [1, 1, 2, 32], 'f32');
+  const k0 = ops.fromFlat([], [1, 1, 0, 32], 'f32');
+  try {
+    const { out, lse } = ops.scaledDotProductAttention(q, k0, k0, { returnLse: true });
+    assert.equal(Array.from(await out.data()), new Array(64).fill(0));
+    assert.equal(Array.from(await lse.data()), [-Infinity, -Infinity]);
+    const empty = ops.scaledDotProductAttention(k0, q, q);
+    assert.equal(empty.shape, [1, 1, 0, 32]);
+    dispose([out, lse, empty]);
+  } finally {
+    dispose([q, k0]);
+  }
+});
+
+t('f16 inputs (f32 math): within f16 output rounding', async () => {
+  if (!hasF16()) return;
+  for (const [n, d] of [64, 96].entries()) {
+    const s: Spec = { B: 2, H: 2, Tq: 17, Tk: 29, d, causal: n === 1, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 21 + n };
+    const up = upload(s, 'f16');
+    try {
+      assert.is(up.q.dtype, 'f16');
+      // The oracle sees the same f16-rounded inputs, so the error is the f16 rounding of the output
+      // (2^-11 relative, |out| < 1) plus f32 accumulation; lse stays f32.
+      await checkForward(up, { atol: 1e-3, rtol: 2e-3 }, F32_LSE);
+    } finally {
+      dispose(up.all);
+    }
+  }
+});
+
+// ---- backward ---------------------------------------------------------------------------------------
+
+async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rtol: number }, dtype: 'f32' | 'f16' = 'f32'): Promise<void> {
+  const { B, H, Tq, d } = up.pr;
+  const rnd = prng(seed ^ 0x5bd1e995);
+  const dOValues = stored(Float64Array.from({ length: B * H * Tq * d }, () => rnd()), dtype);
+  const dOut = ops.fromFlat(dOValues, [B, H, Tq, d], dtype);
+  const opts = options(up);
+  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...opts, returnLse: true });
+  const { dq, dk, dv } = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, opts);
+  try {
+    const fwd = oracleForward(up.pr);
+    const want = oracleBackward(up.pr, fwd.P, dOValues);
+    assertClose(await dq.data(), want.dq, { ...tol, what: 'dq' });
+    if (up.k.strides[1] === 0) return; // head-broadcast k/v: per-head gradients are what the oracle gives too
+    assertClose(await dk.data(), want.dk, { ...tol, what: 'dk' });
+    assertClose(await dv.data(), want.dv, { ...tol, what: 'dv' });
+  } finally {
+    dispose([dOut, out, lse, dq, dk, dv]);
+  }
+}
+
+// Gradients sum up to 40 terms of products of O(1) values with f32 rounding in P (recomputed from the
+// saved lse): absolute errors stay near 1e-5 with magnitudes up to ~10.
+const F32_GRAD = { atol: 1e-4, rtol: 1e-3 };
+
+t('backward matches the oracle analytic gradient for every tuned head dim', async () => {
+  for (const [n, d] of HEAD_DIMS.entries()) {
+    const up = upload({ B: 1, H: 2, Tq: 21 - n, Tk: 17 + 2 * n, d, causal: n % 2 === 1, keyPadding: n % 2 === 0, mask: n === 2 ? 'full' : 'none', layout: 'bthd', seed: 40 + n });
+    try {
+      await checkBackward(up, n, F32_GRAD);
+    } finally {
+      dispose(up.all);
+    }
+  }
+});
+
+t('backward property: random shapes, masks, layouts', async () => {
+  const spec = fc
+    .record({
+      B: fc.integer({ min: 1, max: 2 }),
+      H: fc.integer({ min: 1, max: 2 }),
+      Tq: fc.integer({ min: 1, max: 40 }),
+      Tk: fc.integer({ min: 1, max: 40 }),
+      d: fc.constantFrom(32, 64),
+      causal: fc.boolean(),
+      keyPadding: fc.boolean(),
+      mask: fc.constantFrom<MaskKind>('none', 'qk', 'full'),
+      layout: fc.constantFrom<Layout>('contiguous', 'bthd', 'fusedQkv'),
+      seed: fc.integer({ min: 0, max: 1 << 30 }),
+    })
+    .map((s) => (s.layout === 'fusedQkv' ? { ...s, Tk: s.Tq } : s));
+  await fc.assert(
+    fc.asyncProperty(spec, async (s) => {
+      const up = upload(s);
+      try {
+        await checkBackward(up, s.seed, F32_GRAD);
+      } finally {
+        dispose(up.all);
+      }
+    }),
+    { numRuns: 20 },
+  );
+});
+
+t('backward: fully masked rows and padded keys get zero gradients', async () => {
+  const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 32, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 77 });
+  try {
+    up.pr.kpm!.fill(1, 0, 9); // batch 0: everything padded
+    up.pr.kpm![9] = 1; // batch 1: key 0 padded, so causal row 0 is empty
+    up.keyPaddingMask!.dispose();
+    up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
+    up.all.push(up.keyPaddingMask);
+    await checkBackward(up, 5, F32_GRAD);
+  } finally {
+    dispose(up.all);
+  }
+});
+
+t('backward f16: within f16 rounding of the gradients', async () => {
+  if (!hasF16()) return;
+  const up = upload({ B: 1, H: 2, Tq: 15, Tk: 12, d: 64, causal: false, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 8 }, 'f16');
+  try {
+    // Inputs and dO are f16-rounded for the oracle too; out (saved in f16) feeds delta, which adds
+    // ~2^-11 relative error per row on top of the f16 rounding of each gradient.
+    await checkBackward(up, 8, { atol: 1e-2, rtol: 1e-2 }, 'f16');
+  } finally {
+    dispose(up.all);
+  }
+});
+
+t('the oracle gradient agrees with central finite differences (tiny case)', () => {
+  const rnd = prng(123);
+  const B = 1, H = 1, Tq = 3, Tk = 4, d = 2;
+  const gen = (n: number) => Float64Array.from({ length: n }, () => rnd());
+  const pr: Problem = {
+    B, H, Tq, Tk, d,
+    q: gen(Tq * d), k: gen(Tk * d), v: gen(Tk * d),
+    mask: Float64Array.from({ length: Tq * Tk }, (_, i) => (i === 5 ? -Infinity : rnd())),
+    kpm: Uint8Array.from([0, 0, 0, 1]),
+    causal: false, scale: 0.7,
+  };
+  const dO = gen(Tq * d);
+  const loss = (p: Problem) => oracleForward(p).out.reduce((acc, o, i) => acc + o * dO[i]!, 0);
+  const grads = oracleBackward(pr, oracleForward(pr).P, dO);
+  const h = 1e-6;
+  for (const [name, grad] of [['q', grads.dq], ['k', grads.dk], ['v', grads.dv]] as const) {
+    const x = pr[name];
+    const fd = Array.from(x, (x0, i) => {
+      x[i] = x0 + h;
+      const up = loss(pr);
+      x[i] = x0 - h;
+      const down = loss(pr);
+      x[i] = x0;
+      return (up - down) / (2 * h);
+    });
+    // Float64 central differences: truncation O(h^2) and cancellation ~1e-16 / h.
+    assertClose(grad, fd, { atol: 1e-8, rtol: 1e-6, what: `d${name} vs finite differences` });
+  }
+  // The padded key gets exactly zero gradient.
+  assert.equal(Array.from(grads.dk.subarray(3 * d)), [0, 0]);
+});
+
+// ---- errors -----------------------------------------------------------------------------------------
+
+t('errors name the op and operands before any GPU work', () => {
+  const mk = (shape: number[], dtype: 'f32' | 'u32' = 'f32') => ops.fromFlat(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, dtype);
+  const q = mk([2, 3, 5, 32]);
+  const k = mk([2, 3, 7, 32]);
+  const made: Tensor[] = [q, k];
+  const use = (x: Tensor) => (made.push(x), x);
+  const sdpa = ops.scaledDotProductAttention;
+  const dispatchesBefore = runtime().dispatches;
+  try {
+    assert.throws(() => sdpa(use(mk([3, 5, 32])), k, k), (e: Error) => e instanceof ShapeError && /q must have rank 4/.test(e.message));
+    assert.throws(() => sdpa(q, use(mk([1, 3, 7, 32])), k), (e: Error) => e instanceof ShapeError && /batch sizes differ: q \[2,3,5,32\], k \[1,3,7,32\], v \[2,3,7,32\]/.test(e.message));
+    assert.throws(() => sdpa(q, k, use(mk([2, 2, 7, 32]))), (e: Error) => e instanceof ShapeError && /head counts differ/.test(e.message));
+    assert.throws(() => sdpa(q, k, use(mk([2, 3, 6, 32]))), (e: Error) => e instanceof ShapeError && /same number of rows/.test(e.message));
+    assert.throws(() => sdpa(q, k, use(mk([2, 3, 7, 16]))), (e: Error) => e instanceof ShapeError && /head dims differ/.test(e.message));
+    const big = use(mk([1, 1, 2, 257]));
+    assert.throws(() => sdpa(big, big, big), (e: Error) => e instanceof ShapeError && /head dim 257 is unsupported/.test(e.message));
+    const zero = use(mk([1, 1, 2, 0]));
+    assert.throws(() => sdpa(zero, zero, zero), (e: Error) => e instanceof ShapeError && /head dim 0 is unsupported/.test(e.message));
+    assert.throws(() => sdpa(use(mk([2, 3, 5, 32], 'u32')), k, k), (e: Error) => e instanceof DTypeError && /q must be f32 or f16/.test(e.message));
+    if (hasF16()) {
+      const kh = use(ops.fromFlat(new Float32Array(2 * 3 * 7 * 32), [2, 3, 7, 32], 'f16'));
+      assert.throws(() => sdpa(q, kh, k), (e: Error) => e instanceof DTypeError && /dtypes differ: q f32, k f16, v f32/.test(e.message));
+    }
+    assert.throws(() => sdpa(q, k, k, { mask: use(mk([5, 6])) }), (e: Error) => e instanceof ShapeError && /mask \[5,6\] does not broadcast to \[B, H, Tq, Tk\] = \[2,3,5,7\]/.test(e.message));
+    assert.throws(() => sdpa(q, k, k, { mask: use(mk([1, 2, 3, 5, 7])) }), (e: Error) => e instanceof ShapeError && /does not broadcast/.test(e.message));
+    assert.throws(() => sdpa(q, k, k, { mask: use(mk([5, 7], 'u32')) }), (e: Error) => e instanceof DTypeError && /additive f32 or f16 mask/.test(e.message));
+    assert.throws(() => sdpa(q, k, k, { keyPaddingMask: use(mk([2, 5], 'u32')) }), (e: Error) => e instanceof ShapeError && /keyPaddingMask must be \[B, Tk\] = \[2,7\], got \[2,5\]/.test(e.message));
+    assert.throws(() => sdpa(q, k, k, { scale: Number.NaN }), (e: Error) => e instanceof ArgumentError && /scale must be a finite number/.test(e.message));
+    const gone = use(mk([2, 3, 7, 32]));
+    gone.dispose();
+    assert.throws(() => sdpa(q, k, gone), (e: Error) => e instanceof DisposedError);
+
+    const bwd = ops.scaledDotProductAttentionBackward;
+    const out = use(mk([2, 3, 5, 32]));
+    const lse = use(mk([2, 3, 5]));
+    assert.throws(() => bwd(q, k, k, use(mk([2, 3, 4, 32])), out, lse), (e: Error) => e instanceof ShapeError && /out \[2,3,4,32\] must match q \[2,3,5,32\]/.test(e.message));
+    assert.throws(() => bwd(q, k, k, out, use(mk([2, 3, 5, 32], 'u32')), lse), (e: Error) => e instanceof DTypeError && /dOut is u32 but q is f32/.test(e.message));
+    assert.throws(() => bwd(q, k, k, out, out, use(mk([2, 3, 6]))), (e: Error) => e instanceof ShapeError && /lse \[2,3,6\] must be \[B, H, Tq\] = \[2,3,5\]/.test(e.message));
+    assert.throws(() => bwd(q, k, k, out, out, use(mk([2, 3, 5], 'u32'))), (e: Error) => e instanceof DTypeError && /lse must be f32/.test(e.message));
+    assert.throws(() => bwd(q, use(mk([2, 3, 7, 64])), k, out, out, lse), (e: Error) => e instanceof ShapeError && /head dims differ/.test(e.message));
+    assert.is(runtime().dispatches, dispatchesBefore, 'no dispatch was recorded');
+  } finally {
+    dispose(made);
+  }
+});
+
+t.run();

@@ -1,0 +1,284 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { ops, hasF16, init, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
+import { chooseKernel, TUNING } from '../../kernels/matmul.js';
+import type { MatmulOptions } from '../../engine/ops/matmul.js';
+import { NdArray, expectClose, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
+import { resetTestDevice, testDevice } from '../helpers.js';
+
+const t = suite('kernels: matmul');
+let kernels: MatmulOptions[] = [{}, { kernel: 'tiled' }];
+t.before(async () => {
+  const info = await testDevice();
+  // Every kernel this adapter can run, so lavapipe also exercises the GPU (tiled) kernel.
+  if (info.features.includes('subgroups')) kernels = [{}, { kernel: 'tiled' }, { kernel: 'lanes', rows: 3 }];
+});
+
+function seeded(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 * 2 - 1;
+  };
+}
+
+/** A tensor of `shape` with values in [-1, 1) and its float64 twin (values rounded as stored). */
+function randomPair(shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): [Tensor, NdArray] {
+  const r = seeded(seed);
+  const n = shape.reduce((x, d) => x * d, 1);
+  const v = Array.from({ length: n }, r);
+  return [ops.fromFlat(v, shape, dtype), new NdArray(shape, roundTo(dtype, v))];
+}
+
+/**
+ * f32 tolerance: each output sums K products of inputs bounded by 1 in magnitude; rounding errors of
+ * a length-K f32 sum grow like sqrt(K) * eps * max|a| * max|b| in practice (eps = 6e-8), so
+ * atol = 1e-5 * sqrt(K) leaves ~100x margin while still catching a wrong or missing term (>= ~1e-3).
+ */
+const f32Tol = (k: number) => ({ atol: 1e-5 * Math.sqrt(Math.max(k, 1)), rtol: 1e-5 });
+
+async function check(out: Tensor, expected: NdArray, k: number, what: string): Promise<void> {
+  assert.equal([...out.shape], [...expected.shape], `${what}: shape`);
+  expectClose(await out.data(), expected.data, { ...f32Tol(k), what });
+  out.dispose();
+}
+
+t('2-D product on every kernel, tile-edge sizes', async () => {
+  for (const [m, n, k] of [[1, 1, 1], [5, 7, 3], [64, 64, 16], [65, 33, 17], [13, 97, 40]] as const) {
+    const [a, ra] = randomPair([m, k], m * 100 + k);
+    const [b, rb] = randomPair([k, n], n * 100 + k);
+    const expected = refMatmul(ra, rb);
+    for (const o of kernels) await check(ops.matmul(a, b, o), expected, k, `${m}x${n}x${k} ${JSON.stringify(o)}`);
+    a.dispose();
+    b.dispose();
+  }
+});
+
+t('property: random M, N, K in 1..70, transposed views, every kernel', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
+      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 1e6 }),
+      async (m, n, k, transA, transB, which, seed) => {
+        // A transposed view: stored [K, M], viewed as [M, K] through swapped strides (no copy).
+        const [as, ras] = randomPair(transA ? [k, m] : [m, k], seed);
+        const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], seed + 1);
+        const a = transA ? ops.transpose(as) : as;
+        const b = transB ? ops.transpose(bs) : bs;
+        const expected = refMatmul(transA ? refTranspose(ras) : ras, transB ? refTranspose(rbs) : rbs);
+        const o = kernels[which % kernels.length]!;
+        await check(ops.matmul(a, b, o), expected, k, `${m}x${n}x${k} tA=${transA} tB=${transB} ${JSON.stringify(o)}`);
+        for (const x of new Set([as, bs, a, b])) x.dispose();
+      },
+    ),
+    { numRuns: 30 },
+  );
+});
+
+t('large K (~1000) including a K tail', async () => {
+  for (const [m, n, k] of [[3, 5, 1000], [17, 9, 1013]] as const) {
+    const [a, ra] = randomPair([m, k], k);
+    const [b, rb] = randomPair([k, n], k + 1);
+    for (const o of kernels) await check(ops.matmul(a, b, o), refMatmul(ra, rb), k, `K=${k} ${JSON.stringify(o)}`);
+    a.dispose();
+    b.dispose();
+  }
+});
+
+t('batched operands broadcast their leading dims', async () => {
+  const cases: [number[], number[]][] = [
+    [[2, 1, 5, 4], [3, 4, 6]],
+    [[3, 5, 4], [4, 6]],
+    [[5, 4], [2, 4, 6]],
+    [[1, 2, 3, 4], [2, 1, 4, 2]],
+  ];
+  for (const [sa, sb] of cases) {
+    const [a, ra] = randomPair(sa, sa.length * 7);
+    const [b, rb] = randomPair(sb, sb.length * 11);
+    for (const o of kernels) await check(ops.matmul(a, b, o), refMatmul(ra, rb), 4, `[${sa}] @ [${sb}] ${JSON.stringify(o)}`);
+    a.dispose();
+    b.dispose();
+  }
+});
+
+t('irregular strides (stepped slices, expanded batch) are read in place', async () => {
+  const [base, rbase] = randomPair([4, 9, 12], 5);
+  // Every other row and every third column: strides (108, 24, 3), not a transposition.
+  const a = ops.slice(base, [null, { step: 2 }, { step: 3 }]); // [4, 5, 4]
+  const ra = new NdArray([4, 5, 4], Array.from({ length: 80 }, (_, i) => {
+    const [p, r, c] = [Math.floor(i / 20), Math.floor(i / 4) % 5, i % 4];
+    return rbase.data[p * 108 + r * 2 * 12 + c * 3]!;
+  }));
+  const [b0, rb0] = randomPair([4, 6], 6);
+  const b = ops.expand(ops.unsqueeze(b0, 0), [4, 4, 6]); // batch stride 0
+  for (const o of kernels) await check(ops.matmul(a, b, o), refMatmul(ra, rb0), 4, `strided ${JSON.stringify(o)}`);
+  for (const x of [base, a, b0, b]) x.dispose();
+});
+
+t('1-D operands follow torch.matmul', async () => {
+  const [v, rv] = randomPair([6], 1);
+  const [w, rw] = randomPair([6], 2);
+  const [m, rm] = randomPair([6, 3], 3);
+  const [mt, rmt] = randomPair([4, 6], 4);
+  const [bm, rbm] = randomPair([2, 6, 3], 5);
+  const [bl, rbl] = randomPair([2, 4, 6], 6);
+  const pairs: [Tensor, NdArray, Tensor, NdArray, number[]][] = [
+    [v, rv, w, rw, []],
+    [v, rv, m, rm, [3]],
+    [mt, rmt, v, rv, [4]],
+    [v, rv, bm, rbm, [2, 3]],
+    [bl, rbl, v, rv, [2, 4]],
+  ];
+  for (const [a, ra, b, rb, shape] of pairs) {
+    const expected = refMatmul(ra, rb);
+    assert.equal([...expected.shape], shape);
+    for (const o of kernels) await check(ops.matmul(a, b, o), expected, 6, `[${a.shape}] @ [${b.shape}] ${JSON.stringify(o)}`);
+  }
+  for (const x of [v, w, m, mt, bm, bl]) x.dispose();
+});
+
+t('zero-size dims: K = 0 gives zeros (plus bias), M = 0 an empty result', async () => {
+  const a = ops.zeros([3, 0]);
+  const b = ops.zeros([0, 2]);
+  for (const o of kernels) assert.equal(await ops.matmul(a, b, o).toArray(), [[0, 0], [0, 0], [0, 0]]);
+  const bias = ops.tensor([1, 2]);
+  assert.equal(await ops.linear(a, ops.zeros([2, 0]), bias).toArray(), [[1, 2], [1, 2], [1, 2]]);
+  assert.equal([...ops.matmul(ops.zeros([0, 4]), ops.zeros([4, 5])).shape], [0, 5]);
+});
+
+// f16 tolerance: inputs are rounded to f16 before the oracle sees them, so the only errors are f32
+// accumulation (as above) and, for f16 output, one rounding of the result to f16 (relative 2^-11
+// ~ 4.9e-4); rtol 1e-3 covers that with 2x margin, atol adds the accumulation term.
+t('f16 inputs accumulate in f32; f16 or f32 output', async () => {
+  if (!hasF16()) return;
+  for (const [m, n, k] of [[5, 9, 33], [40, 20, 130]] as const) {
+    const [a, ra] = randomPair([m, k], 9, 'f16');
+    const [b, rb] = randomPair([k, n], 10, 'f16');
+    const expected = refMatmul(ra, rb);
+    for (const o of kernels) {
+      const c16 = ops.matmul(a, b, o);
+      assert.is(c16.dtype, 'f16');
+      expectClose(await c16.data(), expected.data, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-3, what: `f16 out ${JSON.stringify(o)}` });
+      const c32 = ops.matmul(a, b, { ...o, outDtype: 'f32' });
+      assert.is(c32.dtype, 'f32');
+      await check(c32, expected, k, `f16 in, f32 out ${JSON.stringify(o)}`);
+      c16.dispose();
+    }
+    // A row-major f16 B with 4-aligned rows takes the vec4<f16> load path of the lanes kernel; a
+    // transposed one the scalar path.
+    const bt = ops.transpose(ops.contiguous(ops.transpose(b)));
+    await check(ops.matmul(a, bt, { outDtype: 'f32' }), expected, k, 'f16 transposed B');
+    for (const x of [a, b, bt]) x.dispose();
+  }
+});
+
+const erf64 = (x: number): number => {
+  // Maclaurin series; |x| stays below ~4 here, where 200 terms are float64-exact.
+  let term = x;
+  let s = x;
+  for (let i = 1; i < 200; i++) {
+    term *= (-x * x) / i;
+    s += term / (2 * i + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * s;
+};
+const gelu64 = (x: number) => 0.5 * x * (1 + erf64(x / Math.SQRT2));
+
+t('linear: every bias x activation x residual combination, savePreActivation, w^T read in place', async () => {
+  const [x, rx] = randomPair([2, 5, 7], 21);
+  const [w, rw] = randomPair([6, 7], 22); // [out, in]
+  const [bias, rbias] = randomPair([6], 23);
+  const [res, rres] = randomPair([2, 5, 6], 24);
+  const [resRow, rresRow] = randomPair([6], 25); // broadcast residual
+  const product = refMatmul(rx, refTranspose(rw));
+  // Each combination is its own pipeline (lavapipe compiles one in ~0.5 s): all 18 on the adapter's
+  // default kernel, alternating savePreActivation, and a spread of them on the other kernels.
+  const combos = [false, true].flatMap((withBias) =>
+    (['none', 'gelu', 'relu'] as const).flatMap((activation) =>
+      ([null, 'full', 'row'] as const).map((residual) => ({ withBias, activation, residual }))));
+  for (const o of kernels)
+    for (const [ci, { withBias, activation, residual }] of combos.entries()) {
+      if (o.kernel !== undefined && ci % 5 !== 0) continue;
+      const what = `bias=${withBias} act=${activation} res=${residual} ${JSON.stringify(o)}`;
+      const pre = withBias ? zip(product, new NdArray([1, 1, 6], rbias.data), (p, q) => p + q) : product;
+      const act = activation === 'gelu' ? zip(pre, pre, (v) => gelu64(v)) : activation === 'relu' ? zip(pre, pre, (v) => Math.max(v, 0)) : pre;
+      const rr = residual === 'full' ? rres : residual === 'row' ? new NdArray([1, 1, 6], rresRow.data) : null;
+      const expected = rr ? zip(act, rr, (p, q) => p + q) : act;
+      const opts = { ...o, activation, ...(residual ? { residual: residual === 'full' ? res : resRow } : {}) };
+      // gelu_f32 is accurate to ~1.2e-7 relative in erf: within the f32 product tolerance.
+      if (ci % 2 === 0) {
+        const both = ops.linear(x, w, withBias ? bias : null, { ...opts, savePreActivation: true });
+        await check(both.out, expected, 7, `${what} out`);
+        await check(both.pre, pre, 7, `${what} pre`);
+      } else {
+        await check(ops.linear(x, w, withBias ? bias : null, opts), expected, 7, what);
+      }
+    }
+  for (const v of [x, w, bias, res, resRow]) v.dispose();
+});
+
+t('linear: 1-D input, transposed weight view, GELU saturation', async () => {
+  const [x, rx] = randomPair([7], 31);
+  const [w, rw] = randomPair([4, 7], 32);
+  await check(ops.linear(x, w), refMatmul(rx, refTranspose(rw)), 7, '1-D input');
+  // w given as a transposed view of a stored [in, out] matrix: strides (1, 4), still no copy.
+  const [wt, rwt] = randomPair([7, 4], 33);
+  const wv = ops.transpose(wt);
+  await check(ops.linear(x, wv), refMatmul(rx, rwt), 7, 'transposed weight view');
+  const big = ops.tensor([[8, -8, 0.5]]);
+  const eye = ops.eye(3);
+  expectClose(await ops.linear(big, eye, null, { activation: 'gelu' }).data(), [8, 0, gelu64(0.5)], { atol: 1e-6, rtol: 1e-6, what: 'gelu' });
+  for (const v of [x, w, wt, wv, big, eye]) v.dispose();
+});
+
+t('errors name the op and both shapes, before any GPU work', () => {
+  const a = ops.zeros([2, 3]);
+  const b = ops.zeros([4, 5]);
+  assert.throws(() => ops.matmul(a, b), (e: Error) => e instanceof ShapeError && e.message.includes('[2,3]') && e.message.includes('[4,5]'));
+  assert.throws(() => ops.matmul(ops.zeros([2, 2, 3]), ops.zeros([3, 3, 4])), (e: Error) => e instanceof ShapeError && /batch dims/.test(e.message));
+  const s = ops.tensor(1);
+  assert.throws(() => ops.matmul(s, a), (e: Error) => e instanceof ShapeError && e.message.includes('at least 1 dim'));
+  assert.throws(() => ops.matmul(a, s), (e: Error) => e instanceof ShapeError);
+  const i = ops.zeros([3, 2], { dtype: 'i32' });
+  assert.throws(() => ops.matmul(a, i), (e: Error) => e instanceof DTypeError && e.message.includes('i32'));
+  assert.throws(() => ops.matmul(ops.zeros([3, 2], { dtype: 'i32' }), ops.zeros([2, 2], { dtype: 'i32' })), (e: Error) => e instanceof DTypeError && /f32 or f16/.test(e.message));
+  assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { outDtype: 'f16' }), (e: Error) => e instanceof DTypeError && /f16 inputs/.test(e.message));
+  assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { outDtype: 'i32' as 'f32' }), (e: Error) => e instanceof DTypeError && /outDtype/.test(e.message));
+  assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { kernel: 'magic' as 'tiled' }), (e: Error) => e instanceof ArgumentError);
+  assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { rows: 0 }), (e: Error) => e instanceof ArgumentError);
+  const w = ops.zeros([4, 3]);
+  assert.throws(() => ops.linear(s, w), (e: Error) => e instanceof ShapeError && /at least 1 dim/.test(e.message));
+  assert.throws(() => ops.linear(a, ops.zeros([3])), (e: Error) => e instanceof ShapeError && /\[out, in\]/.test(e.message));
+  assert.throws(() => ops.linear(a, ops.zeros([4, 2])), (e: Error) => e instanceof ShapeError && e.message.includes('[2,3]') && e.message.includes('[4,2]'));
+  assert.throws(() => ops.linear(a, w, ops.zeros([3])), (e: Error) => e instanceof ShapeError && /bias/.test(e.message));
+  assert.throws(() => ops.linear(a, w, ops.zeros([4], { dtype: 'i32' })), (e: Error) => e instanceof DTypeError);
+  assert.throws(() => ops.linear(a, w, null, { activation: 'tanh' as 'gelu' }), (e: Error) => e instanceof ArgumentError);
+  assert.throws(() => ops.linear(a, w, null, { residual: ops.zeros([3, 4]) }), (e: Error) => e instanceof ShapeError && /residual/.test(e.message));
+  assert.throws(() => ops.linear(a, w, null, { residual: ops.zeros([2, 4], { dtype: 'u32' }) }), (e: Error) => e instanceof DTypeError);
+  const d = ops.zeros([3, 2]);
+  d.dispose();
+  assert.throws(() => ops.matmul(a, d), (e: Error) => e instanceof DisposedError);
+});
+
+t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () => {
+  assert.is(chooseKernel('cpu', true, 8, 1024).variant, 'lanes');
+  assert.is(chooseKernel('cpu', true, 8, 2).rows, TUNING.cpu[0]!.rows);
+  assert.is(chooseKernel('cpu', false, 8, 1024).variant, 'tiled');
+  assert.is(chooseKernel('cpu', true, undefined, 1024).variant, 'tiled');
+  assert.is(chooseKernel('gpu', true, 32, 1024).variant, 'tiled');
+});
+
+t('without subgroups: tiled fallback, and forcing lanes is refused', async () => {
+  await init({ disableFeatures: ['subgroups'] });
+  try {
+    const [a, ra] = randomPair([9, 11], 41);
+    const [b, rb] = randomPair([11, 5], 42);
+    await check(ops.matmul(a, b), refMatmul(ra, rb), 11, 'no-subgroup fallback');
+    assert.throws(() => ops.matmul(a, b, { kernel: 'lanes' }), (e: Error) => e instanceof ArgumentError && /subgroups/.test(e.message));
+  } finally {
+    await resetTestDevice();
+  }
+});
+
+t.run();

@@ -17,7 +17,7 @@ import { fromFlat } from '../engine/ops/creation.js';
 import type { Tensor } from '../engine/tensor.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-const SHAPES = (env.PROBE_SHAPES ?? '256x256x256,512x512x512,1024x1024x1024,197x768x768,197x3072x768')
+const SHAPES = (env.PROBE_SHAPES ?? '256x256x256,512x512x512,1024x1024x1024,197x768x768,197x3072x768,197x768x3072')
   .split(',')
   .map((s) => s.split('x').map(Number) as [number, number, number]);
 const REPS = Number(env.PROBE_REPS ?? 4);

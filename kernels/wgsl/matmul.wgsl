@@ -28,8 +28,16 @@
 //       same, 12 rows ............................................................ 11.5
 //       same, 16 rows (register spills) ........................................... 8.5
 //       same with the B loads removed (upper bound) ............................... 25.8
-//   * final kernels, see kernels/matmul.ts TUNING and bench/gemm-probe.ts: figures in the table below.
-//       MEASURED-TABLE
+//   * final kernels (bench/gemm-probe.ts with PROBE_CPU_TIME=1: the machine's load average was 10-19
+//     during the runs, so time = this process's CPU time / 2 cores, the uncontended estimate; wall
+//     clock under that load read 1-4 GFLOP/s). GFLOP/s, M x N x K, auto = lanes kernel, 12 rows:
+//                          matmul (B row-major, vec4 B)   linear (w [out,in] read as w^T)   tiled
+//       256^3                      13.4                          13.2                    2.7
+//       512^3                      13.5-15.1                     10.4-12.9               2.8
+//       1024^3                     9.3-14.3                      12.4-12.6               2.7
+//       197x768x768                9.1-11.8                      11.2-12.7               2.0
+//       197x3072x768 (fc1)         7.5-8.7                       11.6-13.8               2.0
+//       197x768x3072 (fc2)         6.9-10.2                      11.5-12.6               2.0
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0, jax-js 0.1.25 6.4 GFLOP/s.
 
 const TILE: u32 = 64u;

@@ -97,7 +97,7 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
 
   const fusedMs = await bestMs(() => [ops.scaledDotProductAttention(q, k, v)]);
   const unfusedMs = await bestMs(() => unfused(q, k, v, scale));
-  line('fused forward', fusedMs, flops, `(${(unfusedMs / fusedMs).toFixed(2)}x faster)`);
+  line('fused forward', fusedMs, flops, `(unfused time / fused time = ${(unfusedMs / fusedMs).toFixed(2)})`);
   line('unfused: mul + matmul + softmax + matmul', unfusedMs, flops);
   console.log(`bytes allocated: fused ${allocated(() => [ops.scaledDotProductAttention(q, k, v)])} (output), ` +
     `fused + lse ${allocated(() => Object.values(ops.scaledDotProductAttention(q, k, v, { returnLse: true })))}, ` +

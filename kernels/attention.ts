@@ -45,9 +45,9 @@ export interface AttentionTile {
 }
 
 /**
- * Preferred (rows, tile) per adapter class, measured with bench/attention-probe.ts on lavapipe for 'cpu'.
- * On CPUs a workgroup runs on one core in SIMD-width slices, so small row blocks waste less on ragged
- * ends and keep more workgroups for two cores; GPUs want wider workgroups for occupancy.
+ * Preferred (rows, tile) per adapter class. 'cpu': on lavapipe (bench/attention-probe.ts) rows 8..32 and
+ * tiles 16..64 all land within ~10%; 16 rows keep ragged ends small (T = 197 pads to 208). 'gpu': wider
+ * workgroups for occupancy, not yet measured on a GPU.
  */
 const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
   cpu: { rows: 16, tile: 32 },

@@ -36,9 +36,16 @@
 //   Tq, Tk >= 1 (the launcher handles empty cases); grid <= 65535 per dimension; strides in elements.
 //   Workgroup memory: 2 * BC * ceil(D/4) * 16 + 4 * BC bytes (the launcher sizes BC to the device limit).
 //
-// Measured (lavapipe, 2 cores, f32, B=8 H=12 T=197 d=64, bench/attention-probe.ts):
-//   see the numbers quoted at the end of this header.
-//   MEASURED-FIGURES
+// Measured (lavapipe, 2 cores, shared machine, PROBE_CPU_TIME=1 bench/attention-probe.ts; BR=16 BC=32):
+//   ViT-B B=8 H=12 T=197 d=64 f32: 348 ms, 2.7 GFLOP/s; causal 184 ms; f16 341 ms. Other head dims at
+//   B=2: d=32 2.3, d=80 2.8, d=96 2.8, d=128 1.9 GFLOP/s. BR/BC from 8..64 move this by +-10% only.
+//   The unfused composition (mul + matmul + softmax + matmul on the subgroup 'lanes' GEMM) runs the same
+//   ViT-B case in 118 ms (8.1 GFLOP/s), so on lavapipe this kernel is ~3x SLOWER in time, while it
+//   allocates 4.8 MB (output; +76 KB lse) against 39.5 MB (scores and probabilities) for the composition.
+//   Grouping keys four at a time into a vec4 of scores, or reading K straight from the storage buffer
+//   instead of workgroup tiles, measured slower (2.0 and 1.2 GFLOP/s). The GEMM's lesson — share
+//   operands with subgroupShuffle instead of per-invocation rows in private memory — is the way forward
+//   for a CPU-class variant; it is not done yet.
 
 alias T = f32;
 alias M = f32;
@@ -114,10 +121,7 @@ fn load_v(idx: vec4<u32>, c: u32) -> vec4<f32> {
   return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
 }
 
-// Writes columns c..c+3 of a contiguous output row (those below D). Private arrays are only ever indexed
-// by loop counters with a constant trip count: lavapipe keeps such arrays in registers once the loops are
-// unrolled, but one dynamic index anywhere (acc[c / 4u][c % 4u]) moves the whole array to per-lane
-// scratch memory, where every access is a gather or scatter.
+// Writes columns c..c+3 of a contiguous output row, those below D (D need not be a multiple of 4).
 fn store_row4(base: u32, c: u32, x: vec4<f32>) {
   out[base + c] = T(x.x);
   if (D % 4u == 0u || c + 1u < D) { out[base + c + 1u] = T(x.y); }
@@ -172,36 +176,38 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     workgroupBarrier();
 
     if (row_live) {
-      // Keys go four at a time as one vec4 of scores: no per-key private array (see store_row4), and
-      // one accumulator rescale per four keys. BC is a multiple of 4; keys past the tile's end are invisible.
       let jn = min(BC, kv_end - kv0);
-      for (var j = 0u; j < jn; j += 4u) {
-        var score = vec4<f32>(0.0);
+      var s: array<f32, BC>;
+      var tile_max = m;
+      for (var j = 0u; j < jn; j++) {
+        var score = 0.0;
         for (var c4 = 0u; c4 < D4; c4++) {
-          let qc = qrow[c4];
-          score += vec4<f32>(dot(qc, k_tile[j * D4 + c4]), dot(qc, k_tile[(j + 1u) * D4 + c4]),
-                             dot(qc, k_tile[(j + 2u) * D4 + c4]), dot(qc, k_tile[(j + 3u) * D4 + c4]));
+          score += dot(qrow[c4], k_tile[j * D4 + c4]);
         }
-        let keys = vec4<u32>(kv0 + j) + vec4<u32>(0u, 1u, 2u, 3u);
+        let key = kv0 + j;
         if (use_mask) {
-          let safe = min(keys, vec4<u32>(p.tk - 1u)) * p.mask_strides.w + mask_row;
-          score += vec4<f32>(f32(mask[safe.x]), f32(mask[safe.y]), f32(mask[safe.z]), f32(mask[safe.w]));
+          score += f32(mask[mask_row + key * p.mask_strides.w]);
         }
-        var visible = vec4<u32>(key_visible[j], key_visible[j + 1u], key_visible[j + 2u], key_visible[j + 3u]) != vec4<u32>(0u);
-        visible = visible & (keys < vec4<u32>(kv_end)) & (vec4<bool>(!causal) | (keys <= vec4<u32>(i)));
-        score = select(vec4<f32>(minus_inf), score, visible);
-        let m_new = max(m, max(max(score.x, score.y), max(score.z, score.w)));
-        // With nothing visible yet every p is selected to 0, so any finite reference point will do.
-        let m_ref = select(m_new, 0.0, m_new == minus_inf);
-        let alpha = select(exp(m - m_ref), 0.0, m == minus_inf);
-        let pj = select(exp(score - vec4<f32>(m_ref)), vec4<f32>(0.0), score == vec4<f32>(minus_inf));
-        l = l * alpha + (pj.x + pj.y) + (pj.z + pj.w);
-        for (var c4 = 0u; c4 < D4; c4++) {
-          acc[c4] = acc[c4] * alpha + pj.x * v_tile[j * D4 + c4] + pj.y * v_tile[(j + 1u) * D4 + c4] +
-                    pj.z * v_tile[(j + 2u) * D4 + c4] + pj.w * v_tile[(j + 3u) * D4 + c4];
-        }
-        m = m_new;
+        let visible = key_visible[j] != 0u && (!causal || key <= i);
+        score = select(minus_inf, score, visible);
+        s[j] = score;
+        tile_max = max(tile_max, score);
       }
+      // With nothing visible yet every p is selected to 0, so any finite reference point will do.
+      let m_ref = select(tile_max, 0.0, tile_max == minus_inf);
+      let alpha = select(exp(m - m_ref), 0.0, m == minus_inf);
+      l *= alpha;
+      for (var c4 = 0u; c4 < D4; c4++) {
+        acc[c4] *= alpha;
+      }
+      for (var j = 0u; j < jn; j++) {
+        let pj = select(exp(s[j] - m_ref), 0.0, s[j] == minus_inf);
+        l += pj;
+        for (var c4 = 0u; c4 < D4; c4++) {
+          acc[c4] += pj * v_tile[j * D4 + c4];
+        }
+      }
+      m = tile_max;
     }
   }
 

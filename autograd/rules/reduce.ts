@@ -74,6 +74,13 @@ function extreme(name: 'max' | 'min', x: Tensor, axes: Axes | undefined, options
 export const max = (x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor => extreme('max', x, axes, options);
 export const min = (x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor => extreme('min', x, axes, options);
 
+/** Shared by variance and std: the reduced axes and the forward's divisor max(0, n - correction). */
+function varianceAxes(op: 'var' | 'std', x: Tensor, axes: Axes | undefined, options: VarianceOptions): { ax: number[]; divisor: number } {
+  const ax = reducedAxes(op, x, axes);
+  const n = sizeOf(ax.map((a) => x.shape[a]!));
+  return { ax, divisor: Math.max(0, n - (options.correction ?? 1)) };
+}
+
 /** Shared by variance and std: (x - mean(x)) * g * coef, with coef broadcast from the reduced shape. */
 function centered(x: Tensor, ax: number[], gCoef: Tensor): Tensor {
   const mu = raw.mean(x, ax, { keepdim: true });
@@ -88,9 +95,7 @@ function centered(x: Tensor, ax: number[], gCoef: Tensor): Tensor {
 export function variance(x: Tensor, axes?: Axes, options: VarianceOptions = {}): Tensor {
   const out = raw.variance(x, axes, options);
   if (!anyNeedsGrad(x)) return out;
-  const ax = reducedAxes('var', x, axes);
-  const n = sizeOf(ax.map((a) => x.shape[a]!));
-  const divisor = Math.max(0, n - (options.correction ?? 1));
+  const { ax, divisor } = varianceAxes('var', x, axes, options);
   const sx = save(x);
   return record('var', out, [x], [sx], (g) => {
     const coef = raw.mul(g, 2 / divisor);
@@ -105,9 +110,7 @@ export { variance as var };
 export function std(x: Tensor, axes?: Axes, options: VarianceOptions = {}): Tensor {
   const out = raw.std(x, axes, options);
   if (!anyNeedsGrad(x)) return out;
-  const ax = reducedAxes('std', x, axes);
-  const n = sizeOf(ax.map((a) => x.shape[a]!));
-  const divisor = Math.max(0, n - (options.correction ?? 1));
+  const { ax, divisor } = varianceAxes('std', x, axes, options);
   const sx = save(x);
   const so = save(out);
   return record('std', out, [x], [sx, so], (g) => {

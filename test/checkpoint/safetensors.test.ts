@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { ArgumentError, DTypeError, FormatError, ShapeError } from '../../engine/errors.js';
 import { hostTensor, toFloat32, type HostTensor } from '../../nn/checkpoint/host-tensor.js';
 import { openSafetensors, readSafetensors, writeSafetensors } from '../../nn/checkpoint/safetensors.js';
-import { fixture, fixtureJSON } from '../helpers.js';
+import { assertFormatRejection, fixture, fixtureJSON } from '../helpers.js';
 import { assertTensorMatches, type ExpectedFile } from './expected.js';
 
 const t = suite('checkpoint: safetensors');
@@ -19,16 +19,7 @@ function craft(header: unknown, data: Uint8Array = new Uint8Array(0), headerText
   return out;
 }
 
-async function rejects(bytes: Uint8Array, pattern: RegExp): Promise<void> {
-  let caught: unknown = 'no error';
-  try {
-    await readSafetensors(bytes);
-  } catch (err) {
-    caught = err;
-  }
-  assert.instance(caught, FormatError, `expected a FormatError matching ${pattern}, got ${String(caught)}`);
-  assert.match((caught as Error).message, pattern);
-}
+const rejects = (bytes: Uint8Array, pattern: RegExp): Promise<FormatError> => assertFormatRejection(readSafetensors(bytes), pattern);
 
 t('reads the hand-made fixture (every dtype) in file order with metadata', async () => {
   const expected = (await fixtureJSON<Record<string, ExpectedFile>>('checkpoints_expected.json'))['handmade.safetensors']!;

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import type { HostTensor } from '../../nn/checkpoint/host-tensor.js';
 import { flattenStateDict, isHostTensor, loadTorch, type TorchValue } from '../../nn/checkpoint/torch.js';
-import { fixture, fixtureJSON } from '../helpers.js';
+import { assertFormatRejection, fixture, fixtureJSON } from '../helpers.js';
 import { PickleBuilder, concat, f32Bytes, legacyFile, storedZip, torchZip } from './craft.js';
 import { assertTensorMatches, type ExpectedFile } from './expected.js';
 
@@ -37,17 +37,7 @@ function plain(v: TorchValue | undefined): unknown {
   return v;
 }
 
-async function rejects(bytes: Uint8Array, pattern: RegExp): Promise<FormatError> {
-  let caught: unknown = 'no error';
-  try {
-    await loadTorch(bytes);
-  } catch (err) {
-    caught = err;
-  }
-  assert.instance(caught, FormatError, `expected a FormatError matching ${pattern}, got ${String(caught)}`);
-  assert.match((caught as Error).message, pattern);
-  return caught as FormatError;
-}
+const rejects = (bytes: Uint8Array, pattern: RegExp): Promise<FormatError> => assertFormatRejection(loadTorch(bytes), pattern);
 
 /** A zip checkpoint whose data.pkl is `body` wrapped in PROTO ... STOP. */
 const zipOf = (body: (p: PickleBuilder) => PickleBuilder, storages: Record<string, Uint8Array> = {}, byteorder?: string) =>

@@ -5,7 +5,7 @@ import { ops, hasF16, runtime, DTypeError, ShapeError, DisposedError, ArgumentEr
 import type { UnaryOp, BinaryOp } from '../../engine/ops/elementwise.js';
 import { testDevice } from '../helpers.js';
 import {
-  NdArray, arbBroadcastPair, arbBroadcastShapes, arbShape, arbTensorCaseOf, expectClose, map, materialize, roundTo, zip, zip3,
+  NdArray, arbBroadcastPair, arbBroadcastShapes, arbShape, arbTensorCaseOf, erf, expectClose, gelu, map, materialize, roundTo, zip, zip3,
   type FloatOptions, type TensorCase, type Tolerance,
 } from '../oracle.js';
 
@@ -21,21 +21,6 @@ function roundEven(x: number): number {
   const r = Math.round(x);
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
-const erf = (x: number): number => {
-  // float64 erf by its Maclaurin series (|x| < 3) or continued fraction tail; 1e-13 accurate is plenty here.
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? NaN : Math.sign(x);
-  if (Math.abs(x) < 3) {
-    let term = x;
-    let s = x;
-    for (let n = 1; n < 200; n++) {
-      term *= (-x * x) / n;
-      s += term / (2 * n + 1);
-    }
-    return (2 / Math.sqrt(Math.PI)) * s;
-  }
-  // erfc(z) ~ exp(-z^2)/(z sqrt(pi)) * (1 - 1/(2z^2) + 3/(4z^4) - ...) is < 2.3e-5 here: f32 rounds erf to +-1.
-  return Math.sign(x) * (1 - Math.exp(-x * x) / (Math.abs(x) * Math.sqrt(Math.PI)));
-};
 
 /** Input domains: ops whose reference is undefined or ill-conditioned elsewhere get mapped inputs. */
 type Domain = 'any' | 'positive' | 'nonzero' | 'gtMinus1' | 'angle';
@@ -65,7 +50,7 @@ const UNARY_CASES: { op: UnaryOp; ref: (x: number) => number; domain: Domain; to
   { op: 'tanh', ref: Math.tanh, domain: 'any' },
   { op: 'sigmoid', ref: (x) => 1 / (1 + Math.exp(-x)), domain: 'any' },
   { op: 'relu', ref: (x) => Math.max(x, 0), domain: 'any', tol: EXACT },
-  { op: 'gelu', ref: (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)), domain: 'any' },
+  { op: 'gelu', ref: gelu, domain: 'any' },
   { op: 'erf', ref: erf, domain: 'any' },
   { op: 'sign', ref: Math.sign, domain: 'any', tol: EXACT },
   { op: 'square', ref: (x) => x * x, domain: 'any' },

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fc from 'fast-check';
-import { ArgumentError, FormatError, OmniError } from '../../engine/errors.js';
+import { ArgumentError, OmniError } from '../../engine/errors.js';
 import {
   columnValues,
   inferSchema,
@@ -14,32 +14,10 @@ import {
   type ColumnKind,
   type TimeFrequency,
 } from '../../metatransformer/io/csv.js';
-import { assertClose, fixtureJSON } from '../helpers.js';
+import { assertClose, assertFormatError, assertThrows, fixtureJSON } from '../helpers.js';
 import { fuzzReader } from './fuzz.js';
 
 const t = suite('io: csv');
-
-function throwsFormat(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, FormatError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a FormatError matching ${pattern}`);
-}
-
-function throwsArg(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ArgumentError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an ArgumentError matching ${pattern}`);
-}
 
 t('RFC 4180: quotes, escaped quotes, CRLF, embedded newlines, BOM, blank lines', () => {
   const text = '\ufeffname,note,n\r\n"Smith, J","said ""hi""\r\nthen left",3\r\n\r\nplain,,4\nlast,"",5';
@@ -66,13 +44,13 @@ t('readCsvFile reads any byte source', async () => {
 });
 
 t('parse errors name the line and column', () => {
-  throwsFormat(() => parseCsv('a,b\n1,x"y\n', 'f.csv'), /f\.csv: line 2: column 4: quote inside an unquoted field/);
-  throwsFormat(() => parseCsv('a,b\n"1"x,2\n'), /line 2: column 4: text after the closing quote/);
-  throwsFormat(() => parseCsv('a,b\n1,"open\n\n'), /line 2: quoted field is never closed/);
-  throwsFormat(() => parseCsv('a,b\n1,2\n3\n'), /line 3: record has 1 fields, expected 2/);
-  throwsFormat(() => parseCsv('a,b,a\n'), /line 1: column 3: duplicate column name 'a'/);
-  throwsArg(() => parseCsv('a', 'x', { delimiter: '"' }), /delimiter must be one character/);
-  throwsArg(() => parseCsv('a', 'x', { delimiter: ',,' }), /delimiter must be one character/);
+  assertFormatError(() => parseCsv('a,b\n1,x"y\n', 'f.csv'), /f\.csv: line 2: column 4: quote inside an unquoted field/);
+  assertFormatError(() => parseCsv('a,b\n"1"x,2\n'), /line 2: column 4: text after the closing quote/);
+  assertFormatError(() => parseCsv('a,b\n1,"open\n\n'), /line 2: quoted field is never closed/);
+  assertFormatError(() => parseCsv('a,b\n1,2\n3\n'), /line 3: record has 1 fields, expected 2/);
+  assertFormatError(() => parseCsv('a,b,a\n'), /line 1: column 3: duplicate column name 'a'/);
+  assertThrows(() => parseCsv('a', 'x', { delimiter: '"' }), ArgumentError, /delimiter must be one character/);
+  assertThrows(() => parseCsv('a', 'x', { delimiter: ',,' }), ArgumentError, /delimiter must be one character/);
 });
 
 t('inferSchema: numeric, categorical, datetime, text, missing values, overrides', () => {
@@ -98,15 +76,15 @@ t('inferSchema: numeric, categorical, datetime, text, missing values, overrides'
   assertClose(columnValues(table, schema[1]!), [-2, -0.5, NaN, 2.5, 4, 5.5]);
   assert.equal(Array.from(columnValues(table, schema[2]!)), [0, 1, 0, NaN, 2, 0]);
   assert.is(columnValues(table, schema[0]!)[1], Date.UTC(2016, 6, 2, 1));
-  throwsArg(() => columnValues(table, schema[3]!), /column 'comment' is text/);
-  throwsFormat(() => inferSchema(table, { city: 'numeric' }), /line 2, column 3 \('city'\): 'Paris' is not a numeric value/);
-  throwsFormat(() => inferSchema(table, { temp: 'datetime' }), /line 2, column 2 \('temp'\): '-2' is not a datetime value/);
-  throwsArg(() => inferSchema(table, { nope: 'numeric' }), /override for unknown column 'nope'/);
-  throwsArg(() => inferSchema(table, { temp: 'float' as ColumnKind }), /unknown kind 'float'/);
+  assertThrows(() => columnValues(table, schema[3]!), ArgumentError, /column 'comment' is text/);
+  assertFormatError(() => inferSchema(table, { city: 'numeric' }), /line 2, column 3 \('city'\): 'Paris' is not a numeric value/);
+  assertFormatError(() => inferSchema(table, { temp: 'datetime' }), /line 2, column 2 \('temp'\): '-2' is not a datetime value/);
+  assertThrows(() => inferSchema(table, { nope: 'numeric' }), ArgumentError, /override for unknown column 'nope'/);
+  assertThrows(() => inferSchema(table, { temp: 'float' as ColumnKind }), ArgumentError, /unknown kind 'float'/);
   // Keys like __proto__ are data, never special.
-  throwsArg(() => inferSchema(table, JSON.parse('{"__proto__": "numeric"}') as Record<string, ColumnKind>), /unknown column '__proto__'/);
+  assertThrows(() => inferSchema(table, JSON.parse('{"__proto__": "numeric"}') as Record<string, ColumnKind>), ArgumentError, /unknown column '__proto__'/);
   const categorical = inferSchema(table, { city: 'categorical' });
-  throwsFormat(() => columnValues({ ...table, rows: [...table.rows, ['', '', 'Rome', '', '', '']], lines: [...table.lines, 99] }, categorical[2]!), /line 99, column 3 \('city'\): 'Rome' is not a known category/);
+  assertFormatError(() => columnValues({ ...table, rows: [...table.rows, ['', '', 'Rome', '', '', '']], lines: [...table.lines, 99] }, categorical[2]!), /line 99, column 3 \('city'\): 'Rome' is not a known category/);
 });
 
 t('missing-value spellings and strict numbers', () => {
@@ -143,8 +121,8 @@ t('timeFeatures match the Informer/Autoformer definitions (Python reference)', a
     assert.equal(timeFeatures(c.ms, 'b'), s.slice(3));
     for (const v of s) assert.ok(v >= -0.5 && v <= 0.5);
   }
-  throwsArg(() => timeFeatures(NaN), /not finite/);
-  throwsArg(() => timeFeatures(0, 'q' as TimeFrequency), /unknown frequency 'q'/);
+  assertThrows(() => timeFeatures(NaN), ArgumentError, /not finite/);
+  assertThrows(() => timeFeatures(0, 'q' as TimeFrequency), ArgumentError, /unknown frequency 'q'/);
 });
 
 t('fuzz: random and mutated CSV text parses or throws OmniError', async () => {

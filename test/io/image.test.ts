@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ArgumentError, FormatError } from '../../engine/errors.js';
+import { ArgumentError } from '../../engine/errors.js';
 import {
   centerCrop,
   CLIP_MEAN,
@@ -17,20 +17,9 @@ import {
   type Image,
   type ResizeMethod,
 } from '../../metatransformer/io/image.js';
-import { assertClose, fixture, fixtureJSON } from '../helpers.js';
+import { assertClose, assertFormatRejection, assertThrows, fixture, fixtureJSON } from '../helpers.js';
 
 const t = suite('io: image');
-
-function throwsArg(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ArgumentError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an ArgumentError matching ${pattern}`);
-}
 
 interface ResizeFixture {
   input: { width: number; height: number; data: number[] };
@@ -57,9 +46,9 @@ t('resize keeps integer kinds (rounded, clamped) and identity sizes', () => {
   assert.equal(Array.from(resize(img, 4, 1, 'bilinear').data), [0, 64, 191, 255]);
   const same = resize({ width: 3, height: 2, channels: 1, data: Float32Array.from([1, 2, 3, 4, 5, 6]) }, 3, 2, 'bicubic');
   assertClose(same.data, [1, 2, 3, 4, 5, 6]);
-  throwsArg(() => resize(img, 0, 2), /target size 0x2/);
-  throwsArg(() => resize(img, 2, 2, 'lanczos' as ResizeMethod), /unknown method 'lanczos'/);
-  throwsArg(() => resize({ ...img, data: new Uint8Array(3) }, 2, 2), /data has 3 values, expected 2x1x1/);
+  assertThrows(() => resize(img, 0, 2), ArgumentError, /target size 0x2/);
+  assertThrows(() => resize(img, 2, 2, 'lanczos' as ResizeMethod), ArgumentError, /unknown method 'lanczos'/);
+  assertThrows(() => resize({ ...img, data: new Uint8Array(3) }, 2, 2), ArgumentError, /data has 3 values, expected 2x1x1/);
 });
 
 t('centerCrop places the window like torchvision (Python round half to even)', () => {
@@ -70,7 +59,7 @@ t('centerCrop places the window like torchvision (Python round half to even)', (
   assert.equal(Array.from(c.data), [2, 3, 4, 5, 9, 10, 11, 12, 16, 17, 18, 19]);
   // left = round(2.5) = 2.
   assert.equal(Array.from(centerCrop({ width: 6, height: 1, channels: 1, data: Uint8Array.from([0, 1, 2, 3, 4, 5]) }, 1, 1).data), [2]);
-  throwsArg(() => centerCrop(img, 8, 1), /crop 8x1 must be positive and fit in 7x4/);
+  assertThrows(() => centerCrop(img, 8, 1), ArgumentError, /crop 8x1 must be positive and fit in 7x4/);
 });
 
 t('toFloat, toRGB, toGray and toCHW with CLIP / ImageNet constants', () => {
@@ -81,17 +70,17 @@ t('toFloat, toRGB, toGray and toCHW with CLIP / ImageNet constants', () => {
   const expected = [0, 1, 2].flatMap((c) => [0, 1].map((p) => ([[1, 0, 0], [0, 128 / 255, 1]][p]![c]! - CLIP_MEAN[c]!) / CLIP_STD[c]!));
   assertClose(chw, expected);
   assertClose(toCHW(rgb, { mean: IMAGENET_MEAN, std: IMAGENET_STD }).subarray(0, 1), [(1 - 0.485) / 0.229]);
-  throwsArg(() => toCHW({ width: 1, height: 1, channels: 1, data: new Uint8Array(1) }), /mean\/std have 3\/3 values for a 1-channel image/);
-  throwsArg(() => toCHW(rgb, { mean: [0, 0, 0], std: [1, 0, 1] }), /std must be positive/);
+  assertThrows(() => toCHW({ width: 1, height: 1, channels: 1, data: new Uint8Array(1) }), ArgumentError, /mean\/std have 3\/3 values for a 1-channel image/);
+  assertThrows(() => toCHW(rgb, { mean: [0, 0, 0], std: [1, 0, 1] }), ArgumentError, /std must be positive/);
   const gray: Image = { width: 2, height: 1, channels: 1, data: new Uint8Array([10, 20]) };
   assert.equal(Array.from(toRGB(gray).data), [10, 10, 10, 20, 20, 20]);
   assert.equal(Array.from(toRGB({ width: 1, height: 1, channels: 4, data: new Uint8Array([1, 2, 3, 4]) }).data), [1, 2, 3]);
   assert.equal(Array.from(toRGB({ width: 1, height: 1, channels: 2, data: new Uint8Array([9, 4]) }).data), [9, 9, 9]);
   assert.equal(Array.from(toGray(rgb).data), [76, 104]); // PIL's convert('L') gives the same
   assert.equal(Array.from(toGray({ width: 1, height: 1, channels: 2, data: new Uint8Array([9, 4]) }).data), [9]);
-  throwsArg(() => toRGB({ width: 1, height: 1, channels: 5, data: new Uint8Array(5) }), /5 channels; expected 1 to 4/);
-  throwsArg(() => toGray({ width: 1, height: 1, channels: 5, data: new Uint8Array(5) }), /5 channels; expected 1 to 4/);
-  throwsArg(() => toFloat({ width: 1.5, height: 1, channels: 1, data: new Uint8Array(1) }), /must be positive integers/);
+  assertThrows(() => toRGB({ width: 1, height: 1, channels: 5, data: new Uint8Array(5) }), ArgumentError, /5 channels; expected 1 to 4/);
+  assertThrows(() => toGray({ width: 1, height: 1, channels: 5, data: new Uint8Array(5) }), ArgumentError, /5 channels; expected 1 to 4/);
+  assertThrows(() => toFloat({ width: 1.5, height: 1, channels: 1, data: new Uint8Array(1) }), ArgumentError, /must be positive integers/);
 });
 
 t('decodeImage sniffs PNG and JPEG; unknown magic is a FormatError at offset 0', async () => {
@@ -99,14 +88,7 @@ t('decodeImage sniffs PNG and JPEG; unknown magic is a FormatError at offset 0',
   assert.is(png.channels, 3);
   const jpg = await readImageFile(new Blob([(await fixture('io/rgb444.jpg')).slice()]));
   assert.is(jpg.width, 23);
-  try {
-    await decodeImage(new Uint8Array([1, 2, 3, 4]), 'what.bin');
-    assert.unreachable('should throw');
-  } catch (err) {
-    assert.instance(err, FormatError);
-    assert.match((err as Error).message, /what\.bin: unknown image format/);
-    assert.is((err as FormatError).offset, 0);
-  }
+  await assertFormatRejection(decodeImage(new Uint8Array([1, 2, 3, 4]), 'what.bin'), /what\.bin: unknown image format/, 0);
 });
 
 t.run();

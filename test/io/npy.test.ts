@@ -1,34 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ArgumentError, FormatError } from '../../engine/errors.js';
+import { ArgumentError } from '../../engine/errors.js';
 import { readNpy, readNpyFile, writeNpy, type NpyDType } from '../../metatransformer/io/npy.js';
-import { fixture, fixtureJSON } from '../helpers.js';
+import { assertFormatError, assertThrows, fixture, fixtureJSON } from '../helpers.js';
 import { fuzzReader } from './fuzz.js';
 
 const t = suite('io: npy');
-
-function throwsFormat(fn: () => unknown, pattern: RegExp, offset?: number): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, FormatError);
-    assert.match((err as Error).message, pattern);
-    if (offset !== undefined) assert.is((err as FormatError).offset, offset);
-    return;
-  }
-  assert.unreachable(`expected a FormatError matching ${pattern}`);
-}
-
-function throwsArg(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ArgumentError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an ArgumentError matching ${pattern}`);
-}
 
 /** A v1 .npy file with the given header text (padded like NumPy) and data bytes. */
 function npy(header: string, data: number[] = [], version = 1): Uint8Array {
@@ -98,20 +75,20 @@ t('writeNpy round-trips every dtype, including f2 rounding and b1', () => {
   // Header lengths keep the data 64-byte aligned, as NumPy does.
   const file = writeNpy(new Float32Array(3), [3]);
   assert.is((10 + new DataView(file.buffer).getUint16(8, true)) % 64, 0);
-  throwsArg(() => writeNpy(new Float32Array(3), [2]), /needs 2 elements, data has 3/);
-  throwsArg(() => writeNpy(new Float32Array(3), [-3]), /bad shape/);
-  throwsArg(() => writeNpy(new Int32Array(3), [3], 'f4'), /dtype 'f4' cannot be written from Int32Array/);
+  assertThrows(() => writeNpy(new Float32Array(3), [2]), ArgumentError, /needs 2 elements, data has 3/);
+  assertThrows(() => writeNpy(new Float32Array(3), [-3]), ArgumentError, /bad shape/);
+  assertThrows(() => writeNpy(new Int32Array(3), [3], 'f4'), ArgumentError, /dtype 'f4' cannot be written from Int32Array/);
 });
 
 t('error paths: magic, version, header syntax and contents, data size', () => {
-  throwsFormat(() => readNpy(new Uint8Array([0x93, 78, 85, 77, 80])), /bad magic/, 5);
-  throwsFormat(() => readNpy(new Uint8Array([0x93, 78, 85, 77, 80, 89])), /version needs 2 bytes/, 6);
+  assertFormatError(() => readNpy(new Uint8Array([0x93, 78, 85, 77, 80])), /bad magic/, 5);
+  assertFormatError(() => readNpy(new Uint8Array([0x93, 78, 85, 77, 80, 89])), /version needs 2 bytes/, 6);
   const v4 = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }");
   v4[6] = 4;
-  throwsFormat(() => readNpy(v4), /unsupported .npy version 4.0/, 6);
+  assertFormatError(() => readNpy(v4), /unsupported .npy version 4.0/, 6);
   const longHeader = npy("{'descr': '<f4', 'fortran_order': False, 'shape': (), }");
   new DataView(longHeader.buffer).setUint16(8, 60000, true);
-  throwsFormat(() => readNpy(longHeader), /header needs 60000 bytes/, 10);
+  assertFormatError(() => readNpy(longHeader), /header needs 60000 bytes/, 10);
   const bad: [string, RegExp][] = [
     ["{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 1}", /unexpected key 'extra'/],
     ["{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", /duplicate key 'descr'/],
@@ -136,8 +113,8 @@ t('error paths: magic, version, header syntax and contents, data size', () => {
     ["{'descr': \"<f4", /unterminated string/],
     ["{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000,)}", /needs 400000000000 bytes but the file ends/],
   ];
-  for (const [header, pattern] of bad) throwsFormat(() => readNpy(npy(header)), pattern);
-  throwsFormat(() => readNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", [0, 0, 0, 0])), /data of shape \(2\) and dtype <f4 needs 8 bytes but the file ends after 4/, 128);
+  for (const [header, pattern] of bad) assertFormatError(() => readNpy(npy(header)), pattern);
+  assertFormatError(() => readNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", [0, 0, 0, 0])), /data of shape \(2\) and dtype <f4 needs 8 bytes but the file ends after 4/, 128);
   // Python 2 longs and list-valued shapes are accepted.
   const py2 = readNpy(npy("{'descr': '<i2', 'fortran_order': False, 'shape': [2L]}", [1, 0, 2, 0], 2));
   assert.equal(Array.from(py2.data as Int16Array), [1, 2]);

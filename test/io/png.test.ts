@@ -1,25 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ArgumentError, FormatError } from '../../engine/errors.js';
+import { ArgumentError } from '../../engine/errors.js';
 import { crc32, decodePng, encodePng, readPngFile, type PngImage } from '../../metatransformer/io/png.js';
-import { fixture, fixtureJSON } from '../helpers.js';
+import { assertFormatRejection, assertRejects, compress, fixture, fixtureJSON } from '../helpers.js';
 import { fuzzReader } from './fuzz.js';
 
 const t = suite('io: png');
 
 type Expected = Record<string, { width: number; height: number; channels: number; bitDepth: number; data: number[] }>;
-
-async function rejects(promise: Promise<unknown>, pattern: RegExp, offset?: number): Promise<FormatError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, FormatError);
-    assert.match((err as Error).message, pattern);
-    if (offset !== undefined) assert.is((err as FormatError).offset, offset);
-    return err as FormatError;
-  }
-  throw new Error(`expected a FormatError matching ${pattern}`);
-}
 
 /** Rewrites every chunk's CRC so a mutation inside chunk data reaches the decoder proper. */
 function fixCrcs(bytes: Uint8Array): Uint8Array {
@@ -49,10 +37,8 @@ function buildPng(chunks: [string, Uint8Array][]): Uint8Array {
   return new Uint8Array(parts);
 }
 
-async function zlib(raw: number[]): Promise<Uint8Array> {
-  const stream = new Blob([new Uint8Array(raw)]).stream().pipeThrough(new CompressionStream('deflate'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
+/** IDAT data is a zlib stream, which CompressionStream calls 'deflate'. */
+const zlib = (raw: number[]): Promise<Uint8Array> => compress(new Uint8Array(raw), 'deflate');
 
 function ihdr(width: number, height: number, depth: number, colorType: number, interlace = 0): Uint8Array {
   const b = new Uint8Array(13);
@@ -81,7 +67,7 @@ t('readPngFile reads any byte source and names it in errors', async () => {
   const img = await readPngFile(new Blob([(await fixture('io/rgb8.png')).slice()]));
   assert.is(img.channels, 3);
   const bytes = (await fixture('io/rgb8.png')).slice(0, 40);
-  await rejects(decodePng(bytes, 'cut.png'), /^cut\.png: /);
+  await assertFormatRejection(decodePng(bytes, 'cut.png'), /^cut\.png: /);
 });
 
 t('encodePng round-trips 8-bit gray, gray+alpha, RGB, RGBA and 16-bit gray', async () => {
@@ -112,39 +98,32 @@ t('encodePng rejects inconsistent images', async () => {
     { width: 2, height: 2, channels: 1, bitDepth: 16, data: new Uint8Array(4) },
     { width: 2, height: 2, channels: 1, bitDepth: 8, data: new Uint8Array(3) },
   ] as unknown as PngImage[];
-  for (const image of bad) {
-    try {
-      await encodePng(image);
-      assert.unreachable('should throw');
-    } catch (err) {
-      assert.instance(err, ArgumentError);
-    }
-  }
+  for (const image of bad) await assertRejects(encodePng(image), ArgumentError);
 });
 
 t('error paths: signature, CRC, truncation, chunk order and sizes', async () => {
   const good = await fixture('io/rgb8.png');
-  await rejects(decodePng(new Uint8Array([1, 2, 3])), /not a PNG file/, 0);
+  await assertFormatRejection(decodePng(new Uint8Array([1, 2, 3])), /not a PNG file/, 0);
   const badSig = good.slice();
   badSig[3] = 0;
-  await rejects(decodePng(badSig), /bad signature/, 3);
+  await assertFormatRejection(decodePng(badSig), /bad signature/, 3);
   const badCrc = good.slice();
   badCrc[20] ^= 1; // inside IHDR data
-  await rejects(decodePng(badCrc), /chunk IHDR: CRC mismatch/, 29);
-  await rejects(decodePng(good.slice(0, good.length - 12)), /file ends before the IEND chunk/, good.length - 12);
+  await assertFormatRejection(decodePng(badCrc), /chunk IHDR: CRC mismatch/, 29);
+  await assertFormatRejection(decodePng(good.slice(0, good.length - 12)), /file ends before the IEND chunk/, good.length - 12);
   const longChunk = good.slice();
   new DataView(longChunk.buffer).setUint32(8, 0x7ffffff0);
-  await rejects(decodePng(longChunk), /chunk IHDR: length 2147483632 runs past the end/, 8);
+  await assertFormatRejection(decodePng(longChunk), /chunk IHDR: length 2147483632 runs past the end/, 8);
   const idat = new Uint8Array([120, 156, 99, 0, 0, 0, 1, 0, 1]); // zlib of one zero byte
-  await rejects(decodePng(buildPng([['IDAT', idat]])), /first chunk is IDAT, expected IHDR/, 8);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['IEND', new Uint8Array(0)]])), /no IDAT chunk/);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['IDAT', idat], ['IHDR', ihdr(1, 1, 8, 0)]])), /second IHDR/);
-  await rejects(
+  await assertFormatRejection(decodePng(buildPng([['IDAT', idat]])), /first chunk is IDAT, expected IHDR/, 8);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['IEND', new Uint8Array(0)]])), /no IDAT chunk/);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['IDAT', idat], ['IHDR', ihdr(1, 1, 8, 0)]])), /second IHDR/);
+  await assertFormatRejection(
     decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['IDAT', idat], ['tEXt', new Uint8Array(1)], ['IDAT', idat], ['IEND', new Uint8Array(0)]])),
     /IDAT chunks are not consecutive/,
   );
-  await rejects(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['12ab', new Uint8Array(0)]])), /chunk type "12ab" is not four letters/, 37);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['ZZZZ', new Uint8Array(0)]])), /unsupported critical chunk ZZZZ/, 33);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['12ab', new Uint8Array(0)]])), /chunk type "12ab" is not four letters/, 37);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(1, 1, 8, 0)], ['ZZZZ', new Uint8Array(0)]])), /unsupported critical chunk ZZZZ/, 33);
 });
 
 t('error paths: IHDR fields', async () => {
@@ -156,16 +135,16 @@ t('error paths: IHDR fields', async () => {
     [ihdr(1, 1, 4, 2), /bit depth 4 is illegal for color type 2/, 24],
     [ihdr(1, 1, 8, 0, 2), /unknown interlace method 2/, 28],
   ];
-  for (const [h, pattern, offset] of cases) await rejects(decodePng(buildPng([['IHDR', h], ['IDAT', idat], ['IEND', new Uint8Array(0)]])), pattern, offset);
+  for (const [h, pattern, offset] of cases) await assertFormatRejection(decodePng(buildPng([['IHDR', h], ['IDAT', idat], ['IEND', new Uint8Array(0)]])), pattern, offset);
   const compression = ihdr(1, 1, 8, 0);
   compression[10] = 1;
-  await rejects(decodePng(buildPng([['IHDR', compression]])), /unknown compression method 1/, 26);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', compression]])), /unknown compression method 1/, 26);
   const filter = ihdr(1, 1, 8, 0);
   filter[11] = 1;
-  await rejects(decodePng(buildPng([['IHDR', filter]])), /unknown filter method 1/, 27);
-  await rejects(decodePng(buildPng([['IHDR', new Uint8Array(12)]])), /IHDR: length 12, expected 13/, 8);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', filter]])), /unknown filter method 1/, 27);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', new Uint8Array(12)]])), /IHDR: length 12, expected 13/, 8);
   // A 30000 x 30000 RGBA header is refused before anything is allocated or inflated.
-  await rejects(decodePng(buildPng([['IHDR', ihdr(30000, 30000, 8, 6)], ['IDAT', idat], ['IEND', new Uint8Array(0)]])), /exceeds the 268435456-sample limit/, 16);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(30000, 30000, 8, 6)], ['IDAT', idat], ['IEND', new Uint8Array(0)]])), /exceeds the 268435456-sample limit/, 16);
 });
 
 t('error paths: palette and transparency chunks', async () => {
@@ -187,15 +166,15 @@ t('error paths: palette and transparency chunks', async () => {
     // A 1-entry palette and a pixel using index 1.
     [[['IHDR', ihdr(1, 1, 8, 3)], ['PLTE', pal.subarray(0, 3)], ['IDAT', await zlib([0, 1])], end], /palette index 1 but the palette has 1 entries/],
   ];
-  for (const [chunks, pattern] of cases) await rejects(decodePng(buildPng(chunks)), pattern);
+  for (const [chunks, pattern] of cases) await assertFormatRejection(decodePng(buildPng(chunks)), pattern);
 });
 
 t('error paths: IDAT contents', async () => {
   const end: [string, Uint8Array] = ['IEND', new Uint8Array(0)];
-  await rejects(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', new Uint8Array([1, 2, 3, 4])], end])), /IDAT: corrupt zlib data/, 33);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib([0, 1])], end])), /IDAT: inflated to 2 bytes, expected 3/, 33);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib(new Array(5000).fill(0))], end])), /inflates to more than the 3 bytes/, 33);
-  await rejects(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib([7, 1, 2])], end])), /unknown filter type 7 on row 0/, 0);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', new Uint8Array([1, 2, 3, 4])], end])), /IDAT: corrupt zlib data/, 33);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib([0, 1])], end])), /IDAT: inflated to 2 bytes, expected 3/, 33);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib(new Array(5000).fill(0))], end])), /inflates to more than the 3 bytes/, 33);
+  await assertFormatRejection(decodePng(buildPng([['IHDR', ihdr(2, 1, 8, 0)], ['IDAT', await zlib([7, 1, 2])], end])), /unknown filter type 7 on row 0/, 0);
 });
 
 t('fuzz: mutated PNGs (with CRCs repaired) decode or throw OmniError', async () => {

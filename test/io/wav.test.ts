@@ -1,34 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ArgumentError, FormatError } from '../../engine/errors.js';
+import { ArgumentError } from '../../engine/errors.js';
 import { decodeWav, encodeWav, readWavFile, resample, toMono } from '../../metatransformer/io/wav.js';
-import { assertClose, fixture, fixtureJSON } from '../helpers.js';
+import { assertClose, assertFormatError, assertThrows, fixture, fixtureJSON } from '../helpers.js';
 import { fuzzReader } from './fuzz.js';
 
 const t = suite('io: wav');
-
-function throwsFormat(fn: () => unknown, pattern: RegExp, offset?: number): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, FormatError);
-    assert.match((err as Error).message, pattern);
-    if (offset !== undefined) assert.is((err as FormatError).offset, offset);
-    return;
-  }
-  assert.unreachable(`expected a FormatError matching ${pattern}`);
-}
-
-function throwsArg(fn: () => unknown, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, ArgumentError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an ArgumentError matching ${pattern}`);
-}
 
 /** Builds a WAV from a fmt body and raw data, optionally with extra chunks before fmt. */
 function wav(fmt: number[], data: Uint8Array, extra: number[] = []): Uint8Array {
@@ -85,17 +62,17 @@ t('encodeWav round-trips pcm16 (to 1/32768) and float32 (exactly)', () => {
   const odd = encodeWav({ sampleRate: 8000, channels: [new Float32Array(3)] }, { format: 'pcm16' });
   assert.is(odd.length % 2, 0);
   assert.is(decodeWav(odd).channels[0]!.length, 3);
-  throwsArg(() => encodeWav(audio, { format: 'mp3' as 'pcm16' }), /unknown format 'mp3'/);
-  throwsArg(() => encodeWav({ sampleRate: 0, channels: [left] }), /sample rate 0/);
-  throwsArg(() => encodeWav({ sampleRate: 8000, channels: [] }), /0 channels/);
-  throwsArg(() => encodeWav({ sampleRate: 8000, channels: [left, new Float32Array(3)] }), /channel lengths differ/);
+  assertThrows(() => encodeWav(audio, { format: 'mp3' as 'pcm16' }), ArgumentError, /unknown format 'mp3'/);
+  assertThrows(() => encodeWav({ sampleRate: 0, channels: [left] }), ArgumentError, /sample rate 0/);
+  assertThrows(() => encodeWav({ sampleRate: 8000, channels: [] }), ArgumentError, /0 channels/);
+  assertThrows(() => encodeWav({ sampleRate: 8000, channels: [left, new Float32Array(3)] }), ArgumentError, /channel lengths differ/);
 });
 
 t('toMono averages channels', () => {
   const mono = toMono({ sampleRate: 1, channels: [Float32Array.from([1, 0]), Float32Array.from([0, -1])] });
   assert.equal(Array.from(mono), [0.5, -0.5]);
-  throwsArg(() => toMono({ sampleRate: 1, channels: [] }), /no channels/);
-  throwsArg(() => toMono({ sampleRate: 1, channels: [new Float32Array(2), new Float32Array(3)] }), /lengths differ/);
+  assertThrows(() => toMono({ sampleRate: 1, channels: [] }), ArgumentError, /no channels/);
+  assertThrows(() => toMono({ sampleRate: 1, channels: [new Float32Array(2), new Float32Array(3)] }), ArgumentError, /lengths differ/);
 });
 
 function rms(x: Float32Array, from: number, to: number): number {
@@ -123,38 +100,38 @@ t('resample: pass-band tones keep their amplitude and frequency; tones above the
   const idealUp = Float32Array.from({ length: 1600 }, (_, i) => Math.sin((2 * Math.PI * 440 * i) / 16000));
   assertClose(up.subarray(200, 1400), idealUp.subarray(200, 1400), { atol: 2e-3, rtol: 0, what: 'upsampled 440 Hz' });
   assert.equal(Array.from(resample(Float32Array.from([1, 2]), 16000, 16000)), [1, 2]);
-  throwsArg(() => resample(new Float32Array(4), 44100.5, 16000), /positive integers/);
-  throwsArg(() => resample(new Float32Array(4), 16000, 0), /positive integers/);
+  assertThrows(() => resample(new Float32Array(4), 44100.5, 16000), ArgumentError, /positive integers/);
+  assertThrows(() => resample(new Float32Array(4), 16000, 0), ArgumentError, /positive integers/);
 });
 
 t('error paths: magic, sizes, formats', () => {
   const pcm = new Uint8Array([0, 0, 1, 0]);
-  throwsFormat(() => decodeWav(new Uint8Array(5)), /RIFF header needs 12 bytes/, 0);
-  throwsFormat(() => decodeWav(new Uint8Array(12)), /no RIFF magic/, 0);
+  assertFormatError(() => decodeWav(new Uint8Array(5)), /RIFF header needs 12 bytes/, 0);
+  assertFormatError(() => decodeWav(new Uint8Array(12)), /no RIFF magic/, 0);
   const good = wav(fmtBody(1, 1, 8000, 16), pcm);
   const notWave = good.slice();
   notWave[8] = 65;
-  throwsFormat(() => decodeWav(notWave), /form type is 'AAVE'/, 8);
-  throwsFormat(() => decodeWav(good.slice(0, good.length - 1)), /RIFF size 40 runs past the end of the file \(47 bytes\)/, 4);
+  assertFormatError(() => decodeWav(notWave), /form type is 'AAVE'/, 8);
+  assertFormatError(() => decodeWav(good.slice(0, good.length - 1)), /RIFF size 40 runs past the end of the file \(47 bytes\)/, 4);
   const bigData = good.slice();
   bigData.set(u32(1000), 40);
-  throwsFormat(() => decodeWav(bigData), /chunk 'data': size 1000 runs past the end/, 36);
-  throwsFormat(() => decodeWav(wav(fmtBody(2, 1, 8000, 4), pcm)), /format tag 0x2 is compressed audio/, 20);
-  throwsFormat(() => decodeWav(wav([...fmtBody(0xfffe, 1, 8000, 16), 22, 0, 16, 0, ...u32(4), 7, 0, ...new Array(14).fill(0)], pcm)), /format tag 0x7/);
-  throwsFormat(() => decodeWav(wav([...fmtBody(0xfffe, 1, 8000, 16), 0, 0], pcm)), /EXTENSIBLE needs 40 bytes, chunk has 18/, 12);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 1, 8000, 12), pcm)), /12-bit PCM is not supported/, 34);
-  throwsFormat(() => decodeWav(wav(fmtBody(3, 1, 8000, 16), pcm)), /16-bit float is not supported/, 34);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 0, 8000, 16, 2), pcm)), /0 channels/, 22);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 1, 0, 16), pcm)), /sample rate 0/, 24);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 2, 8000, 16, 3), pcm)), /block align 3, expected 2 channels x 2 bytes/, 32);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 1, 8000, 16).slice(0, 14), pcm)), /fmt chunk: size 14/, 12);
-  throwsFormat(() => decodeWav(wav(fmtBody(1, 2, 8000, 16), pcm.subarray(0, 2))), /size 2 is not a whole number of 4-byte frames/, 40);
+  assertFormatError(() => decodeWav(bigData), /chunk 'data': size 1000 runs past the end/, 36);
+  assertFormatError(() => decodeWav(wav(fmtBody(2, 1, 8000, 4), pcm)), /format tag 0x2 is compressed audio/, 20);
+  assertFormatError(() => decodeWav(wav([...fmtBody(0xfffe, 1, 8000, 16), 22, 0, 16, 0, ...u32(4), 7, 0, ...new Array(14).fill(0)], pcm)), /format tag 0x7/);
+  assertFormatError(() => decodeWav(wav([...fmtBody(0xfffe, 1, 8000, 16), 0, 0], pcm)), /EXTENSIBLE needs 40 bytes, chunk has 18/, 12);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 1, 8000, 12), pcm)), /12-bit PCM is not supported/, 34);
+  assertFormatError(() => decodeWav(wav(fmtBody(3, 1, 8000, 16), pcm)), /16-bit float is not supported/, 34);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 0, 8000, 16, 2), pcm)), /0 channels/, 22);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 1, 0, 16), pcm)), /sample rate 0/, 24);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 2, 8000, 16, 3), pcm)), /block align 3, expected 2 channels x 2 bytes/, 32);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 1, 8000, 16).slice(0, 14), pcm)), /fmt chunk: size 14/, 12);
+  assertFormatError(() => decodeWav(wav(fmtBody(1, 2, 8000, 16), pcm.subarray(0, 2))), /size 2 is not a whole number of 4-byte frames/, 40);
   const noFmt = new Uint8Array([...'RIFF'.split('').map((c) => c.charCodeAt(0)), ...u32(4), 87, 65, 86, 69]);
-  throwsFormat(() => decodeWav(noFmt), /no fmt chunk/, 12);
+  assertFormatError(() => decodeWav(noFmt), /no fmt chunk/, 12);
   const dataFirst = new Uint8Array([82, 73, 70, 70, ...u32(16), 87, 65, 86, 69, 100, 97, 116, 97, ...u32(0), 0, 0, 0, 0]);
-  throwsFormat(() => decodeWav(dataFirst), /data chunk before fmt chunk/, 12);
+  assertFormatError(() => decodeWav(dataFirst), /data chunk before fmt chunk/, 12);
   const fmtOnly = new Uint8Array([82, 73, 70, 70, ...u32(28), 87, 65, 86, 69, 102, 109, 116, 32, ...u32(16), ...fmtBody(1, 1, 8000, 16)]);
-  throwsFormat(() => decodeWav(fmtOnly), /no data chunk/, 12);
+  assertFormatError(() => decodeWav(fmtOnly), /no data chunk/, 12);
 });
 
 t('fuzz: mutated WAVs decode or throw OmniError', async () => {

@@ -5,7 +5,7 @@ import { ops, hasF16, memoryStats, type Tensor, ArgumentError, DTypeError, Dispo
 import { layerNormDxLaunch, layerNormLaunch } from '../../kernels/layernorm.js';
 import { runtime } from '../../engine/runtime.js';
 import { empty } from '../../engine/tensor.js';
-import { testDevice } from '../helpers.js';
+import { assertThrows, testDevice } from '../helpers.js';
 import { NdArray, arbViewOf, expectClose, materialize, type ViewCase } from '../oracle.js';
 
 const t = suite('kernels: layernorm');
@@ -426,49 +426,46 @@ t('GPU-class launch configuration (wide row workgroups, grid spill) gives the sa
 
 // ---- errors --------------------------------------------------------------------------------------
 
-const throwsA = (fn: () => unknown, cls: new (...a: never[]) => Error, re: RegExp): void => {
-  assert.throws(fn, (e: unknown) => e instanceof cls && re.test((e as Error).message));
-};
 
 t('forward error paths are typed and name the op', () => {
   const x = ops.zeros([2, 3, 4]);
   const xi = ops.zeros([2, 4], { dtype: 'i32' });
   const w4 = ops.ones([4]);
   const w3 = ops.ones([3]);
-  throwsA(() => ops.layerNorm(x, [3]), ShapeError, /layerNorm: normalizedShape \[3\] does not match the trailing dims of x \[2,3,4\]/);
-  throwsA(() => ops.layerNorm(x, [1, 2, 3, 4]), ShapeError, /does not match/);
-  throwsA(() => ops.layerNorm(x, []), ArgumentError, /non-empty/);
-  throwsA(() => ops.layerNorm(x, [4.5]), ArgumentError, /normalizedShape/);
-  throwsA(() => ops.layerNorm(x, [4], w3), ShapeError, /weight has shape \[3\], expected normalizedShape \[4\]/);
-  throwsA(() => ops.layerNorm(x, [4], null, w3), ShapeError, /bias has shape \[3\]/);
-  throwsA(() => ops.layerNorm(x, [3, 4], w4), ShapeError, /weight has shape \[4\], expected normalizedShape \[3,4\]/);
-  throwsA(() => ops.layerNorm(xi, [4]), DTypeError, /layerNorm: x must be f32 or f16, got i32/);
-  throwsA(() => ops.layerNorm(x, [4], ops.ones([4], { dtype: 'i32' })), DTypeError, /weight is i32 but x is f32/);
-  throwsA(() => ops.layerNorm(x, [4], null, null, -1), ArgumentError, /eps/);
-  throwsA(() => ops.layerNorm(x, [4], null, null, NaN), ArgumentError, /eps/);
-  throwsA(() => ops.layerNorm(x, [4], null, null, 1e-5, { residual: w4 }), ShapeError, /residual has shape \[4\]/);
-  throwsA(() => ops.layerNorm(x, [4], null, null, 1e-5, { residual: ops.zeros([2, 3, 4], { dtype: 'i32' }) }), DTypeError, /residual is i32/);
-  throwsA(() => ops.layerNorm(ops.zeros([3, 0]), [0]), ShapeError, /has no elements/);
+  assertThrows(() => ops.layerNorm(x, [3]), ShapeError, /layerNorm: normalizedShape \[3\] does not match the trailing dims of x \[2,3,4\]/);
+  assertThrows(() => ops.layerNorm(x, [1, 2, 3, 4]), ShapeError, /does not match/);
+  assertThrows(() => ops.layerNorm(x, []), ArgumentError, /non-empty/);
+  assertThrows(() => ops.layerNorm(x, [4.5]), ArgumentError, /normalizedShape/);
+  assertThrows(() => ops.layerNorm(x, [4], w3), ShapeError, /weight has shape \[3\], expected normalizedShape \[4\]/);
+  assertThrows(() => ops.layerNorm(x, [4], null, w3), ShapeError, /bias has shape \[3\]/);
+  assertThrows(() => ops.layerNorm(x, [3, 4], w4), ShapeError, /weight has shape \[4\], expected normalizedShape \[3,4\]/);
+  assertThrows(() => ops.layerNorm(xi, [4]), DTypeError, /layerNorm: x must be f32 or f16, got i32/);
+  assertThrows(() => ops.layerNorm(x, [4], ops.ones([4], { dtype: 'i32' })), DTypeError, /weight is i32 but x is f32/);
+  assertThrows(() => ops.layerNorm(x, [4], null, null, -1), ArgumentError, /eps/);
+  assertThrows(() => ops.layerNorm(x, [4], null, null, NaN), ArgumentError, /eps/);
+  assertThrows(() => ops.layerNorm(x, [4], null, null, 1e-5, { residual: w4 }), ShapeError, /residual has shape \[4\]/);
+  assertThrows(() => ops.layerNorm(x, [4], null, null, 1e-5, { residual: ops.zeros([2, 3, 4], { dtype: 'i32' }) }), DTypeError, /residual is i32/);
+  assertThrows(() => ops.layerNorm(ops.zeros([3, 0]), [0]), ShapeError, /has no elements/);
   // 2^24 elements per row: rejected before any allocation (the view costs nothing).
   const huge = ops.expand(ops.zeros([1]), [2 ** 24]);
-  throwsA(() => ops.layerNorm(huge, [2 ** 24]), ShapeError, /exceed the supported/);
+  assertThrows(() => ops.layerNorm(huge, [2 ** 24]), ShapeError, /exceed the supported/);
   const gone = ops.zeros([2, 4]);
   gone.dispose();
-  throwsA(() => ops.layerNorm(gone, [4]), DisposedError, /layerNorm/);
+  assertThrows(() => ops.layerNorm(gone, [4]), DisposedError, /layerNorm/);
   for (const v of [x, xi, w4, w3, huge]) v.dispose();
 });
 
 t('backward error paths are typed and name the op', () => {
   const x = ops.zeros([2, 4]);
   const { mean, rstd, y } = ops.layerNorm(x, [4], null, null, 1e-5, { returnStats: true });
-  throwsA(() => ops.layerNormBackward(ops.zeros([2, 5]), x, mean!, rstd!), ShapeError, /layerNormBackward: dy has shape \[2,5\]/);
-  throwsA(() => ops.layerNormBackward(ops.zeros([2, 4], { dtype: 'i32' }), x, mean!, rstd!), DTypeError, /dy is i32/);
-  throwsA(() => ops.layerNormBackward(x, x, ops.zeros([3]), rstd!), ShapeError, /leading dims of x/);
-  throwsA(() => ops.layerNormBackward(x, x, x, x), ShapeError, /leading dims of x/);
-  throwsA(() => ops.layerNormBackward(x, x, ops.zeros([2], { dtype: 'i32' }), rstd!), DTypeError, /must be f32/);
-  throwsA(() => ops.layerNormBackward(x, x, mean!, rstd!, ops.ones([3])), ShapeError, /weight has shape \[3\]/);
+  assertThrows(() => ops.layerNormBackward(ops.zeros([2, 5]), x, mean!, rstd!), ShapeError, /layerNormBackward: dy has shape \[2,5\]/);
+  assertThrows(() => ops.layerNormBackward(ops.zeros([2, 4], { dtype: 'i32' }), x, mean!, rstd!), DTypeError, /dy is i32/);
+  assertThrows(() => ops.layerNormBackward(x, x, ops.zeros([3]), rstd!), ShapeError, /leading dims of x/);
+  assertThrows(() => ops.layerNormBackward(x, x, x, x), ShapeError, /leading dims of x/);
+  assertThrows(() => ops.layerNormBackward(x, x, ops.zeros([2], { dtype: 'i32' }), rstd!), DTypeError, /must be f32/);
+  assertThrows(() => ops.layerNormBackward(x, x, mean!, rstd!, ops.ones([3])), ShapeError, /weight has shape \[3\]/);
   const xi = ops.zeros([2, 4], { dtype: 'i32' });
-  throwsA(() => ops.layerNormBackward(xi, xi, mean!, rstd!), DTypeError, /x must be f32 or f16/);
+  assertThrows(() => ops.layerNormBackward(xi, xi, mean!, rstd!), DTypeError, /x must be f32 or f16/);
   for (const v of [x, xi, mean!, rstd!, y]) v.dispose();
 });
 

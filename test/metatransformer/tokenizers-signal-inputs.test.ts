@@ -13,17 +13,12 @@ import { PointCloudTokenizer, normalizeToUnitSphere } from '../../metatransforme
 import { fitTabularSchema, TabularTokenizer } from '../../metatransformer/tokenizers/tabular.js';
 import { seriesFromCsv, TimeSeriesTokenizer } from '../../metatransformer/tokenizers/timeseries.js';
 import type { TokenBatch } from '../../metatransformer/types.js';
-import { assertClose, testDevice } from '../helpers.js';
+import { assertClose, assertThrows, testDevice } from '../helpers.js';
 
 const t = suite('metatransformer: signal tokenizer inputs and loaders');
 t.before(async () => {
   await testDevice();
 });
-
-/** uvu's throws takes a predicate, not a class: asserts `fn` throws an instance of `type` whose message matches. */
-function throwsA(fn: () => unknown, type: new (...args: never[]) => Error, re = /./): void {
-  assert.throws(fn, (e: unknown) => e instanceof type && re.test((e as Error).message));
-}
 
 async function tokens(run: () => TokenBatch): Promise<{ shape: number[]; data: Float32Array; mask?: number[] }> {
   const out = ag.noGrad(run);
@@ -46,9 +41,9 @@ t('audio: AST defaults give 12 frequency rows of patches; bad clips and options 
   assert.ok(out.data.every(Number.isFinite));
   assert.throws(() => m.forward([wave(399, 300)]), (e: unknown) => e instanceof ShapeError && /clip 0 has 399 samples/.test((e as Error).message));
   assert.throws(() => m.forward([wave(4000, 300), Float32Array.of(0, NaN, ...wave(500, 1))]), (e: unknown) => e instanceof ArgumentError && /clip 1/.test((e as Error).message));
-  throwsA(() => m.forward([]), ArgumentError);
+  assertThrows(() => m.forward([]), ArgumentError, /./);
   assert.throws(() => new AudioTokenizer({ dim: 4, targetFrames: 10 }), /targetFrames \(10\)/);
-  throwsA(() => new AudioTokenizer({ dim: 4, targetFrames: 32, std: 0 }), ArgumentError);
+  assertThrows(() => new AudioTokenizer({ dim: 4, targetFrames: 32, std: 0 }), ArgumentError, /./);
   m.dispose();
 });
 
@@ -94,11 +89,11 @@ t('pointcloud: mismatched, too small and non-finite clouds are refused', () => {
   const cloud = (n: number): Float32Array => Float32Array.from({ length: n * 3 }, (_, i) => Math.cos(i));
   assert.throws(() => m.forward([cloud(16), cloud(20)]), (e: unknown) => e instanceof ShapeError && /cloud 1 has 20/.test((e as Error).message));
   assert.throws(() => m.forward([cloud(4)]), (e: unknown) => e instanceof ShapeError && /4 groups of 5 points/.test((e as Error).message));
-  throwsA(() => m.forward([new Float32Array(10)]), ShapeError);
+  assertThrows(() => m.forward([new Float32Array(10)]), ShapeError, /./);
   const bad = cloud(16);
   bad[7] = Infinity;
   assert.throws(() => m.forward([bad]), (e: unknown) => e instanceof ArgumentError && /point 2/.test((e as Error).message));
-  throwsA(() => new PointCloudTokenizer({ dim: 8, numGroups: 0, groupSize: 4 }), ArgumentError);
+  assertThrows(() => new PointCloudTokenizer({ dim: 8, numGroups: 0, groupSize: 4 }), ArgumentError, /./);
   m.dispose();
 });
 

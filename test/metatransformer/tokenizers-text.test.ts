@@ -1,11 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ag from '../../autograd/index.js';
-import { ArgumentError, ShapeError, type OmniError } from '../../engine/errors.js';
+import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import { hostTensor } from '../../nn/checkpoint/index.js';
 import { TextEmbedding } from '../../metatransformer/tokenizers/text-embedding.js';
 import { WordPieceTokenizer } from '../../metatransformer/tokenizers/text/index.js';
-import { assertClose, fixtureJSON, testDevice } from '../helpers.js';
+import { assertClose, assertThrows, fixtureJSON, testDevice } from '../helpers.js';
 
 interface Named {
   shape: number[];
@@ -41,17 +41,6 @@ function reference(ids: ArrayLike<number>, length: number): number[] {
   const table = fx.params['token_embedding.weight']!.data;
   const pos = fx.params['positional_embedding']!.data;
   return Array.from(ids).flatMap((id, i) => Array.from({ length: dim }, (_, d) => Math.fround(table[id * dim + d]! + pos[(i % length) * dim + d]!)));
-}
-
-function throwsError(fn: () => unknown, type: new (...args: never[]) => OmniError, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, type);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
 }
 
 t('CLIP token_embedding + positional_embedding: output and gradients match PyTorch', async () => {
@@ -112,23 +101,23 @@ t('vocabSize defaults to the tokenizer\'s; CLIP initial scales', async () => {
 
 t('error paths', () => {
   const bare = new TextEmbedding({ dim: 4, vocabSize: 10, contextLength: 4 });
-  throwsError(() => bare.forward(['hello']), ArgumentError, /no tokenizer was given; pass token ids/);
-  throwsError(() => bare.forward({ ids: Int32Array.from([2, 10, 3, 0]), attentionMask: Uint8Array.from([1, 1, 1, 0]), contextLength: 4 }), ArgumentError,
+  assertThrows(() => bare.forward(['hello']), ArgumentError, /no tokenizer was given; pass token ids/);
+  assertThrows(() => bare.forward({ ids: Int32Array.from([2, 10, 3, 0]), attentionMask: Uint8Array.from([1, 1, 1, 0]), contextLength: 4 }), ArgumentError,
     /id 10 at row 0, position 1 is outside the vocabulary \[0, 10\)/);
-  throwsError(() => bare.forward({ ids: new Int32Array(10), attentionMask: new Uint8Array(10), contextLength: 5 }), ShapeError,
+  assertThrows(() => bare.forward({ ids: new Int32Array(10), attentionMask: new Uint8Array(10), contextLength: 5 }), ShapeError,
     /rows \[2,5\] are longer than positional_embedding \[4,4\] allows/);
-  throwsError(() => bare.forward({ ids: new Int32Array(6), attentionMask: new Uint8Array(6), contextLength: 4 }), ShapeError, /6 ids do not form non-empty rows of contextLength 4/);
-  throwsError(() => bare.forward({ ids: new Int32Array(4), attentionMask: new Uint8Array(3), contextLength: 4 }), ShapeError, /attentionMask has 3 entries for 4 ids/);
-  throwsError(() => bare.forward({ ids: [1, 2] as unknown as Int32Array, attentionMask: new Uint8Array(2), contextLength: 2 }), ArgumentError,
+  assertThrows(() => bare.forward({ ids: new Int32Array(6), attentionMask: new Uint8Array(6), contextLength: 4 }), ShapeError, /6 ids do not form non-empty rows of contextLength 4/);
+  assertThrows(() => bare.forward({ ids: new Int32Array(4), attentionMask: new Uint8Array(3), contextLength: 4 }), ShapeError, /attentionMask has 3 entries for 4 ids/);
+  assertThrows(() => bare.forward({ ids: [1, 2] as unknown as Int32Array, attentionMask: new Uint8Array(2), contextLength: 2 }), ArgumentError,
     /ids as an Int32Array and attentionMask as a Uint8Array/);
   bare.dispose();
-  throwsError(() => new TextEmbedding({ dim: 4, vocabSize: 5, pad: 'max' as 'longest' }), ArgumentError, /pad must be 'context' or 'longest', got 'max'/);
+  assertThrows(() => new TextEmbedding({ dim: 4, vocabSize: 5, pad: 'max' as 'longest' }), ArgumentError, /pad must be 'context' or 'longest', got 'max'/);
   const withTokenizer = new TextEmbedding({ dim: 4, tokenizer: new WordPieceTokenizer(VOCAB), contextLength: 4 });
-  throwsError(() => withTokenizer.forward([]), ArgumentError, /non-empty batch of texts/);
+  assertThrows(() => withTokenizer.forward([]), ArgumentError, /non-empty batch of texts/);
   withTokenizer.dispose();
-  throwsError(() => new TextEmbedding({ dim: 4 }), ArgumentError, /give vocabSize or a tokenizer/);
-  throwsError(() => new TextEmbedding({ dim: 4, vocabSize: 5, tokenizer: new WordPieceTokenizer(VOCAB) }), ArgumentError, /vocabSize 5 is smaller than the tokenizer's 12/);
-  throwsError(() => new TextEmbedding({ dim: 4, vocabSize: 5, contextLength: 1 }), ArgumentError, /contextLength 1 leaves no room/);
+  assertThrows(() => new TextEmbedding({ dim: 4 }), ArgumentError, /give vocabSize or a tokenizer/);
+  assertThrows(() => new TextEmbedding({ dim: 4, vocabSize: 5, tokenizer: new WordPieceTokenizer(VOCAB) }), ArgumentError, /vocabSize 5 is smaller than the tokenizer's 12/);
+  assertThrows(() => new TextEmbedding({ dim: 4, vocabSize: 5, contextLength: 1 }), ArgumentError, /contextLength 1 leaves no room/);
 });
 
 t.run();

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ag from '../../autograd/index.js';
-import { ArgumentError, FormatError, OmniError, ShapeError } from '../../engine/errors.js';
+import { ArgumentError, FormatError, ShapeError } from '../../engine/errors.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { hostTensor } from '../../nn/checkpoint/index.js';
 import type { Module } from '../../nn/module.js';
@@ -17,7 +17,7 @@ import {
   HyperspectralTokenizer, gridFromRaw, minMaxPerBand, readHyperspectral, type HyperspectralMode,
 } from '../../metatransformer/tokenizers/hyperspectral.js';
 import { VideoTokenizer, clipFromFrames, sinusoidTable } from '../../metatransformer/tokenizers/video.js';
-import { assertClose, fixtureJSON, testDevice } from '../helpers.js';
+import { assertClose, assertRejects, assertThrows, fixtureJSON, testDevice } from '../helpers.js';
 
 interface Named {
   shape: number[];
@@ -100,28 +100,6 @@ async function checkParity(module: Module & { forward(b: Grid[]): { tokens: Tens
     p.grad = null;
   }
   for (const v of [tokens, w, loss]) v.dispose();
-}
-
-function throwsError(fn: () => unknown, type: new (...args: never[]) => OmniError, pattern: RegExp): void {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, type);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
-
-async function rejects(fn: () => Promise<unknown>, type: new (...args: never[]) => OmniError, pattern: RegExp): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    assert.instance(err, type);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
 }
 
 t('ImageTokenizer: timm PatchEmbed + cls_token + pos_embed, with resampled positions for other sizes', async () => {
@@ -251,7 +229,7 @@ t('RGBA pixels and ImageData-shaped sources give the same grid as the decoded im
     const bitmap = await createImageBitmap(new ImageData(rgba, width, height));
     assertClose(gridFromImageSource(bitmap, options).data, reference.data, { atol: 1e-6, rtol: 0, what: 'ImageBitmap' });
   } else {
-    throwsError(() => gridFromImageSource({ width, height } as ImageBitmap, options), ArgumentError, /OffscreenCanvas/);
+    assertThrows(() => gridFromImageSource({ width, height } as ImageBitmap, options), ArgumentError, /OffscreenCanvas/);
   }
 });
 
@@ -269,8 +247,8 @@ t('hyperspectral loaders: .npy, raw float32 / big-endian uint16, per-band min-ma
   const scaled = minMaxPerBand({ shape: [3, 2], data: Float32Array.from([1, 5, 3, 5, 5, 5]) });
   assert.equal(scaled.data, Float32Array.from([0, 0, 0.5, 0, 1, 0]));
   // Errors: byte count not matching the shape, a non-npy file without a raw description.
-  throwsError(() => gridFromRaw(be, { dtype: 'f32', shape: [2, 3] }, 'cube.raw'), FormatError, /cube\.raw: 12 bytes, but f32 of shape \[2,3\] needs 24/);
-  await rejects(() => readHyperspectral(be), ArgumentError, /not a \.npy file/);
+  assertThrows(() => gridFromRaw(be, { dtype: 'f32', shape: [2, 3] }, 'cube.raw'), FormatError, /cube\.raw: 12 bytes, but f32 of shape \[2,3\] needs 24/);
+  await assertRejects(readHyperspectral(be), ArgumentError, /not a \.npy file/);
 });
 
 t('tokenizer parameters receive gradients through a sum loss', async () => {
@@ -295,46 +273,46 @@ t('tokenizer parameters receive gradients through a sum loss', async () => {
 t('error paths name the shapes', () => {
   const image = new ImageTokenizer({ dim: 8, patchSize: 2, imageSize: 4 });
   const grid = (shape: number[]): Grid => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
-  throwsError(() => image.forward([grid([1, 4, 4])]), ShapeError, /input \[1,4,4\] has 1 channels, the tokenizer takes 3 \(replicate gray/);
-  throwsError(() => image.forward([grid([3, 5, 4])]), ShapeError, /input \[3,5,4\]: height and width must be multiples of patchSize 2/);
-  throwsError(() => image.forward([grid([3, 4, 4]), grid([3, 6, 4])]), ShapeError, /input 1 has shape \[3,6,4\] but input 0 has \[3,4,4\]/);
-  throwsError(() => image.forward([{ shape: [3, 4, 4], data: new Float32Array(5) }]), ShapeError, /needs a Float32Array of 48 values, got 5/);
-  throwsError(() => image.forward([]), ArgumentError, /non-empty array/);
-  throwsError(() => image.forward([grid([3, 4])]), ShapeError, /input 0 has shape \[3,4\], expected 3 positive dims/);
+  assertThrows(() => image.forward([grid([1, 4, 4])]), ShapeError, /input \[1,4,4\] has 1 channels, the tokenizer takes 3 \(replicate gray/);
+  assertThrows(() => image.forward([grid([3, 5, 4])]), ShapeError, /input \[3,5,4\]: height and width must be multiples of patchSize 2/);
+  assertThrows(() => image.forward([grid([3, 4, 4]), grid([3, 6, 4])]), ShapeError, /input 1 has shape \[3,6,4\] but input 0 has \[3,4,4\]/);
+  assertThrows(() => image.forward([{ shape: [3, 4, 4], data: new Float32Array(5) }]), ShapeError, /needs a Float32Array of 48 values, got 5/);
+  assertThrows(() => image.forward([]), ArgumentError, /non-empty array/);
+  assertThrows(() => image.forward([grid([3, 4])]), ShapeError, /input 0 has shape \[3,4\], expected 3 positive dims/);
   image.dispose();
-  throwsError(() => new ImageTokenizer({ dim: 8, patchSize: 3, imageSize: 8 }), ArgumentError, /imageSize 8x8 is not a multiple of patchSize 3/);
+  assertThrows(() => new ImageTokenizer({ dim: 8, patchSize: 3, imageSize: 8 }), ArgumentError, /imageSize 8x8 is not a multiple of patchSize 3/);
 
   const video = new VideoTokenizer({ dim: 8, tubelet: [2, 2, 2], inChannels: 1, frames: 2, imageSize: 4 });
-  throwsError(() => video.forward([grid([3, 2, 4, 4])]), ShapeError, /clip \[3,2,4,4\] has 3 channels, the tokenizer takes 1/);
-  throwsError(() => video.forward([grid([1, 3, 4, 4])]), ShapeError, /clip \[1,3,4,4\] \(\[C, T, H, W\]\) is not a multiple of the tubelet \[2,2,2\]/);
+  assertThrows(() => video.forward([grid([3, 2, 4, 4])]), ShapeError, /clip \[3,2,4,4\] has 3 channels, the tokenizer takes 1/);
+  assertThrows(() => video.forward([grid([1, 3, 4, 4])]), ShapeError, /clip \[1,3,4,4\] \(\[C, T, H, W\]\) is not a multiple of the tubelet \[2,2,2\]/);
   video.dispose();
-  throwsError(() => new VideoTokenizer({ dim: 8, tubelet: [2, 16, 16], frames: 3, imageSize: 32 }), ArgumentError, /clip 3x32x32 is not a multiple of the tubelet 2x16x16/);
+  assertThrows(() => new VideoTokenizer({ dim: 8, tubelet: [2, 16, 16], frames: 3, imageSize: 32 }), ArgumentError, /clip 3x32x32 is not a multiple of the tubelet 2x16x16/);
 
   const spectral = new HyperspectralTokenizer({ dim: 8, bands: 5, mode: 'spectral' });
-  throwsError(() => spectral.forward([grid([6])]), ShapeError, /input \[6\] does not match \[5\] \(\[bands\]\)/);
+  assertThrows(() => spectral.forward([grid([6])]), ShapeError, /input \[6\] does not match \[5\] \(\[bands\]\)/);
   spectral.dispose();
   const patch = new HyperspectralTokenizer({ dim: 8, bands: 4, mode: 'patch', patchSize: 2 });
-  throwsError(() => patch.forward([grid([2, 2, 5])]), ShapeError, /input \[2,2,5\] does not match \[2,2,4\] \(\[height, width, bands\]\)/);
+  assertThrows(() => patch.forward([grid([2, 2, 5])]), ShapeError, /input \[2,2,5\] does not match \[2,2,4\] \(\[height, width, bands\]\)/);
   patch.dispose();
-  throwsError(() => new HyperspectralTokenizer({ dim: 8, bands: 5, mode: 'patch', bandGroup: 2 }), ArgumentError, /bandGroup 2 does not divide bands 5/);
-  throwsError(() => new HyperspectralTokenizer({ dim: 8, bands: 5, mode: 'spectral', patchSize: 3 }), ArgumentError, /apply to 'patch' mode/);
-  throwsError(() => new HyperspectralTokenizer({ dim: 8, bands: 4, mode: 'patch', patchSize: 2, cubeSize: [3, 4] }), ArgumentError, /cubeSize 3x4 is not a multiple of patchSize 2/);
+  assertThrows(() => new HyperspectralTokenizer({ dim: 8, bands: 5, mode: 'patch', bandGroup: 2 }), ArgumentError, /bandGroup 2 does not divide bands 5/);
+  assertThrows(() => new HyperspectralTokenizer({ dim: 8, bands: 5, mode: 'spectral', patchSize: 3 }), ArgumentError, /apply to 'patch' mode/);
+  assertThrows(() => new HyperspectralTokenizer({ dim: 8, bands: 4, mode: 'patch', patchSize: 2, cubeSize: [3, 4] }), ArgumentError, /cubeSize 3x4 is not a multiple of patchSize 2/);
 
-  throwsError(() => new ImageTokenizer({ dim: 0 }), ArgumentError, /dim must be a positive integer, got 0/);
-  throwsError(() => new ImageTokenizer({ dim: 8, modality: 'video' as 'image' }), ArgumentError, /modality must be image, infrared or xray, got 'video'/);
-  throwsError(() => new ImageTokenizer({ dim: 8, interpolation: 'nearest' as 'bicubic' }), ArgumentError, /interpolation must be bicubic or bilinear, got 'nearest'/);
-  throwsError(() => new VideoTokenizer({ dim: 8, tubelet: [2, 2] as unknown as [number, number, number] }), ArgumentError, /tubelet must be \[frames, height, width\], got \[2, 2\]/);
-  throwsError(() => new VideoTokenizer({ dim: 8, frames: 2.5 }), ArgumentError, /frames must be a positive integer, got 2.5/);
-  throwsError(() => new HyperspectralTokenizer({ dim: 8, bands: 4, mode: 'pixel' as 'patch' }), ArgumentError, /mode must be 'spectral' or 'patch', got 'pixel'/);
-  throwsError(() => new HyperspectralTokenizer({ dim: 8, bands: 0, mode: 'spectral' }), ArgumentError, /bands must be a positive integer, got 0/);
-  throwsError(() => gridFromRaw(new Uint8Array(4), { dtype: 'f64' as 'f32', shape: [1] }), ArgumentError, /dtype must be 'f32' or 'u16', got 'f64'/);
-  throwsError(() => gridFromRaw(new Uint8Array(4), { dtype: 'f32', shape: [0] }), ArgumentError, /shape \[0\] must be positive integers/);
-  throwsError(() => minMaxPerBand({ shape: [], data: new Float32Array(1) }), ShapeError, /cube \[\] has no band axis/);
+  assertThrows(() => new ImageTokenizer({ dim: 0 }), ArgumentError, /dim must be a positive integer, got 0/);
+  assertThrows(() => new ImageTokenizer({ dim: 8, modality: 'video' as 'image' }), ArgumentError, /modality must be image, infrared or xray, got 'video'/);
+  assertThrows(() => new ImageTokenizer({ dim: 8, interpolation: 'nearest' as 'bicubic' }), ArgumentError, /interpolation must be bicubic or bilinear, got 'nearest'/);
+  assertThrows(() => new VideoTokenizer({ dim: 8, tubelet: [2, 2] as unknown as [number, number, number] }), ArgumentError, /tubelet must be \[frames, height, width\], got \[2, 2\]/);
+  assertThrows(() => new VideoTokenizer({ dim: 8, frames: 2.5 }), ArgumentError, /frames must be a positive integer, got 2.5/);
+  assertThrows(() => new HyperspectralTokenizer({ dim: 8, bands: 4, mode: 'pixel' as 'patch' }), ArgumentError, /mode must be 'spectral' or 'patch', got 'pixel'/);
+  assertThrows(() => new HyperspectralTokenizer({ dim: 8, bands: 0, mode: 'spectral' }), ArgumentError, /bands must be a positive integer, got 0/);
+  assertThrows(() => gridFromRaw(new Uint8Array(4), { dtype: 'f64' as 'f32', shape: [1] }), ArgumentError, /dtype must be 'f32' or 'u16', got 'f64'/);
+  assertThrows(() => gridFromRaw(new Uint8Array(4), { dtype: 'f32', shape: [0] }), ArgumentError, /shape \[0\] must be positive integers/);
+  assertThrows(() => minMaxPerBand({ shape: [], data: new Float32Array(1) }), ShapeError, /cube \[\] has no band axis/);
 
   const img = { width: 4, height: 4, channels: 3, data: new Uint8Array(48) };
-  throwsError(() => imageToGrid(img, { size: 4, channels: 2 as 3 }), ArgumentError, /channels must be 1 or 3, got 2/);
-  throwsError(() => imageToGrid(img, { size: 4, resizeTo: 3 }), ArgumentError, /resizeTo 3 is smaller than the crop size 4/);
-  throwsError(() => gridFromRGBA(new Uint8ClampedArray(10), 2, 2, { size: 2 }), ArgumentError, /10 bytes for a 2x2 RGBA image, expected 16/);
+  assertThrows(() => imageToGrid(img, { size: 4, channels: 2 as 3 }), ArgumentError, /channels must be 1 or 3, got 2/);
+  assertThrows(() => imageToGrid(img, { size: 4, resizeTo: 3 }), ArgumentError, /resizeTo 3 is smaller than the crop size 4/);
+  assertThrows(() => gridFromRGBA(new Uint8ClampedArray(10), 2, 2, { size: 2 }), ArgumentError, /10 bytes for a 2x2 RGBA image, expected 16/);
 });
 
 t.run();

@@ -13,6 +13,7 @@ import {
   trainBpe,
   type MergePair,
 } from '../../metatransformer/tokenizers/text/index.js';
+import { assertThrows } from '../helpers.js';
 
 const t = suite('tokenizers: BPE trainer');
 
@@ -173,13 +174,11 @@ t('property: ids stay below vocabSize and batches are well formed', () => {
 });
 
 t('bad options and corpus items: ArgumentError', () => {
-  const throwsArg = (fn: () => unknown, pattern: RegExp): void =>
-    assert.throws(fn, (e: unknown) => e instanceof ArgumentError && pattern.test(e.message));
-  throwsArg(() => trainBpe(CORPUS, { vocabSize: 513 }), /vocabSize/);
-  throwsArg(() => trainBpe(CORPUS, { vocabSize: 1.5 }), /vocabSize/);
-  throwsArg(() => trainBpe(CORPUS, { vocabSize: 2 ** 26 + 1 }), /vocabSize/);
-  throwsArg(() => trainBpe(CORPUS, { vocabSize: 600, minFrequency: 0 }), /minFrequency/);
-  throwsArg(() => trainBpe(['ok', 7 as unknown as string], { vocabSize: 600 }), /corpus item 1/);
+  assertThrows(() => trainBpe(CORPUS, { vocabSize: 513 }), ArgumentError, /vocabSize/);
+  assertThrows(() => trainBpe(CORPUS, { vocabSize: 1.5 }), ArgumentError, /vocabSize/);
+  assertThrows(() => trainBpe(CORPUS, { vocabSize: 2 ** 26 + 1 }), ArgumentError, /vocabSize/);
+  assertThrows(() => trainBpe(CORPUS, { vocabSize: 600, minFrequency: 0 }), ArgumentError, /minFrequency/);
+  assertThrows(() => trainBpe(['ok', 7 as unknown as string], { vocabSize: 600 }), ArgumentError, /corpus item 1/);
 });
 
 t.run();

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { CLIP_CONTEXT_LENGTH, ClipBpeTokenizer, END_OF_WORD, type MergePair } from '../../metatransformer/tokenizers/text/index.js';
 import { BYTE_SYMBOLS_IN_VOCAB_ORDER, toByteSymbols } from '../../metatransformer/tokenizers/text/clip-text.js';
+import { assertRejects, compress } from '../helpers.js';
 
 const t = suite('tokenizers: CLIP byte-level BPE');
 
@@ -18,22 +19,6 @@ const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const id = (ch: string): number => ch.charCodeAt(0) - 33; // printable ASCII symbol inside a word
 const idEnd = (ch: string): number => id(ch) + 256; // ... at the end of a word
 const handTokenizer = (): Promise<ClipBpeTokenizer> => ClipBpeTokenizer.fromMergesFile(enc(HAND_MERGES));
-
-async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([bytes.slice()]).stream().pipeThrough(new CompressionStream('gzip'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, type);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 /** CLIP's `bpe()` loop, written plainly on strings: the reference for the heap-based encoder. */
 function referenceBpe(piece: string, merges: readonly MergePair[]): string[] {
@@ -140,7 +125,7 @@ t('maxMerges keeps only the first merges, as CLIP keeps 48,894', async () => {
 
 t('loads gzip, Blob and CRLF sources; toMergesFile round-trips', async () => {
   const plain = await handTokenizer();
-  const gz = await ClipBpeTokenizer.fromMergesFile(await gzip(enc(HAND_MERGES)));
+  const gz = await ClipBpeTokenizer.fromMergesFile(await compress(HAND_MERGES, 'gzip'));
   const blob = await ClipBpeTokenizer.fromMergesFile(new Blob([HAND_MERGES.replace(/\n/g, '\r\n')]));
   const again = await ClipBpeTokenizer.fromMergesFile(enc(plain.toMergesFile()));
   for (const tok of [gz, blob, again]) {
@@ -221,16 +206,16 @@ t('byte symbols: 256 distinct single characters, printable ones first', () => {
 });
 
 t('malformed merges files: FormatError with the line number', async () => {
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('h e\nl l\n')), FormatError, /line 1: expected a version header/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('')), FormatError, /line 1/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nl l x\n')), FormatError, /line 3: expected two symbols/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\n\nl l\n')), FormatError, /line 3: expected two symbols/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh  e\n')), FormatError, /line 2/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nhe xy\n')), FormatError, /line 3: 'xy' is neither a byte symbol nor/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nl l\nh e\n')), FormatError, /line 4: merge 'h e' repeats/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(new Uint8Array([0x23, 0x76, 0xff, 0x0a])), FormatError, /not valid UTF-8/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4])), FormatError, /corrupt gzip/);
-  await rejectsWith(ClipBpeTokenizer.fromMergesFile(enc(HAND_MERGES), { maxMerges: -1 }), ArgumentError, /maxMerges/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('h e\nl l\n')), FormatError, /line 1: expected a version header/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('')), FormatError, /line 1/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nl l x\n')), FormatError, /line 3: expected two symbols/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\n\nl l\n')), FormatError, /line 3: expected two symbols/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh  e\n')), FormatError, /line 2/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nhe xy\n')), FormatError, /line 3: 'xy' is neither a byte symbol nor/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc('#version: 0.2\nh e\nl l\nh e\n')), FormatError, /line 4: merge 'h e' repeats/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(new Uint8Array([0x23, 0x76, 0xff, 0x0a])), FormatError, /not valid UTF-8/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(new Uint8Array([0x1f, 0x8b, 1, 2, 3, 4])), FormatError, /corrupt gzip/);
+  await assertRejects(ClipBpeTokenizer.fromMergesFile(enc(HAND_MERGES), { maxMerges: -1 }), ArgumentError, /maxMerges/);
   assert.throws(() => ClipBpeTokenizer.fromMerges([['a', 'b'], ['x', 'yz']]), (e: unknown) => e instanceof FormatError && /merge 2: 'yz'/.test(e.message));
   assert.throws(() => ClipBpeTokenizer.fromMerges(new Array<MergePair>(2 ** 26)), (e: unknown) => e instanceof FormatError && /too many merges/.test(e.message));
 });
@@ -241,15 +226,15 @@ t('malformed vocab.json: FormatError naming the problem', async () => {
   for (let i = 0; i < hand.vocabSize; i++) vocab[hand.idToToken(i)!] = i;
   const load = (v: unknown, merges = HAND_MERGES): Promise<ClipBpeTokenizer> =>
     ClipBpeTokenizer.fromHuggingFace(enc(typeof v === 'string' ? v : JSON.stringify(v)), enc(merges));
-  await rejectsWith(load('[1, 2]'), FormatError, /expected an object/);
-  await rejectsWith(load('null'), FormatError, /expected an object/);
-  await rejectsWith(load('{"a": 1'), FormatError, /not valid JSON/);
-  await rejectsWith(load({ ...vocab, '<|startoftext|>': undefined }), FormatError, /<\|startoftext\|>/);
-  await rejectsWith(load({ ...vocab, '<|endoftext|>': 1.5 }), FormatError, /'<\|endoftext\|>' has id 1.5/);
-  await rejectsWith(load({ ...vocab, '<|endoftext|>': -1 }), FormatError, /has id -1/);
-  await rejectsWith(load({ ...vocab, extra: 515 }), FormatError, /'hello<\/w>' and 'extra' share id 515/);
-  await rejectsWith(load({ ...vocab, 'a</w>': undefined }), FormatError, /byte 97/);
-  await rejectsWith(load({ ...vocab, 'cat</w>': undefined }), FormatError, /merges.txt, line 8: 'cat<\/w>' is not in the vocabulary/);
+  await assertRejects(load('[1, 2]'), FormatError, /expected an object/);
+  await assertRejects(load('null'), FormatError, /expected an object/);
+  await assertRejects(load('{"a": 1'), FormatError, /not valid JSON/);
+  await assertRejects(load({ ...vocab, '<|startoftext|>': undefined }), FormatError, /<\|startoftext\|>/);
+  await assertRejects(load({ ...vocab, '<|endoftext|>': 1.5 }), FormatError, /'<\|endoftext\|>' has id 1.5/);
+  await assertRejects(load({ ...vocab, '<|endoftext|>': -1 }), FormatError, /has id -1/);
+  await assertRejects(load({ ...vocab, extra: 515 }), FormatError, /'hello<\/w>' and 'extra' share id 515/);
+  await assertRejects(load({ ...vocab, 'a</w>': undefined }), FormatError, /byte 97/);
+  await assertRejects(load({ ...vocab, 'cat</w>': undefined }), FormatError, /merges.txt, line 8: 'cat<\/w>' is not in the vocabulary/);
   // A hostile key cannot reach the prototype chain: tokens live in a Map.
   const hostile = await load(JSON.stringify(vocab).replace('{', '{"__proto__": 9999,'));
   assert.is(hostile.tokenToId('__proto__'), 9999);

@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { WordPieceTokenizer } from '../../metatransformer/tokenizers/text/index.js';
+import { assertRejects, assertThrows, compress } from '../helpers.js';
 
 const t = suite('tokenizers: WordPiece');
 
@@ -37,17 +38,6 @@ const VOCAB = [
 const vocabText = VOCAB.join('\n') + '\n';
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const uncased = (): Promise<WordPieceTokenizer> => WordPieceTokenizer.fromVocabFile(enc(vocabText));
-
-async function rejectsWith(promise: Promise<unknown>, type: new (...args: never[]) => Error, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.instance(err, type);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected ${type.name} matching ${pattern}`);
-}
 
 t('words, punctuation and ## pieces', async () => {
   const tok = await uncased();
@@ -110,8 +100,7 @@ t('encodeBatch: [CLS] ... [SEP], [PAD] padding, masks, truncation keeps [SEP]', 
 });
 
 t('loads gzip and CRLF vocab files', async () => {
-  const stream = new Blob([vocabText.replace(/\n/g, '\r\n')]).stream().pipeThrough(new CompressionStream('gzip'));
-  const gz = new Uint8Array(await new Response(stream).arrayBuffer());
+  const gz = await compress(vocabText.replace(/\n/g, '\r\n'), 'gzip');
   const tok = await WordPieceTokenizer.fromVocabFile(gz);
   assert.is(tok.vocabSize, VOCAB.length);
   assert.equal(tok.encode('unaffable fox'), [8, 9, 10, 7]);
@@ -120,22 +109,20 @@ t('loads gzip and CRLF vocab files', async () => {
 });
 
 t('bad vocabularies: FormatError naming the line or token', async () => {
-  await rejectsWith(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n[UNK]\nfox\n[CLS]\nfox\n[SEP]\n')), FormatError, /line 5: token 'fox' repeats line 3/);
-  await rejectsWith(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n\n[UNK]\n')), FormatError, /line 2: empty token/);
-  await rejectsWith(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n[CLS]\n[SEP]\n')), FormatError, /'\[UNK\]' is missing/);
-  await rejectsWith(WordPieceTokenizer.fromVocabFile(enc(vocabText), { padToken: '<pad>' }), FormatError, /'<pad>' is missing/);
-  await rejectsWith(WordPieceTokenizer.fromVocabFile(new Uint8Array([0x5b, 0xc3, 0x28])), FormatError, /not valid UTF-8/);
+  await assertRejects(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n[UNK]\nfox\n[CLS]\nfox\n[SEP]\n')), FormatError, /line 5: token 'fox' repeats line 3/);
+  await assertRejects(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n\n[UNK]\n')), FormatError, /line 2: empty token/);
+  await assertRejects(WordPieceTokenizer.fromVocabFile(enc('[PAD]\n[CLS]\n[SEP]\n')), FormatError, /'\[UNK\]' is missing/);
+  await assertRejects(WordPieceTokenizer.fromVocabFile(enc(vocabText), { padToken: '<pad>' }), FormatError, /'<pad>' is missing/);
+  await assertRejects(WordPieceTokenizer.fromVocabFile(new Uint8Array([0x5b, 0xc3, 0x28])), FormatError, /not valid UTF-8/);
 });
 
 t('bad arguments: ArgumentError', async () => {
   const tok = await uncased();
-  const throwsArg = (fn: () => unknown, pattern: RegExp): void =>
-    assert.throws(fn, (e: unknown) => e instanceof ArgumentError && pattern.test(e.message));
-  throwsArg(() => tok.decode([26]), /id 26 at position 0/);
-  throwsArg(() => tok.decode([-1]), /id -1/);
-  throwsArg(() => tok.encode(5 as unknown as string), /expected a string/);
-  throwsArg(() => tok.encodeBatch(['a'], { contextLength: 0 }), /contextLength/);
-  throwsArg(() => new WordPieceTokenizer(VOCAB, { maxInputCharsPerWord: 0 }), /maxInputCharsPerWord/);
+  assertThrows(() => tok.decode([26]), ArgumentError, /id 26 at position 0/);
+  assertThrows(() => tok.decode([-1]), ArgumentError, /id -1/);
+  assertThrows(() => tok.encode(5 as unknown as string), ArgumentError, /expected a string/);
+  assertThrows(() => tok.encodeBatch(['a'], { contextLength: 0 }), ArgumentError, /contextLength/);
+  assertThrows(() => new WordPieceTokenizer(VOCAB, { maxInputCharsPerWord: 0 }), ArgumentError, /maxInputCharsPerWord/);
 });
 
 t.run();

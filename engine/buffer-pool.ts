@@ -4,7 +4,8 @@
  * map lookup, and training loops allocate the same sizes every step.
  *
  * Buckets: sizes round up to a power of two below 1 MiB and to a multiple of 1/8 of the next power of two
- * above, which bounds the waste at 12.5% for large tensors while keeping the bucket count small.
+ * above, which bounds the waste at 12.5% for large tensors while keeping the bucket count small. Every
+ * bucket is a multiple of 16 bytes, which kernels rely on: elementwise.wgsl binds buffers as vec4 arrays.
  *
  * Reuse is safe without fences: the queue executes command buffers in submission order, so work recorded
  * after a buffer is reused runs after all earlier work that read it.

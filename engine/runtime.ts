@@ -5,7 +5,9 @@
  * in batches: when a readback needs results, when `flushEvery` dispatches are pending, or when the
  * uniform arena is full. Each dispatch's uniforms are staged in a CPU copy of a 256-byte-aligned arena
  * and uploaded with one `writeBuffer` right before the batch is submitted, so per-dispatch cost is one
- * bind group and three encoder calls. Pipelines are cached by the launch key (shader text + entry point),
+ * bind group and three encoder calls. Bind groups are not cached: the uniform offset differs per dispatch,
+ * and dynamic offsets would need explicit bind group layouts (with each binding's access mode) instead of
+ * 'auto'. Pipelines are cached by the launch key (shader text + entry point),
  * so shapes never cause recompiles: they travel in the uniforms.
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';
@@ -75,6 +77,8 @@ export class Runtime {
   private lostError: DeviceLostError | null = null;
   private firstError: GPUValidationError | null = null;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Bind group layout 0 per pipeline: `getBindGroupLayout` builds a new wrapper object on every call. */
+  private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
   private readonly pendingReads = new Set<(e: Error) => void>();
   private readonly stagingFree = new Map<number, GPUBuffer[]>();
   private encoder: GPUCommandEncoder | null = null;
@@ -170,7 +174,12 @@ export class Runtime {
     const pipeline = this.pipeline(launch);
     const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.arena, offset, size: bytes } }];
     buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    let layout = this.layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, layout);
+    }
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     const pass = this.openPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);

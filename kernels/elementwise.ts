@@ -5,7 +5,7 @@
  * scalar parameters. For float tensors the operands arrive as f32 (f16 is widened), so the expressions
  * use f32 literals; integer tensors compute in their own type.
  */
-import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+import { ParamWriter, grid1d, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
 import { WGSL_SOURCES } from './wgsl/embedded.js';
 
 /** A tensor as a kernel sees it: a buffer region read through shape-independent strides. */
@@ -63,51 +63,98 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
 const ARITY_ENTRY = ['map1', 'map2', 'map3'] as const;
 const ARITY_VARS = [['x'], ['a', 'b'], ['a', 'b', 'c']] as const;
 
+/**
+ * Invocation shape per adapter class: `wg` invocations per workgroup, each taking `per` consecutive units
+ * of four elements. CPU adapters (lavapipe) pay per invocation and per loop entry far more than per byte,
+ * so they get small workgroups and several units each; GPUs get one unit per invocation, 256 per
+ * workgroup. Figures behind the CPU choice are in the header of kernels/wgsl/elementwise.wgsl.
+ */
+export const MAP_TUNING: Readonly<Record<AdapterClass, { readonly wg: number; readonly per: number }>> = {
+  cpu: { wg: 16, per: 32 },
+  gpu: { wg: 256, per: 1 },
+};
+
 function wgslType(t: ElementType): string {
   return t;
 }
 
 /**
- * Builds the launch for `out[i] = spec.expr(operands at i)` over the broadcast output shape `shape`.
- * Operand strides must already be broadcast to `shape` (0 on expanded dims).
+ * Whether operands can be read as vec4s (the shader's `vec` mode): the innermost extent is a multiple of
+ * 4 and every operand either walks it with stride 1 (then its offset and outer strides must be multiples
+ * of 4, so loads are aligned and never straddle a row) or is constant along it (stride 0: splatted).
  */
-export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: readonly Operand[]): Launch {
+function vectorizable(shape: readonly number[], strides: readonly (readonly number[])[], offsets: readonly number[]): boolean {
+  const inner = shape.length - 1;
+  if (shape[inner]! % 4 !== 0) return false;
+  return strides.every((s, k) => {
+    if (s[inner] === 0) return true;
+    return s[inner] === 1 && offsets[k]! % 4 === 0 && s.every((v, d) => d === inner || v % 4 === 0);
+  });
+}
+
+/** Shader text per pipeline key: building it is string work that every op would otherwise repeat. */
+const codeCache = new Map<string, string>();
+
+/**
+ * Builds the launch for `out[i] = spec.expr(operands at i)` over the broadcast output shape `shape`.
+ * Operand strides must already be broadcast to `shape` (0 on expanded dims). The output must be a
+ * contiguous tensor that owns its buffer (see the constraints in elementwise.wgsl). `adapterClass` picks
+ * the invocation shape (MAP_TUNING); results do not depend on it.
+ */
+export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: readonly Operand[], adapterClass: AdapterClass = 'gpu'): Launch {
   const arity = operands.length as 1 | 2 | 3;
   const numel = shape.reduce((n, d) => n * d, 1);
-  const { shape: cShape, strides: cStrides } = coalesce(shape, operands.map((o) => o.strides));
+  const merged = coalesce(shape, operands.map((o) => o.strides));
+  // A single element coalesces to rank 0; the kernel wants an innermost dim to walk.
+  const cShape = merged.shape.length ? merged.shape : [1];
+  const cStrides = merged.shape.length ? merged.strides : operands.map(() => [0]);
+  const offsets = operands.map((o) => o.offset);
+  const tune = MAP_TUNING[adapterClass];
+
   const names = ['A', 'B', 'C'];
   const types: Record<string, string> = { R: wgslType(spec.out) };
   operands.forEach((o, k) => (types[names[k]!] = wgslType(o.dtype)));
-  const vars = ARITY_VARS[arity - 1];
-  const params = ['a_in', 'b_in', 'c_in'].slice(0, arity);
-  const binds = vars
-    .map((v, k) => `let ${v} = ${spec.widen ? `f32(${params[k]})` : params[k]};`)
-    .join(' ');
-  const body = `${binds} return R(${spec.expr});`;
-  // The entry points of the other arities stay in the module and must still type-check once A/B/C/R are
-  // specialised (e.g. op2's default `a_in + b_in` fails for A = i32, B = f32), so their bodies become a
-  // type-independent zero.
-  const bodies: Record<string, string> = { op1: 'return R();', op2: 'return R();', op3: 'return R();' };
-  bodies[`op${arity}`] = body;
-  let code = specialize('elementwise', types, bodies);
-  if (spec.math) code += `\n${WGSL_SOURCES.math}`;
+  const key = `elementwise/${ARITY_ENTRY[arity - 1]}/${spec.name}/${Object.entries(types).join(';')}/${spec.widen}/${tune.wg}x${tune.per}`;
+  let code = codeCache.get(key);
+  if (code === undefined) {
+    const vars = ARITY_VARS[arity - 1];
+    const params = ['a_in', 'b_in', 'c_in'].slice(0, arity);
+    const binds = vars
+      .map((v, k) => `let ${v} = ${spec.widen ? `f32(${params[k]})` : params[k]};`)
+      .join(' ');
+    // The entry points of the other arities stay in the module and must still type-check once A/B/C/R are
+    // specialised (e.g. op2's default `a_in + b_in` fails for A = i32, B = f32), so their bodies become a
+    // type-independent zero.
+    const bodies: Record<string, string> = { op1: 'return R();', op2: 'return R();', op3: 'return R();' };
+    bodies[`op${arity}`] = `${binds} return R(${spec.expr});`;
+    code = specialize('elementwise', types, bodies);
+    if (spec.math) code += `\n${WGSL_SOURCES.math}`;
+    codeCache.set(key, code);
+  }
 
+  // Dims innermost first.
+  const dims = [...cShape].reverse();
+  const pitch: number[] = [];
+  dims.reduce((p, d) => (pitch.push(p), p * d), 1);
   const w = new ParamWriter()
     .u32(numel)
-    .u32(cShape.length)
-    .u32(operands[0]?.offset ?? 0)
-    .u32(operands[1]?.offset ?? 0)
-    .u32(operands[2]?.offset ?? 0)
+    .u32(dims.length)
+    .u32(offsets[0] ?? 0)
+    .u32(offsets[1] ?? 0)
+    .u32(offsets[2] ?? 0)
     .scalar(spec.scalarType ?? 'f32', spec.alpha ?? 0)
     .scalar(spec.scalarType ?? 'f32', spec.beta ?? 0)
-    .u32x4Array(cShape, 2, 1);
-  for (let k = 0; k < 3; k++) w.u32x4Array(cStrides[k] ?? [], 2, 0);
+    .u32(dims[0]!)
+    .u32(vectorizable(cShape, cStrides, offsets) ? 1 : 0)
+    .u32x4Array(pitch, 2, 0);
+  for (let k = 0; k < 3; k++) w.u32x4Array([...(cStrides[k] ?? [])].reverse(), 2, 0);
 
   return {
-    key: `elementwise/${ARITY_ENTRY[arity - 1]}/${spec.name}/${Object.entries(types).join(';')}/${spec.widen}`,
+    key,
     code,
     entryPoint: ARITY_ENTRY[arity - 1],
+    constants: { WG: tune.wg, PER: tune.per },
     params: w.finish(),
-    workgroups: grid1d(Math.ceil(numel / WG1D)),
+    workgroups: grid1d(Math.ceil(numel / 4 / (tune.wg * tune.per))),
   };
 }

@@ -7,27 +7,71 @@
 //   operand is ever copied into contiguous form first.
 //
 // How work is split
-//   One invocation per output element, 256 per workgroup, workgroups laid out on a 2-D grid (x, y) so that
-//   tensors above 65535 * 256 elements still launch; the linear index is (wid.y * nwg.x + wid.x) * 256 + lid.
 //   The launcher first merges adjacent dimensions that are contiguous in every operand ("coalescing"), so
-//   the common cases (same-shape contiguous inputs, a bias broadcast along rows) unravel over rank 1 or 2.
+//   the common cases (same-shape contiguous inputs, a scalar operand) become rank 1 and a bias broadcast
+//   along rows rank 2. Dims travel innermost first.
+//   Work is counted in units of four consecutive output elements, written as one vec4 store. A workgroup
+//   of WG invocations takes WG * PER consecutive units, invocation lid the units lid, lid + WG, ... (so at
+//   every step neighbouring invocations touch neighbouring units); workgroups lie on a 2-D grid so that
+//   large tensors still launch. An invocation unravels its first element once (rank - 1 divisions by
+//   precomputed pitches, none at rank 1), then moves a cursor by adding strides, unravelling again only
+//   where the cursor leaves the innermost dim's row.
+//   Operands are read one of two ways, chosen per launch by the uniform flag `vec` (one pipeline serves
+//   both, so shapes never add pipelines):
+//     vec = 1: the innermost extent is a multiple of 4 and each operand walks it with stride 1 from a
+//              4-aligned offset with 4-aligned outer strides (one vec4 load) or with stride 0 (one scalar
+//              load, splatted); the cursor moves a unit at a time;
+//     vec = 0: any strides; four scalar loads per operand, the cursor moving an element at a time.
+//   Small workgroups and several units per invocation suit CPU adapters, which pay per invocation and per
+//   integer division (scalarised), not per byte; GPU adapters use WG 256 and PER 1 (adjacent invocations
+//   touch adjacent vec4s: coalesced).
 //
 // Memory traffic
 //   Reads each input element once per output element that uses it (broadcast reads hit the cache) and
-//   writes numel * sizeof(R) bytes: the kernel is bandwidth bound; arithmetic is negligible.
+//   writes numel * sizeof(R) bytes: the kernel is bandwidth bound unless the op is long (erf in gelu).
 //
 // Specialisation
-//   The launcher (kernels/elementwise.ts) sets the element types A, B, C (inputs) and R (output) and
-//   replaces the body of op1/op2/op3 between the markers with the requested operation. Float math runs in
-//   f32 even for f16 tensors. As written here the file compiles as a float32 copy / add / select.
+//   The launcher (kernels/elementwise.ts) sets the element types A, B, C (inputs) and R (output), replaces
+//   the body of op1/op2/op3 between the markers with the requested operation and sets the overrides WG and
+//   PER. Float math runs in f32 even for f16 tensors. As written here the file compiles as a float32
+//   copy / add / select.
 //
 // Constraints
-//   rank <= 8 (shape and strides travel as two vec4<u32> each); offsets and strides in elements, < 2^32.
+//   rank <= 8 (pitches and strides travel as vec4<u32> pairs); offsets and strides in elements, < 2^32.
+//   Every buffer is bound as an array of vec4s, so buffer sizes must be multiples of 16 bytes (the engine's
+//   pool guarantees it), and the output must own its buffer: when numel is not a multiple of 4 the last
+//   vec4 store also writes up to three elements of padding past the end.
+//
+// Measured (lavapipe, 2 cores shared with other jobs, load average ~6; bench/elementwise-probe.ts; 1024x3072
+//   f32 unless noted; GB/s counts each input read once and the output written once; wall GB/s, with GB per
+//   CPU-second of the process in brackets, which the load disturbs less). "before" is the previous kernel:
+//   one element per invocation, 256 per workgroup, div + mod per dim per element.
+//                                            before          after (CPU tuning: WG 16, PER 32)
+//     copyBufferToBuffer (ceiling)           9.1  (9.4)      10.2 (12.4)
+//     contiguousCopy, contiguous source      0.16 (0.19)     7.7  (10.1)  now copyBufferToBuffer
+//     contiguousCopy, transposed             0.09 (0.10)     0.12 (0.39)
+//     contiguousCopy [:, :1536]              0.10 (0.15)     1.44 (1.38)
+//     contiguousCopy [8,197,12,64] permute   0.04 (0.11)     0.39 (0.40)
+//     neg                                    0.08 (0.16)     1.73 (1.88)
+//     neg f16                                0.03 (0.11)     0.73 (0.91)
+//     mul by a scalar                        0.12 (0.20)     1.33 (1.83)
+//     add, same shape                        0.18 (0.31)     1.11 (1.95)
+//     add, bias [3072]                       0.10 (0.16)     1.18 (1.55)
+//     add, transposed + contiguous           0.08 (0.13)     0.18 (0.54)
+//     gelu                                   0.11 (0.19)     0.65 (1.28)
+//   Tuning sweep (GB per CPU-second, neg / bias add / gelu / transposed copy): one element per invocation
+//   at WG 256 ~0.7 / 0.5 / 0.4 / 0.25; 64x4 ~1.6 / 1.1 / 1.2 / 0.45; 16x16 ~2.1 / 1.4 / 1.3 / 0.45;
+//   8x32 and 16x32 ~2.3 / 1.7 / 1.4 / 0.45; 8x64 about the same: per-invocation and per-workgroup costs
+//   dominate until an invocation handles ~100 elements. Gathers (transposes) stay latency bound.
+//   Pipeline compile is ~16 ms of CPU per op against ~8 ms before (both read paths are compiled).
 
 alias A = f32;
 alias B = f32;
 alias C = f32;
 alias R = f32;
+
+override WG: u32 = 256u;
+override PER: u32 = 1u;
 
 struct Params {
   numel: u32,
@@ -37,8 +81,10 @@ struct Params {
   c_offset: u32,
   alpha: f32,          // scalar operand of ops such as clamp, pow-by-scalar, leaky slopes
   beta: f32,
-  shape: array<vec4<u32>, 2>,
-  a_strides: array<vec4<u32>, 2>,
+  inner: u32,          // extent of the innermost dim
+  vec: u32,            // 1: vec4 / splat loads (see the header), 0: scalar loads
+  pitch: array<vec4<u32>, 2>,      // elements per step of dim d of the output (innermost first; pitch[0] = 1)
+  a_strides: array<vec4<u32>, 2>,  // elements per step of dim d of each operand
   b_strides: array<vec4<u32>, 2>,
   c_strides: array<vec4<u32>, 2>,
 }
@@ -57,63 +103,148 @@ fn op3(a_in: A, b_in: B, c_in: C) -> R {
   /*@op3*/ return select(R(c_in), R(b_in), a_in != A(0)); /*@end*/
 }
 
-// Linear invocation index from a 2-D grid of 256-wide workgroups.
-fn linear_index(wid: vec3<u32>, lid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-  return (wid.y * nwg.x + wid.x) * 256u + lid.x;
+// An invocation's units are first, first + WG, ..., first + (PER - 1) * WG: at every step the invocations
+// of a workgroup touch adjacent units (few cache lines per SIMD gather on CPUs, coalesced on GPUs).
+fn first_unit(wid: vec3<u32>, lid: u32, nwg: vec3<u32>) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG * PER + lid;
 }
 
 fn dim_of(v: array<vec4<u32>, 2>, d: u32) -> u32 {
   return v[d >> 2u][d & 3u];
 }
 
-// Element offsets of output element i in up to three operands (unused strides are zero).
-fn operand_offsets(i: u32) -> vec3<u32> {
-  var rem = i;
+fn inner_step() -> vec3<u32> {
+  return vec3<u32>(p.a_strides[0].x, p.b_strides[0].x, p.c_strides[0].x);
+}
+
+// Element offsets of output element e in up to three operands (unused strides are zero) and e's
+// coordinate along the innermost dim.
+struct Cursor {
+  off: vec3<u32>,
+  inner: u32,
+}
+
+fn unravel(e: u32) -> Cursor {
+  var rem = e;
   var off = vec3<u32>(p.a_offset, p.b_offset, p.c_offset);
-  for (var d = i32(p.rank) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let size = dim_of(p.shape, du);
-    let coord = rem % size;
-    rem = rem / size;
-    off += coord * vec3<u32>(dim_of(p.a_strides, du), dim_of(p.b_strides, du), dim_of(p.c_strides, du));
+  for (var d = p.rank - 1u; d > 0u; d--) {
+    let coord = rem / dim_of(p.pitch, d);
+    rem -= coord * dim_of(p.pitch, d);
+    off += coord * vec3<u32>(dim_of(p.a_strides, d), dim_of(p.b_strides, d), dim_of(p.c_strides, d));
   }
-  return off;
+  return Cursor(off + rem * inner_step(), rem);
 }
 
-@group(0) @binding(1) var<storage, read> in_a: array<A>;
-@group(0) @binding(2) var<storage, read_write> out1: array<R>;
-
-@compute @workgroup_size(256)
-fn map1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_index(wid, lid, nwg);
-  if (i >= p.numel) { return; }
-  let off = operand_offsets(i);
-  out1[i] = op1(in_a[off.x]);
+// Moves the cursor from element e to element e + n, unravelling afresh where that leaves the row.
+fn advance(cur: ptr<function, Cursor>, e: u32, n: u32) {
+  (*cur).inner += n;
+  (*cur).off += n * inner_step();
+  if ((*cur).inner >= p.inner) { *cur = unravel(e + n); }
 }
 
-// Each entry point has its own resource interface, so bindings may be reused across entry points:
-// map2 binds (a, b, out), map3 binds (a, b, c, out).
-@group(0) @binding(2) var<storage, read> in_b: array<B>;
-@group(0) @binding(3) var<storage, read_write> out2: array<R>;
-
-@compute @workgroup_size(256)
-fn map2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_index(wid, lid, nwg);
-  if (i >= p.numel) { return; }
-  let off = operand_offsets(i);
-  out2[i] = op2(in_a[off.x], in_b[off.y]);
+// Step from element j of a unit: `step` (4 in vec mode, 1 otherwise), or from the unit's last step to the
+// invocation's next unit, WG units on. The entry points walk a unit in one loop with a single advance()
+// so that unravel() is inlined once more, not once per element: compile time on lavapipe grows with it.
+fn next_step(j: u32, step: u32) -> u32 {
+  return select(step, 4u * WG - j, j + step >= 4u);
 }
 
-@group(0) @binding(3) var<storage, read> in_c: array<C>;
-@group(0) @binding(4) var<storage, read_write> out3: array<R>;
+// Each entry point has its own resource interface, so bindings are reused across entry points:
+// map1 binds (a, out), map2 (a, b, out), map3 (a, b, c, out).
 
-@compute @workgroup_size(256)
-fn map3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
+@group(0) @binding(1) var<storage, read> in_a: array<vec4<A>>;
+
+// vec mode: four consecutive elements from a 4-aligned offset, or one element splatted (stride 0).
+fn load_a4(o: u32) -> vec4<A> {
+  if (p.a_strides[0].x == 0u) { return vec4<A>(in_a[o >> 2u][o & 3u]); }
+  return in_a[o >> 2u];
+}
+
+fn load_a(o: u32) -> A {
+  return in_a[o >> 2u][o & 3u];
+}
+
+@group(0) @binding(2) var<storage, read_write> out1: array<vec4<R>>;
+
+@compute @workgroup_size(WG)
+fn map1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = linear_index(wid, lid, nwg);
-  if (i >= p.numel) { return; }
-  let off = operand_offsets(i);
-  out3[i] = op3(in_a[off.x], in_b[off.y], in_c[off.z]);
+  let first = first_unit(wid, lid, nwg);
+  let units = (p.numel + 3u) / 4u;
+  if (first >= units) { return; }
+  var cur = unravel(first * 4u);
+  let step = select(1u, 4u, p.vec != 0u);
+  for (var u = first; u < min(first + PER * WG, units); u += WG) {
+    var a: vec4<A>;
+    for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
+      if (p.vec != 0u) { a = load_a4(cur.off.x); } else { a[j] = load_a(cur.off.x); }
+      advance(&cur, u * 4u + j, next_step(j, step));
+    }
+    out1[u] = vec4<R>(op1(a.x), op1(a.y), op1(a.z), op1(a.w));
+  }
+}
+
+@group(0) @binding(2) var<storage, read> in_b: array<vec4<B>>;
+
+fn load_b4(o: u32) -> vec4<B> {
+  if (p.b_strides[0].x == 0u) { return vec4<B>(in_b[o >> 2u][o & 3u]); }
+  return in_b[o >> 2u];
+}
+
+fn load_b(o: u32) -> B {
+  return in_b[o >> 2u][o & 3u];
+}
+
+@group(0) @binding(3) var<storage, read_write> out2: array<vec4<R>>;
+
+@compute @workgroup_size(WG)
+fn map2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let first = first_unit(wid, lid, nwg);
+  let units = (p.numel + 3u) / 4u;
+  if (first >= units) { return; }
+  var cur = unravel(first * 4u);
+  let step = select(1u, 4u, p.vec != 0u);
+  for (var u = first; u < min(first + PER * WG, units); u += WG) {
+    var a: vec4<A>;
+    var b: vec4<B>;
+    for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
+      if (p.vec != 0u) { a = load_a4(cur.off.x); b = load_b4(cur.off.y); } else { a[j] = load_a(cur.off.x); b[j] = load_b(cur.off.y); }
+      advance(&cur, u * 4u + j, next_step(j, step));
+    }
+    out2[u] = vec4<R>(op2(a.x, b.x), op2(a.y, b.y), op2(a.z, b.z), op2(a.w, b.w));
+  }
+}
+
+@group(0) @binding(3) var<storage, read> in_c: array<vec4<C>>;
+
+fn load_c4(o: u32) -> vec4<C> {
+  if (p.c_strides[0].x == 0u) { return vec4<C>(in_c[o >> 2u][o & 3u]); }
+  return in_c[o >> 2u];
+}
+
+fn load_c(o: u32) -> C {
+  return in_c[o >> 2u][o & 3u];
+}
+
+@group(0) @binding(4) var<storage, read_write> out3: array<vec4<R>>;
+
+@compute @workgroup_size(WG)
+fn map3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let first = first_unit(wid, lid, nwg);
+  let units = (p.numel + 3u) / 4u;
+  if (first >= units) { return; }
+  var cur = unravel(first * 4u);
+  let step = select(1u, 4u, p.vec != 0u);
+  for (var u = first; u < min(first + PER * WG, units); u += WG) {
+    var a: vec4<A>;
+    var b: vec4<B>;
+    var c: vec4<C>;
+    for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
+      if (p.vec != 0u) { a = load_a4(cur.off.x); b = load_b4(cur.off.y); c = load_c4(cur.off.z); } else { a[j] = load_a(cur.off.x); b[j] = load_b(cur.off.y); c[j] = load_c(cur.off.z); }
+      advance(&cur, u * 4u + j, next_step(j, step));
+    }
+    out3[u] = vec4<R>(op3(a.x, b.x, c.x), op3(a.y, b.y, c.y), op3(a.z, b.z, c.z), op3(a.w, b.w, c.w));
+  }
 }

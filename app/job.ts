@@ -1,0 +1,143 @@
+/**
+ * The main job, platform-neutral (Node's `npm start` and the browser demo both run it): load the shipped
+ * pre-trained encoder and build a randomly initialised one of the same size, freeze both, then for every
+ * modality train that modality's tokenizer and head on top of each encoder and measure the held-out
+ * metric, training time and throughput. Files and terminals are the callers' business (app/main.ts).
+ */
+import { ArgumentError, FormatError } from '../engine/errors.js';
+import { Generator } from '../engine/random.js';
+import { deviceInfo } from '../engine/runtime.js';
+import type { Modality } from '../metatransformer/data/types.js';
+import { MetaTransformerEncoder } from '../metatransformer/encoder.js';
+import { loadPretrainedEncoder, readEncoderInfo } from '../metatransformer/pretrain/checkpoint.js';
+import { evaluate, fit, type FitProgress } from '../metatransformer/train.js';
+import type { CheckpointSource } from '../nn/checkpoint/index.js';
+import { RECIPES, buildModel } from './modalities.js';
+import { ENCODER_KINDS, type EncoderKind, type EncoderSummary, type JobReport, type ModalityReport, type RunResult } from './report/report.js';
+
+/** Where the shipped pre-trained encoder lives, relative to the package root. */
+export const SHIPPED_ENCODER = 'metatransformer/weights/encoder-tiny.safetensors';
+
+/** How to make the shipped encoder when it is missing (the pre-training script writes it). */
+export const PRETRAIN_HINT = `the pre-trained encoder ${SHIPPED_ENCODER} is missing: produce it with \`npm run build && node scripts/pretrain-encoder.mjs\` (CLIP-style pre-training on MNIST captions), or pass --checkpoint FILE (e.g. the official Meta-Transformer_base_patch16_encoder.pth)`;
+
+export interface Encoders {
+  pretrained: MetaTransformerEncoder;
+  random: MetaTransformerEncoder;
+  summary: EncoderSummary;
+}
+
+/**
+ * Loads a pre-trained encoder: a file written by the pre-training script (its metadata gives the head
+ * count), else any checkpoint `MetaTransformerEncoder.fromCheckpoint` reads (heads = width / 64).
+ */
+export async function loadEncoder(src: CheckpointSource): Promise<MetaTransformerEncoder> {
+  let ours: boolean;
+  try {
+    await readEncoderInfo(src);
+    ours = true;
+  } catch (err) {
+    // Not one of ours (no omnitensor metadata, or not safetensors at all): read it as a plain checkpoint.
+    if (!(err instanceof FormatError)) throw err;
+    ours = false;
+  }
+  return ours ? (await loadPretrainedEncoder(src)).encoder : MetaTransformerEncoder.fromCheckpoint(src);
+}
+
+/** The pre-trained encoder from `src` and a seeded random one of the same architecture, both frozen. */
+export async function loadEncoders(src: CheckpointSource, sourceName: string, seed: number): Promise<Encoders> {
+  const pretrained = (await loadEncoder(src)).freeze();
+  const mlpRatio = pretrained.blocks[0]!.mlp.fc1.outFeatures / pretrained.dim;
+  const random = new MetaTransformerEncoder({
+    dim: pretrained.dim, depth: pretrained.depth, heads: pretrained.heads, mlpRatio, generator: new Generator(seed ^ 0x5eed),
+  }).freeze();
+  const parameters = pretrained.parameters().reduce((n, p) => n + p.size, 0);
+  return { pretrained, random, summary: { source: sourceName, dim: pretrained.dim, depth: pretrained.depth, heads: pretrained.heads, parameters } };
+}
+
+export interface JobEvents {
+  /** A modality's dataset is loaded; `runs` trainings follow. */
+  onModalityStart?(modality: Modality, info: { dataset: string; provenance: string; train: number; test: number }): void;
+  onProgress?(modality: Modality, encoder: EncoderKind, progress: FitProgress): void;
+  onRunDone?(modality: Modality, encoder: EncoderKind, result: RunResult, task: ModalityReport['task']): void;
+}
+
+export interface ModalityRunOptions {
+  seed: number;
+  /** Overrides the recipe's epoch count. */
+  epochs?: number;
+}
+
+/** Trains one modality's tokenizer and head on each encoder in turn and evaluates both on the test split. */
+export async function runModality(modality: Modality, encoders: Encoders, { seed, epochs }: ModalityRunOptions, events: JobEvents = {}): Promise<ModalityReport> {
+  if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new ArgumentError(`runModality: epochs must be a positive integer, got ${epochs}`);
+  return RECIPES[modality].use(async (recipe) => {
+    const data = await recipe.load(seed);
+    const config = recipe.configure(data);
+    events.onModalityStart?.(modality, { dataset: data.name, provenance: data.provenance, train: data.train.inputs.length, test: data.test.inputs.length });
+    const runEpochs = epochs ?? recipe.epochs;
+    const runs = {} as Record<EncoderKind, RunResult>;
+    for (const kind of ENCODER_KINDS) {
+      // Same seed for both encoders: identical initial tokenizer and head, identical batch order.
+      const model = buildModel(recipe, encoders[kind], config, seed + 1);
+      try {
+        const fitted = await fit(model, data.train, {
+          task: data.task, epochs: runEpochs, batchSize: recipe.batchSize, lr: recipe.lr, validation: data.test, seed,
+          onProgress: (p) => events.onProgress?.(modality, kind, p),
+        });
+        const scores = await evaluate(model, data.test, data.task, { batchSize: recipe.batchSize });
+        runs[kind] = {
+          metric: data.task === 'classification' ? scores.accuracy! : scores.mse!,
+          ...(scores.mae === undefined ? {} : { mae: scores.mae }),
+          ...(scores.confusion ? { confusion: scores.confusion } : {}),
+          history: fitted.history.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, ...(e.valMetric === undefined ? {} : { validation: e.valMetric }) })),
+          seconds: fitted.seconds,
+          examplesPerSecond: fitted.examplesPerSecond,
+          trainableParameters: fitted.trainableParameters,
+        };
+        events.onRunDone?.(modality, kind, runs[kind], data.task);
+      } finally {
+        // The encoders are shared by every modality: free only this run's tokenizer and head.
+        model.tokenizer.dispose();
+        model.head.dispose();
+      }
+    }
+    return {
+      modality, dataset: data.name, provenance: data.provenance, task: data.task, classNames: data.classNames,
+      trainExamples: data.train.inputs.length, testExamples: data.test.inputs.length, epochs: runEpochs, batchSize: recipe.batchSize, runs,
+    };
+  });
+}
+
+export interface JobOptions extends ModalityRunOptions {
+  modalities: readonly Modality[];
+  checkpoint: CheckpointSource;
+  /** How the report names the checkpoint (its path or URL). */
+  checkpointName: string;
+  /** Platform description for the report ('node v20 (Dawn)', a user agent). */
+  platform: string;
+}
+
+/** The whole job: both encoders, every requested modality, one report. Disposes the encoders at the end. */
+export async function runJob(options: JobOptions, events: JobEvents = {}): Promise<JobReport> {
+  const started = performance.now();
+  const encoders = await loadEncoders(options.checkpoint, options.checkpointName, options.seed);
+  try {
+    const modalities: ModalityReport[] = [];
+    for (const m of options.modalities) modalities.push(await runModality(m, encoders, options, events));
+    const info = deviceInfo();
+    return {
+      tool: 'omnitensor-main-job',
+      date: new Date().toISOString(),
+      platform: options.platform,
+      adapter: `${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')} (${info.adapterClass})`,
+      encoder: encoders.summary,
+      seed: options.seed,
+      modalities,
+      totalSeconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    encoders.pretrained.dispose();
+    encoders.random.dispose();
+  }
+}

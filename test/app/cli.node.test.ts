@@ -1,0 +1,125 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../cli/cli.js';
+import { Generator } from '../../engine/random.js';
+import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
+import { encodePng } from '../../metatransformer/io/png.js';
+import { readNpy } from '../../metatransformer/io/npy.js';
+import { encoderCheckpoint } from '../../metatransformer/pretrain/checkpoint.js';
+import { testDevice } from '../helpers.js';
+
+const t = suite('app: omnitensor CLI');
+const dir = mkdtempSync(join(tmpdir(), 'omni-cli-'));
+const encoderFile = join(dir, 'tiny.safetensors');
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const r = { code: 0, out: '', err: '' };
+  r.code = await runCli(argv, { out: (s) => void (r.out += s), err: (s) => void (r.err += s), device: testDevice });
+  return r;
+}
+
+async function expectUsage(argv: string[], re: RegExp): Promise<void> {
+  const r = await cli(...argv);
+  assert.is(r.code, 2, `${argv.join(' ')}: exit 2 (${r.err})`);
+  assert.match(r.err, re, argv.join(' '));
+  assert.ok(r.err.includes('usage:'), 'usage printed');
+}
+
+t.before(async () => {
+  await testDevice();
+  const encoder = new MetaTransformerEncoder({ dim: 16, depth: 1, heads: 2, generator: new Generator(2) });
+  writeFileSync(encoderFile, await encoderCheckpoint(encoder, { data: 'test', training: {}, epochs: 0, seconds: 0, zeroShotAccuracy: 0, date: 'today' }));
+  encoder.dispose();
+  // A small separable table: class a has low x, class b high x.
+  const rows = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 10 + i : i},${i % 3},${i % 2 ? 'b' : 'a'}`);
+  writeFileSync(join(dir, 'rows.csv'), `x,y,kind\n${rows.join('\n')}\n`);
+  // Image class folders with 3 PNGs each.
+  for (const [c, value] of [['dark', 20], ['light', 230]] as const) {
+    mkdirSync(join(dir, 'images', c), { recursive: true });
+    for (let i = 0; i < 3; i++)
+      writeFileSync(join(dir, 'images', c, `${i}.png`), await encodePng({ width: 8, height: 8, channels: 1, bitDepth: 8, data: new Uint8Array(64).fill(value + i) }));
+  }
+  writeFileSync(join(dir, 'broken.png'), 'not a png');
+});
+
+t.after(() => rmSync(dir, { recursive: true, force: true }));
+
+t('usage errors name the argument and exit 2', async () => {
+  await expectUsage([], /^usage:|/);
+  await expectUsage(['fly'], /unknown command 'fly'/);
+  await expectUsage(['encode', '--out', join(dir, 'x.npy'), 'a.png'], /--modality is required/);
+  await expectUsage(['encode', '--modality', 'smell', '--out', 'x.npy', 'a.png'], /unknown modality 'smell'/);
+  await expectUsage(['encode', '--modality', 'image', '--out', join(dir, 'x.npy')], /at least one INPUT/);
+  await expectUsage(['encode', '--modality', 'image', '--pooled', '--tokens', '--out', 'x.npy', 'a.png'], /exclude each other/);
+  await expectUsage(['encode', '--modality', 'image', '--format', 'csv', '--out', 'x.npy', 'a.png'], /--format must be npy or json/);
+  await expectUsage(['encode', '--modality', 'image', '--checkpoint', join(dir, 'none.pth'), '--out', join(dir, 'x.npy'), 'a.png'], /--checkpoint .*none.pth: no such file/);
+  await expectUsage(['train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--checkpoint', encoderFile], /--out is required/);
+  await expectUsage(['train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--checkpoint', encoderFile, '--out', join(dir, 'm.st')], /--target COL is required/);
+  await expectUsage(['train', '--modality', 'image', '--data', join(dir, 'rows.csv'), '--checkpoint', encoderFile, '--out', join(dir, 'm.st')], /rows.csv: expected a folder with one subfolder of image files per class/);
+  await expectUsage(['train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--checkpoint', encoderFile, '--out', encoderFile, '--target', 'kind'], /tiny.safetensors exists; pass --force/);
+  await expectUsage(['train', '--modality', 'tabular', '--data', join(dir, 'nope.csv'), '--target', 'kind', '--checkpoint', encoderFile, '--out', join(dir, 'm.st')], /--data .*nope.csv: no such file/);
+  await expectUsage(['predict', '--data', 'x.csv'], /--model is required/);
+  await expectUsage(['predict', '--model', join(dir, 'missing.st'), '--data', 'x.csv'], /--model .*missing.st: no such file/);
+});
+
+t('input errors name the file and what is wrong (exit 1)', async () => {
+  const bad = await cli('encode', '--modality', 'image', '--checkpoint', encoderFile, '--out', join(dir, 'bad.npy'), join(dir, 'broken.png'));
+  assert.is(bad.code, 1);
+  assert.match(bad.err, /broken.png/);
+  assert.not.ok(existsSync(join(dir, 'bad.npy')));
+  const label = await cli('train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--target', 'species', '--checkpoint', encoderFile, '--out', join(dir, 'm.st'));
+  assert.is(label.code, 1);
+  assert.match(label.err, /rows.csv: no column 'species'/);
+  const notModel = await cli('predict', '--model', encoderFile, '--data', join(dir, 'rows.csv'));
+  assert.is(notModel.code, 1);
+  assert.match(notModel.err, /tiny.safetensors: not an omnitensor model file/);
+});
+
+t('train writes a model with validation metrics; predict reads it back; nothing overwritten without --force', async () => {
+  const model = join(dir, 'penguin.safetensors');
+  const r = await cli('train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--target', 'kind', '--checkpoint', encoderFile, '--out', model, '--epochs', '2');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /validation accuracy: \d+\.\d%/);
+  assert.ok(existsSync(model));
+  const again = await cli('train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--target', 'kind', '--checkpoint', encoderFile, '--out', model, '--epochs', '1');
+  assert.is(again.code, 2);
+  const p = await cli('predict', '--model', model, '--data', join(dir, 'rows.csv'), '--out', join(dir, 'pred.json'));
+  assert.is(p.code, 0, p.err);
+  const rows = JSON.parse(readFileSync(join(dir, 'pred.json'), 'utf8')) as { input: string; class: string }[];
+  assert.is(rows.length, 40);
+  assert.ok(rows.every((row) => row.class === 'a' || row.class === 'b'));
+  assert.is(rows[0]!.input, 'rows.csv#1');
+});
+
+t('train on class folders, then encode with the trained tokenizer to npy and json', async () => {
+  const model = join(dir, 'img.safetensors');
+  const r = await cli('train', '--modality', 'image', '--data', join(dir, 'images'), '--checkpoint', encoderFile, '--out', model, '--epochs', '1');
+  assert.is(r.code, 0, r.err);
+  const pngs = ['dark/0.png', 'light/1.png'].map((f) => join(dir, 'images', f));
+  const e = await cli('encode', '--modality', 'image', '--checkpoint', encoderFile, '--model', model, '--out', join(dir, 'feat.npy'), ...pngs);
+  assert.is(e.code, 0, e.err);
+  const npy = readNpy(readFileSync(join(dir, 'feat.npy')));
+  assert.equal(npy.shape, [2, 16]);
+  const tok = await cli('encode', '--modality', 'image', '--checkpoint', encoderFile, '--tokens', '--out', join(dir, 'tok.json'), ...pngs);
+  assert.is(tok.code, 0, tok.err);
+  assert.match(tok.err, /freshly initialised/);
+  const json = JSON.parse(readFileSync(join(dir, 'tok.json'), 'utf8')) as { shape: number[]; data: number[] };
+  assert.equal(json.shape, [2, 17, 16]);
+  assert.is(json.data.length, 2 * 17 * 16);
+  const wrong = await cli('encode', '--modality', 'audio', '--checkpoint', encoderFile, '--model', model, '--out', join(dir, 'w.npy'), pngs[0]!);
+  assert.is(wrong.code, 1, 'a PNG is not audio');
+  assert.match(wrong.err, /dark\/0.png/);
+});
+
+t('info describes the adapter and the encoder situation', async () => {
+  const r = await cli('info');
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /adapter: .*\((cpu|gpu), node\)/);
+  assert.match(r.out, /limits: maxBufferSize=\d+/);
+  assert.match(r.out, /pre-trained encoder: /);
+});
+
+t.run();

@@ -1,0 +1,85 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { decodePng } from '../../metatransformer/io/png.js';
+import { testDevice } from '../helpers.js';
+import { IMAGE_CHECK, testEncoderFile } from './image-accuracy.js';
+
+// The browser demo end to end: Debian's Chromium (never a downloaded browser), launched exactly as
+// scripts/uvu-browser.mjs does, loads the page from the demo server, trains the image modality and must
+// reach the accuracy Node reaches (image-accuracy.ts), then the page must actually show something.
+const t = suite('app: browser demo (Chromium)');
+
+interface DemoServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+type DemoState = { state: 'running' } | { state: 'done'; report: { runs: Record<'pretrained' | 'random', { metric: number }> } } | { state: 'error'; message: string };
+
+let server: DemoServer;
+let context: BrowserContext;
+const userDataDir = mkdtempSync(join(tmpdir(), 'omni-demo-chromium-'));
+// Served by the demo server: it serves the repository, including node_modules/.cache.
+const encoderDir = join('node_modules', '.cache', 'demo-test');
+
+t.before(async () => {
+  await testDevice(); // the test encoder file is written from Node's device
+  mkdirSync(encoderDir, { recursive: true });
+  writeFileSync(join(encoderDir, 'encoder.safetensors'), await testEncoderFile());
+  const serveModule = (await import(join(process.cwd(), 'scripts/serve-demo.mjs'))) as { startDemoServer(port: number): Promise<DemoServer> };
+  server = await serveModule.startDemoServer(0);
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+  });
+});
+
+t.after(async () => {
+  await context?.close();
+  await server?.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+  rmSync(encoderDir, { recursive: true, force: true });
+});
+
+t('trains the image modality in the page to the Node accuracy and draws it', async () => {
+  const page = context.pages()[0] ?? (await context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const query = `?modality=image&epochs=${IMAGE_CHECK.epochs}&seed=1&checkpoint=/${encoderDir}/encoder.safetensors&autorun`;
+  await page.setViewportSize({ width: 1000, height: 900 });
+  await page.goto(`${server.url}${query}`);
+  await page.waitForFunction(() => {
+    const s = (globalThis as { __demo?: { state: string } }).__demo;
+    return s !== undefined && s.state !== 'running';
+  }, undefined, { timeout: 10 * 60_000, polling: 500 });
+  const state = (await page.evaluate(() => (globalThis as { __demo?: unknown }).__demo)) as DemoState;
+  assert.equal(errors, [], 'no page errors');
+  if (state.state !== 'done') throw new Error(`the demo did not finish: ${state.state === 'error' ? state.message : state.state}`);
+  for (const k of ['pretrained', 'random'] as const)
+    assert.ok(state.report.runs[k].metric >= IMAGE_CHECK.threshold, `${k}: browser accuracy ${state.report.runs[k].metric} < ${IMAGE_CHECK.threshold}`);
+  assert.ok((await page.locator('#charts svg').count()) >= 3, 'curves, comparison and confusion charts shown');
+  assert.ok((await page.locator('#live svg polyline').count()) >= 1, 'live loss curves drawn');
+  const shot = await decodePng(await page.screenshot({ fullPage: true }));
+  // Not blank: the luma of a drawn page varies (text, bars, curves); a blank or failed page is flat.
+  const n = shot.width * shot.height;
+  let sum = 0;
+  let sq = 0;
+  for (let i = 0; i < n; i++) {
+    const o = i * shot.channels;
+    const y = 0.299 * shot.data[o]! + 0.587 * shot.data[o + 1]! + 0.114 * shot.data[o + 2]!;
+    sum += y;
+    sq += y * y;
+  }
+  const variance = sq / n - (sum / n) ** 2;
+  assert.ok(variance > 100, `screenshot pixel variance ${variance.toFixed(1)} (a blank page is ~0)`);
+});
+
+t.run();

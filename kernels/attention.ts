@@ -1,5 +1,7 @@
 /**
- * Launchers for fused scaled-dot-product attention: kernels/wgsl/attention.wgsl (forward) and
+ * Launchers for fused scaled-dot-product attention: kernels/wgsl/attention.wgsl (forward, 'tiled': GPUs
+ * and the portable fallback), kernels/wgsl/attention_lanes.wgsl (forward, 'lanes': CPU adapters such as
+ * lavapipe, one subgroup = one SIMD register; picked by `chooseAttentionForward`) and
  * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass).
  *
  * Every operand is read through its own element strides (q/k/v/dO as [batch, head, row, column], the
@@ -8,7 +10,7 @@
  * in (private row arrays need a fixed size); everything else travels in the uniforms.
  */
 import type { Operand } from './elementwise.js';
-import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+import { ParamWriter, WG1D, grid1d, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
 
 /** Largest head dim the kernels compile for: private memory per invocation grows with it. */
 export const MAX_HEAD_DIM = 256;
@@ -86,14 +88,7 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
   return `attention/${entry}/d${headDim}/${Object.values(types).join(',')}/${tiles.map(([n, v]) => `${n}${v}`).join(',')}`;
 }
 
-/**
- * Forward: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller checks).
- * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
- */
-export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionTile): Launch {
-  const types = typesOf(ops);
-  const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
-  const blocks = Math.ceil(shape.tq / tile.rows);
+function forwardParams(shape: AttentionShape, ops: AttentionOperands): ArrayBuffer {
   const w = new ParamWriter()
     .u32(shape.tq)
     .u32(shape.tk)
@@ -106,12 +101,99 @@ export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOper
     .u32(ops.mask?.offset ?? 0)
     .u32(ops.keyPadding?.offset ?? 0);
   for (const o of [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding]) w.u32x4Array(o?.strides ?? [], 1, 0);
+  return w.finish();
+}
+
+/**
+ * Forward, attention.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller checks).
+ * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
+ */
+export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionTile): Launch {
+  const types = typesOf(ops);
+  const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
   return {
     key: keyOf('forward', shape.headDim, types, tiles),
     code: specialize('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: 'attention_forward',
-    params: w.finish(),
-    workgroups: [blocks, shape.heads, shape.batch],
+    params: forwardParams(shape, ops),
+    workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
+  };
+}
+
+/**
+ * Forward kernels: 'tiled' (attention.wgsl, one invocation per query row, K/V tiles in workgroup memory;
+ * the GPU kernel and the portable fallback) and 'lanes' (attention_lanes.wgsl, one subgroup = one SIMD
+ * register; CPU adapters such as lavapipe).
+ */
+export type AttentionForwardKernel = 'tiled' | 'lanes';
+
+/** Query rows per workgroup, keys per lane per block, and the subgroup width of the lanes kernel. */
+export interface AttentionLanesTile {
+  readonly rows: number;
+  readonly keysPerLane: number;
+  readonly lanes: number;
+}
+
+/** Subgroup widths the lanes kernel is written for (it shuffles across exactly one subgroup). */
+const LANE_WIDTHS = [4, 8, 16, 32];
+
+/**
+ * The forward kernel for an adapter: 'lanes' on CPU adapters with subgroups of a known fixed width
+ * (`subgroupSize` undefined when the adapter reports a range), else 'tiled'.
+ */
+export function chooseAttentionForward(adapterClass: AdapterClass, hasSubgroups: boolean, subgroupSize: number | undefined): AttentionForwardKernel {
+  return adapterClass === 'cpu' && lanesSupported(hasSubgroups, subgroupSize) ? 'lanes' : 'tiled';
+}
+
+/** Whether the lanes kernel can run at all (forcing it needs this too). */
+export function lanesSupported(hasSubgroups: boolean, subgroupSize: number | undefined): boolean {
+  return hasSubgroups && subgroupSize !== undefined && LANE_WIDTHS.includes(subgroupSize);
+}
+
+/**
+ * Lanes-kernel tile for a head dim. Each lane keeps rows x ceil(d / (4 * lanes)) vec4 accumulators (and
+ * as many query chunks). More rows re-read K and V less often, but past 16 rows with two or more
+ * chunks per lane the row loops exceed NIR's unroll budget and slow down ~3x (attention_lanes.wgsl has
+ * the numbers): 32 rows while a row fits one vec4 per lane (d <= 4 * lanes), else 16 (d = 128 measured
+ * 16 rows faster than 8 or 12). 2 keys per lane.
+ */
+export function attentionLanesTile(headDim: number, lanes: number): AttentionLanesTile {
+  const chunksPerLane = Math.ceil(Math.ceil(headDim / 4) / lanes);
+  return { rows: chunksPerLane === 1 ? 32 : 16, keysPerLane: 2, lanes };
+}
+
+/**
+ * Whether q, k and v can all be bound as array<vec4<T>>: unit column stride, head dim a multiple of 4,
+ * and offset plus every other stride 4-aligned, so each row chunk is one aligned vec4.
+ */
+export function vectorOperands(shape: AttentionShape, ops: AttentionOperands): boolean {
+  return shape.headDim % 4 === 0 &&
+    [ops.q, ops.k, ops.v].every((o) => o.strides[3] === 1 && o.offset % 4 === 0 && o.strides.slice(0, 3).every((s) => s % 4 === 0));
+}
+
+/**
+ * Forward, attention_lanes.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller
+ * checks). Same bindings as `attentionForwardLaunch`.
+ */
+export function attentionLanesForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionLanesTile): Launch {
+  const types = typesOf(ops);
+  const tiles: [string, number][] = [['ROWS', tile.rows], ['KPL', tile.keysPerLane], ['LANES', tile.lanes]];
+  const vec4 = vectorOperands(shape, ops);
+  const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles) };
+  if (vec4) {
+    bodies.operands = [
+      ...['q', 'k', 'v'].map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<vec4<T>>;`),
+      '@group(0) @binding(6) var<storage, read_write> out: array<vec4<T>>;',
+    ].join('\n');
+    for (const n of ['q', 'k', 'v']) bodies[`load_${n}4`] = `return vec4<f32>(${n}[(base + c) / 4u]);`;
+    bodies.store4 = 'if (c < D) { out[(base + c) / 4u] = vec4<T>(x); }';
+  }
+  return {
+    key: keyOf(vec4 ? 'lanes_forward_v4' : 'lanes_forward', shape.headDim, types, tiles),
+    code: specialize('attention_lanes', types, bodies),
+    entryPoint: 'attention_lanes_forward',
+    params: forwardParams(shape, ops),
+    workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
   };
 }
 

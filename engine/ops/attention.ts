@@ -7,7 +7,9 @@
  * [B, H, Tq] log-sum-exp only). Inputs may be any strided views — e.g. q/k/v sliced out of a fused
  * [B, T, 3, H, d] projection and permuted, or k/v expanded across heads with stride 0 — and are read in
  * place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
- * ones. f32 and f16 (math in f32).
+ * ones. f32 and f16 (math in f32). The forward runs the 'lanes' kernel on CPU adapters with fixed-width
+ * subgroups (lavapipe: ~2x faster than the unfused matmul/softmax/matmul composition at ViT-B shapes,
+ * see kernels/wgsl/attention_lanes.wgsl) and the 'tiled' kernel elsewhere; `kernel` forces one.
  *
  * Masks (all optional, combinable):
  *  - `keyPaddingMask` [B, Tk], any dtype: NON-ZERO MEANS IGNORE THAT KEY (PyTorch's `key_padding_mask`
@@ -24,13 +26,19 @@ import {
   attentionDkDvLaunch,
   attentionDqLaunch,
   attentionForwardLaunch,
+  attentionLanesForwardLaunch,
+  attentionLanesTile,
   attentionTile,
+  chooseAttentionForward,
+  lanesSupported,
+  type AttentionForwardKernel,
   type AttentionBackwardOperands,
   type AttentionOperands,
   type AttentionShape,
   type AttentionTile,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
+import type { Launch } from '../../kernels/launch.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';
@@ -51,6 +59,11 @@ export interface AttentionOptions {
 export interface AttentionForwardOptions extends AttentionOptions {
   /** Also return the per-row log-sum-exp [B, H, Tq] (f32) that the backward pass needs. */
   returnLse?: boolean;
+  /**
+   * Force a forward kernel instead of the adapter's choice (tests and benchmarks): 'tiled' runs
+   * everywhere, 'lanes' needs subgroups of a fixed width (kernels/attention.ts).
+   */
+  kernel?: AttentionForwardKernel;
 }
 
 export interface AttentionWithLse {
@@ -83,6 +96,33 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   const st = t.storage(op);
   if (st.rt !== rt) throw new ArgumentError(`${op}: ${name} ${fmtShape(t.shape)} lives on a different device than q`);
   return st.buffer;
+}
+
+function checkGrid(op: string, shapes: string, blocks: number, heads: number, batch: number): void {
+  if (blocks > MAX_GRID_DIM || heads > MAX_GRID_DIM || batch > MAX_GRID_DIM)
+    throw new ShapeError(`${op}: ${shapes} needs a ${blocks} x ${heads} x ${batch} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
+}
+
+/** The adapter's subgroup width when it is fixed (min == max), which the lanes kernel needs. */
+function fixedSubgroupSize(rt: Runtime): number | undefined {
+  const info = (rt.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  const lo = info?.subgroupMinSize;
+  return lo !== undefined && lo === info?.subgroupMaxSize ? lo : undefined;
+}
+
+/** The forward launch: the forced kernel, else the adapter's choice (checked before any GPU work). */
+function forwardLaunch(op: string, p: Plan, kernel: AttentionForwardKernel | undefined): Launch {
+  const hasSubgroups = p.rt.features.has('subgroups');
+  const lanes = fixedSubgroupSize(p.rt);
+  if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes')
+    throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled' or 'lanes')`);
+  if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))
+    throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+  const { shape } = p;
+  if ((kernel ?? chooseAttentionForward(p.rt.info.adapterClass, hasSubgroups, lanes)) === 'tiled') return attentionForwardLaunch(shape, p.operands, p.tile);
+  const tile = attentionLanesTile(shape.headDim, lanes!);
+  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
+  return attentionLanesForwardLaunch(shape, p.operands, tile);
 }
 
 /** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
@@ -129,9 +169,7 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   } else buffers.push(buffers[0]!);
 
   const tile = attentionTile(rt.info.adapterClass, headDim, rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384);
-  const blocks = Math.ceil(Math.max(tq, tk) / tile.rows);
-  if (blocks > MAX_GRID_DIM || heads > MAX_GRID_DIM || batch > MAX_GRID_DIM)
-    throw new ShapeError(`${op}: ${shapes} needs a ${blocks} x ${heads} x ${batch} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
+  checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {
     rt,
     shape: { batch, heads, tq, tk, headDim, causal: options.causal === true, scale },
@@ -150,10 +188,12 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions): Tensor | AttentionWithLse;
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions = {}): Tensor | AttentionWithLse {
   const op = 'scaledDotProductAttention';
-  const { rt, shape, operands, tile, buffers } = plan(op, q, k, v, options);
+  const p = plan(op, q, k, v, options);
+  const { rt, shape, buffers } = p;
+  const launch = forwardLaunch(op, p, options.kernel);
   const out = empty([shape.batch, shape.heads, shape.tq, shape.headDim], q.dtype, op);
   const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
-  if (out.size > 0) rt.run(attentionForwardLaunch(shape, operands, tile), [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
+  if (out.size > 0) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
   if (options.returnLse) return { out, lse };
   lse.dispose();
   return out;

@@ -43,9 +43,8 @@
 //   ViT-B case in 118 ms (8.1 GFLOP/s), so on lavapipe this kernel is ~3x SLOWER in time, while it
 //   allocates 4.8 MB (output; +76 KB lse) against 39.5 MB (scores and probabilities) for the composition.
 //   Grouping keys four at a time into a vec4 of scores, or reading K straight from the storage buffer
-//   instead of workgroup tiles, measured slower (2.0 and 1.2 GFLOP/s). The GEMM's lesson — share
-//   operands with subgroupShuffle instead of per-invocation rows in private memory — is the way forward
-//   for a CPU-class variant; it is not done yet.
+//   instead of workgroup tiles, measured slower (2.0 and 1.2 GFLOP/s). CPU adapters with subgroups run
+//   attention_lanes.wgsl instead (ViT-B 51-53 ms); its header lists what costs time on lavapipe.
 
 alias T = f32;
 alias M = f32;

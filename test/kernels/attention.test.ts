@@ -1,9 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ops, hasF16, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
+import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
-import { assertClose, testDevice } from '../helpers.js';
+import { chooseAttentionForward, vectorOperands, type AttentionForwardKernel } from '../../kernels/attention.js';
+import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: attention');
 t.before(async () => {
@@ -265,12 +266,12 @@ function options(up: Uploaded): { mask?: Tensor; keyPaddingMask?: Tensor; causal
 const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
 const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
-async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE): Promise<void> {
-  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true });
+async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, kernel?: AttentionForwardKernel): Promise<void> {
+  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, ...(kernel ? { kernel } : {}) });
   try {
     const want = oracleForward(up.pr);
-    assertClose(await out.data(), want.out, { ...tol, what: 'attention output' });
-    assertClose(await lse.data(), want.lse, { ...lseTol, what: 'attention lse' });
+    assertClose(await out.data(), want.out, { ...tol, what: `attention output (${kernel ?? 'default'} kernel)` });
+    assertClose(await lse.data(), want.lse, { ...lseTol, what: `attention lse (${kernel ?? 'default'} kernel)` });
   } finally {
     dispose([out, lse]);
   }
@@ -418,6 +419,154 @@ t('f16 inputs (f32 math): within f16 output rounding', async () => {
     } finally {
       dispose(up.all);
     }
+  }
+});
+
+// ---- forward kernels, each forced ------------------------------------------------------------------
+
+/** The forward kernels this adapter runs: 'tiled' everywhere, 'lanes' where subgroups have a fixed width. */
+async function forwardKernels(): Promise<AttentionForwardKernel[]> {
+  // d = 3 with a scalar layout: the same pipeline as the d = 3 case below, so no extra compile.
+  const x = ops.fromFlat(new Float32Array(3), [1, 1, 1, 3], 'f32');
+  try {
+    ops.scaledDotProductAttention(x, x, x, { kernel: 'lanes' }).dispose();
+    return ['tiled', 'lanes'];
+  } catch (e) {
+    if (e instanceof ArgumentError && /subgroups/.test(e.message)) return ['tiled'];
+    throw e;
+  } finally {
+    x.dispose();
+  }
+}
+
+t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, masks, layouts', async () => {
+  // Tq = 37 and Tk = 45 span several lanes-kernel row blocks (16 or 32 rows) and key blocks (16 keys);
+  // d = 3 leaves lanes without a column chunk and needs the padded scalar loads; d % 4 == 0 with
+  // 4-aligned strides takes the vec4 operand path ('kvHeadBroadcast' has a stride-0 head dim). Head
+  // dims stay few: every (kernel, d) pair is an LLVM compile of several seconds on a cold lavapipe.
+  const specs: Spec[] = [
+    { B: 2, H: 2, Tq: 37, Tk: 45, d: 64, causal: false, keyPadding: true, mask: 'full', layout: 'contiguous', seed: 101 },
+    { B: 1, H: 3, Tq: 45, Tk: 45, d: 32, causal: true, keyPadding: false, mask: 'none', layout: 'fusedQkv', seed: 102 },
+    { B: 2, H: 1, Tq: 37, Tk: 19, d: 3, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 103 },
+    { B: 1, H: 2, Tq: 17, Tk: 45, d: 32, causal: false, keyPadding: false, mask: 'b1qk', layout: 'kvHeadBroadcast', seed: 104 },
+  ];
+  for (const kernel of await forwardKernels()) {
+    for (const s of specs) {
+      const up = upload(s);
+      try {
+        await checkForward(up, F32_OUT, F32_LSE, kernel);
+      } finally {
+        dispose(up.all);
+      }
+    }
+    if (hasF16()) {
+      const up = upload({ B: 1, H: 2, Tq: 35, Tk: 35, d: 64, causal: true, keyPadding: true, mask: 'qk', layout: 'fusedQkv', seed: 107 }, 'f16');
+      try {
+        // f16 output rounding (2^-11 relative, |out| < 1) on top of f32 accumulation, as above.
+        await checkForward(up, { atol: 1e-3, rtol: 2e-3 }, F32_LSE, kernel);
+      } finally {
+        dispose(up.all);
+      }
+    }
+  }
+});
+
+t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', async () => {
+  for (const kernel of await forwardKernels()) {
+    const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 64, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 7 });
+    try {
+      up.pr.kpm!.fill(1, 0, 9); // batch 0: every key is padding
+      up.pr.kpm!.fill(0, 9, 18);
+      up.pr.kpm![9] = 1; // batch 1: key 0 is padding, so causal row 0 sees nothing
+      up.keyPaddingMask!.dispose();
+      up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
+      up.all.push(up.keyPaddingMask);
+      const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, kernel });
+      const o = await out.data();
+      const l = await lse.data();
+      dispose([out, lse]);
+      const want = oracleForward(up.pr);
+      assertClose(o, want.out, { ...F32_OUT, what: `${kernel} output` });
+      for (let row = 0; row < 12; row++) {
+        const dead = row < 6 || row === 6;
+        assert.is(l[row] === -Infinity, dead, `${kernel}: row ${row} lse ${l[row]}`);
+        if (dead) assert.ok(o.subarray(row * 64, row * 64 + 64).every((x) => x === 0), `${kernel}: row ${row} output is 0`);
+      }
+    } finally {
+      dispose(up.all);
+    }
+  }
+});
+
+t('forward property, each kernel forced: random shapes, head dims, masks and layouts', async () => {
+  const kernels = await forwardKernels();
+  const spec = fc
+    .record({
+      kernel: fc.constantFrom(...kernels),
+      B: fc.integer({ min: 1, max: 2 }),
+      H: fc.integer({ min: 1, max: 2 }),
+      Tq: fc.integer({ min: 1, max: 40 }),
+      Tk: fc.integer({ min: 1, max: 40 }),
+      d: fc.constantFrom(3, 32, 64),
+      causal: fc.boolean(),
+      keyPadding: fc.boolean(),
+      mask: fc.constantFrom<MaskKind>('none', 'qk', 'b1qk', 'full'),
+      layout: fc.constantFrom<Layout>('contiguous', 'bthd', 'fusedQkv', 'kvHeadBroadcast'),
+      seed: fc.integer({ min: 0, max: 1 << 30 }),
+    })
+    .map((s) => (s.layout === 'fusedQkv' ? { ...s, Tk: s.Tq } : s));
+  await fc.assert(
+    fc.asyncProperty(spec, async ({ kernel, ...s }) => {
+      const up = upload(s);
+      try {
+        await checkForward(up, F32_OUT, F32_LSE, kernel);
+      } finally {
+        dispose(up.all);
+      }
+    }),
+    { numRuns: 30 },
+  );
+});
+
+t('forward kernel choice: lanes on CPU adapters with fixed-width subgroups, tiled otherwise', () => {
+  assert.is(chooseAttentionForward('cpu', true, 8), 'lanes');
+  assert.is(chooseAttentionForward('cpu', true, 16), 'lanes');
+  assert.is(chooseAttentionForward('cpu', false, 8), 'tiled');
+  assert.is(chooseAttentionForward('cpu', true, undefined), 'tiled');
+  assert.is(chooseAttentionForward('cpu', true, 64), 'tiled');
+  assert.is(chooseAttentionForward('gpu', true, 32), 'tiled');
+  const shape = { batch: 2, heads: 3, tq: 5, tk: 7, headDim: 64, causal: false, scale: 1 };
+  const contiguous = { dtype: 'f32' as const, offset: 0, strides: [1344, 448, 64, 1] };
+  const ops4 = { q: contiguous, k: contiguous, v: contiguous, mask: null, keyPadding: null };
+  assert.ok(vectorOperands(shape, ops4));
+  assert.not.ok(vectorOperands({ ...shape, headDim: 62 }, ops4), 'd % 4 != 0');
+  assert.not.ok(vectorOperands(shape, { ...ops4, k: { ...contiguous, offset: 2 } }), 'unaligned offset');
+  assert.not.ok(vectorOperands(shape, { ...ops4, v: { ...contiguous, strides: [1344, 448, 66, 1] } }), 'unaligned row stride');
+  assert.not.ok(vectorOperands(shape, { ...ops4, q: { ...contiguous, strides: [1344, 1, 21, 7] } }), 'column stride 7');
+});
+
+t('forward kernel errors: unknown kernel; lanes forced without subgroups (tiled fallback)', async () => {
+  const x = ops.fromFlat(new Float32Array(2 * 8), [1, 1, 2, 8], 'f32');
+  const dispatchesBefore = runtime().dispatches;
+  try {
+    assert.throws(() => ops.scaledDotProductAttention(x, x, x, { kernel: 'magic' as 'tiled' }),
+      (e: Error) => e instanceof ArgumentError && /unknown kernel 'magic'/.test(e.message));
+    assert.is(runtime().dispatches, dispatchesBefore, 'no dispatch was recorded');
+  } finally {
+    x.dispose();
+  }
+  await init({ disableFeatures: ['subgroups'] });
+  try {
+    const up = upload({ B: 1, H: 2, Tq: 7, Tk: 9, d: 32, causal: true, keyPadding: true, mask: 'qk', layout: 'contiguous', seed: 13 });
+    try {
+      await checkForward(up); // the adapter's choice falls back to 'tiled'
+      assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { kernel: 'lanes' }),
+        (e: Error) => e instanceof ArgumentError && /'lanes' kernel needs the subgroups feature/.test(e.message));
+    } finally {
+      dispose(up.all);
+    }
+  } finally {
+    await resetTestDevice();
   }
 });
 

@@ -73,6 +73,11 @@ export class Runtime {
   readonly info: DeviceInfo;
   /** Incremented per runtime so tensors from a lost device can be recognised. */
   readonly generation: number;
+  /**
+   * The adapter's subgroup width when it is fixed (min == max), else undefined. Kernels that lay out work
+   * per lane (the 'lanes' GEMM and attention kernels) need a known width.
+   */
+  readonly fixedSubgroupSize: number | undefined;
 
   private lostError: DeviceLostError | null = null;
   private firstError: GPUValidationError | null = null;
@@ -103,6 +108,9 @@ export class Runtime {
   ) {
     this.info = info;
     this.generation = generation;
+    const adapter = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const minSize = adapter?.subgroupMinSize;
+    this.fixedSubgroupSize = minSize !== undefined && minSize === adapter?.subgroupMaxSize ? minSize : undefined;
     this.features = new Set(info.features);
     this.pool = new BufferPool(device);
     this.flushEvery = flushEvery;

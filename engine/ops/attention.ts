@@ -103,17 +103,10 @@ function checkGrid(op: string, shapes: string, blocks: number, heads: number, ba
     throw new ShapeError(`${op}: ${shapes} needs a ${blocks} x ${heads} x ${batch} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
 }
 
-/** The adapter's subgroup width when it is fixed (min == max), which the lanes kernel needs. */
-function fixedSubgroupSize(rt: Runtime): number | undefined {
-  const info = (rt.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const lo = info?.subgroupMinSize;
-  return lo !== undefined && lo === info?.subgroupMaxSize ? lo : undefined;
-}
-
 /** The forward launch: the forced kernel, else the adapter's choice (checked before any GPU work). */
 function forwardLaunch(op: string, p: Plan, kernel: AttentionForwardKernel | undefined): Launch {
   const hasSubgroups = p.rt.features.has('subgroups');
-  const lanes = fixedSubgroupSize(p.rt);
+  const lanes = p.rt.fixedSubgroupSize;
   if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes')
     throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled' or 'lanes')`);
   if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))

@@ -38,15 +38,9 @@ function checkFloat(op: string, a: Tensor, b: Tensor): void {
     throw new DTypeError(`${op}: expects f32 or f16 tensors, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
 }
 
-function subgroupSize(rt: Runtime): number | undefined {
-  const info = (rt.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  const lo = info?.subgroupMinSize;
-  return lo !== undefined && lo === info?.subgroupMaxSize ? lo : undefined;
-}
-
 function pickKernel(op: string, rt: Runtime, m: number, options: MatmulOptions): KernelChoice {
   const hasSubgroups = rt.features.has('subgroups');
-  const size = subgroupSize(rt);
+  const size = rt.fixedSubgroupSize;
   if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 16))
     throw new ArgumentError(`${op}: rows must be an integer in 1..16, got ${options.rows}`);
   if (options.kernel === 'tiled') return { variant: 'tiled', rows: 4, lanes: 0 };

@@ -231,17 +231,14 @@ export class Runtime {
   /** Copies `bytes` from `buffer` into a mappable staging buffer and returns them once the GPU is done. */
   async read(buffer: GPUBuffer, offset: number, bytes: number): Promise<ArrayBuffer> {
     this.checkAlive('read');
-    const size = bucketSize(Math.ceil(Math.max(bytes, 4) / 4) * 4);
+    const copyBytes = Math.ceil(Math.max(bytes, 4) / 4) * 4;
+    const size = bucketSize(copyBytes);
     // Mappable staging buffers are reused: creating and destroying one per readback costs Dawn more
     // than the copy itself for small reads.
     const staging =
       this.stagingFree.get(size)?.pop() ??
       this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.pass?.end();
-    this.pass = null;
-    this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(buffer, offset, staging, 0, Math.ceil(Math.max(bytes, 4) / 4) * 4);
-    this.pendingDispatches++;
+    this.copy(buffer, offset, staging, 0, copyBytes);
     this.flush();
     let rejectRead: (e: Error) => void = () => {};
     let reusable = false;

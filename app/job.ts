@@ -12,7 +12,7 @@ import { MetaTransformerEncoder } from '../metatransformer/encoder.js';
 import { loadPretrainedEncoder, readEncoderInfo } from '../metatransformer/pretrain/checkpoint.js';
 import { evaluate, fit, type FitProgress } from '../metatransformer/train.js';
 import type { CheckpointSource } from '../nn/checkpoint/index.js';
-import { RECIPES, buildModel } from './modalities.js';
+import { RECIPES, buildModel, type ConfigValue, type Recipe, type RecipeData } from './modalities.js';
 import { ENCODER_KINDS, type EncoderKind, type EncoderSummary, type JobReport, type ModalityReport, type RunResult } from './report/report.js';
 
 /** Where the shipped pre-trained encoder lives, relative to the package root. */
@@ -68,43 +68,54 @@ export interface ModalityRunOptions {
   epochs?: number;
 }
 
+/**
+ * Trains a fresh tokenizer and head of `recipe` (initial weights from `seed + 1`, batch order from `seed`) on
+ * `data`'s training split on top of `encoder`, and evaluates on its test split. Only this run's tokenizer
+ * and head are freed at the end: the encoder is shared.
+ */
+export async function trainRecipe<X>(
+  recipe: Recipe<X>, data: RecipeData<X>, config: ConfigValue, encoder: MetaTransformerEncoder,
+  { seed, epochs }: ModalityRunOptions, onProgress?: (p: FitProgress) => void,
+): Promise<RunResult> {
+  const model = buildModel(recipe, encoder, config, seed + 1);
+  try {
+    const fitted = await fit(model, data.train, {
+      task: data.task, epochs: epochs ?? recipe.epochs, batchSize: recipe.batchSize, lr: recipe.lr, validation: data.test, seed,
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const scores = await evaluate(model, data.test, data.task, { batchSize: recipe.batchSize });
+    return {
+      metric: data.task === 'classification' ? scores.accuracy! : scores.mse!,
+      ...(scores.mae === undefined ? {} : { mae: scores.mae }),
+      ...(scores.confusion ? { confusion: scores.confusion } : {}),
+      history: fitted.history.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, ...(e.valMetric === undefined ? {} : { validation: e.valMetric }) })),
+      seconds: fitted.seconds,
+      examplesPerSecond: fitted.examplesPerSecond,
+      trainableParameters: fitted.trainableParameters,
+    };
+  } finally {
+    model.tokenizer.dispose();
+    model.head.dispose();
+  }
+}
+
 /** Trains one modality's tokenizer and head on each encoder in turn and evaluates both on the test split. */
-export async function runModality(modality: Modality, encoders: Encoders, { seed, epochs }: ModalityRunOptions, events: JobEvents = {}): Promise<ModalityReport> {
+export async function runModality(modality: Modality, encoders: Encoders, options: ModalityRunOptions, events: JobEvents = {}): Promise<ModalityReport> {
+  const { epochs } = options;
   if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new ArgumentError(`runModality: epochs must be a positive integer, got ${epochs}`);
   return RECIPES[modality].use(async (recipe) => {
-    const data = await recipe.load(seed);
+    const data = await recipe.load(options.seed);
     const config = recipe.configure(data);
     events.onModalityStart?.(modality, { dataset: data.name, provenance: data.provenance, train: data.train.inputs.length, test: data.test.inputs.length });
-    const runEpochs = epochs ?? recipe.epochs;
     const runs = {} as Record<EncoderKind, RunResult>;
     for (const kind of ENCODER_KINDS) {
       // Same seed for both encoders: identical initial tokenizer and head, identical batch order.
-      const model = buildModel(recipe, encoders[kind], config, seed + 1);
-      try {
-        const fitted = await fit(model, data.train, {
-          task: data.task, epochs: runEpochs, batchSize: recipe.batchSize, lr: recipe.lr, validation: data.test, seed,
-          onProgress: (p) => events.onProgress?.(modality, kind, p),
-        });
-        const scores = await evaluate(model, data.test, data.task, { batchSize: recipe.batchSize });
-        runs[kind] = {
-          metric: data.task === 'classification' ? scores.accuracy! : scores.mse!,
-          ...(scores.mae === undefined ? {} : { mae: scores.mae }),
-          ...(scores.confusion ? { confusion: scores.confusion } : {}),
-          history: fitted.history.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, ...(e.valMetric === undefined ? {} : { validation: e.valMetric }) })),
-          seconds: fitted.seconds,
-          examplesPerSecond: fitted.examplesPerSecond,
-          trainableParameters: fitted.trainableParameters,
-        };
-        events.onRunDone?.(modality, kind, runs[kind], data.task);
-      } finally {
-        // The encoders are shared by every modality: free only this run's tokenizer and head.
-        model.tokenizer.dispose();
-        model.head.dispose();
-      }
+      runs[kind] = await trainRecipe(recipe, data, config, encoders[kind], options, (p) => events.onProgress?.(modality, kind, p));
+      events.onRunDone?.(modality, kind, runs[kind], data.task);
     }
     return {
       modality, dataset: data.name, provenance: data.provenance, task: data.task, classNames: data.classNames,
-      trainExamples: data.train.inputs.length, testExamples: data.test.inputs.length, epochs: runEpochs, batchSize: recipe.batchSize, runs,
+      trainExamples: data.train.inputs.length, testExamples: data.test.inputs.length, epochs: epochs ?? recipe.epochs, batchSize: recipe.batchSize, runs,
     };
   });
 }

@@ -8,6 +8,13 @@
  * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs. Circular padding
  * is an explicit wrap-around copy of the input followed by an unpadded convolution, exactly torch's
  * definition; its gradient folds the padded input gradient back. Gradients are deterministic.
+ *
+ * Patchify convolutions (kernel = stride, no padding or dilation, one group, sizes divisible by the kernel:
+ * the ViT patch embedding, video tubelets, audio patches without overlap) go through the GEMM instead: the
+ * patches do not overlap, so im2col is a pure rearrangement (reshape + permute + one copy), the product is
+ * `linear` with the bias fused, and the gradients are two GEMMs and the inverse rearrangement. On lavapipe
+ * this takes the ViT-B patch embedding (B=1, 224x224, 16x16, 768 channels) from 105 ms with the
+ * implicit-GEMM kernel to 33 ms (npm run bench -- conv --quick).
  */
 import {
   CONV_TILES, biasGradLaunch, circularLaunch, convForwardLaunch, convInputGradLaunch, convWeightGradLaunch,
@@ -16,6 +23,9 @@ import {
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime } from '../runtime.js';
 import { empty, type Tensor } from '../tensor.js';
+import { contiguous } from './elementwise.js';
+import { linear, matmul } from './matmul.js';
+import { permute, reshape, transpose } from './views.js';
 
 /** One value for every spatial dim, or one per dim. */
 export type IntOrTuple = number | readonly number[];
@@ -170,8 +180,83 @@ function paddedInput(p: Plan, x: Tensor): { xp: Tensor; geometry: ConvGeometry }
   return { xp, geometry: c.geometry };
 }
 
+/** Non-overlapping patches that tile the input exactly: the convolution is a rearrangement plus a GEMM. */
+function isPatchify(p: Plan): boolean {
+  const g = p.geometry;
+  return (
+    g.groups === 1 && !p.circular &&
+    [0, 1, 2].every((d) => g.stride[d] === g.kernel[d] && g.dilation[d] === 1 && g.padBefore[d] === 0 && p.padAfter[d] === 0 && g.inSize[d]! % g.kernel[d]! === 0)
+  );
+}
+
+/**
+ * The rearrangements between a patchify convolution's operands and its GEMM form, for spatial rank n:
+ * x [B, C, o1*k1, ..., on*kn] <-> patches [B*N, C*K] (N = o1...on, K = k1...kn), and
+ * y [B, Cout, o1, ..., on] <-> rows [B*N, Cout]. Each direction is a view plus one contiguous copy.
+ */
+function patchLayout(p: Plan, x: Tensor) {
+  const g = p.geometry;
+  const n = p.rank;
+  const kernel = g.kernel.slice(3 - n);
+  const out = g.outSize.slice(3 - n);
+  const [batch, cin, cout] = [g.batch, g.inChannels, g.outChannels];
+  const tokens = batch * out.reduce((a, b) => a * b, 1);
+  const patch = cin * kernel.reduce((a, b) => a * b, 1);
+  // x as [B, C, o1, k1, ..., on, kn]; patches order [B, o1..on, C, k1..kn].
+  const split = [batch, cin, ...out.flatMap((o, d) => [o, kernel[d]!])];
+  const toPatches = [0, ...out.map((_, d) => 2 + 2 * d), 1, ...out.map((_, d) => 3 + 2 * d)];
+  const fromPatches = toPatches.map((_, i) => toPatches.indexOf(i));
+  const rowsOrder = [0, ...out.map((_, d) => 2 + d), 1];
+  const unrowsOrder = rowsOrder.map((_, i) => rowsOrder.indexOf(i));
+  return {
+    patches: (): Tensor => pipe(x, (t) => reshape(t, split), (t) => permute(t, toPatches), contiguous, (t) => reshape(t, [tokens, patch])),
+    unpatch: (cols: Tensor): Tensor =>
+      pipe(cols, (t) => reshape(t, toPatches.map((d) => split[d]!)), (t) => permute(t, fromPatches), contiguous, (t) => reshape(t, x.shape)),
+    rows: (y: Tensor): Tensor => pipe(y, (t) => permute(t, rowsOrder), contiguous, (t) => reshape(t, [tokens, cout])),
+    unrows: (rows: Tensor): Tensor => pipe(rows, (t) => reshape(t, [batch, ...out, cout]), (t) => permute(t, unrowsOrder), contiguous),
+  };
+}
+
+/** Applies `steps` in turn, disposing every intermediate result (but not `x`): ops here run outside tidy scopes. */
+function pipe(x: Tensor, ...steps: ((t: Tensor) => Tensor)[]): Tensor {
+  let t = x;
+  for (const step of steps) {
+    const next = step(t);
+    if (t !== x) t.dispose();
+    t = next;
+  }
+  return t;
+}
+
+/** The patchify convolution as one GEMM with the bias fused. */
+function patchifyForward(p: Plan, x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
+  const layout = patchLayout(p, x);
+  const weight = reshape(w, [p.geometry.outChannels, w.size / p.geometry.outChannels]);
+  try {
+    return pipe(layout.patches(), (cols) => linear(cols, weight, bias), layout.unrows);
+  } finally {
+    weight.dispose();
+  }
+}
+
+/** The patchify convolution's gradients: dW = dY^T patches and dX = unpatch(dY W), linear's backward GEMMs. */
+function patchifyBackward(p: Plan, dy: Tensor, x: Tensor, w: Tensor, need: ConvGradRequest, grads: ConvGrads): void {
+  const layout = patchLayout(p, x);
+  const weight = reshape(w, [p.geometry.outChannels, w.size / p.geometry.outChannels]);
+  const rows = layout.rows(dy);
+  // A transposed view: the GEMM reads it in place.
+  const rowsT = transpose(rows);
+  try {
+    if (need.needWeight) grads.dw = pipe(layout.patches(), (cols) => matmul(rowsT, cols), (t) => reshape(t, w.shape));
+    if (need.needInput) grads.dx = pipe(rows, (r) => matmul(r, weight), layout.unpatch);
+  } finally {
+    for (const t of [rowsT, rows, weight]) t.dispose();
+  }
+}
+
 function forward(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
   const p = plan(op, rank, x, w, bias ?? null, opts);
+  if (isPatchify(p)) return patchifyForward(p, x, w, bias ?? null);
   const y = empty(p.outShape, p.dtype, op);
   const { xp, geometry } = paddedInput(p, x);
   try {
@@ -199,6 +284,10 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
     if (need.needBias) {
       grads.db = empty([g.outChannels], p.dtype, op);
       rt.run(biasGradLaunch(p.dtype, g.batch, g.outChannels, g.outSize, strided5(dy)), [dy.storage(op).buffer, grads.db.storage(op).buffer]);
+    }
+    if (isPatchify(p)) {
+      patchifyBackward(p, dy, x, w, need, grads);
+      return grads;
     }
     if (need.needWeight) {
       const { xp, geometry } = paddedInput(p, x);

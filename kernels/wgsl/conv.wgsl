@@ -61,6 +61,9 @@
 //   (GFLOP/s wall, GFLOP per CPU-second in brackets.) A register-only FMA loop reaches ~8 GFLOP/s wall under
 //   the same load, so this kernel is well off lavapipe's ceiling: the weight gradient of conv1d (M = 21) leaves
 //   most lanes idle, and tile shapes were not tunable under the load (see the report).
+//   Patchify convolutions (kernel = stride, no padding, sizes divisible) no longer come here: engine/ops/conv.ts
+//   rearranges them into one GEMM (kernels/wgsl/matmul*.wgsl), which on an idle machine takes the ViT-B patch
+//   embedding (B=1) from 105 ms in this kernel to 33 ms (npm run bench -- conv --quick, 7.0 GFLOP/s wall).
 
 alias T = f32;
 

@@ -215,26 +215,33 @@ export async function miserablesEgoGraphs({ seed = 1, testFraction = 0.3 }: Load
   };
 }
 
-/** Movie titles -> major genre (the four largest genres), from vega-datasets movies.json. */
-export async function movieTitles({ perClass = 120, seed = 1, testFraction = 0.25 }: LoadOptions = {}): Promise<Dataset<string>> {
-  const movies = JSON.parse(await vegaText('movies.json')) as { Title: string | number | null; 'Major Genre': string | null }[];
-  const genres = ['Action', 'Comedy', 'Drama', 'Horror'];
+/**
+ * Car model names -> region of origin (USA / Europe / Japan), from vega-datasets cars.json: each distinct
+ * name once (the file repeats names across model years). The maker's name carries most of the signal, so a
+ * text model must learn which sub-words belong to which region; names split between train and test share
+ * makers but not models ("toyota corolla 1200" in training, "toyota corona mark ii" in test).
+ */
+export async function carNames({ perClass = 55, seed = 1, testFraction = 0.25 }: LoadOptions = {}): Promise<Dataset<string>> {
+  const cars = JSON.parse(await vegaText('cars.json')) as { Name: string | null; Origin: string | null }[];
+  const regions = ['USA', 'Europe', 'Japan'];
+  const originOf = new Map<string, string>();
+  for (const c of cars) if (c.Name !== null && c.Origin !== null && !originOf.has(c.Name)) originOf.set(c.Name, c.Origin);
   const g = new Generator(seed);
   const inputs: string[] = [];
   const labels: number[] = [];
-  genres.forEach((genre, c) => {
-    const titles = shuffle(movies.filter((m) => m['Major Genre'] === genre && m.Title !== null).map((m) => String(m.Title)), () => g.uniform());
-    for (const t of titles.slice(0, perClass)) {
-      inputs.push(t);
+  regions.forEach((region, c) => {
+    const names = shuffle([...originOf].filter(([, o]) => o === region).map(([name]) => name), () => g.uniform());
+    for (const name of names.slice(0, perClass)) {
+      inputs.push(name);
       labels.push(c);
     }
   });
   return {
     modality: 'text',
-    name: 'movie title genres',
-    provenance: `real: vega-datasets movies.json titles, ${genres.join('/')}`,
+    name: 'car names -> origin',
+    provenance: `real: vega-datasets cars.json, ${inputs.length} distinct model names, ${regions.join('/')}`,
     task: 'classification',
-    classNames: genres,
+    classNames: regions,
     ...stratifiedSplit(inputs, labels, testFraction, () => g.uniform()),
   };
 }

@@ -68,3 +68,15 @@ export function shuffle<T>(a: T[], rand: () => number): T[] {
   }
   return a;
 }
+
+/** Mean and standard deviation of a dataset's values, for standardising them. */
+export interface ValueStats {
+  mean: number;
+  std: number;
+}
+
+/** The dataset with every value of every input standardised: (v - mean) / std. */
+export function standardized(data: Dataset<Grid>, { mean, std }: ValueStats): Dataset<Grid> {
+  const grid = (g: Grid): Grid => ({ shape: g.shape, data: g.data.map((v) => (v - mean) / std) });
+  return { ...data, train: { ...data.train, inputs: data.train.inputs.map(grid) }, test: { ...data.test, inputs: data.test.inputs.map(grid) } };
+}

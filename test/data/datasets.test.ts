@@ -38,7 +38,7 @@ t('real datasets load from their npm packages', async () => {
   checkClassification(p, 50);
   assert.is(p.train.inputs[0]!.length, p.columns.length);
   checkClassification(await real.miserablesEgoGraphs(), 6);
-  checkClassification(await real.movieTitles({ perClass: 20 }), 20);
+  checkClassification(await real.carNames({ perClass: 20 }), 20);
   const w = await real.seattleWeather();
   assert.is(w.task, 'forecasting');
   assert.equal(w.train.inputs[0]!.shape, [28, 4]);

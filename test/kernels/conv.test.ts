@@ -365,31 +365,60 @@ t('gradients are only computed when requested, and are bitwise deterministic', a
 
 // ---------- f16 ----------
 
-t('f16 storage with f32 accumulation', async () => {
+t('f16 storage with f32 accumulation (implicit-GEMM kernel and patchify GEMM path)', async () => {
   if (!hasF16()) return; // adapters without shader-f16 cannot create f16 tensors at all (tested in engine tests)
-  const xShape = [2, 4, 7, 7];
-  const wShape = [6, 2, 3, 3];
-  const o: ConvOptions = { padding: 1, groups: 2, stride: [2, 1] };
+  const cases: [number[], number[], ConvOptions][] = [
+    [[2, 4, 7, 7], [6, 2, 3, 3], { padding: 1, groups: 2, stride: [2, 1] }],
+    [[2, 4, 8, 8], [6, 4, 2, 2], { stride: 2 }],
+  ];
+  for (const [xShape, wShape, o] of cases) {
+    const g = geometry(xShape, wShape, o);
+    // Oracle inputs are the f16-rounded values, so the only error left is f32 accumulation plus rounding the
+    // result to f16: relative 2^-11 of values up to ~6 in magnitude, i.e. < 4e-3 absolute.
+    const round = (v: Float32Array): Promise<Float32Array> => ops.tensor(v, [v.length], { dtype: 'f16' }).data() as Promise<Float32Array>;
+    const xv = await round(values(size(xShape), 50));
+    const wv = await round(values(size(wShape), 51));
+    const bv = await round(values(6, 52));
+    const x = ops.tensor(xv, xShape, { dtype: 'f16' });
+    const w = ops.tensor(wv, wShape, { dtype: 'f16' });
+    const b = ops.tensor(bv, [6], { dtype: 'f16' });
+    const y = ops.conv2d(x, w, b, o);
+    const what = `f16 ${JSON.stringify(o)}`;
+    assert.is(y.dtype, 'f16');
+    assertClose(await y.data(), oracleForward(g, xv, wv, bv), { atol: 4e-3, rtol: 2e-3, what: `${what} y` });
+    const dyv = await round(values(size(y.shape), 53));
+    const grads = ops.conv2dBackward(ops.tensor(dyv, y.shape, { dtype: 'f16' }), x, w, o, { needInput: true, needWeight: true, needBias: true });
+    const ref = oracleBackward(g, dyv, xv, wv);
+    // dw and db sum up to B * Ho * Wo = 56 products: magnitudes up to ~15, so 2^-11 relative is < 1e-2.
+    assertClose(await grads.dx!.data(), ref.dx, { atol: 4e-3, rtol: 2e-3, what: `${what} dx` });
+    assertClose(await grads.dw!.data(), ref.dw, { atol: 1e-2, rtol: 2e-3, what: `${what} dw` });
+    assertClose(await grads.db!.data(), ref.db, { atol: 1e-2, rtol: 2e-3, what: `${what} db` });
+  }
+});
+
+t('patchify convolutions (kernel = stride) in every rank, from a transposed view, and a size the kernel does not divide', async () => {
+  await checkCase([2, 3, 12], [4, 3, 4], true, { stride: 4 }, 21);
+  await checkCase([1, 2, 6, 8, 8], [5, 2, 3, 4, 4], false, { stride: [3, 4, 4] }, 22);
+  // 20 is not a multiple of 8: the last 4 rows and columns are dropped, as torch does (implicit-GEMM path).
+  await checkCase([1, 2, 20, 20], [5, 2, 8, 8], true, { stride: 8 }, 23);
+  // x is the H/W transpose of a contiguous tensor: the rearrangement must read it through its strides.
+  const [xShape, wShape] = [[1, 2, 8, 8], [3, 2, 4, 4]];
+  const base = values(size(xShape), 24);
+  const xv = Float32Array.from(base, (_, i) => {
+    const [c, h, w] = [Math.floor(i / 64), Math.floor(i / 8) % 8, i % 8];
+    return base[c * 64 + w * 8 + h]!;
+  });
+  const wv = values(size(wShape), 25);
+  const x = ops.transpose(ops.tensor(base, xShape), 2, 3);
+  const w = ops.tensor(wv, wShape);
+  const o: ConvOptions = { stride: 4 };
   const g = geometry(xShape, wShape, o);
-  // Oracle inputs are the f16-rounded values, so the only error left is f32 accumulation plus rounding the
-  // result to f16: relative 2^-11 of values up to ~6 in magnitude, i.e. < 4e-3 absolute.
-  const round = (v: Float32Array): Promise<Float32Array> => ops.tensor(v, [v.length], { dtype: 'f16' }).data() as Promise<Float32Array>;
-  const xv = await round(values(size(xShape), 50));
-  const wv = await round(values(size(wShape), 51));
-  const bv = await round(values(6, 52));
-  const x = ops.tensor(xv, xShape, { dtype: 'f16' });
-  const w = ops.tensor(wv, wShape, { dtype: 'f16' });
-  const b = ops.tensor(bv, [6], { dtype: 'f16' });
-  const y = ops.conv2d(x, w, b, o);
-  assert.is(y.dtype, 'f16');
-  assertClose(await y.data(), oracleForward(g, xv, wv, bv), { atol: 4e-3, rtol: 2e-3, what: 'f16 y' });
-  const dyv = await round(values(size(y.shape), 53));
-  const grads = ops.conv2dBackward(ops.tensor(dyv, y.shape, { dtype: 'f16' }), x, w, o, { needInput: true, needWeight: true, needBias: true });
+  assertClose(await ops.conv2d(x, w, null, o).data(), oracleForward(g, xv, wv, null), { atol: 1e-4, rtol: 1e-4, what: 'patchify from a transposed view' });
+  const dyv = values(3 * 4, 26);
+  const grads = ops.conv2dBackward(ops.tensor(dyv, [1, 3, 2, 2]), x, w, o, { needInput: true, needWeight: true });
   const ref = oracleBackward(g, dyv, xv, wv);
-  // dw and db sum up to B * Ho * Wo = 56 products: magnitudes up to ~15, so 2^-11 relative is < 1e-2.
-  assertClose(await grads.dx!.data(), ref.dx, { atol: 4e-3, rtol: 2e-3, what: 'f16 dx' });
-  assertClose(await grads.dw!.data(), ref.dw, { atol: 1e-2, rtol: 2e-3, what: 'f16 dw' });
-  assertClose(await grads.db!.data(), ref.db, { atol: 1e-2, rtol: 2e-3, what: 'f16 db' });
+  assertClose(await grads.dx!.data(), ref.dx, { atol: 1e-4, rtol: 1e-4, what: 'patchify dx (transposed x)' });
+  assertClose(await grads.dw!.data(), ref.dw, { atol: 1e-4, rtol: 1e-4, what: 'patchify dw (transposed x)' });
 });
 
 // ---------- errors ----------

@@ -23,7 +23,7 @@ export interface RegistryOptions {
   groups: readonly Group[];
 }
 
-export async function allCases(options: RegistryOptions): Promise<{ cases: BenchCase[]; notes: string[] }> {
+export function allCases(options: RegistryOptions): BenchCase[] {
   const wanted = (g: Group) => options.groups.length === 0 || options.groups.includes(g);
   const small = options.adapterClass === 'cpu' && !options.large;
   const sized = { ...options, small };
@@ -36,12 +36,7 @@ export async function allCases(options: RegistryOptions): Promise<{ cases: Bench
     ...reduceCases(sized),
     ...optimizerCases(options),
     ...overheadCases(),
+    ...modelCases(sized),
   ];
-  const notes: string[] = [];
-  if (wanted('model')) {
-    const model = await modelCases(options);
-    cases.push(...model.cases);
-    if (model.note) notes.push(model.note);
-  }
-  return { cases: cases.filter((c) => wanted(c.group)), notes };
+  return cases.filter((c) => wanted(c.group));
 }

@@ -1,60 +1,82 @@
 /**
- * Whole-model cases on the Meta-Transformer encoder, registered only once metatransformer/encoder.ts
- * exists. The module is expected to export
- *   createEncoder(variant: 'B16' | 'L14'): { forward(x: Tensor): Tensor; dispose(): void }
- * (x: [B, 3, 224, 224] images) and, for the training case,
- *   trainStepFrozen(encoder, x: Tensor, labels: Tensor): Tensor   // returns the loss
- * If the names differ when it lands, adapt the two lookups below; until then each case reports
- * 'unsupported' naming the missing export. A model has no cheap float64 oracle: the check is that the
- * output is finite with the expected size (its layers are validated by the op cases).
+ * Whole-model cases: Meta-Transformer's image path (ImageTokenizer 16x16 or 14x14 patches + CLS -> the
+ * shared encoder) at the official B16 and L14 sizes with seeded random weights, forward without a graph,
+ * and one training step as users run it: tokenizer and classification head trainable, encoder frozen
+ * (forward, cross-entropy, backward through the frozen encoder to the tokenizer, AdamW step).
+ *
+ * No peer ships this model, so the cases are ours only. A model has no cheap float64 oracle: the check is
+ * that the output is finite with the expected size (its layers are validated by the op cases). Inputs are
+ * uploaded by the tokenizer on every call, as in real use.
+ *
+ * Sizes: B16 has 86M encoder weights (34 GFLOP per 224x224 image forward), L14 303M (~160 GFLOP at 257
+ * tokens). On CPU adapters the default is B16 at batch 1; --large (or a GPU adapter) adds L14 and batch 32.
  */
-import * as ops from '../../engine/ops/index.js';
-import type { Tensor } from '../../engine/tensor.js';
-import { Unsupported, type BenchCase, type OutputCheck, type Runner } from '../harness.js';
+import * as ag from '../../autograd/index.js';
+import { Generator } from '../../engine/random.js';
+import { tidy, type Tensor } from '../../engine/tensor.js';
+import type { Grid } from '../../metatransformer/data/types.js';
+import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
+import { ClassificationHead } from '../../metatransformer/heads.js';
+import { MetaTransformer } from '../../metatransformer/model.js';
+import { ImageTokenizer } from '../../metatransformer/tokenizers/image.js';
+import { crossEntropy } from '../../nn/losses.js';
+import { AdamW } from '../../nn/optim.js';
+import type { BenchCase, OutputCheck, Runner } from '../harness.js';
 import { host } from './common.js';
 
-type Module = Record<string, unknown>;
-interface Encoder {
-  forward(x: Tensor): Tensor;
-  dispose(): void;
-}
-
-/** The encoder module, or null when the file does not exist yet. Other import errors propagate. */
-async function loadEncoderModule(): Promise<Module | null> {
-  const name = 'encoder';
-  try {
-    return (await import(`../../metatransformer/${name}.js`)) as Module;
-  } catch (err) {
-    if (/Cannot find module|ERR_MODULE_NOT_FOUND|Failed to fetch|Could not resolve/i.test(String(err))) return null;
-    throw err;
-  }
-}
-
-function exported<F>(mod: Module, name: string): F {
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw new Unsupported(`metatransformer/encoder.js exports no ${name}()`);
-  return fn as F;
-}
+type Variant = 'B16' | 'L14';
+const PATCH: Record<Variant, number> = { B16: 16, L14: 14 };
+const CLASSES = 10;
 
 const finite =
-  (size?: number): OutputCheck =>
+  (size: number): OutputCheck =>
   (out) => {
-    if (size !== undefined && out.length !== size) return `output has ${out.length} elements, expected ${size}`;
+    if (out.length !== size) return `output has ${out.length} elements, expected ${size}`;
     for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i]!)) return `element ${i} is ${out[i]}`;
     return null;
   };
 
-function modelRunner(mod: Module, variant: 'B16' | 'L14', batch: number, train: boolean): Runner {
-  const encoder = exported<(v: string) => Encoder>(mod, 'createEncoder')(variant);
-  const step = train ? exported<(e: Encoder, x: Tensor, y: Tensor) => Tensor>(mod, 'trainStepFrozen') : null;
-  const x = ops.fromFlat(host([batch, 3, 224, 224], 91).data, [batch, 3, 224, 224], 'f32');
-  const labels = ops.tensor(Int32Array.from({ length: batch }, (_, i) => i % 10));
+function buildModel(variant: Variant): MetaTransformer<Grid> {
+  const generator = new Generator(91);
+  const config = MetaTransformerEncoder[variant];
+  return new MetaTransformer<Grid>({
+    tokenizer: new ImageTokenizer({ dim: config.dim, patchSize: PATCH[variant], generator }),
+    encoder: new MetaTransformerEncoder({ ...config, generator }).freeze(),
+    head: new ClassificationHead({ dim: config.dim, numClasses: CLASSES, pooling: 'cls', generator }),
+  });
+}
+
+function modelRunner(variant: Variant, batch: number, train: boolean): Runner {
+  const model = buildModel(variant);
+  const pixels = host([batch, 3, 224, 224], 92).data;
+  const images: Grid[] = Array.from({ length: batch }, (_, i) => ({ shape: [3, 224, 224], data: pixels.subarray(i * 3 * 224 * 224, (i + 1) * 3 * 224 * 224) }));
+  const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
+  const optimizer = train ? new AdamW(model.trainableParameters(), { lr: 1e-4 }) : null;
   let last: Tensor | null = null;
+  const step = (): Tensor => {
+    if (!optimizer) {
+      // The encoder's output tokens, no graph: what `encode` computes.
+      return ag.noGrad(() => {
+        const { tokens } = model.tokenizer.forward(images);
+        const out = model.encoder.forward(tokens);
+        tokens.dispose();
+        return out;
+      });
+    }
+    const loss = tidy(() => {
+      const l = crossEntropy(model.forward(images), ag.fromFlat(labels, [batch], 'i32'));
+      ag.backward(l);
+      return l;
+    });
+    optimizer.step();
+    optimizer.zeroGrad();
+    return loss;
+  };
   return {
     run(iterations) {
       for (let i = 0; i < iterations; i++) {
         last?.dispose();
-        last = step ? step(encoder, x, labels) : encoder.forward(x);
+        last = step();
       }
     },
     async sync() {
@@ -66,29 +88,34 @@ function modelRunner(mod: Module, variant: 'B16' | 'L14', batch: number, train: 
     },
     dispose() {
       last?.dispose();
-      x.dispose();
-      labels.dispose();
-      encoder.dispose();
+      optimizer?.dispose();
+      model.dispose();
     },
   };
 }
 
-function modelCase(mod: Module, variant: 'B16' | 'L14', batch: number, train: boolean): BenchCase {
+function modelCase(variant: Variant, batch: number, train: boolean): BenchCase {
+  const tokens = 1 + (224 / PATCH[variant]) ** 2;
+  const { dim, depth } = MetaTransformerEncoder[variant];
+  // Per token per block: qkv + projection + MLP = 12 D^2 multiply-adds, attention 2 T D. A training step adds
+  // one backward GEMM per forward GEMM: the frozen encoder needs input gradients only (x2, not x3).
+  const forwardFlops = 2 * batch * depth * tokens * (12 * dim * dim + 2 * tokens * dim);
   return {
     name: `Meta-Transformer ${variant} ${train ? 'train step (frozen encoder)' : 'forward'} B=${batch}`,
     group: 'model',
-    shape: `images ${batch}x3x224x224`,
+    shape: `images ${batch}x3x224x224 -> ${tokens} tokens x ${dim}`,
     dtype: 'f32',
+    flops: train ? 2 * forwardFlops : forwardFlops,
     maxIterations: 3,
     async setup() {
       return {
-        check: finite(train ? 1 : undefined),
+        check: finite(train ? 1 : batch * tokens * dim),
         variants: [
           {
             engine: 'omnitensor',
-            label: train ? 'trainStepFrozen' : 'encoder.forward',
+            label: train ? 'tokenizer + head trained, encoder frozen, AdamW' : 'tokenizer + encoder, no graph',
             primary: true,
-            create: async () => modelRunner(mod, variant, batch, train),
+            create: async () => modelRunner(variant, batch, train),
           },
         ],
       };
@@ -96,12 +123,9 @@ function modelCase(mod: Module, variant: 'B16' | 'L14', batch: number, train: bo
   };
 }
 
-/** Model cases, or [] with the reason when the encoder module does not exist yet. */
-export async function modelCases(options: { quick: boolean }): Promise<{ cases: BenchCase[]; note?: string }> {
-  const mod = await loadEncoderModule();
-  if (!mod) return { cases: [], note: 'model cases not registered: metatransformer/encoder.js does not exist yet' };
-  const batch = options.quick ? 1 : 2;
-  const cases = [modelCase(mod, 'B16', batch, false), modelCase(mod, 'B16', batch, true)];
-  if (!options.quick) cases.push(modelCase(mod, 'L14', batch, false));
-  return { cases };
+/** B16 forward and train step at batch 1; with `small` off (GPU adapters, --large) also batch 32 and L14. */
+export function modelCases(options: { small: boolean }): BenchCase[] {
+  const cases = [modelCase('B16', 1, false), modelCase('B16', 1, true)];
+  if (!options.small) cases.push(modelCase('B16', 32, false), modelCase('B16', 32, true), modelCase('L14', 1, false), modelCase('L14', 32, false));
+  return cases;
 }

@@ -6,12 +6,18 @@ import { charts } from '../report/svg.js';
 import { runSuite } from '../suite.js';
 
 const params = new URLSearchParams(location.search);
+
+/** The run's state, for scripts driving the page (the Chromium test): the report once done. */
+type PageState = { state: 'idle' | 'running' } | { state: 'done'; report: unknown } | { state: 'error'; message: string };
+const page = globalThis as unknown as { __bench: PageState };
+page.__bench = { state: 'idle' };
 const list = (name: string) => (params.get(name) ?? '').split(',').filter(Boolean);
 const byId = (id: string) => document.getElementById(id)!;
 
 async function start(): Promise<void> {
   const log = byId('log');
   (byId('start') as HTMLButtonElement).disabled = true;
+  page.__bench = { state: 'running' };
   const print = (line: string) => {
     log.textContent += `${line}\n`;
     log.scrollTop = log.scrollHeight;
@@ -47,8 +53,11 @@ async function start(): Promise<void> {
     link.download = 'bench.json';
     link.textContent = 'download bench.json';
     byId('charts').before(link);
+    page.__bench = { state: 'done', report: JSON.parse(toJSON(report)) as unknown };
   } catch (err) {
-    print(`error: ${err instanceof Error ? err.message : String(err)}`);
+    const message = err instanceof Error ? err.message : String(err);
+    print(`error: ${message}`);
+    page.__bench = { state: 'error', message };
   }
 }
 

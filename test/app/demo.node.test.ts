@@ -1,10 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { decodePng } from '../../metatransformer/io/png.js';
+import { launchChromium, type Chromium } from '../chromium.js';
 import { testDevice } from '../helpers.js';
 import { IMAGE_CHECK, testEncoderFile } from './image-accuracy.js';
 
@@ -21,8 +20,7 @@ interface DemoServer {
 type DemoState = { state: 'running' } | { state: 'done'; report: { runs: Record<'pretrained' | 'random', { metric: number }> } } | { state: 'error'; message: string };
 
 let server: DemoServer;
-let context: BrowserContext;
-const userDataDir = mkdtempSync(join(tmpdir(), 'omni-demo-chromium-'));
+let browser: Chromium;
 // Served by the demo server: it serves the repository, including node_modules/.cache.
 const encoderDir = join('node_modules', '.cache', 'demo-test');
 
@@ -32,25 +30,17 @@ t.before(async () => {
   writeFileSync(join(encoderDir, 'encoder.safetensors'), await testEncoderFile());
   const serveModule = (await import(join(process.cwd(), 'scripts/serve-demo.mjs'))) as { startDemoServer(port: number): Promise<DemoServer> };
   server = await serveModule.startDemoServer(0);
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 t.after(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
-  rmSync(userDataDir, { recursive: true, force: true });
   rmSync(encoderDir, { recursive: true, force: true });
 });
 
 t('trains the image modality in the page to the Node accuracy and draws it', async () => {
-  const page = context.pages()[0] ?? (await context.newPage());
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   const query = `?modality=image&epochs=${IMAGE_CHECK.epochs}&seed=1&checkpoint=/${encoderDir}/encoder.safetensors&autorun`;

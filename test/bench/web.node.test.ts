@@ -1,0 +1,58 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import type { BenchReport } from '../../bench/report/report.js';
+import { launchChromium, type Chromium } from '../chromium.js';
+
+// The benchmark page (npm run bench:web) in headless Chromium: the suite, bundled for the browser, must run
+// on the page's own WebGPU adapter next to the peers (also bundled), validate, and show its table and charts.
+// One small group keeps it to a minute on lavapipe; which group does not matter to the page.
+const t = suite('bench: browser page (Chromium)');
+
+interface Server {
+  url: string;
+  close(): Promise<void>;
+}
+type PageState = { state: 'idle' | 'running' } | { state: 'done'; report: BenchReport } | { state: 'error'; message: string };
+
+let server: Server;
+let browser: Chromium;
+
+t.before(async () => {
+  const serveModule = (await import(join(process.cwd(), 'bench/web/serve.mjs'))) as { startBenchServer(port: number): Promise<Server> };
+  server = await serveModule.startBenchServer(0);
+  browser = await launchChromium();
+});
+
+t.after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+t('runs the layernorm cases with every engine in the page and shows the table and charts', async () => {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${server.url}?autorun&quick&groups=layernorm`);
+  await page.waitForFunction(() => {
+    const s = (globalThis as { __bench?: { state: string } }).__bench;
+    return s !== undefined && s.state !== 'running' && s.state !== 'idle';
+  }, undefined, { timeout: 8 * 60_000, polling: 500 });
+  const state = (await page.evaluate(() => (globalThis as { __bench?: unknown }).__bench)) as PageState;
+  assert.equal(errors, [], 'no page errors');
+  if (state.state !== 'done') throw new Error(`the benchmark page did not finish: ${state.state === 'error' ? state.message : state.state}`);
+  const { report } = state;
+  assert.ok(report.environment.userAgent?.includes('Chrome') ?? false, `ran in the browser: ${JSON.stringify(report.environment)}`);
+  assert.ok(report.cases.length >= 1 && report.cases.every((c) => c.group === 'layernorm'), 'only the requested group');
+  for (const c of report.cases) {
+    const ours = c.variants.find((v) => v.primary);
+    assert.is(ours?.status, 'ok', `${c.name}: our variant validated and timed (${ours?.reason ?? ''})`);
+    const peers = c.variants.filter((v) => v.engine !== 'omnitensor' && v.status === 'ok');
+    assert.ok(peers.length >= 1, `${c.name}: at least one peer ran in the page: ${c.variants.map((v) => `${v.engine} ${v.status} ${v.reason ?? ''}`).join('; ')}`);
+    assert.ok(c.ratios.length >= 1 && c.ratios.every((r) => r.speedup > 0 && Number.isFinite(r.speedup)), `${c.name}: ratios`);
+  }
+  assert.ok((await page.locator('#table tr').count()) >= 1 + report.cases.length, 'table rows shown');
+  assert.ok((await page.locator('#charts img').count()) >= 1, 'charts shown');
+});
+
+t.run();

@@ -37,7 +37,7 @@ import { TimeSeriesTokenizer, type SeriesInput } from '../metatransformer/tokeni
 import { VideoTokenizer } from '../metatransformer/tokenizers/video.js';
 import type { Head, Tokenizer } from '../metatransformer/types.js';
 import type { FileSource } from '../metatransformer/io/common.js';
-import { readCsvFile, type CsvTable } from '../metatransformer/io/csv.js';
+import { readCsvFile, type ColumnKind, type CsvTable } from '../metatransformer/io/csv.js';
 import { readNpyFile } from '../metatransformer/io/npy.js';
 import { readPointCloudFile } from '../metatransformer/io/pointcloud.js';
 import { readWavFile, resample, toMono } from '../metatransformer/io/wav.js';
@@ -58,8 +58,11 @@ export interface TrainingDefaults {
   lr: number;
 }
 
-/** A dataset plus whatever its recipe needs to know beyond inputs and labels (tabular columns, series channels). */
-export type RecipeData<X> = Dataset<X> & { columns?: string[] };
+/**
+ * A dataset plus whatever its recipe needs to know beyond inputs and labels: the column names of a table,
+ * and for tabular data the column kinds the user forces instead of inferring them (by column name).
+ */
+export type RecipeData<X> = Dataset<X> & { columns?: string[]; columnKinds?: Readonly<Record<string, ColumnKind>> };
 
 export interface Recipe<X> extends TrainingDefaults {
   modality: Modality;
@@ -370,7 +373,7 @@ export const RECIPES: Readonly<Record<Modality, AnyRecipe>> = {
     },
     configure: (data) => {
       if (!data.columns) throw new ArgumentError('tabular recipe: the dataset names no columns');
-      return { ...classConfig(data), schema: fitTabularSchema(data.train.inputs, data.columns) as unknown as ConfigValue };
+      return { ...classConfig(data), schema: fitTabularSchema(data.train.inputs, data.columns, data.columnKinds ?? {}) as unknown as ConfigValue };
     },
     build: (dim, config, generator) => ({
       tokenizer: new TabularTokenizer({ dim, schema: field(config, 'schema', (v): v is ConfigValue => typeof v === 'object' && v !== null) as unknown as TabularSchema, generator }),

@@ -27,7 +27,7 @@ import { readSafetensors } from '../nn/checkpoint/index.js';
 import { formatMetric, metricName } from '../app/report/report.js';
 import { stratifiedSplit, type Modality, type Split } from '../metatransformer/data/types.js';
 import type { MetaTransformerEncoder } from '../metatransformer/encoder.js';
-import { readCsvFile } from '../metatransformer/io/csv.js';
+import { readCsvFile, type ColumnKind } from '../metatransformer/io/csv.js';
 import { writeNpy } from '../metatransformer/io/npy.js';
 import type { MetaTransformer } from '../metatransformer/model.js';
 import { readEncoderInfo } from '../metatransformer/pretrain/checkpoint.js';
@@ -36,14 +36,15 @@ import { evaluate, fit, predict } from '../metatransformer/train.js';
 export const CLI_USAGE = `usage:
   omnitensor info
   omnitensor encode --modality M [--checkpoint FILE] [--model FILE] INPUT... [--pooled|--tokens] [--format npy|json] --out FILE [--force]
-  omnitensor train --modality M --data PATH [--target COL] [--checkpoint FILE] --out MODEL.safetensors [--epochs N] [--seed N] [--force]
+  omnitensor train --modality M --data PATH [--target COL] [--column-kind COL=KIND,...] [--checkpoint FILE] --out MODEL.safetensors [--epochs N] [--seed N] [--force]
   omnitensor predict --model FILE --data PATH [--checkpoint FILE] [--out FILE.json] [--force]
   omnitensor bench [GROUP...] [--quick] [...]   (the benchmark suite, dist/bench/run.js)
 modalities: ${Object.keys(RECIPES).join(', ')}
 data: CSV files for text (a text column and --target label column), tabular (--target label column) and
 timeseries (--target the column to forecast); for the others a file per input (PNG/JPEG images, WAV audio,
 PLY/OFF/XYZ point clouds, .npy clips and spectra, CSV IMU traces, edge-list or node-link JSON graphs);
-train takes a folder with one subfolder of files per class.`;
+train takes a folder with one subfolder of files per class. Tabular column kinds are inferred from the CSV;
+--column-kind forces them (numeric, categorical or datetime), e.g. a free-text column as categorical.`;
 
 export interface CliIO {
   out(text: string): void;
@@ -237,10 +238,30 @@ async function cmdEncode(argv: readonly string[], io: CliIO): Promise<number> {
   });
 }
 
+const FORCEABLE_KINDS: readonly ColumnKind[] = ['numeric', 'categorical', 'datetime'];
+
+/** `--column-kind a=categorical,b=numeric` (the flag may repeat) as kinds by column name; tabular data only. */
+function parseColumnKinds(specs: readonly string[], modality: Modality): Record<string, ColumnKind> {
+  if (specs.length && modality !== 'tabular') throw new UsageError(`--column-kind applies to tabular data, not ${modality}`);
+  const kinds: Record<string, ColumnKind> = Object.create(null) as Record<string, ColumnKind>;
+  for (const spec of specs) {
+    const at = spec.lastIndexOf('=');
+    const [column, kind] = [spec.slice(0, at), spec.slice(at + 1)];
+    if (at <= 0 || !(FORCEABLE_KINDS as readonly string[]).includes(kind))
+      throw new UsageError(`--column-kind '${spec}': expected COLUMN=KIND with KIND one of ${FORCEABLE_KINDS.join(', ')}`);
+    if (Object.hasOwn(kinds, column)) throw new UsageError(`--column-kind: column '${column}' is given twice`);
+    kinds[column] = kind as ColumnKind;
+  }
+  return kinds;
+}
+
 async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { modality: 'string', data: 'string', target: 'string', checkpoint: 'string', out: 'string', epochs: 'int', seed: 'int', force: 'boolean' });
+  const args = parseFlags(argv, {
+    modality: 'string', data: 'string', target: 'string', 'column-kind': 'list', checkpoint: 'string', out: 'string', epochs: 'int', seed: 'int', force: 'boolean',
+  });
   const modality = parseModality(required(args, 'modality', 'the data modality'));
   const dataPath = required(args, 'data', 'the training data');
+  const columnKinds = parseColumnKinds(args.lists.get('column-kind') ?? [], modality);
   const out = required(args, 'out', 'the model file to write, e.g. model.safetensors');
   const force = args.booleans.has('force');
   checkWritable(out, force);
@@ -260,9 +281,11 @@ async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
     const split = splitForTraining({ ...data, targets }, seed);
     if (split.train.inputs.length === 0 || split.test.inputs.length === 0)
       throw new UsageError(`--data ${dataPath}: ${data.inputs.length} examples are too few to hold out a validation fifth`);
+    const unknown = Object.keys(columnKinds).filter((c) => !data.columns?.includes(c));
+    if (unknown.length) throw new UsageError(`--column-kind: ${dataPath} has no column ${unknown.map((c) => `'${c}'`).join(', ')} (columns: ${data.columns?.join(', ')})`);
     const dataset: RecipeData<X> = {
       modality, name: basename(dataPath), provenance: `user data ${dataPath}`, task: data.task, classNames: data.classNames, ...split,
-      ...(data.columns ? { columns: data.columns } : {}),
+      ...(data.columns ? { columns: data.columns } : {}), columnKinds,
     };
     await (io.device ?? init)();
     const encoder = (await loadEncoder(checkpoint)).freeze();

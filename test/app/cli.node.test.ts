@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseModelInfo } from '../../app/model-file.js';
 import { runCli } from '../../cli/cli.js';
+import { readSafetensors } from '../../nn/checkpoint/index.js';
 import { Generator } from '../../engine/random.js';
 import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
 import { encodePng } from '../../metatransformer/io/png.js';
@@ -36,6 +38,9 @@ t.before(async () => {
   // A small separable table: class a has low x, class b high x.
   const rows = Array.from({ length: 40 }, (_, i) => `${i % 2 ? 10 + i : i},${i % 3},${i % 2 ? 'b' : 'a'}`);
   writeFileSync(join(dir, 'rows.csv'), `x,y,kind\n${rows.join('\n')}\n`);
+  // A table with a free-text column: every value distinct, more than the 32 categories inference allows.
+  const notes = Array.from({ length: 80 }, (_, i) => `${i % 2 ? 10 + i : i},remark number ${i},${i % 2 ? 'b' : 'a'}`);
+  writeFileSync(join(dir, 'notes.csv'), `x,note,kind\n${notes.join('\n')}\n`);
   // Image class folders with 3 PNGs each.
   for (const [c, value] of [['dark', 20], ['light', 230]] as const) {
     mkdirSync(join(dir, 'images', c), { recursive: true });
@@ -92,6 +97,24 @@ t('train writes a model with validation metrics; predict reads it back; nothing 
   assert.is(rows.length, 40);
   assert.ok(rows.every((row) => row.class === 'a' || row.class === 'b'));
   assert.is(rows[0]!.input, 'rows.csv#1');
+});
+
+t('--column-kind forces tabular column kinds; a free-text column is refused until it is forced', async () => {
+  const data = join(dir, 'notes.csv');
+  const base = ['train', '--modality', 'tabular', '--data', data, '--target', 'kind', '--checkpoint', encoderFile, '--epochs', '1'];
+  const refused = await cli(...base, '--out', join(dir, 'notes.st'));
+  assert.is(refused.code, 1);
+  assert.match(refused.err, /column 'note' is free text; override it as 'categorical'/);
+  await expectUsage([...base, '--out', join(dir, 'n.st'), '--column-kind', 'note=words'], /--column-kind 'note=words': expected COLUMN=KIND with KIND one of numeric, categorical, datetime/);
+  await expectUsage([...base, '--out', join(dir, 'n.st'), '--column-kind', 'colour=categorical'], /--column-kind: .*notes.csv has no column 'colour' \(columns: x, note\)/);
+  await expectUsage([...base, '--out', join(dir, 'n.st'), '--column-kind', 'note=categorical', '--column-kind', 'note=numeric'], /column 'note' is given twice/);
+  await expectUsage(['train', '--modality', 'image', '--data', join(dir, 'images'), '--checkpoint', encoderFile, '--out', join(dir, 'n.st'), '--column-kind', 'x=numeric'], /applies to tabular data, not image/);
+  const model = join(dir, 'notes.st');
+  const forced = await cli(...base, '--out', model, '--column-kind', 'note=categorical,x=numeric');
+  assert.is(forced.code, 0, forced.err);
+  const info = parseModelInfo((await readSafetensors(readFileSync(model))).metadata, model);
+  const schema = (info.config as { schema: { columns: { name: string; kind: string }[] } }).schema;
+  assert.equal(schema.columns.map((c) => [c.name, c.kind]), [['x', 'numeric'], ['note', 'categorical']]);
 });
 
 t('train on class folders, then encode with the trained tokenizer to npy and json', async () => {

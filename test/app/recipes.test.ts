@@ -11,7 +11,7 @@ import { parseCsv } from '../../metatransformer/io/csv.js';
 import { encoderCheckpoint } from '../../metatransformer/pretrain/checkpoint.js';
 import { predict } from '../../metatransformer/train.js';
 import { readSafetensors } from '../../nn/checkpoint/index.js';
-import { assertClose, testDevice } from '../helpers.js';
+import { assertClose, fixture, testDevice } from '../helpers.js';
 import { IMAGE_CHECK, testEncoderFile } from './image-accuracy.js';
 
 const t = suite('app: modality recipes');
@@ -100,6 +100,21 @@ t('runModality trains on both encoders and reports metrics, curves and throughpu
     assert.ok(progress.includes('pretrained') && progress.includes('random'));
     // The encoders are shared across modalities: a run must leave them usable.
     assert.not.ok(encoders.pretrained.parameters()[0]!.disposed);
+  } finally {
+    encoders.pretrained.dispose();
+    encoders.random.dispose();
+  }
+});
+
+t('an official-layout PyTorch .pth encoder serves the job (npm start -- --checkpoint FILE)', async () => {
+  // encoder_zip.pth: the official Meta-Transformer key layout, 2 blocks of width 64 with MLP ratio 2
+  // (test/fixtures/gen_encoder.py). Not an omnitensor file, so heads come from width / 64, the official rule.
+  const encoders = await loadEncoders(await fixture('encoder_zip.pth'), 'encoder_zip.pth', 1);
+  try {
+    assert.equal({ ...encoders.summary, parameters: 0 }, { source: 'encoder_zip.pth', dim: 64, depth: 2, heads: 1, parameters: 0 });
+    assert.is(encoders.random.blocks[0]!.mlp.fc1.outFeatures, 128, 'the random twin copies the MLP ratio');
+    const r = await runModality('tabular', encoders, { seed: 1, epochs: 1 });
+    for (const k of ['pretrained', 'random'] as const) assert.ok(Number.isFinite(r.runs[k].history[0]!.trainLoss), `${k}: finite loss`);
   } finally {
     encoders.pretrained.dispose();
     encoders.random.dispose();

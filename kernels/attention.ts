@@ -2,7 +2,8 @@
  * Launchers for fused scaled-dot-product attention: kernels/wgsl/attention.wgsl (forward, 'tiled': GPUs
  * and the portable fallback), kernels/wgsl/attention_lanes.wgsl (forward, 'lanes': CPU adapters such as
  * lavapipe, one subgroup = one SIMD register; picked by `chooseAttentionForward`) and
- * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass).
+ * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass), each completed by
+ * kernels/wgsl/attention_common.wgsl (one uniform layout for all of them, flags, column helpers).
  *
  * Every operand is read through its own element strides (q/k/v/dO as [batch, head, row, column], the
  * additive mask as [batch, head, query, key] with 0 on broadcast dims, the key-padding mask as
@@ -68,6 +69,11 @@ export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, work
   return { rows: pref.rows, tile };
 }
 
+/** A kernel file completed by attention_common.wgsl (uniforms, flags, column helpers). */
+function attentionCode(file: 'attention' | 'attention_lanes' | 'attention_backward', types: Record<string, string>, bodies: Record<string, string>): string {
+  return `${specialize(file, types, bodies)}\n${specialize('attention_common')}`;
+}
+
 const FLAG_CAUSAL = 1;
 const FLAG_KEY_PADDING = 2;
 const FLAG_MASK = 4;
@@ -88,19 +94,18 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
   return `attention/${entry}/d${headDim}/${Object.values(types).join(',')}/${tiles.map(([n, v]) => `${n}${v}`).join(',')}`;
 }
 
-function forwardParams(shape: AttentionShape, ops: AttentionOperands): ArrayBuffer {
+/** attention_common.wgsl's Params; the forward passes have no out, dOut or lse operands (zeros). */
+function attentionParams(shape: AttentionShape, ops: AttentionOperands & Partial<Pick<AttentionBackwardOperands, 'out' | 'dOut' | 'lse'>>): ArrayBuffer {
   const w = new ParamWriter()
     .u32(shape.tq)
     .u32(shape.tk)
     .u32(shape.heads)
     .u32(flags(shape, ops))
     .f32(shape.scale)
-    .u32(ops.q.offset)
-    .u32(ops.k.offset)
-    .u32(ops.v.offset)
-    .u32(ops.mask?.offset ?? 0)
-    .u32(ops.keyPadding?.offset ?? 0);
-  for (const o of [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding]) w.u32x4Array(o?.strides ?? [], 1, 0);
+    .u32(shape.batch);
+  const operands = [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse];
+  for (const o of operands) w.u32(o?.offset ?? 0);
+  for (const o of operands) w.u32x4Array(o?.strides ?? [], 1, 0);
   return w.finish();
 }
 
@@ -113,9 +118,9 @@ export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOper
   const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
   return {
     key: keyOf('forward', shape.headDim, types, tiles),
-    code: specialize('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    code: attentionCode('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: 'attention_forward',
-    params: forwardParams(shape, ops),
+    params: attentionParams(shape, ops),
     workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
   };
 }
@@ -190,9 +195,9 @@ export function attentionLanesForwardLaunch(shape: AttentionShape, ops: Attentio
   }
   return {
     key: keyOf(vec4 ? 'lanes_forward_v4' : 'lanes_forward', shape.headDim, types, tiles),
-    code: specialize('attention_lanes', types, bodies),
+    code: attentionCode('attention_lanes', types, bodies),
     entryPoint: 'attention_lanes_forward',
-    params: forwardParams(shape, ops),
+    params: attentionParams(shape, ops),
     workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
   };
 }
@@ -203,26 +208,6 @@ export interface AttentionBackwardOperands extends AttentionOperands {
   readonly dOut: Operand;
   /** Forward log-sum-exp, strides [batch, head, row]. */
   readonly lse: Operand;
-}
-
-function backwardParams(shape: AttentionShape, ops: AttentionBackwardOperands): ArrayBuffer {
-  const w = new ParamWriter()
-    .u32(shape.tq)
-    .u32(shape.tk)
-    .u32(shape.heads)
-    .u32(flags(shape, ops))
-    .f32(shape.scale)
-    .u32(shape.batch)
-    .u32(ops.q.offset)
-    .u32(ops.k.offset)
-    .u32(ops.v.offset)
-    .u32(ops.mask?.offset ?? 0)
-    .u32(ops.keyPadding?.offset ?? 0)
-    .u32(ops.out.offset)
-    .u32(ops.dOut.offset)
-    .u32(ops.lse.offset);
-  for (const o of [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse]) w.u32x4Array(o?.strides ?? [], 1, 0);
-  return w.finish();
 }
 
 type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq';
@@ -237,9 +222,9 @@ function backwardLaunch(
   const types = typesOf(ops);
   return {
     key: keyOf(entry, shape.headDim, types, tiles),
-    code: specialize('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    code: attentionCode('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: entry,
-    params: backwardParams(shape, ops),
+    params: attentionParams(shape, ops),
     workgroups,
   };
 }

@@ -57,29 +57,9 @@ const BC: u32 = 32u;
 /*@end*/
 const D4: u32 = (D + 3u) / 4u;
 
-const FLAG_CAUSAL: u32 = 1u;
-const FLAG_KEY_PADDING: u32 = 2u;
-const FLAG_MASK: u32 = 4u;
+// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
+// attention_common.wgsl, which the launcher appends to this file.
 
-struct Params {
-  tq: u32,
-  tk: u32,
-  heads: u32,
-  flags: u32,
-  scale: f32,
-  q_offset: u32,
-  k_offset: u32,
-  v_offset: u32,
-  mask_offset: u32,
-  kpm_offset: u32,
-  q_strides: vec4<u32>,     // batch, head, row, column
-  k_strides: vec4<u32>,
-  v_strides: vec4<u32>,
-  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
-  kpm_strides: vec4<u32>,   // batch, key, unused, unused
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;
@@ -92,21 +72,6 @@ struct Params {
 var<workgroup> k_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> key_visible: array<u32, BC>;
-
-fn neg_inf() -> f32 {
-  let bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
-
-// Element indices of columns c..c+3 of a row starting at `base`; columns past D are clamped to D-1 (a
-// valid address) and zeroed by `pad_mask`, so D need not be a multiple of 4.
-fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
-  return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
-}
-
-fn pad_mask(c: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
-}
 
 fn load_q(idx: vec4<u32>, c: u32) -> vec4<f32> {
   return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);

@@ -51,49 +51,8 @@ const BK: u32 = 16u;
 /*@end*/
 const D4: u32 = (D + 3u) / 4u;
 
-const FLAG_CAUSAL: u32 = 1u;
-const FLAG_KEY_PADDING: u32 = 2u;
-const FLAG_MASK: u32 = 4u;
-
-struct Params {
-  tq: u32,
-  tk: u32,
-  heads: u32,
-  flags: u32,
-  scale: f32,
-  batch: u32,
-  q_offset: u32,
-  k_offset: u32,
-  v_offset: u32,
-  mask_offset: u32,
-  kpm_offset: u32,
-  o_offset: u32,
-  do_offset: u32,
-  lse_offset: u32,
-  q_strides: vec4<u32>,     // batch, head, row, column
-  k_strides: vec4<u32>,
-  v_strides: vec4<u32>,
-  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
-  kpm_strides: vec4<u32>,   // batch, key, unused, unused
-  o_strides: vec4<u32>,
-  do_strides: vec4<u32>,
-  lse_strides: vec4<u32>,   // batch, head, row, unused
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-
-fn neg_inf() -> f32 {
-  let bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
-
-fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
-  return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
-}
-
-fn pad_mask(c: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
-}
+// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
+// attention_common.wgsl, which the launcher appends to this file.
 
 // ---- attention_delta: (L_i, delta_i) per query row ------------------------------------------------
 

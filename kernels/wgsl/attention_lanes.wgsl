@@ -87,30 +87,9 @@ const D4: u32 = (D + 3u) / 4u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per row
 const KB: u32 = LANES * KPL;                // keys per block
 
-const FLAG_CAUSAL: u32 = 1u;
-const FLAG_KEY_PADDING: u32 = 2u;
-const FLAG_MASK: u32 = 4u;
+// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
+// attention_common.wgsl, which the launcher appends to this file.
 
-// Same layout as attention.wgsl's, so one parameter writer serves both kernels.
-struct Params {
-  tq: u32,
-  tk: u32,
-  heads: u32,
-  flags: u32,
-  scale: f32,
-  q_offset: u32,
-  k_offset: u32,
-  v_offset: u32,
-  mask_offset: u32,
-  kpm_offset: u32,
-  q_strides: vec4<u32>,     // batch, head, row, column
-  k_strides: vec4<u32>,
-  v_strides: vec4<u32>,
-  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
-  kpm_strides: vec4<u32>,   // batch, key, unused, unused
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 /*@operands*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
@@ -121,11 +100,6 @@ struct Params {
 @group(0) @binding(4) var<storage, read> mask: array<M>;
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
-
-fn neg_inf() -> f32 {
-  let bits = 0xff800000u;
-  return bitcast<f32>(bits);
-}
 
 // Columns c..c+3 (c a multiple of 4, below D) of the row starting at element `base`; columns past D
 // read as 0. The launcher swaps these bodies for single vec4 loads when the layout allows.

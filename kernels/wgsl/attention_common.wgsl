@@ -1,0 +1,57 @@
+// attention_common.wgsl — what the attention kernels share: the mask flags, the uniform parameter block
+// and the column helpers. kernels/attention.ts appends this file to attention.wgsl,
+// attention_lanes.wgsl and attention_backward.wgsl (WGSL declarations may come in any order), the way
+// matmul_common.wgsl completes the GEMM kernels; D, the head dim, comes from the kernel's `tiles` block.
+//
+// Parameters: one layout for the forward and backward passes, written by one launcher function. Operands
+// are addressed through element offsets and four strides each, [batch, head, row, column] for q, k, v, o
+// and dO; [batch, head, query, key] for the additive mask (0 on broadcast dims); [batch, key] for the
+// key-padding mask; [batch, head, row] for the log-sum-exp. The forward kernels leave batch, o, dO and lse
+// unused (the launcher writes zeros there).
+
+const FLAG_CAUSAL: u32 = 1u;
+const FLAG_KEY_PADDING: u32 = 2u;
+const FLAG_MASK: u32 = 4u;
+
+struct Params {
+  tq: u32,
+  tk: u32,
+  heads: u32,
+  flags: u32,
+  scale: f32,
+  batch: u32,
+  q_offset: u32,
+  k_offset: u32,
+  v_offset: u32,
+  mask_offset: u32,
+  kpm_offset: u32,
+  o_offset: u32,
+  do_offset: u32,
+  lse_offset: u32,
+  q_strides: vec4<u32>,     // batch, head, row, column
+  k_strides: vec4<u32>,
+  v_strides: vec4<u32>,
+  mask_strides: vec4<u32>,  // batch, head, query, key (0 on broadcast dims)
+  kpm_strides: vec4<u32>,   // batch, key, unused, unused
+  o_strides: vec4<u32>,
+  do_strides: vec4<u32>,
+  lse_strides: vec4<u32>,   // batch, head, row, unused
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+
+// -inf from its bits: compilers that assume no infinities may fold a literal -inf expression away.
+fn neg_inf() -> f32 {
+  let bits = 0xff800000u;
+  return bitcast<f32>(bits);
+}
+
+// Element indices of columns c..c+3 of a row starting at `base`; columns past D are clamped to D-1 (a
+// valid address) and zeroed by `pad_mask`, so D need not be a multiple of 4.
+fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
+  return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
+}
+
+fn pad_mask(c: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
+}

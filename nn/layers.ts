@@ -55,6 +55,74 @@ export class LayerNorm extends Module implements UnaryModule {
   }
 }
 
+/**
+ * Batch normalisation over channels-last input [..., C] (torch.nn.BatchNorm1d's math and state, for the
+ * layout our pointwise layers produce: PyTorch's BatchNorm1d takes [N, C] or [N, C, L], i.e. channels
+ * second; here statistics run over every axis but the last). Training: normalise with the batch's mean and
+ * biased variance, and move running_mean / running_var (the unbiased variance) by `momentum`; eval:
+ * normalise with the running statistics. State names match PyTorch's (weight, bias, running_mean,
+ * running_var, num_batches_tracked), so checkpoints load unchanged.
+ */
+export class BatchNorm1d extends Module implements UnaryModule {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  running_mean: Tensor;
+  running_var: Tensor;
+  num_batches_tracked: Tensor;
+  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1, { affine = true }: { affine?: boolean } = {}) {
+    super();
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new ArgumentError(`BatchNorm1d: numFeatures must be a positive integer, got ${numFeatures}`);
+    if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`BatchNorm1d: momentum must be in [0, 1], got ${momentum}`);
+    this.weight = affine ? param(raw.ones([numFeatures])) : null;
+    this.bias = affine ? param(raw.zeros([numFeatures])) : null;
+    this.running_mean = this.buffer('running_mean', raw.zeros([numFeatures]));
+    this.running_var = this.buffer('running_var', raw.ones([numFeatures]));
+    this.num_batches_tracked = this.buffer('num_batches_tracked', raw.zeros([], { dtype: 'i32' }));
+  }
+  forward(x: Tensor): Tensor {
+    const c = this.numFeatures;
+    if (x.rank < 2 || x.shape[x.rank - 1] !== c)
+      throw new ShapeError(`BatchNorm1d: input must be [..., ${c}] with at least one leading axis, got ${fmtShape(x.shape)}`);
+    const axes = x.shape.slice(0, -1).map((_, i) => i);
+    const n = x.size / c;
+    const temps: Tensor[] = [];
+    const track = (t: Tensor): Tensor => (temps.push(t), t);
+    let mean: Tensor;
+    let variance: Tensor;
+    if (this.training) {
+      if (n < 2) throw new ShapeError(`BatchNorm1d: training needs more than one value per channel, got input ${fmtShape(x.shape)}`);
+      mean = track(ag.mean(x, axes));
+      variance = track(ag.variance(x, axes, { correction: 0 }));
+      ag.noGrad(() => this.updateRunningStats(mean, variance, n));
+    } else {
+      mean = this.running_mean;
+      variance = this.running_var;
+    }
+    const scale = track(ag.rsqrt(track(ag.add(variance, this.eps))));
+    const factor = this.weight ? track(ag.mul(scale, this.weight)) : scale;
+    const normed = ag.mul(track(ag.sub(x, mean)), factor);
+    const y = this.bias ? ag.add(track(normed), this.bias) : normed;
+    for (const t of temps) t.dispose();
+    return y;
+  }
+  /** running = (1 - momentum) running + momentum batch, with the unbiased variance, as PyTorch does. */
+  private updateRunningStats(mean: Tensor, variance: Tensor, n: number): void {
+    const m = this.momentum;
+    const next = (running: Tensor, batch: Tensor, unbias: number) => {
+      const a = raw.mul(running, 1 - m);
+      const b = raw.mul(batch, m * unbias);
+      const sum = raw.add(a, b);
+      raw.assign(running, sum);
+      for (const t of [a, b, sum]) t.dispose();
+    };
+    next(this.running_mean, mean, 1);
+    next(this.running_var, variance, n / (n - 1));
+    const count = raw.add(this.num_batches_tracked, 1);
+    raw.assign(this.num_batches_tracked, count);
+    count.dispose();
+  }
+}
+
 /** Lookup table [numEmbeddings, dim], N(0, 1) initially; forward takes i32 ids of any shape. */
 export class Embedding extends Module {
   weight: Tensor;

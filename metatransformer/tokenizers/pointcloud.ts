@@ -9,13 +9,11 @@
  *   6. a CLS token in front, and positions: `pos_embed` MLP (Linear 3 -> 128, GELU, Linear 128 -> D) of the
  *      centres, `cls_pos` for the CLS token.
  *
- * Parameter names follow Point-BERT (`encoder.first_conv.0.weight` ...); its 1x1 Conv1d layers keep their
- * [out, in, 1] weight shape and run as GEMMs over channels-last features.
- *
- * Deviation: Point-BERT normalises after the first layer of each shared MLP with BatchNorm1d, which nn does
- * not have; here a LayerNorm over the channels of each point sits in its place (`first_conv.1`,
- * `second_conv.1` hold its weight and bias). Loading a Point-BERT checkpoint therefore reports the
- * BatchNorm statistics as unexpected (load with strict off) and those two norms start from scratch.
+ * Parameter and buffer names follow Point-BERT (`encoder.first_conv.0.weight`, `encoder.first_conv.1.running_mean`
+ * ...), so its checkpoints load as they are; its 1x1 Conv1d layers keep their [out, in, 1] weight shape
+ * and run as GEMMs over channels-last features, and its BatchNorm1d layers (`first_conv.1`,
+ * `second_conv.1`) normalise each channel over all points of all groups, batch statistics in training
+ * mode and running statistics in eval mode, as in PyTorch.
  *
  * Grouping (steps 1-3) is input preprocessing on the GPU and not differentiable; everything after is.
  */
@@ -24,7 +22,7 @@ import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
-import { GELU, LayerNorm, Linear, Module, ReLU, Sequential, init, type UnaryModule } from '../../nn/index.js';
+import { BatchNorm1d, GELU, Linear, Module, ReLU, Sequential, init, type UnaryModule } from '../../nn/index.js';
 import { Tokenizer, type TokenBatch } from '../types.js';
 import { prependClsToken } from './patch.js';
 import { learnedTensor, requireBatch, requireInt } from './tokens.js';
@@ -56,8 +54,8 @@ export class PointPatchEncoder extends Module {
   constructor(readonly encoderChannels: number, widths: readonly [number, number, number], generator?: Generator) {
     super();
     const [w0, w1, w2] = widths;
-    this.first_conv = new Sequential(new PointwiseConv1d(3, w0, { generator }), new LayerNorm(w0), new ReLU(), new PointwiseConv1d(w0, w1, { generator }));
-    this.second_conv = new Sequential(new PointwiseConv1d(2 * w1, w2, { generator }), new LayerNorm(w2), new ReLU(), new PointwiseConv1d(w2, encoderChannels, { generator }));
+    this.first_conv = new Sequential(new PointwiseConv1d(3, w0, { generator }), new BatchNorm1d(w0), new ReLU(), new PointwiseConv1d(w0, w1, { generator }));
+    this.second_conv = new Sequential(new PointwiseConv1d(2 * w1, w2, { generator }), new BatchNorm1d(w2), new ReLU(), new PointwiseConv1d(w2, encoderChannels, { generator }));
   }
   forward(groups: Tensor): Tensor {
     const [m, k] = groups.shape as [number, number, number];

@@ -37,7 +37,10 @@ t.before(async () => {
 });
 
 function load(m: Module, c: Case): void {
-  const sd = new Map(Object.entries(c.state).map(([k, v]) => [k, hostTensor('f32', v.shape, Float32Array.from(v.data))]));
+  // PyTorch keeps BatchNorm's num_batches_tracked as int64; everything else here is float.
+  const host = (k: string, v: Named) =>
+    k.endsWith('num_batches_tracked') ? hostTensor('i64', v.shape, BigInt64Array.from(v.data, (x) => BigInt(x))) : hostTensor('f32', v.shape, Float32Array.from(v.data));
+  const sd = new Map(Object.entries(c.state).map(([k, v]) => [k, host(k, v)]));
   assert.equal(m.loadStateDict(sd), { missing: [], unexpected: [], mismatched: [] });
 }
 
@@ -80,15 +83,24 @@ t('audio: AST fbank + patch embedding + CLS + positions', async () => {
   release(m, out);
 });
 
-t('pointcloud: Point-BERT grouping + mini-PointNet + reduce_dim + CLS and position MLP', async () => {
+t('pointcloud: Point-BERT grouping + mini-PointNet (BatchNorm1d) + reduce_dim + CLS and position MLP', async () => {
   const c = cases.pointcloud!;
   const cfg = c.config as { dim: number; numGroups: number; groupSize: number; encoderChannels: number; encoderWidths: [number, number, number] };
   const m = new PointCloudTokenizer(cfg);
   load(m, c);
   const clouds = (c.clouds as number[][]).map((p) => Float32Array.from(p));
-  // f32 chains of ~6 small GEMMs, 2 LayerNorms and the normalisation: ~1e-6 relative per op; max-pool
-  // gradients route to the same winners on both sides (random points, no ties).
+  // Training mode (batch statistics). f32 chains of ~6 small GEMMs, 2 batch norms and the normalisation:
+  // ~1e-6 relative per op; max-pool gradients route to the same winners on both sides (random points, no ties).
   const out = await check(m, c, () => m.forward(clouds), { atol: 1e-5, rtol: 1e-5 }, { atol: 1e-4, rtol: 1e-4 });
+  // The training-mode forward moved the running statistics as PyTorch's did (unbiased variance, momentum 0.1).
+  const state = m.stateDict();
+  for (const [name, expected] of Object.entries(c.running as Record<string, Named>))
+    assertClose(await state.get(name)!.data(), expected.data, { atol: 1e-5, rtol: 1e-5, what: name });
+  // Eval mode: the running statistics normalise.
+  m.eval();
+  const evalTokens = ag.noGrad(() => m.forward(clouds));
+  assertClose(await evalTokens.tokens.data(), (c.tokensEval as Named).data, { atol: 1e-5, rtol: 1e-5, what: 'eval-mode tokens' });
+  evalTokens.tokens.dispose();
   release(m, out);
 });
 

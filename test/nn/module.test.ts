@@ -7,7 +7,7 @@ import { Generator } from '../../engine/random.js';
 import { memoryStats, tidy, type Tensor } from '../../engine/tensor.js';
 import { hostTensor } from '../../nn/checkpoint/index.js';
 import * as init from '../../nn/init.js';
-import { Block, Conv2d, Dropout, GELU, LayerNorm, Linear, ModuleList, Module, ReLU, Sequential, StateDictError, Tanh, Identity } from '../../nn/index.js';
+import { BatchNorm1d, Block, Conv2d, Dropout, GELU, LayerNorm, Linear, ModuleList, Module, ReLU, Sequential, StateDictError, Tanh, Identity } from '../../nn/index.js';
 import { assertClose, testDevice } from '../helpers.js';
 
 const t = suite('nn: modules');
@@ -171,6 +171,47 @@ t('LayerNorm module matches the functional op', async () => {
   assertClose(await a.data(), await b.data(), { what: 'layerNorm' });
   for (const v of [x, a, b]) v.dispose();
   ln.dispose();
+});
+
+t('BatchNorm1d: batch statistics in training (running ones moved), running statistics in eval, PyTorch names', async () => {
+  const bn = new BatchNorm1d(3, 1e-5, 0.1);
+  assert.equal([...bn.stateDict().keys()], ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+  assert.equal(bn.namedParameters().map(([n]) => n), ['weight', 'bias']);
+  bn.weight!.dispose();
+  bn.weight = ag.tensor([1, 2, 0.5]);
+  bn.weight.requiresGrad = true;
+  // [2, 2, 3]: statistics per channel over the 4 rows of the two leading axes.
+  const rows = [[1, 0, 5], [3, 2, 5], [5, 4, 5], [7, 10, 5]];
+  const x = ag.tensor(rows.flat(), [2, 2, 3]);
+  const y = bn.forward(x);
+  // Float64 oracle: (x - mean) / sqrt(biased var + eps) * w + b.
+  const expected: number[] = [];
+  const stats = [0, 1, 2].map((c) => {
+    const v = rows.map((r) => r[c]!);
+    const mean = v.reduce((a, b) => a + b, 0) / 4;
+    const biased = v.reduce((a, b) => a + (b - mean) ** 2, 0) / 4;
+    return { mean, biased, unbiased: (biased * 4) / 3 };
+  });
+  for (const r of rows) r.forEach((v, c) => expected.push(((v - stats[c]!.mean) / Math.sqrt(stats[c]!.biased + 1e-5)) * [1, 2, 0.5][c]!));
+  assertClose(await y.data(), expected, { atol: 1e-5, rtol: 1e-5, what: 'training-mode output' });
+  assertClose(await bn.running_mean.data(), stats.map((s) => 0.1 * s.mean), { atol: 1e-6, rtol: 1e-6, what: 'running_mean' });
+  assertClose(await bn.running_var.data(), stats.map((s) => 0.9 + 0.1 * s.unbiased), { atol: 1e-6, rtol: 1e-6, what: 'running_var' });
+  assert.is(await bn.num_batches_tracked.item(), 1);
+  // Gradients flow to the input and the affine parameters (sum of a normalised channel is 0, so use squares).
+  ag.backward(ag.sum(ag.mul(y, y)));
+  assert.ok(x.grad === undefined || x.grad === null, 'a constant input takes no gradient');
+  assertClose(await bn.bias!.grad!.data(), await ag.sum(ag.mul(y, 2), [0, 1]).data(), { atol: 1e-5, rtol: 1e-5, what: 'd bias' });
+  bn.eval();
+  const z = bn.forward(ag.tensor([[2, 2, 2]]));
+  const mean = await bn.running_mean.data();
+  const variance = await bn.running_var.data();
+  assertClose(await z.data(), [0, 1, 2].map((c) => ((2 - mean[c]!) / Math.sqrt(variance[c]! + 1e-5)) * [1, 2, 0.5][c]!), { atol: 1e-5, rtol: 1e-5, what: 'eval-mode output' });
+  assert.is(await bn.num_batches_tracked.item(), 1, 'eval leaves the statistics alone');
+  assert.throws(() => bn.forward(ag.tensor([1, 2, 3])), (e: unknown) => e instanceof ShapeError && /BatchNorm1d: input must be \[\.\.\., 3\]/.test((e as Error).message));
+  bn.train();
+  assert.throws(() => bn.forward(ag.tensor([[1, 2, 3]])), (e: unknown) => e instanceof ShapeError && /more than one value per channel/.test((e as Error).message));
+  assert.throws(() => new BatchNorm1d(0), (e: unknown) => e instanceof ArgumentError);
+  bn.dispose();
 });
 
 t('initialisers have the documented statistics and validate arguments', async () => {

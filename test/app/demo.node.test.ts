@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodePng } from '../../metatransformer/io/png.js';
+import { decodePng, encodePng } from '../../metatransformer/io/png.js';
+import { encodeWav } from '../../metatransformer/io/wav.js';
 import { launchChromium, type Chromium } from '../chromium.js';
 import { testDevice } from '../helpers.js';
 import { IMAGE_CHECK, testEncoderFile } from './image-accuracy.js';
@@ -70,6 +71,35 @@ t('trains the image modality in the page to the Node accuracy and draws it', asy
   }
   const variance = sq / n - (sum / n) ** 2;
   assert.ok(variance > 100, `screenshot pixel variance ${variance.toFixed(1)} (a blank page is ~0)`);
+});
+
+t('encodes the user\'s own files in the page: an image, a WAV clip and a CSV table', async () => {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${server.url}?checkpoint=/${encoderDir}/encoder.safetensors`);
+  await page.waitForFunction(() => !document.getElementById('adapter')!.textContent!.includes('starting'), undefined, { timeout: 60_000 });
+  const digit = await encodePng({ width: 28, height: 28, channels: 1, bitDepth: 8, data: Uint8Array.from({ length: 784 }, (_, i) => ((i % 28) * 9) & 255) });
+  // 0.5 s of a 440 Hz tone at 22.05 kHz, stereo: the page resamples to 16 kHz and mixes down.
+  const tone = Float32Array.from({ length: 11025 }, (_, i) => 0.5 * Math.sin((2 * Math.PI * 440 * i) / 22050));
+  const wav = encodeWav({ sampleRate: 22050, channels: [tone, tone] });
+  const csv = 'Island,Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g),Sex\nBiscoe,45.1,14.5,215,5000,FEMALE\nDream,39.5,17.8,188,3300,\n';
+  const files: [string, string, string, Uint8Array][] = [
+    ['image', 'digit.png', 'image/png', digit],
+    ['audio', 'tone.wav', 'audio/wav', wav],
+    ['tabular', 'rows.csv', 'text/csv', new TextEncoder().encode(csv)],
+  ];
+  for (const [modality, name, mimeType, bytes] of files) {
+    await page.selectOption('#modality', modality);
+    await page.setInputFiles('#file', { name, mimeType, buffer: Buffer.from(bytes) });
+    await page.evaluate(() => void (document.getElementById('encoded')!.textContent = ''));
+    await page.click('#encode');
+    await page.waitForFunction(() => document.getElementById('encoded')!.textContent !== '', undefined, { timeout: 120_000 });
+    const text = (await page.textContent('#encoded')) ?? '';
+    const inputs = modality === 'tabular' ? 2 : 1;
+    assert.match(text, new RegExp(`^${name.replace('.', '\\.')} as ${modality}: ${inputs} input\\(s\\); encoder output of the first, mean-pooled over tokens \\(32 values\\): \\[-?\\d`), `${modality}: ${text}`);
+  }
+  assert.equal(errors, [], 'no page errors');
 });
 
 t.run();

@@ -160,7 +160,19 @@ export function reduceTypes(kind: ReduceKind, input: ElementType): { acc: Elemen
   return { acc, out: kind === 'argmax' || kind === 'argmin' ? 'i32' : input };
 }
 
-function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean): string {
+/** reduce.wgsl's accumulate body and input binding for contiguous, 4-aligned reduced runs. */
+const VEC4_BODIES = {
+  x_binding: '@group(0) @binding(1) var<storage, read> x: array<vec4<T>>;',
+  x_at: 'return x[i >> 2u][i & 3u];',
+  accumulate: `for (var r = start + 4u * lid; r < end; r += 4u * WG) {
+    let q = x[(base + r) >> 2u];
+    for (var e = 0u; e < 4u; e++) {
+      if (r + e < end) { acc = combine(acc, load(q[e], r + e)); }
+    }
+  }`,
+};
+
+function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4 = false): string {
   const { acc, out } = reduceTypes(kind === 'cumsum' ? 'sum' : kind, input);
   const alg = algebra(kind === 'cumsum' ? 'sum' : kind, acc);
   const bodies: Record<string, string> = {
@@ -169,6 +181,7 @@ function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: b
     load: body(alg.load),
     combine: body(alg.combine),
     finish: body(alg.finish),
+    ...(vec4 ? VEC4_BODIES : {}),
   };
   if (subgroups) {
     bodies.sg_ids = '@builtin(subgroup_size) sg_size: u32, @builtin(subgroup_invocation_id) sg_lane: u32,';
@@ -235,13 +248,14 @@ const TUNING = {
 export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceConfig): ReducePlan {
   const tune = TUNING[config.adapterClass];
   const shape = coalesced(input);
-  const code = shaderFor(kind, input.dtype, config.subgroups);
   const correction = config.correction ?? 0;
-  const base = `reduce/${kind}/${input.dtype}/${config.subgroups ? 'sg' : 'plain'}/${tune.wg}`;
   const constants = { WG: tune.wg };
-  const launch = (entryPoint: string, chunk: number, splits: number, groups: number): Launch => ({
-    key: `${base}/${entryPoint}`,
-    code,
+  // The vec4 variant needs every output's reduced run contiguous and 4-aligned (split chunks are then
+  // rounded to multiples of 4 below).
+  const vec4 = shape.redShape.length === 1 && shape.redStrides[0] === 1 && input.offset % 4 === 0 && shape.outStrides.every((s) => s % 4 === 0);
+  const launch = (entryPoint: string, chunk: number, splits: number, groups: number, wide = false): Launch => ({
+    key: `reduce/${kind}/${input.dtype}/${config.subgroups ? 'sg' : 'plain'}/${tune.wg}${wide ? '/v4' : ''}/${entryPoint}`,
+    code: shaderFor(kind, input.dtype, config.subgroups, wide),
     entryPoint,
     constants,
     params: params(input.offset, shape, chunk, splits, correction),
@@ -258,15 +272,15 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
 
   if (shape.nOut < tune.splitTarget && shape.nRed >= 2 * tune.minChunk) {
     const wanted = Math.min(Math.ceil(tune.splitTarget / shape.nOut), Math.floor(shape.nRed / tune.minChunk));
-    const chunk = Math.ceil(shape.nRed / wanted);
+    const chunk = Math.ceil(shape.nRed / wanted / 4) * 4;
     const splits = Math.ceil(shape.nRed / chunk);
     const partials = shape.nOut * splits;
     return {
-      launches: [launch('reduce_partial', chunk, splits, partials), launch('reduce_final', chunk, splits, shape.nOut)],
+      launches: [launch('reduce_partial', chunk, splits, partials, vec4), launch('reduce_final', chunk, splits, shape.nOut)],
       partials,
     };
   }
-  return { launches: [launch('reduce_rows', shape.nRed, 1, shape.nOut)], partials: 0 };
+  return { launches: [launch('reduce_rows', shape.nRed, 1, shape.nOut, vec4)], partials: 0 };
 }
 
 /**

@@ -251,6 +251,43 @@ t('two-pass split: full and per-row reductions of long extents, every path', asy
   }
 });
 
+// Contiguous, 4-aligned reduced runs load four elements at a time (reduce.wgsl's vec4 variant); a run
+// that starts unaligned (a view at offset 1) or is strided keeps the element-wise loads. Lengths that are
+// not multiples of 4 end inside a vec4; argmax ties straddle vec4 and lane boundaries.
+t('vec4 loads of contiguous runs: aligned and unaligned views, ragged ends, ties, every path', async () => {
+  // Rows of 4099 elements at a row stride of 4100: every row starts 4-aligned and ends inside a vec4.
+  const [cols, stride] = [4099, 4100];
+  const data = Float64Array.from({ length: 3 * stride + 1 }, (_, i) => Math.cos(i * 0.71) * 5 + (i % 13));
+  for (const r of [0, 1, 2]) for (const c of [5, 6, 130, 4098]) data[1 + r * stride + c] = data[r * stride + c] = 50; // tied maxima
+  const base = ops.tensor(Float32Array.from(data), [3 * stride + 1]);
+  const rows = (offset: number) => ops.slice(ops.reshape(ops.slice(base, [{ start: offset, end: offset + 3 * stride }]), [3, stride]), [null, { end: cols }]);
+  const views: [string, Tensor, number][] = [
+    ['offset 0', rows(0), 0],
+    ['offset 1 (unaligned)', rows(1), 1],
+  ];
+  const plan = (x: Tensor, axes: number[]) =>
+    reducePlan('sum', {
+      dtype: 'f32', offset: x.offset,
+      outShape: x.shape.filter((_, d) => !axes.includes(d)), outStrides: x.strides.filter((_, d) => !axes.includes(d)),
+      redShape: axes.map((d) => x.shape[d]!), redStrides: axes.map((d) => x.strides[d]!),
+    }, { adapterClass: 'cpu', subgroups: false });
+  try {
+    assert.ok(plan(views[0]![1], [1]).launches[0]!.key.includes('/v4/'), 'aligned contiguous rows take the vec4 variant');
+    assert.not.ok(plan(views[1]![1], [1]).launches[0]!.key.includes('/v4/'), 'an unaligned view does not');
+    assert.not.ok(plan(views[0]![1], [0]).launches[0]!.key.includes('/v4/'), 'nor a strided reduced axis');
+    for (const [name, x, offset] of views) {
+      const picked = Array.from({ length: 3 * cols }, (_, i) => data[offset + Math.floor(i / cols) * stride + (i % cols)]!);
+      const xs = new NdArray([3, cols], roundTo('f32', Float64Array.from(picked)));
+      for (const path of PROPERTY_PATHS)
+        for (const kind of ['sum', 'max', 'argmax', 'argmin', 'var', 'logsumexp'] as const)
+          for (const axes of [1, undefined] as Axes[]) await check(path, kind, x, xs, axes, false, `${name} ${kind} ${path} axes ${axes}`);
+    }
+  } finally {
+    for (const [, x] of views) x.dispose();
+    base.dispose();
+  }
+});
+
 t('f16 inputs accumulate in f32', async () => {
   if (!hasF16()) return;
   const x = ops.ones([3000], { dtype: 'f16' });

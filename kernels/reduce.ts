@@ -164,8 +164,9 @@ export function reduceTypes(kind: ReduceKind, input: ElementType): { acc: Elemen
 const VEC4_BODIES = {
   x_binding: '@group(0) @binding(1) var<storage, read> x: array<vec4<T>>;',
   x_at: 'return x[i >> 2u][i & 3u];',
+  x4_at: 'return x[i >> 2u];',
   accumulate: `for (var r = start + 4u * lid; r < end; r += 4u * WG) {
-    let q = x[(base + r) >> 2u];
+    let q = x4_at(base + r);
     for (var e = 0u; e < 4u; e++) {
       if (r + e < end) { acc = combine(acc, load(q[e], r + e)); }
     }
@@ -267,8 +268,13 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
   const innerOutputStride = shape.outStrides[shape.outStrides.length - 1];
   const innerRedStride = shape.redStrides[shape.redStrides.length - 1];
   const columnLayout = innerOutputStride === 1 && innerRedStride !== 1 && shape.nOut >= tune.colsMinOutputs;
-  if (shape.nRed <= tune.colsMaxExtent || columnLayout)
-    return { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg))], partials: 0 };
+  if (shape.nRed <= tune.colsMaxExtent || columnLayout) {
+    // Four adjacent outputs per invocation when they are contiguous and every reduced step keeps 4-alignment.
+    const cols4 = shape.outShape.length === 1 && innerOutputStride === 1 && input.offset % 4 === 0 && shape.redStrides.every((s) => s % 4 === 0);
+    return cols4
+      ? { launches: [launch('reduce_cols4', shape.nRed, 1, Math.ceil(shape.nOut / 4 / tune.wg), true)], partials: 0 }
+      : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg))], partials: 0 };
+  }
 
   if (shape.nOut < tune.splitTarget && shape.nRed >= 2 * tune.minChunk) {
     const wanted = Math.min(Math.ceil(tune.splitTarget / shape.nOut), Math.floor(shape.nRed / tune.minChunk));

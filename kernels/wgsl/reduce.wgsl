@@ -46,6 +46,8 @@
 //   reduce_cols     one invocation per output element, reducing its extent sequentially. Used for short
 //                   extents and for reductions over outer axes (sum over axis 0 of [4096,768]) where
 //                   consecutive invocations own consecutive outputs and so read consecutive addresses.
+//   reduce_cols4    the same with four adjacent outputs per invocation and one vec4 load per reduced index
+//                   (vec4 variant: outputs contiguous and 4-aligned, reduced strides multiples of 4).
 //   cumsum_lines    one invocation per line along the scanned axis (moved innermost by the launcher),
 //                   sequential inclusive scan, f32 accumulation for floats; parallel over lines only.
 //
@@ -68,8 +70,9 @@
 //   tree level is a pass over the whole workgroup.
 //   Quiet machine, npm run bench -- reduce (wall clock, same process as the peers), before -> after the
 //   vec4 variant: sum over rows of 1024x3072 8.67 -> 3.77 ms (3.3 GB/s; jax-js 4.5 ms, tfjs 10.3 ms);
-//   full sum of 4M 11.2 -> 3.81 ms (4.4 GB/s; jax-js 4.4 ms, tfjs 15.1 ms). Column sums (reduce_cols,
-//   strided reads) are unchanged at 8.4 ms (jax-js 6.2 ms).
+//   full sum of 4M 11.2 -> 3.81 ms (4.4 GB/s; jax-js 4.4 ms, tfjs 15.1 ms); with reduce_cols4, the sum over
+//   columns of 1024x3072 8.44 -> 3.60 ms (3.5 GB/s; jax-js 8.1 ms, tfjs 59.5 ms). Row sums vary 3.8-4.3 ms
+//   between runs, level with jax-js (3.9-4.5 ms).
 
 alias T = f32;   // stored input element
 alias A = f32;   // accumulator value
@@ -227,6 +230,11 @@ fn accumulate(base: u32, start: u32, end: u32, lid: u32) -> Acc {
 fn x_at(i: u32) -> T {
   /*@x_at*/ return x[i]; /*@end*/
 }
+
+// Elements i..i+3 (i 4-aligned in the vec4 variant, where this is one load).
+fn x4_at(i: u32) -> vec4<T> {
+  /*@x4_at*/ return vec4<T>(x[i], x[i + 1u], x[i + 2u], x[i + 3u]); /*@end*/
+}
 @group(0) @binding(2) var<storage, read_write> out: array<R>;
 
 @compute @workgroup_size(WG)
@@ -276,6 +284,21 @@ fn reduce_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) n
     acc = combine(acc, load(x_at(base + red_offset(r)), r));
   }
   out[o] = finish(acc);
+}
+
+// reduce_cols for four adjacent outputs per invocation (vec4 variant only): outputs contiguous and
+// 4-aligned, every reduced stride a multiple of 4, so each reduced index is one vec4 load serving all four.
+@compute @workgroup_size(WG)
+fn reduce_cols4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
+  let o = ((wid.y * nwg.x + wid.x) * WG + ids.lid) * 4u;
+  if (o >= p.n_out) { return; }
+  let base = out_base(o);
+  var acc = array<Acc, 4>(identity(), identity(), identity(), identity());
+  for (var r = 0u; r < p.n_red; r++) {
+    let q = x4_at(base + red_offset(r));
+    for (var e = 0u; e < 4u; e++) { acc[e] = combine(acc[e], load(q[e], r)); }
+  }
+  for (var e = 0u; e < 4u && o + e < p.n_out; e++) { out[o + e] = finish(acc[e]); }
 }
 
 // Inclusive prefix sum along the innermost reduced dim (red_rank 1); outputs are contiguous lines.

@@ -254,7 +254,7 @@ t('two-pass split: full and per-row reductions of long extents, every path', asy
 // Contiguous, 4-aligned reduced runs load four elements at a time (reduce.wgsl's vec4 variant); a run
 // that starts unaligned (a view at offset 1) or is strided keeps the element-wise loads. Lengths that are
 // not multiples of 4 end inside a vec4; argmax ties straddle vec4 and lane boundaries.
-t('vec4 loads of contiguous runs: aligned and unaligned views, ragged ends, ties, every path', async () => {
+t('vec4 loads of contiguous runs and of 4 adjacent columns: aligned and unaligned views, ragged ends, ties, every path', async () => {
   // Rows of 4099 elements at a row stride of 4100: every row starts 4-aligned and ends inside a vec4.
   const [cols, stride] = [4099, 4100];
   const data = Float64Array.from({ length: 3 * stride + 1 }, (_, i) => Math.cos(i * 0.71) * 5 + (i % 13));
@@ -274,13 +274,16 @@ t('vec4 loads of contiguous runs: aligned and unaligned views, ragged ends, ties
   try {
     assert.ok(plan(views[0]![1], [1]).launches[0]!.key.includes('/v4/'), 'aligned contiguous rows take the vec4 variant');
     assert.not.ok(plan(views[1]![1], [1]).launches[0]!.key.includes('/v4/'), 'an unaligned view does not');
-    assert.not.ok(plan(views[0]![1], [0]).launches[0]!.key.includes('/v4/'), 'nor a strided reduced axis');
+    // Over axis 0 the outputs are the 4099 contiguous columns and the reduced stride 4100 keeps alignment:
+    // four columns per invocation; from the unaligned view, one.
+    assert.is(plan(views[0]![1], [0]).launches[0]!.entryPoint, 'reduce_cols4');
+    assert.is(plan(views[1]![1], [0]).launches[0]!.entryPoint, 'reduce_cols');
     for (const [name, x, offset] of views) {
       const picked = Array.from({ length: 3 * cols }, (_, i) => data[offset + Math.floor(i / cols) * stride + (i % cols)]!);
       const xs = new NdArray([3, cols], roundTo('f32', Float64Array.from(picked)));
       for (const path of PROPERTY_PATHS)
         for (const kind of ['sum', 'max', 'argmax', 'argmin', 'var', 'logsumexp'] as const)
-          for (const axes of [1, undefined] as Axes[]) await check(path, kind, x, xs, axes, false, `${name} ${kind} ${path} axes ${axes}`);
+          for (const axes of [1, 0, undefined] as Axes[]) await check(path, kind, x, xs, axes, false, `${name} ${kind} ${path} axes ${axes}`);
     }
   } finally {
     for (const [, x] of views) x.dispose();

@@ -128,4 +128,31 @@ export function softmaxCase(rows: number, cols: number, label: string): BenchCas
   };
 }
 
-export const normCases = (): BenchCase[] => [layerNormCase(4096, 768), softmaxCase(8 * 12 * 197, 197, 'ViT-B scores 18912x197')];
+/**
+ * The yardstick for layer norm: moving the same bytes without computing anything. Ours only (what it
+ * measures is our engine's floor): an identity map kernel (x * 1, one read and one write per element in a
+ * shader, as layer norm does) and the buffer copy command (copyBufferToBuffer, a memcpy). Layer norm's
+ * target is within 2x of a plain copy.
+ */
+export function copyCase(n: number, d: number): BenchCase {
+  return {
+    name: `copy ${n}x${d} (layernorm's bytes)`,
+    group: 'layernorm',
+    shape: `x ${fmt([n, d])}`,
+    dtype: 'f32',
+    bytes: 2 * n * d * 4,
+    async setup() {
+      const x = host([n, d], 21, 3);
+      return {
+        check: sampledCheck({ size: n * d, expectedAt: (i) => x.data[i]!, atol: 0, rtol: 0 }),
+        variants: variants({
+          inputs: [x],
+          ours: { label: 'map kernel: x * 1', op: ([xx]) => ops.mul(xx!, 1) },
+          baselines: [{ label: 'copyBufferToBuffer (contiguous copy)', op: ([xx]) => ops.contiguousCopy(xx!) }],
+        }),
+      };
+    },
+  };
+}
+
+export const normCases = (): BenchCase[] => [layerNormCase(4096, 768), copyCase(4096, 768), softmaxCase(8 * 12 * 197, 197, 'ViT-B scores 18912x197')];

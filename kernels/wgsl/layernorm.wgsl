@@ -58,6 +58,9 @@
 //   4096 x 768 f16, w + b:          38 ms, 0.33 GB/s  (f16 is slower than f32 on lavapipe)
 //   backward 4096 x 768 (dx + dweight + dbias): 54-80 ms, 0.8-1.2 GB/s
 //   Ranges span runs at different machine loads; rankings between variants were stable.
+//   Quiet machine, npm run bench -- layernorm (wall clock, 2026-11-26): layer_norm 11.3-18.0 ms (1.4-2.2 GB/s)
+//   against a plain copy of the same bytes by the map kernel (x * 1) 13.1 ms (1.9 GB/s): within 2x of a
+//   shader copy (0.9-1.4x its time), and 6-9x a copyBufferToBuffer memcpy (2.0 ms, 12 GB/s).
 
 alias T = f32;
 alias V = vec4<f32>;

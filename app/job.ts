@@ -94,8 +94,7 @@ export async function trainRecipe<X>(
       trainableParameters: fitted.trainableParameters,
     };
   } finally {
-    model.tokenizer.dispose();
-    model.head.dispose();
+    model.disposeParts();
   }
 }
 

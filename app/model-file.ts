@@ -106,8 +106,7 @@ export async function loadModelFile(src: CheckpointSource, name: string, encoder
     model.tokenizer.loadStateDict(withPrefix(tensors, 'tokenizer.'));
     model.head.loadStateDict(withPrefix(tensors, 'head.'));
   } catch (err) {
-    model.tokenizer.dispose();
-    model.head.dispose();
+    model.disposeParts();
     throw err;
   }
   return { model, info };

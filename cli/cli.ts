@@ -228,8 +228,7 @@ async function cmdEncode(argv: readonly string[], io: CliIO): Promise<number> {
         await writeBytes(out, bytes, { overwrite: force });
         io.out(`wrote ${out}: [${shape.join(', ')}] ${args.booleans.has('tokens') ? 'tokens' : 'pooled features'} (${format})\n`);
       } finally {
-        model.tokenizer.dispose();
-        model.head.dispose();
+        model.disposeParts();
       }
     } finally {
       encoder.dispose();
@@ -310,8 +309,7 @@ async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
         await writeBytes(out, bytes, { overwrite: force });
         io.out(`wrote ${out}\n`);
       } finally {
-        model.tokenizer.dispose();
-        model.head.dispose();
+        model.disposeParts();
       }
     } finally {
       encoder.dispose();
@@ -352,8 +350,7 @@ async function cmdPredict(argv: readonly string[], io: CliIO): Promise<number> {
         return 0;
       });
     } finally {
-      model.tokenizer.dispose();
-      model.head.dispose();
+      model.disposeParts();
     }
   } finally {
     encoder.dispose();

@@ -53,6 +53,15 @@ export class MetaTransformer<X> extends Module {
     }
   }
 
+  /**
+   * Frees the tokenizer and head and leaves the encoder alive: one frozen encoder usually serves many
+   * models (every modality, both sides of a comparison), and its owner disposes it once.
+   */
+  disposeParts(): void {
+    this.tokenizer.dispose();
+    this.head.dispose();
+  }
+
   /** The parameters that train: everything with requiresGrad (the encoder's are excluded once frozen). */
   trainableParameters(): Tensor[] {
     return this.parameters().filter((p) => p.requiresGrad);

@@ -151,8 +151,7 @@ async function encodeFile(): Promise<void> {
         pooled.dispose();
         out.textContent = `${file.name} as ${modality}: ${inputs.length} input(s); encoder output of the first, mean-pooled over tokens (${v.length} values): [${Array.from(v.slice(0, 8), (x) => x.toFixed(3)).join(', ')}, …] (tokenizer freshly initialised)`;
       } finally {
-        model.tokenizer.dispose();
-        model.head.dispose();
+        model.disposeParts();
       }
     });
   } catch (err) {

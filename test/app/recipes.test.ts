@@ -47,8 +47,7 @@ t('every modality has a recipe whose model maps its embedded data to the task ou
           assert.ok(tokens.shape[1]! <= 41, `${m}: ${tokens.shape[1]} tokens per input`);
           tokens.dispose();
         } finally {
-          model.tokenizer.dispose();
-          model.head.dispose();
+          model.disposeParts();
         }
       });
   } finally {
@@ -66,8 +65,7 @@ t('the same seed builds identical tokenizers and heads (a fair pre-trained vs ra
       const [pa, pb] = [await a.head.parameters()[1]!.data(), await b.head.parameters()[1]!.data()];
       assert.equal(Array.from(pa), Array.from(pb));
       for (const model of [a, b]) {
-        model.tokenizer.dispose();
-        model.head.dispose();
+        model.disposeParts();
       }
     });
   } finally {
@@ -210,8 +208,7 @@ t('model files: tokenizer and head round-trip with their recipe configuration', 
       const [a, b] = [await predict(model, inputs), await predict(loaded.model, inputs)];
       assertClose(b.flatMap((r) => [...r]), a.flatMap((r) => [...r]), { atol: 0, rtol: 0, what: 'reloaded logits' }); // same weights, same kernels: bit-identical
       for (const m of [model, loaded.model]) {
-        m.tokenizer.dispose();
-        m.head.dispose();
+        m.disposeParts();
       }
       const wide = new MetaTransformerEncoder({ dim: 32, depth: 1, heads: 2 });
       try {

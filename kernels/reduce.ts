@@ -173,7 +173,20 @@ const VEC4_BODIES = {
   }`,
 };
 
+/** Generated shaders by variant: plans are made for every reduction call, and the source only depends on these four. */
+const shaderCache = new Map<string, string>();
+
 function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4 = false): string {
+  const cacheKey = `${kind}/${input}/${subgroups}/${vec4}`;
+  let code = shaderCache.get(cacheKey);
+  if (code === undefined) {
+    code = generateShader(kind, input, subgroups, vec4);
+    shaderCache.set(cacheKey, code);
+  }
+  return code;
+}
+
+function generateShader(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4: boolean): string {
   const { acc, out } = reduceTypes(kind === 'cumsum' ? 'sum' : kind, input);
   const alg = algebra(kind === 'cumsum' ? 'sum' : kind, acc);
   const bodies: Record<string, string> = {

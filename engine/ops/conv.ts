@@ -214,6 +214,8 @@ function patchLayout(p: Plan, x: Tensor) {
       pipe(cols, (t) => reshape(t, toPatches.map((d) => split[d]!)), (t) => permute(t, fromPatches), contiguous, (t) => reshape(t, x.shape)),
     rows: (y: Tensor): Tensor => pipe(y, (t) => permute(t, rowsOrder), contiguous, (t) => reshape(t, [tokens, cout])),
     unrows: (rows: Tensor): Tensor => pipe(rows, (t) => reshape(t, [batch, ...out, cout]), (t) => permute(t, unrowsOrder), contiguous),
+    /** The weight [Cout, C, k...] as the GEMM's [Cout, C*K] (a view). */
+    weight: (w: Tensor): Tensor => reshape(w, [cout, patch]),
   };
 }
 
@@ -231,7 +233,7 @@ function pipe(x: Tensor, ...steps: ((t: Tensor) => Tensor)[]): Tensor {
 /** The patchify convolution as one GEMM with the bias fused. */
 function patchifyForward(p: Plan, x: Tensor, w: Tensor, bias: Tensor | null): Tensor {
   const layout = patchLayout(p, x);
-  const weight = reshape(w, [p.geometry.outChannels, w.size / p.geometry.outChannels]);
+  const weight = layout.weight(w);
   try {
     return pipe(layout.patches(), (cols) => linear(cols, weight, bias), layout.unrows);
   } finally {
@@ -242,7 +244,7 @@ function patchifyForward(p: Plan, x: Tensor, w: Tensor, bias: Tensor | null): Te
 /** The patchify convolution's gradients: dW = dY^T patches and dX = unpatch(dY W), linear's backward GEMMs. */
 function patchifyBackward(p: Plan, dy: Tensor, x: Tensor, w: Tensor, need: ConvGradRequest, grads: ConvGrads): void {
   const layout = patchLayout(p, x);
-  const weight = reshape(w, [p.geometry.outChannels, w.size / p.geometry.outChannels]);
+  const weight = layout.weight(w);
   const rows = layout.rows(dy);
   // A transposed view: the GEMM reads it in place.
   const rowsT = transpose(rows);

@@ -42,6 +42,8 @@ export interface DeviceInfo {
   platform: 'node' | 'browser';
   features: string[];
   limits: Record<string, number>;
+  /** The adapter offers 16x16x16 subgroup-matrix products of f16 into f32 (needs the feature enabled too). */
+  subgroupMatrixF16: boolean;
 }
 
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query', 'chromium-experimental-subgroup-matrix'];
@@ -67,6 +69,24 @@ function limitsRecord(limits: GPUSupportedLimits): Record<string, number> {
   return out;
 }
 
+interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/**
+ * Whether an adapter info lists an f16 x f16 -> f32 16x16x16 subgroup-matrix configuration. Dawn for
+ * Node fills `subgroupMatrixConfigs` on the adapter's info, not on the device's `adapterInfo`.
+ */
+function hasF16MatrixConfig(...infos: (GPUAdapterInfo | undefined)[]): boolean {
+  const configs = infos.flatMap((i) => [...((i as { subgroupMatrixConfigs?: readonly SubgroupMatrixConfig[] } | undefined)?.subgroupMatrixConfigs ?? [])]);
+  // Dawn's config objects keep their fields as getters: read them one by one (spreading gives {}).
+  return configs.some((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && c.M === 16 && c.N === 16 && c.K === 16);
+}
+
 export class Runtime {
   readonly pool: BufferPool;
   readonly features: ReadonlySet<string>;
@@ -78,6 +98,11 @@ export class Runtime {
    * per lane (the 'lanes' GEMM and attention kernels) need a known width.
    */
   readonly fixedSubgroupSize: number | undefined;
+  /**
+   * The device can run 16x16x16 subgroup-matrix products of f16 into f32 (the feature
+   * chromium-experimental-subgroup-matrix with that configuration among the adapter's).
+   */
+  readonly subgroupMatrixF16: boolean;
 
   private lostError: DeviceLostError | null = null;
   private firstError: GPUValidationError | null = null;
@@ -112,6 +137,7 @@ export class Runtime {
     const minSize = adapter?.subgroupMinSize;
     this.fixedSubgroupSize = minSize !== undefined && minSize === adapter?.subgroupMaxSize ? minSize : undefined;
     this.features = new Set(info.features);
+    this.subgroupMatrixF16 = this.features.has('chromium-experimental-subgroup-matrix') && info.subgroupMatrixF16;
     this.pool = new BufferPool(device);
     this.flushEvery = flushEvery;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -342,6 +368,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     platform: isNode ? 'node' : 'browser',
     features: [...device.features].sort(),
     limits: limitsRecord(device.limits),
+    subgroupMatrixF16: hasF16MatrixConfig(adapterInfo, device.adapterInfo),
   };
   current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, gpu);
   return info;

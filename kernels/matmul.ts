@@ -1,7 +1,8 @@
 /**
- * Launcher for the GEMM kernels: matmul.wgsl (tiled, workgroup memory; GPUs and the portable fallback)
- * and matmul_lanes.wgsl (one subgroup = one SIMD register; CPU adapters such as lavapipe), both with
- * the strided operand reads and fused epilogue of matmul_common.wgsl.
+ * Launcher for the GEMM kernels: matmul.wgsl (tiled, workgroup memory; GPUs and the portable fallback),
+ * matmul_lanes.wgsl (one subgroup = one SIMD register; CPU adapters such as lavapipe) and
+ * matmul_subgroup_matrix.wgsl (f16 on matrix units, where the adapter has them), all with the strided
+ * operand reads and fused epilogue of matmul_common.wgsl.
  *
  * Operands are described by strides only, so transposed views and PyTorch [out, in] weights read as
  * w^T reach the kernels without copies.
@@ -9,7 +10,7 @@
 import { ParamWriter, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
 import { WGSL_SOURCES } from './wgsl/embedded.js';
 
-export type MatmulVariant = 'tiled' | 'lanes';
+export type MatmulVariant = 'tiled' | 'lanes' | 'subgroup-matrix';
 export type Activation = 'none' | 'gelu' | 'relu';
 
 /** A matrix operand: element offset, strides of its two matrix dims, and strides of the batch dims. */
@@ -41,45 +42,117 @@ export interface GemmSpec {
   readonly savePre: boolean;
 }
 
-export interface KernelChoice {
-  readonly variant: MatmulVariant;
-  /** Output rows per workgroup of the lanes kernel. */
+/** The lanes kernel (matmul_lanes.wgsl): ROWS output rows per workgroup of one subgroup of LANES. */
+export interface LanesChoice {
+  readonly variant: 'lanes';
   readonly rows: number;
-  /** Subgroup width the lanes kernel is compiled for. */
   readonly lanes: number;
 }
 
+/** The tiled kernel (matmul.wgsl): blocks x 4x4 register blocks per invocation, K slabs of tk. */
+export interface TiledChoice {
+  readonly variant: 'tiled';
+  readonly blocks: readonly [m: number, n: number];
+  readonly tk: number;
+}
+
+/** The subgroup-matrix kernel (matmul_subgroup_matrix.wgsl): 16x16 fragments per one-subgroup workgroup. */
+export interface SubgroupMatrixChoice {
+  readonly variant: 'subgroup-matrix';
+  readonly frags: readonly [m: number, n: number];
+  readonly lanes: number;
+}
+
+export type KernelChoice = LanesChoice | TiledChoice | SubgroupMatrixChoice;
+
+/** What the adapter offers that the choice depends on. */
+export interface GemmCaps {
+  readonly adapterClass: AdapterClass;
+  readonly subgroups: boolean;
+  /** The subgroup width when the adapter fixes it (min == max). */
+  readonly subgroupSize: number | undefined;
+  /** chromium-experimental-subgroup-matrix with an f16 x f16 -> f32 16x16x16 configuration. */
+  readonly subgroupMatrixF16: boolean;
+  /** The device's maxComputeWorkgroupStorageSize in bytes (the tiled kernel's big tiles need 32 KiB). */
+  readonly workgroupStorage: number;
+}
+
+type TuningEntry =
+  | { readonly maxM: number; readonly variant: 'lanes'; readonly rows: number }
+  | { readonly maxM: number; readonly variant: 'tiled'; readonly blocks: readonly [number, number]; readonly tk: number };
+
+/** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
+export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
+
+/** Workgroup memory of the tiled kernel's two slabs, in bytes. */
+export function tiledBytes(choice: TiledChoice): number {
+  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4;
+}
+
 /**
- * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins).
+ * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins); f16 operands
+ * take the subgroup-matrix kernel with SUBGROUP_MATRIX_TILE where the adapter and layout allow it.
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, wall clock over back-to-back dispatches of one submit after a validated run; the
  * probe prints this table from its measurements. Small M gets fewer rows per workgroup because rows
- * past M are computed and thrown away. 'gpu' is the conventional 64x64 tiled kernel, untuned here
- * (no GPU on the development machine).
+ * past M are computed and thrown away. 'gpu': bench/gemm-probe.ts on an NVIDIA H100 through Dawn +
+ * Vulkan (see matmul.wgsl for the figures); small M keeps the 64x64 tile so more workgroups run.
  */
-export const TUNING: Readonly<Record<AdapterClass, readonly { readonly maxM: number; readonly variant: MatmulVariant; readonly rows: number }[]>> = {
+export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   cpu: [
     { maxM: 4, variant: 'lanes', rows: 4 },
     { maxM: Infinity, variant: 'lanes', rows: 12 },
   ],
-  gpu: [{ maxM: Infinity, variant: 'tiled', rows: 4 }],
+  gpu: [
+    { maxM: 256, variant: 'tiled', blocks: [1, 1], tk: 16 },
+    { maxM: Infinity, variant: 'tiled', blocks: [2, 2], tk: 32 },
+  ],
 };
 
+/** 16x16 result fragments per workgroup of the subgroup-matrix kernel (bench/gemm-probe.ts, H100). */
+export const SUBGROUP_MATRIX_FRAGS: readonly [number, number] = [4, 4];
+
+/** Which operand dims are contiguous enough for the subgroup-matrix kernel's vec4 staging, or null. */
+export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; bNContiguous: boolean } | null {
+  const aligned = (o: MatrixOperand, stride: number, extent: number) =>
+    o.offset % 4 === 0 && stride % 4 === 0 && extent % 4 === 0 && o.batchStrides.every((s) => s % 4 === 0);
+  const aK = spec.a.colStride === 1 && aligned(spec.a, spec.a.rowStride, spec.k);
+  const aM = spec.a.rowStride === 1 && aligned(spec.a, spec.a.colStride, spec.m);
+  const bN = spec.b.colStride === 1 && aligned(spec.b, spec.b.rowStride, spec.n);
+  const bK = spec.b.rowStride === 1 && aligned(spec.b, spec.b.colStride, spec.k);
+  if (spec.a.dtype !== 'f16' || spec.b.dtype !== 'f16' || !(aK || aM) || !(bN || bK)) return null;
+  return { aKContiguous: aK, bNContiguous: bN };
+}
+
 /**
- * Picks the kernel for a shape. The lanes kernel needs the `subgroups` feature and a known fixed
- * subgroup size (it shuffles across exactly one subgroup per workgroup); otherwise the tiled kernel runs.
+ * Picks the kernel for a GEMM. The lanes kernel needs the `subgroups` feature and a known fixed
+ * subgroup size (it shuffles across exactly one subgroup per workgroup), the subgroup-matrix kernel
+ * f16 operands the adapter's matrix units can take (see subgroupMatrixLayout); otherwise the tiled
+ * kernel runs.
  */
-export function chooseKernel(adapterClass: AdapterClass, hasSubgroups: boolean, subgroupSize: number | undefined, m: number): KernelChoice {
-  const entry = TUNING[adapterClass].find((e) => m <= e.maxM) ?? TUNING[adapterClass][TUNING[adapterClass].length - 1]!;
-  const lanesOk = hasSubgroups && subgroupSize !== undefined && [4, 8, 16, 32].includes(subgroupSize);
-  if (entry.variant === 'lanes' && lanesOk) return { variant: 'lanes', rows: entry.rows, lanes: subgroupSize! };
-  return { variant: 'tiled', rows: 4, lanes: 0 };
+export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
+  const lanes = caps.subgroupSize;
+  const fixedLanes = caps.subgroups && lanes !== undefined && [4, 8, 16, 32].includes(lanes);
+  if (caps.adapterClass === 'gpu' && caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec))
+    return { variant: 'subgroup-matrix', frags: SUBGROUP_MATRIX_FRAGS, lanes };
+  const table = TUNING[caps.adapterClass];
+  const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
+  if (entry.variant === 'lanes') return fixedLanes ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
+  const tiled: TiledChoice = { variant: 'tiled', blocks: entry.blocks, tk: entry.tk };
+  return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;
 }
 
 /** Output tile (rows, columns) one workgroup of the chosen kernel covers. */
 export function tileOf(choice: KernelChoice): [number, number] {
-  return choice.variant === 'lanes' ? [choice.rows, choice.lanes * 4] : [64, 64];
+  switch (choice.variant) {
+    case 'lanes':
+      return [choice.rows, choice.lanes * 4];
+    case 'tiled':
+      return [64 * choice.blocks[0], 64 * choice.blocks[1]];
+    case 'subgroup-matrix':
+      return [16 * choice.frags[0], 16 * choice.frags[1]];
+  }
 }
 
 const RELU = 'v = select(0.0, v, v > 0.0) + select(0.0, v, v != v);'; // keeps NaN, as torch.relu
@@ -94,18 +167,69 @@ export function vectorB(spec: GemmSpec, choice: KernelChoice): boolean {
     b.rowStride % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
 }
 
-function moduleCode(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): string {
-  const decl = [`@group(0) @binding(2) var<storage, read> b_in: array<${vec4B ? 'vec4<TB>' : 'TB'}>;`];
+/** How each operand is bound: scalars, or vec4s along its contiguous dim. */
+interface OperandBinding {
+  readonly vec4A: boolean;
+  readonly vec4B: boolean;
+}
+
+function bindingOf(spec: GemmSpec, choice: KernelChoice): OperandBinding {
+  if (choice.variant === 'subgroup-matrix') return { vec4A: true, vec4B: true };
+  return { vec4A: false, vec4B: vectorB(spec, choice) };
+}
+
+/** The kernel file specialised for a choice, and the constants that make it distinct. */
+function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { code: string; entryPoint: string; key: string } {
+  switch (choice.variant) {
+    case 'lanes':
+      return {
+        code: specialize('matmul_lanes', {}, {
+          ROWS: `${choice.rows}u`,
+          LANES: `${choice.lanes}u`,
+          ...(vec4B ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
+        }),
+        entryPoint: 'matmul_lanes',
+        key: `lanes/${choice.rows}/${choice.lanes}`,
+      };
+    case 'tiled':
+      return {
+        code: specialize('matmul', {}, { BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u` }),
+        entryPoint: 'matmul_tiled',
+        key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,
+      };
+    case 'subgroup-matrix': {
+      const layout = subgroupMatrixLayout(spec);
+      if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with a 4-aligned contiguous dim');
+      return {
+        code: specialize('matmul_subgroup_matrix', {}, {
+          FRAGS_M: `${choice.frags[0]}u`,
+          FRAGS_N: `${choice.frags[1]}u`,
+          LANES: `${choice.lanes}u`,
+          A_K_CONTIGUOUS: String(layout.aKContiguous),
+          B_N_CONTIGUOUS: String(layout.bNContiguous),
+        }),
+        entryPoint: 'matmul_subgroup_matrix',
+        key: `subgroup-matrix/${choice.frags.join('x')}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}`,
+      };
+    }
+  }
+}
+
+function moduleCode(spec: GemmSpec, kernel: string, binding: OperandBinding): string {
+  const decl = [
+    `@group(0) @binding(1) var<storage, read> a_in: array<${binding.vec4A ? 'vec4<TA>' : 'TA'}>;`,
+    `@group(0) @binding(2) var<storage, read> b_in: array<${binding.vec4B ? 'vec4<TB>' : 'TB'}>;`,
+  ];
   const body: string[] = [];
-  let binding = 3;
+  let next = 3;
   if (spec.bias) {
-    decl.push(`@group(0) @binding(${binding++}) var<storage, read> bias_in: array<${spec.bias.dtype}>;`);
+    decl.push(`@group(0) @binding(${next++}) var<storage, read> bias_in: array<${spec.bias.dtype}>;`);
     body.push('v += f32(bias_in[p.bias_off + col * p.bias_sn]);');
   }
-  if (spec.residual) decl.push(`@group(0) @binding(${binding++}) var<storage, read> res_in: array<${spec.residual.dtype}>;`);
-  decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> out: array<TO>;`);
+  if (spec.residual) decl.push(`@group(0) @binding(${next++}) var<storage, read> res_in: array<${spec.residual.dtype}>;`);
+  decl.push(`@group(0) @binding(${next++}) var<storage, read_write> out: array<TO>;`);
   if (spec.savePre) {
-    decl.push(`@group(0) @binding(${binding++}) var<storage, read_write> pre_out: array<TO>;`);
+    decl.push(`@group(0) @binding(${next++}) var<storage, read_write> pre_out: array<TO>;`);
     body.push('pre_out[idx] = TO(v);');
   }
   if (spec.activation === 'gelu') body.push('v = gelu_f32(v);');
@@ -113,14 +237,6 @@ function moduleCode(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): strin
   body.push(spec.residual ? 'v += f32(res_in[res_base + row * p.res_sm + col * p.res_sn]);' : '_ = res_base;');
   const types = { TA: spec.a.dtype, TB: spec.b.dtype, TO: spec.out };
   const common = specialize('matmul_common', types, { bindings: decl.join('\n'), epilogue: body.join(' ') });
-  const kernel =
-    choice.variant === 'lanes'
-      ? specialize('matmul_lanes', {}, {
-          ROWS: `${choice.rows}u`,
-          LANES: `${choice.lanes}u`,
-          ...(vec4B ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
-        })
-      : WGSL_SOURCES.matmul;
   // `specialize` put any `enable f16;` at the top of `common`; directives must open the module.
   const directives = [...new Set(`${kernel}\n${common}`.match(/^enable [a-z0-9_]+;$/gm) ?? [])];
   const strip = (s: string) => s.replace(/^enable [a-z0-9_]+;$/gm, '');
@@ -135,12 +251,13 @@ export const MAX_GRID = 65535;
  * a, b, [bias], [residual], out, [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
-  const vec4B = vectorB(spec, choice);
-  const code = moduleCode(spec, choice, vec4B);
+  const binding = bindingOf(spec, choice);
+  const kernel = kernelSource(spec, choice, binding.vec4B);
+  const code = moduleCode(spec, kernel.code, binding);
   const [tileM, tileN] = tileOf(choice);
   const batch = spec.batchShape.reduce((x, d) => x * d, 1);
   const key = [
-    'matmul', choice.variant, choice.rows, choice.lanes, vec4B ? 'b4' : 'b1', spec.a.dtype, spec.b.dtype, spec.out,
+    'matmul', kernel.key, binding.vec4A ? 'a4' : 'a1', binding.vec4B ? 'b4' : 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
   const launches: Launch[] = [];
@@ -159,7 +276,7 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
     launches.push({
       key,
       code,
-      entryPoint: choice.variant === 'lanes' ? 'matmul_lanes' : 'matmul_tiled',
+      entryPoint: kernel.entryPoint,
       params: w.finish(),
       workgroups: [Math.ceil(spec.n / tileN), Math.ceil(spec.m / tileM), Math.min(MAX_GRID, batch - base)],
     });

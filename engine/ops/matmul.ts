@@ -5,8 +5,8 @@
  * weights) are never copied. Kernels: kernels/matmul.ts.
  */
 import {
-  chooseKernel, matmulLaunches, MAX_GRID, tileOf,
-  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand,
+  chooseKernel, DEFAULT_TILED, matmulLaunches, MAX_GRID, SUBGROUP_MATRIX_FRAGS, subgroupMatrixLayout, tiledBytes, tileOf,
+  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type TiledChoice,
 } from '../../kernels/matmul.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
@@ -21,6 +21,10 @@ export interface MatmulOptions {
   kernel?: MatmulVariant;
   /** Force the rows per workgroup of the 'lanes' kernel (tests and benchmarks). */
   rows?: number;
+  /** Force the tile of the 'tiled' kernel: 4x4 register blocks per invocation along M and N, and K per slab. */
+  tile?: { blocks: [number, number]; tk: number };
+  /** Force the tile of the 'subgroup-matrix' kernel: 16x16 result fragments per workgroup along M and N. */
+  fragments?: [number, number];
 }
 
 export interface LinearOptions extends MatmulOptions {
@@ -38,20 +42,52 @@ function checkFloat(op: string, a: Tensor, b: Tensor): void {
     throw new DTypeError(`${op}: expects f32 or f16 tensors, got ${a.dtype} ${fmtShape(a.shape)} and ${b.dtype} ${fmtShape(b.shape)}`);
 }
 
-function pickKernel(op: string, rt: Runtime, m: number, options: MatmulOptions): KernelChoice {
-  const hasSubgroups = rt.features.has('subgroups');
-  const size = rt.fixedSubgroupSize;
+function tiledChoice(op: string, rt: Runtime, tile: MatmulOptions['tile']): KernelChoice {
+  if (!tile) return DEFAULT_TILED;
+  const [bm, bn] = tile.blocks;
+  const ok = [bm, bn].every((x) => Number.isInteger(x) && x >= 1 && x <= 4) && Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0;
+  if (!ok) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (blocks 1..4 each, tk a positive multiple of 4)`);
+  const choice: TiledChoice = { variant: 'tiled', blocks: [bm, bn], tk: tile.tk };
+  const limit = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (tiledBytes(choice) > limit)
+    throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} needs ${tiledBytes(choice)} bytes of workgroup memory, the device allows ${limit}`);
+  return choice;
+}
+
+function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOptions): KernelChoice {
+  const caps = {
+    adapterClass: rt.info.adapterClass,
+    subgroups: rt.features.has('subgroups'),
+    subgroupSize: rt.fixedSubgroupSize,
+    subgroupMatrixF16: rt.subgroupMatrixF16,
+    workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
+  };
   if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 16))
     throw new ArgumentError(`${op}: rows must be an integer in 1..16, got ${options.rows}`);
-  if (options.kernel === 'tiled') return { variant: 'tiled', rows: 4, lanes: 0 };
-  if (options.kernel === 'lanes') {
-    if (!hasSubgroups || size === undefined)
-      throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size, which this adapter lacks`);
-    return { variant: 'lanes', rows: options.rows ?? 8, lanes: size };
+  switch (options.kernel) {
+    case undefined: {
+      const choice = chooseKernel(caps, spec);
+      return options.rows !== undefined && choice.variant === 'lanes' ? { ...choice, rows: options.rows } : choice;
+    }
+    case 'tiled':
+      return tiledChoice(op, rt, options.tile);
+    case 'lanes':
+      if (!caps.subgroups || caps.subgroupSize === undefined)
+        throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size, which this adapter lacks`);
+      return { variant: 'lanes', rows: options.rows ?? 8, lanes: caps.subgroupSize };
+    case 'subgroup-matrix': {
+      if (!caps.subgroupMatrixF16 || caps.subgroupSize === undefined)
+        throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs chromium-experimental-subgroup-matrix with an f16 16x16x16 configuration and a fixed subgroup size, which this adapter lacks`);
+      if (!subgroupMatrixLayout(spec))
+        throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 4-aligned offsets, strides and extents`);
+      const frags = options.fragments ?? SUBGROUP_MATRIX_FRAGS;
+      if (!frags.every((f) => Number.isInteger(f) && f >= 1 && f <= 8))
+        throw new ArgumentError(`${op}: fragments ${JSON.stringify(frags)} must be two integers in 1..8`);
+      return { variant: 'subgroup-matrix', frags, lanes: caps.subgroupSize };
+    }
+    default:
+      throw new ArgumentError(`${op}: unknown kernel '${String(options.kernel)}' (expected 'tiled', 'lanes' or 'subgroup-matrix')`);
   }
-  if (options.kernel !== undefined) throw new ArgumentError(`${op}: unknown kernel '${String(options.kernel)}' (expected 'tiled' or 'lanes')`);
-  const choice = chooseKernel(rt.info.adapterClass, hasSubgroups, size, m);
-  return options.rows !== undefined && choice.variant === 'lanes' ? { ...choice, rows: options.rows } : choice;
 }
 
 function outDtype(op: string, input: DType, options: MatmulOptions): DType {
@@ -86,7 +122,8 @@ interface Gemm {
 function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
   const rt = runtime(g.op);
   const dtype = outDtype(g.op, g.a.dtype, options);
-  const choice = pickKernel(g.op, rt, g.spec.m, options);
+  const spec: GemmSpec = { ...g.spec, out: dtype };
+  const choice = pickKernel(g.op, rt, spec, options);
   const [tileM, tileN] = tileOf(choice);
   if (Math.ceil(g.spec.m / tileM) > MAX_GRID || Math.ceil(g.spec.n / tileN) > MAX_GRID)
     throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID} workgroups along M or N`);
@@ -96,7 +133,7 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
     const buffers = [g.a, g.b, g.bias, g.residual].filter((t): t is Tensor => t !== undefined).map((t) => t.storage(g.op).buffer);
     buffers.push(out.storage(g.op).buffer);
     if (pre) buffers.push(pre.storage(g.op).buffer);
-    for (const launch of matmulLaunches({ ...g.spec, out: dtype }, choice)) rt.run(launch, buffers);
+    for (const launch of matmulLaunches(spec, choice)) rt.run(launch, buffers);
   }
   return pre ? [out, pre] : [out];
 }

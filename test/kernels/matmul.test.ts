@@ -1,17 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ops, hasF16, init, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, TUNING } from '../../kernels/matmul.js';
+import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
+import { chooseKernel, DEFAULT_TILED, subgroupMatrixLayout, TUNING, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: matmul');
-// The adapter's own choice (the lanes kernel on lavapipe) and the tiled GPU kernel, forced, so a
-// CPU-only run covers both. Each distinct kernel/epilogue/dtype combination is one pipeline, which
-// lavapipe compiles with LLVM in 1-2 s, so the cases below are chosen to need few of them.
-const kernels: MatmulOptions[] = [{}, { kernel: 'tiled' }];
+// The adapter's own choice (the lanes kernel on lavapipe) and the tiled GPU kernel, forced, at its
+// default 64x64 tile and at a 128x64 tile with 8-deep slabs (uneven register blocks, TK != 16), so a
+// CPU-only run covers the GPU kernels' indexing too. Each distinct kernel/epilogue/dtype combination
+// is one pipeline, which lavapipe compiles with LLVM in 1-2 s, so the cases below need few of them.
+const kernels: MatmulOptions[] = [{}, { kernel: 'tiled' }, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 } }];
 t.before(async () => {
   await testDevice();
 });
@@ -255,12 +256,54 @@ t('errors name the op and both shapes, before any GPU work', () => {
   assert.throws(() => ops.matmul(a, d), (e: Error) => e instanceof DisposedError);
 });
 
+/** A plain contiguous [M, K] @ [K, N] GEMM spec of the given operand dtype. */
+function plainSpec(m: number, n: number, k: number, dtype: 'f32' | 'f16' = 'f32'): GemmSpec {
+  return {
+    m, n, k, batchShape: [], activation: 'none', savePre: false, out: 'f32',
+    a: { dtype, offset: 0, rowStride: k, colStride: 1, batchStrides: [] },
+    b: { dtype, offset: 0, rowStride: n, colStride: 1, batchStrides: [] },
+  };
+}
+
+const caps = (adapterClass: 'cpu' | 'gpu', subgroups: boolean, subgroupSize: number | undefined, subgroupMatrixF16 = false, workgroupStorage = 32768) =>
+  ({ adapterClass, subgroups, subgroupSize, subgroupMatrixF16, workgroupStorage });
+
 t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () => {
-  assert.is(chooseKernel('cpu', true, 8, 1024).variant, 'lanes');
-  assert.is(chooseKernel('cpu', true, 8, 2).rows, TUNING.cpu[0]!.rows);
-  assert.is(chooseKernel('cpu', false, 8, 1024).variant, 'tiled');
-  assert.is(chooseKernel('cpu', true, undefined, 1024).variant, 'tiled');
-  assert.is(chooseKernel('gpu', true, 32, 1024).variant, 'tiled');
+  const big = plainSpec(1024, 1024, 1024);
+  assert.is(chooseKernel(caps('cpu', true, 8), big).variant, 'lanes');
+  const small = chooseKernel(caps('cpu', true, 8), plainSpec(2, 1024, 1024));
+  assert.is(small.variant === 'lanes' && small.rows, TUNING.cpu[0]!.variant === 'lanes' && TUNING.cpu[0]!.rows);
+  assert.equal(chooseKernel(caps('cpu', false, 8), big), DEFAULT_TILED);
+  assert.equal(chooseKernel(caps('cpu', true, undefined), big), DEFAULT_TILED);
+  assert.is(chooseKernel(caps('gpu', true, 32), big).variant, 'tiled');
+  // The GPU's big tile needs 32 KiB of workgroup memory; a device with WebGPU's minimum 16 KiB gets the default.
+  assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), big), DEFAULT_TILED);
+});
+
+t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguous dims on adapters that have them', () => {
+  const f16 = plainSpec(256, 256, 256, 'f16');
+  assert.is(chooseKernel(caps('gpu', true, 32, true), f16).variant, 'subgroup-matrix');
+  assert.is(chooseKernel(caps('gpu', true, 32, false), f16).variant, 'tiled');
+  assert.is(chooseKernel(caps('gpu', true, 32, true), plainSpec(256, 256, 256)).variant, 'tiled', 'f32 operands');
+  // w [N, K] read as w^T (k-contiguous B) and a transposed A (m-contiguous) are staged as they lie.
+  const linearLike = { ...f16, b: { ...f16.b, rowStride: 1, colStride: 256 } };
+  assert.equal(subgroupMatrixLayout(linearLike), { aKContiguous: true, bNContiguous: false });
+  const transposedA = { ...f16, a: { ...f16.a, rowStride: 1, colStride: 256 } };
+  assert.equal(subgroupMatrixLayout(transposedA), { aKContiguous: false, bNContiguous: true });
+  // A row of 255 halves would start vec4 loads mid-row; an odd offset likewise; a strided view has no unit stride.
+  assert.is(subgroupMatrixLayout(plainSpec(256, 256, 255, 'f16')), null);
+  assert.is(subgroupMatrixLayout({ ...f16, a: { ...f16.a, offset: 2 } }), null);
+  assert.is(subgroupMatrixLayout({ ...f16, b: { ...f16.b, colStride: 2 } }), null);
+});
+
+t('forced kernels and tiles the adapter cannot run are refused before any GPU work', () => {
+  const a = ops.zeros([4, 4], { dtype: hasF16() ? 'f16' : 'f32' });
+  if (!runtime().subgroupMatrixF16)
+    assert.throws(() => ops.matmul(a, a, { kernel: 'subgroup-matrix' }), (e: Error) => e instanceof ArgumentError && /subgroup-matrix/.test(e.message));
+  assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [5, 1], tk: 8 } }), (e: Error) => e instanceof ArgumentError && /blocks/.test(e.message));
+  assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [1, 1], tk: 6 } }), (e: Error) => e instanceof ArgumentError);
+  assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [4, 4], tk: 64 } }), (e: Error) => e instanceof ArgumentError && /workgroup memory/.test(e.message));
+  a.dispose();
 });
 
 t('without subgroups: tiled fallback, and forcing lanes is refused', async () => {

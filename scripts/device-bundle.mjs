@@ -1,0 +1,32 @@
+// Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
+// CLI with its peers (tfjs-webgpu, jax-js) and the kernel/engine/autograd/nn test suites with uvu and
+// fast-check, each one self-contained .mjs under .devbench/ (git-ignored) that imports only 'webgpu'.
+// Run after `npm run build`; scripts/device-session.sh is the command to run there.
+import { build } from 'esbuild';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+const out = '.devbench';
+mkdirSync(out, { recursive: true });
+// Bundled CommonJS dependencies call require(); give the ESM bundle one.
+const banner = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
+const common = { bundle: true, platform: 'node', format: 'esm', external: ['webgpu'], banner, logLevel: 'warning' };
+await build({ ...common, entryPoints: ['dist/bench/run.js'], outfile: `${out}/bench.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/gemm-probe.js'], outfile: `${out}/gemm-probe.mjs` });
+
+// One deferred uvu run over the GPU-facing suites, as scripts/uvu-node.mjs runs them here.
+const dirs = ['engine', 'kernels', 'autograd', 'nn'];
+const files = dirs.flatMap((d) =>
+  readdirSync(`dist/test/${d}`).filter((f) => f.endsWith('.test.js') && !f.endsWith('.node.test.js')).map((f) => resolve(`dist/test/${d}/${f}`)));
+const entry = `${out}/tests-entry.mjs`;
+writeFileSync(entry, [
+  'globalThis.UVU_DEFER = 1;',
+  "const uvu = await import('uvu');",
+  `const files = ${JSON.stringify(files)};`,
+  'files.forEach((f) => globalThis.UVU_QUEUE.push([f]));',
+  ...files.map((f, i) => `globalThis.UVU_INDEX = ${i}; await import(${JSON.stringify(f)});`),
+  'await uvu.exec(false);',
+  'process.exit(process.exitCode ?? 0);',
+].join('\n'));
+await build({ ...common, entryPoints: [entry], outfile: `${out}/tests.mjs` });
+console.log(`bundled ${files.length} test files, the bench and the GEMM probe into ${out}/`);

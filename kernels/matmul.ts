@@ -90,14 +90,17 @@ export function tiledBytes(choice: TiledChoice): number {
 }
 
 /**
- * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins); f16 operands
- * take the subgroup-matrix kernel with SUBGROUP_MATRIX_TILE where the adapter and layout allow it.
+ * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins).
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, wall clock over back-to-back dispatches of one submit after a validated run; the
  * probe prints this table from its measurements. Small M gets fewer rows per workgroup because rows
- * past M are computed and thrown away. 'gpu': bench/gemm-probe.ts on an NVIDIA H100 through Dawn +
- * Vulkan (see matmul.wgsl for the figures); small M keeps the 64x64 tile so more workgroups run.
+ * past M are computed and thrown away.
+ * How 'gpu' was measured: the same probe on an NVIDIA H100 (Dawn + Vulkan, driver 580.159, 2026-11-27),
+ * f32, GFLOP/s for 64x64 / 128x128 TK 16 / 128x128 TK 32 tiles:
+ *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
+ *   1576x768x768 2400 / 6700 / 6900 (256x128 TK 8: 27700 at 4096^3, slower elsewhere).
+ * Below M = 256 the 64x64 tile keeps enough workgroups in flight (not measured separately).
  */
 export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   cpu: [
@@ -110,31 +113,44 @@ export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   ],
 };
 
-/** 16x16 result fragments per workgroup of the subgroup-matrix kernel (bench/gemm-probe.ts, H100). */
-export const SUBGROUP_MATRIX_FRAGS: readonly [number, number] = [4, 4];
+/**
+ * Whether f16 GEMMs pick the subgroup-matrix kernel on their own where it can run. Not yet: on the H100
+ * it reached 23100 GFLOP/s at 4096^3 (2x4 fragments) against 28500 for the tiled kernel on the same f16
+ * inputs, so it runs only when asked for (`kernel: 'subgroup-matrix'`) until it wins.
+ */
+export const PICK_SUBGROUP_MATRIX = false;
 
-/** Which operand dims are contiguous enough for the subgroup-matrix kernel's vec4 staging, or null. */
+/** 16x16 result fragments per workgroup of the subgroup-matrix kernel (fastest on the H100 at 4096^3). */
+export const SUBGROUP_MATRIX_FRAGS: readonly [number, number] = [2, 4];
+
+/**
+ * Which operand dims the subgroup-matrix kernel reads fragments along, or null when it cannot run:
+ * f16 operands, each with unit stride along one matrix dim and 8-aligned offset and other strides
+ * (16-byte aligned rows), K % 16 == 0 (fragments read K in whole steps of 16), and at least 256
+ * elements per operand: a shader that loads 16x16 f16 fragments from a buffer makes WebGPU require
+ * 512-byte bindings.
+ */
 export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; bNContiguous: boolean } | null {
-  const aligned = (o: MatrixOperand, stride: number, extent: number) =>
-    o.offset % 4 === 0 && stride % 4 === 0 && extent % 4 === 0 && o.batchStrides.every((s) => s % 4 === 0);
-  const aK = spec.a.colStride === 1 && aligned(spec.a, spec.a.rowStride, spec.k);
-  const aM = spec.a.rowStride === 1 && aligned(spec.a, spec.a.colStride, spec.m);
-  const bN = spec.b.colStride === 1 && aligned(spec.b, spec.b.rowStride, spec.n);
-  const bK = spec.b.rowStride === 1 && aligned(spec.b, spec.b.colStride, spec.k);
-  if (spec.a.dtype !== 'f16' || spec.b.dtype !== 'f16' || !(aK || aM) || !(bN || bK)) return null;
+  const aligned = (o: MatrixOperand, stride: number) => o.offset % 8 === 0 && stride % 8 === 0 && o.batchStrides.every((s) => s % 8 === 0);
+  const aK = spec.a.colStride === 1 && aligned(spec.a, spec.a.rowStride);
+  const aM = spec.a.rowStride === 1 && aligned(spec.a, spec.a.colStride);
+  const bN = spec.b.colStride === 1 && aligned(spec.b, spec.b.rowStride);
+  const bK = spec.b.rowStride === 1 && aligned(spec.b, spec.b.colStride);
+  if (spec.a.dtype !== 'f16' || spec.b.dtype !== 'f16' || spec.k % 16 !== 0 || !(aK || aM) || !(bN || bK)) return null;
+  if (spec.m * spec.k < 256 || spec.k * spec.n < 256) return null;
   return { aKContiguous: aK, bNContiguous: bN };
 }
 
 /**
  * Picks the kernel for a GEMM. The lanes kernel needs the `subgroups` feature and a known fixed
  * subgroup size (it shuffles across exactly one subgroup per workgroup), the subgroup-matrix kernel
- * f16 operands the adapter's matrix units can take (see subgroupMatrixLayout); otherwise the tiled
- * kernel runs.
+ * PICK_SUBGROUP_MATRIX and f16 operands the adapter's matrix units can take (see subgroupMatrixLayout);
+ * otherwise the tiled kernel runs, with the largest tuned tile the device's workgroup memory holds.
  */
 export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const lanes = caps.subgroupSize;
   const fixedLanes = caps.subgroups && lanes !== undefined && [4, 8, 16, 32].includes(lanes);
-  if (caps.adapterClass === 'gpu' && caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec))
+  if (PICK_SUBGROUP_MATRIX && caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec))
     return { variant: 'subgroup-matrix', frags: SUBGROUP_MATRIX_FRAGS, lanes };
   const table = TUNING[caps.adapterClass];
   const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
@@ -174,7 +190,6 @@ interface OperandBinding {
 }
 
 function bindingOf(spec: GemmSpec, choice: KernelChoice): OperandBinding {
-  if (choice.variant === 'subgroup-matrix') return { vec4A: true, vec4B: true };
   return { vec4A: false, vec4B: vectorB(spec, choice) };
 }
 
@@ -199,7 +214,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
       };
     case 'subgroup-matrix': {
       const layout = subgroupMatrixLayout(spec);
-      if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with a 4-aligned contiguous dim');
+      if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with 8-aligned rows and K % 16 == 0');
       return {
         code: specialize('matmul_subgroup_matrix', {}, {
           FRAGS_M: `${choice.frags[0]}u`,

@@ -79,7 +79,7 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
       if (!caps.subgroupMatrixF16 || caps.subgroupSize === undefined)
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs chromium-experimental-subgroup-matrix with an f16 16x16x16 configuration and a fixed subgroup size, which this adapter lacks`);
       if (!subgroupMatrixLayout(spec))
-        throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 4-aligned offsets, strides and extents`);
+        throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 8-aligned offsets and strides, and K % 16 == 0`);
       const frags = options.fragments ?? SUBGROUP_MATRIX_FRAGS;
       if (!frags.every((f) => Number.isInteger(f) && f >= 1 && f <= 8))
         throw new ArgumentError(`${op}: fragments ${JSON.stringify(frags)} must be two integers in 1..8`);

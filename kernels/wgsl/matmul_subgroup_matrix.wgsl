@@ -18,35 +18,46 @@
 //   TILE_N = FRAGS_N * 16) as FRAGS_M x FRAGS_N result fragments. One subgroup, because the offsets
 //   handed to subgroupMatrixLoad/Store must be uniform across the workgroup (Tint rejects an offset
 //   derived from local_invocation_index, which several subgroups per workgroup would need).
-//   K advances by TK = 32: the lanes stage A's TILE_M x 32 slab and B's 32 x TILE_N slab in workgroup
-//   memory as f16, with vec4 loads along each operand's contiguous dim (zero-filled past M, N and K).
-//   Then per 16-wide k step the subgroup loads its FRAGS_M left fragments once and, one at a time,
-//   FRAGS_N right fragments, issuing FRAGS_M products per right fragment: FRAGS_M + FRAGS_N fragment
-//   loads for FRAGS_M * FRAGS_N products.
-//   Epilogue: fragments pass one at a time through a 16x16 f32 scratch, from which the lanes apply
-//   store_out element by element (bias, activation, residual, M/N edges all as in the other GEMM
-//   kernels).
+//   Per 16-wide k step the subgroup loads its FRAGS_M left fragments of A once, then one at a time
+//   FRAGS_N right fragments of B, each followed by FRAGS_M products: FRAGS_M + FRAGS_N fragment
+//   loads for FRAGS_M * FRAGS_N products. Fragments come straight from the storage buffers in each
+//   operand's own orientation (row-major, or column-major for a transposed A or a PyTorch [out, in]
+//   weight read as w^T); the GPU's caches provide the reuse between neighbouring workgroups.
+//   Epilogue: fragments pass one at a time through a 16x16 f32 scratch in workgroup memory, from
+//   which the lanes apply store_out element by element (bias, activation, residual, M/N edges as in
+//   the other GEMM kernels).
 //
-// Layouts
-//   Slabs keep each operand's orientation in global memory, so the vec4 loads land unshuffled and the
-//   fragment loads pick the orientation: A k-contiguous (row-major) is staged [m][k] and read as
-//   row-major left fragments, A m-contiguous (a transposed view) [k][m] and read column-major; B
-//   n-contiguous [k][n] row-major, B k-contiguous (a PyTorch [out, in] weight read as w^T) [n][k]
-//   column-major.
+// Edges
+//   A fragment that crosses M or N reads past the last row or column (robust buffer access keeps the
+//   reads inside the buffer); those values only reach outputs past M or N, which are never stored.
+//   K has no such slack (a stray k would pollute every sum), hence K % 16 == 0.
 //
-// Memory traffic
-//   Per slab a workgroup reads (TILE_M + TILE_N) * 32 halves from global memory (mostly L2 hits) for
-//   TILE_M * TILE_N * 32 FMAs: 16 FMAs per byte at 64x64. Tensor cores need many (an H100 does ~1000
-//   dense f16 TFLOP/s against ~3 TB/s of HBM), so the largest tile that fits the registers wins.
+// Why not stage through workgroup memory
+//   A first version staged 64x32 and 32x64 f16 slabs in workgroup memory, as matmul.wgsl does: with
+//   one subgroup per workgroup its 32 lanes spent far more instructions on the vec4 loads and the
+//   128 scalar f16 stores per slab than on the 64 matrix instructions, and ran 8.0 TFLOP/s at 4096^3
+//   on an H100, under the tiled f32-arithmetic kernel (27.5).
 //
 // Constraints (kernels/matmul.ts checks them and otherwise runs matmul.wgsl)
 //   The adapter offers the feature with an f16 x f16 -> f32 16x16x16 configuration and a fixed
-//   subgroup size LANES (subgroups are then the consecutive runs of LANES invocations of this 1-D
-//   workgroup). Each operand has unit stride along one matrix dim, and its offset, its other strides
-//   and that dim's extent are multiples of 4, so a vec4 never straddles a row or an edge.
+//   subgroup size LANES. Each operand has unit stride along one matrix dim and its offset and other
+//   strides are multiples of 8 elements (16-byte aligned rows); K % 16 == 0.
 //
-// Measured: see kernels/matmul.ts (TUNING.gpu) and the issue notes; the figures come from
-// bench/gemm-probe.ts on the GPU.
+// Measured (NVIDIA H100 80GB, Dawn + Vulkan, driver 580.159, 2026-11-27; bench/gemm-probe.ts, f16 in,
+// f32 out, GFLOP/s; every run validated against the float64 oracle, edges included):
+//   fragments per workgroup      2x2     4x2     2x4     4x4     8x2     2x8     8x4
+//   4096^3 A @ B               22900   20400   23100   10700    8900   10600    9600
+//   4096^3 x @ w^T             20000   14700   19400   10300    8900    9900    9800
+//   1576x768x768 x @ w^T        5000    6300    5600    7000    5000    6200    4200
+//   (The f32-arithmetic tiled kernel on the same f16 inputs: 28500 and 20900 at 4096^3.)
+//   More fragments per subgroup re-use each loaded fragment more but cost registers and occupancy,
+//   and every fragment load is a scatter of small global reads per lane: the kernel is bound by
+//   loads, not by the matrix units. torch fp16 (cuBLAS) on the same GPU: 762000 at 4096^3, so this
+//   is 3% of it, far from the 200000 the matrix units make reachable. The way there is to stage
+//   slabs in workgroup memory shared by several subgroups (each reading its fragments from there),
+//   which needs per-subgroup offsets that this Dawn's uniformity analysis accepts, e.g. from a
+//   `subgroup_id` builtin. Until it beats the tiled kernel it runs only when asked for
+//   (PICK_SUBGROUP_MATRIX in kernels/matmul.ts).
 
 enable f16;
 enable chromium_experimental_subgroup_matrix;
@@ -57,60 +68,10 @@ const LANES: u32 = /*@LANES*/32u/*@end*/;                // the adapter's subgro
 const A_K_CONTIGUOUS: bool = /*@A_K_CONTIGUOUS*/true/*@end*/;   // else A is m-contiguous
 const B_N_CONTIGUOUS: bool = /*@B_N_CONTIGUOUS*/true/*@end*/;   // else B is k-contiguous
 const F: u32 = 16u;                                      // fragment edge
-const TK: u32 = 32u;                                     // K per staged slab
 const TILE_M: u32 = FRAGS_M * F;
 const TILE_N: u32 = FRAGS_N * F;
-// Slab rows are padded by 8 halves (16 bytes): with rows 64 or 256 bytes apart, the 8 rows a fragment
-// load reads at once would hit the same memory banks; 16 extra bytes shift each row to other banks.
-const PAD: u32 = 8u;
-const A_LD: u32 = select(TILE_M, TK, A_K_CONTIGUOUS) + PAD;   // distance between staged rows of A
-const A_ROWS: u32 = select(TK, TILE_M, A_K_CONTIGUOUS);
-const B_LD: u32 = select(TK, TILE_N, B_N_CONTIGUOUS) + PAD;
-const B_ROWS: u32 = select(TILE_N, TK, B_N_CONTIGUOUS);
 
-var<workgroup> a_tile: array<f16, A_ROWS * A_LD>;             // [m][k], or [k][m] if A is m-contiguous
-var<workgroup> b_tile: array<f16, B_ROWS * B_LD>;             // [k][n], or [n][k] if B is k-contiguous
-var<workgroup> c_frag: array<f32, F * F>;                      // one result fragment, for the epilogue
-
-// Stages A[row_base .. +TILE_M, k0 .. +TK] (a_in is bound as array<vec4<TA>>).
-fn stage_a(lane: u32, base: u32, row_base: u32, k0: u32) {
-  for (var c = lane; c < TILE_M * TK / 4u; c += LANES) {
-    var v = vec4<f16>(0.0);
-    var at: u32;
-    if (A_K_CONTIGUOUS) {
-      let m = c / (TK / 4u);
-      let k = (c % (TK / 4u)) * 4u;
-      if (row_base + m < p.m && k0 + k < p.k) { v = vec4<f16>(a_in[(base + (row_base + m) * p.a_sm + k0 + k) / 4u]); }
-      at = m * A_LD + k;
-    } else {
-      let k = c / (TILE_M / 4u);
-      let m = (c % (TILE_M / 4u)) * 4u;
-      if (row_base + m < p.m && k0 + k < p.k) { v = vec4<f16>(a_in[(base + (k0 + k) * p.a_sk + row_base + m) / 4u]); }
-      at = k * A_LD + m;
-    }
-    a_tile[at] = v.x; a_tile[at + 1u] = v.y; a_tile[at + 2u] = v.z; a_tile[at + 3u] = v.w;
-  }
-}
-
-// Stages B[k0 .. +TK, col_base .. +TILE_N] (b_in is bound as array<vec4<TB>>).
-fn stage_b(lane: u32, base: u32, col_base: u32, k0: u32) {
-  for (var c = lane; c < TK * TILE_N / 4u; c += LANES) {
-    var v = vec4<f16>(0.0);
-    var at: u32;
-    if (B_N_CONTIGUOUS) {
-      let k = c / (TILE_N / 4u);
-      let n = (c % (TILE_N / 4u)) * 4u;
-      if (k0 + k < p.k && col_base + n < p.n) { v = vec4<f16>(b_in[(base + (k0 + k) * p.b_sk + col_base + n) / 4u]); }
-      at = k * B_LD + n;
-    } else {
-      let n = c / (TK / 4u);
-      let k = (c % (TK / 4u)) * 4u;
-      if (k0 + k < p.k && col_base + n < p.n) { v = vec4<f16>(b_in[(base + (col_base + n) * p.b_sn + k0 + k) / 4u]); }
-      at = n * B_LD + k;
-    }
-    b_tile[at] = v.x; b_tile[at + 1u] = v.y; b_tile[at + 2u] = v.z; b_tile[at + 3u] = v.w;
-  }
-}
+var<workgroup> c_frag: array<f32, F * F>;                // one result fragment, for the epilogue
 
 @compute @workgroup_size(LANES)
 fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -120,34 +81,28 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
   let col_base = wid.x * TILE_N;
   var acc: array<subgroup_matrix_result<f32, F, F>, FRAGS_M * FRAGS_N>;   // zero-initialised
 
-  for (var k0 = 0u; k0 < p.k; k0 += TK) {
-    stage_a(lane, offs.x, row_base, k0);
-    stage_b(lane, offs.y, col_base, k0);
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk += F) {
-      var left: array<subgroup_matrix_left<f16, F, F>, FRAGS_M>;
-      for (var i = 0u; i < FRAGS_M; i++) {
-        let m = i * F;
-        if (A_K_CONTIGUOUS) {
-          left[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_tile, m * A_LD + kk, false, A_LD);
-        } else {
-          left[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_tile, kk * A_LD + m, true, A_LD);
-        }
-      }
-      for (var j = 0u; j < FRAGS_N; j++) {
-        let n = j * F;
-        var right: subgroup_matrix_right<f16, F, F>;
-        if (B_N_CONTIGUOUS) {
-          right = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_tile, kk * B_LD + n, false, B_LD);
-        } else {
-          right = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_tile, n * B_LD + kk, true, B_LD);
-        }
-        for (var i = 0u; i < FRAGS_M; i++) {
-          acc[i * FRAGS_N + j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i * FRAGS_N + j]);
-        }
+  for (var k0 = 0u; k0 < p.k; k0 += F) {
+    var left: array<subgroup_matrix_left<f16, F, F>, FRAGS_M>;
+    for (var i = 0u; i < FRAGS_M; i++) {
+      let row = row_base + i * F;
+      if (A_K_CONTIGUOUS) {
+        left[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_in, offs.x + row * p.a_sm + k0, false, p.a_sm);
+      } else {
+        left[i] = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_in, offs.x + k0 * p.a_sk + row, true, p.a_sk);
       }
     }
-    workgroupBarrier();
+    for (var j = 0u; j < FRAGS_N; j++) {
+      let col = col_base + j * F;
+      var right: subgroup_matrix_right<f16, F, F>;
+      if (B_N_CONTIGUOUS) {
+        right = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_in, offs.y + k0 * p.b_sk + col, false, p.b_sk);
+      } else {
+        right = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_in, offs.y + col * p.b_sn + k0, true, p.b_sn);
+      }
+      for (var i = 0u; i < FRAGS_M; i++) {
+        acc[i * FRAGS_N + j] = subgroupMatrixMultiplyAccumulate(left[i], right, acc[i * FRAGS_N + j]);
+      }
+    }
   }
 
   for (var f = 0u; f < FRAGS_M * FRAGS_N; f++) {

@@ -1,7 +1,7 @@
 /**
  * Launchers for fused scaled-dot-product attention: kernels/wgsl/attention.wgsl (forward, 'tiled': GPUs
  * and the portable fallback), kernels/wgsl/attention_lanes.wgsl (forward, 'lanes': CPU adapters such as
- * lavapipe, one subgroup = one SIMD register; picked by `chooseAttentionForward`) and
+ * lavapipe, one subgroup = one SIMD register; picked by `chooseAttentionKernel`) and
  * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass), each completed by
  * kernels/wgsl/attention_common.wgsl (one uniform layout for all of them, flags, column helpers).
  *
@@ -70,7 +70,7 @@ export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, work
 }
 
 /** A kernel file completed by attention_common.wgsl (uniforms, flags, column helpers). */
-function attentionCode(file: 'attention' | 'attention_lanes' | 'attention_backward', types: Record<string, string>, bodies: Record<string, string>): string {
+function attentionCode(file: 'attention' | 'attention_lanes' | 'attention_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
   return `${specialize(file, types, bodies)}\n${specialize('attention_common')}`;
 }
 
@@ -126,11 +126,12 @@ export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOper
 }
 
 /**
- * Forward kernels: 'tiled' (attention.wgsl, one invocation per query row, K/V tiles in workgroup memory;
- * the GPU kernel and the portable fallback) and 'lanes' (attention_lanes.wgsl, one subgroup = one SIMD
+ * Kernel families, forward and backward: 'tiled' (attention.wgsl and attention_backward.wgsl, one
+ * invocation per row, the other side's tiles in workgroup memory; the GPU kernels and the portable
+ * fallback) and 'lanes' (attention_lanes.wgsl and attention_lanes_backward.wgsl, one subgroup = one SIMD
  * register; CPU adapters such as lavapipe).
  */
-export type AttentionForwardKernel = 'tiled' | 'lanes';
+export type AttentionKernel = 'tiled' | 'lanes';
 
 /** Query rows per workgroup, keys per lane per block, and the subgroup width of the lanes kernel. */
 export interface AttentionLanesTile {
@@ -143,10 +144,10 @@ export interface AttentionLanesTile {
 const LANE_WIDTHS = [4, 8, 16, 32];
 
 /**
- * The forward kernel for an adapter: 'lanes' on CPU adapters with subgroups of a known fixed width
+ * The kernel family for an adapter: 'lanes' on CPU adapters with subgroups of a known fixed width
  * (`subgroupSize` undefined when the adapter reports a range), else 'tiled'.
  */
-export function chooseAttentionForward(adapterClass: AdapterClass, hasSubgroups: boolean, subgroupSize: number | undefined): AttentionForwardKernel {
+export function chooseAttentionKernel(adapterClass: AdapterClass, hasSubgroups: boolean, subgroupSize: number | undefined): AttentionKernel {
   return adapterClass === 'cpu' && lanesSupported(hasSubgroups, subgroupSize) ? 'lanes' : 'tiled';
 }
 
@@ -172,8 +173,12 @@ export function attentionLanesTile(headDim: number, lanes: number): AttentionLan
  * and offset plus every other stride 4-aligned, so each row chunk is one aligned vec4.
  */
 export function vectorOperands(shape: AttentionShape, ops: AttentionOperands): boolean {
-  return shape.headDim % 4 === 0 &&
-    [ops.q, ops.k, ops.v].every((o) => o.strides[3] === 1 && o.offset % 4 === 0 && o.strides.slice(0, 3).every((s) => s % 4 === 0));
+  return shape.headDim % 4 === 0 && [ops.q, ops.k, ops.v].every(aligned4);
+}
+
+/** Unit column stride, and offset and every other stride 4-aligned: each row chunk is one aligned vec4. */
+function aligned4(o: Operand): boolean {
+  return o.strides[3] === 1 && o.offset % 4 === 0 && o.strides.slice(0, 3).every((s) => s % 4 === 0);
 }
 
 /**
@@ -251,4 +256,54 @@ export function attentionDqLaunch(shape: AttentionShape, ops: AttentionBackwardO
   const blocks = Math.ceil(shape.tq / tile.rows);
   const tiles: [string, number][] = [['BQ', tile.rows], ['BK', tile.tile]];
   return backwardLaunch('attention_dq', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+}
+
+/** Own rows per workgroup, walked rows per lane per block, and the subgroup width of the lanes backward. */
+export interface AttentionLanesBackwardTile {
+  readonly rows: number;
+  readonly perLane: number;
+  readonly lanes: number;
+}
+
+/**
+ * Lanes-backward tile for a head dim: each lane keeps 4 (dK/dV pass) or 3 (dQ pass) arrays of rows x
+ * ceil(d / (4 * lanes)) vec4s. Measured on lavapipe (8 lanes; attention_lanes_backward.wgsl has the
+ * figures): 16 rows while a row takes at most 2 chunks per lane (d <= 64), 8 beyond (d = 80..128, where
+ * 16 rows overflow NIR's unroll budget and run 1.5-2x slower); 2 walked rows per lane.
+ */
+export function attentionLanesBackwardTile(headDim: number, lanes: number): AttentionLanesBackwardTile {
+  const chunksPerLane = Math.ceil(Math.ceil(headDim / 4) / lanes);
+  return { rows: chunksPerLane <= 2 ? 16 : 8, perLane: 2, lanes };
+}
+
+/**
+ * dK/dV (binds q, k, v, mask, keyPadding, dOut, stats, dkv) or dQ (..., dq) with
+ * attention_lanes_backward.wgsl: grid (ceil(rows owned / tile.rows), heads, batch).
+ */
+export function attentionLanesBackwardLaunch(
+  entry: 'attention_lanes_dkdv' | 'attention_lanes_dq',
+  shape: AttentionShape,
+  ops: AttentionBackwardOperands,
+  tile: AttentionLanesBackwardTile,
+): Launch {
+  const types = typesOf(ops);
+  const tiles: [string, number][] = [['ROWS', tile.rows], ['PER_LANE', tile.perLane], ['LANES', tile.lanes]];
+  const vec4 = vectorOperands(shape, ops) && aligned4(ops.dOut);
+  const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles) };
+  if (vec4) {
+    bodies.operands = [
+      ...(['q', 'k', 'v'] as const).map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<vec4<T>>;`),
+      '@group(0) @binding(6) var<storage, read> d_out: array<vec4<T>>;',
+    ].join('\n');
+    for (const [fn, buffer] of [['q', 'q'], ['k', 'k'], ['v', 'v'], ['do', 'd_out']] as const)
+      bodies[`load_${fn}4`] = `return vec4<f32>(${buffer}[(base + c) / 4u]);`;
+  }
+  const owned = entry === 'attention_lanes_dkdv' ? shape.tk : shape.tq;
+  return {
+    key: keyOf(vec4 ? `${entry}_v4` : entry, shape.headDim, types, tiles),
+    code: attentionCode('attention_lanes_backward', types, bodies),
+    entryPoint: entry,
+    params: attentionParams(shape, ops),
+    workgroups: [Math.ceil(owned / tile.rows), shape.heads, shape.batch],
+  };
 }

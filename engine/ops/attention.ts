@@ -27,11 +27,13 @@ import {
   attentionDqLaunch,
   attentionForwardLaunch,
   attentionLanesForwardLaunch,
+  attentionLanesBackwardLaunch,
+  attentionLanesBackwardTile,
   attentionLanesTile,
   attentionTile,
-  chooseAttentionForward,
+  chooseAttentionKernel,
   lanesSupported,
-  type AttentionForwardKernel,
+  type AttentionKernel,
   type AttentionBackwardOperands,
   type AttentionOperands,
   type AttentionShape,
@@ -56,14 +58,17 @@ export interface AttentionOptions {
   scale?: number;
 }
 
-export interface AttentionForwardOptions extends AttentionOptions {
-  /** Also return the per-row log-sum-exp [B, H, Tq] (f32) that the backward pass needs. */
-  returnLse?: boolean;
+export interface AttentionKernelOption {
   /**
-   * Force a forward kernel instead of the adapter's choice (tests and benchmarks): 'tiled' runs
+   * Force a kernel family instead of the adapter's choice (tests and benchmarks): 'tiled' runs
    * everywhere, 'lanes' needs subgroups of a fixed width (kernels/attention.ts).
    */
-  kernel?: AttentionForwardKernel;
+  kernel?: AttentionKernel;
+}
+
+export interface AttentionForwardOptions extends AttentionOptions, AttentionKernelOption {
+  /** Also return the per-row log-sum-exp [B, H, Tq] (f32) that the backward pass needs. */
+  returnLse?: boolean;
 }
 
 export interface AttentionWithLse {
@@ -103,17 +108,26 @@ function checkGrid(op: string, shapes: string, blocks: number, heads: number, ba
     throw new ShapeError(`${op}: ${shapes} needs a ${blocks} x ${heads} x ${batch} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
 }
 
-/** The forward launch: the forced kernel, else the adapter's choice (checked before any GPU work). */
-function forwardLaunch(op: string, p: Plan, kernel: AttentionForwardKernel | undefined): Launch {
+/**
+ * The kernel family: the forced one, else the adapter's choice; returns the subgroup width for 'lanes'
+ * (checked before any GPU work).
+ */
+function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { kernel: AttentionKernel; lanes: number } {
   const hasSubgroups = p.rt.features.has('subgroups');
   const lanes = p.rt.fixedSubgroupSize;
   if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes')
     throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled' or 'lanes')`);
   if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))
     throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+  return { kernel: kernel ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
+}
+
+/** The forward launch for the chosen kernel family. */
+function forwardLaunch(op: string, p: Plan, forced: AttentionKernel | undefined): Launch {
+  const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
-  if ((kernel ?? chooseAttentionForward(p.rt.info.adapterClass, hasSubgroups, lanes)) === 'tiled') return attentionForwardLaunch(shape, p.operands, p.tile);
-  const tile = attentionLanesTile(shape.headDim, lanes!);
+  if (kernel === 'tiled') return attentionForwardLaunch(shape, p.operands, p.tile);
+  const tile = attentionLanesTile(shape.headDim, lanes);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
   return attentionLanesForwardLaunch(shape, p.operands, tile);
 }
@@ -196,7 +210,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * Gradients of `scaledDotProductAttention` with respect to q, k and v, given the forward's output `out`,
  * its log-sum-exp `lse`, the incoming gradient `dOut` and the same options as the forward. P is recomputed
  * from `lse`, so memory stays O(T): a [B, H, Tq] pre-pass (delta = rowsum(dOut * out)), then one kernel
- * for dK/dV and one for dQ (see kernels/wgsl/attention_backward.wgsl for why two and no atomics).
+ * for dK/dV and one for dQ (see kernels/wgsl/attention_backward.wgsl for why two and no atomics), from
+ * the same kernel family the forward picks on this adapter unless `kernel` forces one.
  */
 export function scaledDotProductAttentionBackward(
   q: Tensor,
@@ -205,11 +220,15 @@ export function scaledDotProductAttentionBackward(
   out: Tensor,
   dOut: Tensor,
   lse: Tensor,
-  options: AttentionOptions = {},
+  options: AttentionOptions & AttentionKernelOption = {},
 ): AttentionGradients {
   const op = 'scaledDotProductAttentionBackward';
-  const { rt, shape, operands, tile, buffers } = plan(op, q, k, v, options);
+  const p = plan(op, q, k, v, options);
+  const { rt, shape, operands, tile, buffers } = p;
   const { batch, heads, tq, tk, headDim } = shape;
+  const { kernel, lanes } = kernelOf(op, p, options.kernel);
+  const lanesTile = attentionLanesBackwardTile(headDim, lanes);
+  if (kernel === 'lanes') checkGrid(op, `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}`, Math.ceil(Math.max(tq, tk) / lanesTile.rows), heads, batch);
   for (const [name, t] of [['out', out], ['dOut', dOut]] as const) {
     storageOn(op, rt, t, name);
     if (!sameShape(t.shape, q.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match q ${fmtShape(q.shape)}`);
@@ -232,8 +251,10 @@ export function scaledDotProductAttentionBackward(
     const statsBuffer = stats.storage(op).buffer;
     const dOutBuffer = dOut.storage(op).buffer;
     if (tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [out.storage(op).buffer, dOutBuffer, lse.storage(op).buffer, statsBuffer]);
-    if (dk.size > 0) rt.run(attentionDkDvLaunch(shape, ops, tile), [...buffers, dOutBuffer, statsBuffer, dk.storage(op).buffer]);
-    if (dq.size > 0) rt.run(attentionDqLaunch(shape, ops, tile), [...buffers, dOutBuffer, statsBuffer, dq.storage(op).buffer]);
+    const dkdv = kernel === 'lanes' ? attentionLanesBackwardLaunch('attention_lanes_dkdv', shape, ops, lanesTile) : attentionDkDvLaunch(shape, ops, tile);
+    const dqLaunch = kernel === 'lanes' ? attentionLanesBackwardLaunch('attention_lanes_dq', shape, ops, lanesTile) : attentionDqLaunch(shape, ops, tile);
+    if (dk.size > 0) rt.run(dkdv, [...buffers, dOutBuffer, statsBuffer, dk.storage(op).buffer]);
+    if (dq.size > 0) rt.run(dqLaunch, [...buffers, dOutBuffer, statsBuffer, dq.storage(op).buffer]);
   } finally {
     stats.dispose();
   }

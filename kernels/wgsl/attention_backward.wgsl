@@ -38,7 +38,8 @@
 //
 // Measured (lavapipe, 2 cores, shared machine, PROBE_CPU_TIME=1 bench/attention-probe.ts):
 //   ViT-B B=8 H=12 T=197 d=64 f32, all three passes: 1131 ms, 2.1 GFLOP/s counting 2.5x the forward's
-//   flops; allocates dq, dk, dv (14.5 MB) and a transient 76 KB (L, delta) array.
+//   flops; allocates dq, dk, dv (14.5 MB) and a transient 76 KB (L, delta) array. CPU adapters now run
+//   attention_lanes_backward.wgsl (same case: 204-222 ms); this kernel serves GPUs and the fallback.
 
 alias T = f32;
 alias M = f32;

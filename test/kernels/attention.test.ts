@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
-import { chooseAttentionForward, vectorOperands, type AttentionForwardKernel } from '../../kernels/attention.js';
+import { chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: attention');
@@ -266,7 +266,7 @@ function options(up: Uploaded): { mask?: Tensor; keyPaddingMask?: Tensor; causal
 const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
 const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
-async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, kernel?: AttentionForwardKernel): Promise<void> {
+async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, kernel?: AttentionKernel): Promise<void> {
   const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, ...(kernel ? { kernel } : {}) });
   try {
     const want = oracleForward(up.pr);
@@ -430,8 +430,8 @@ t('f16 inputs (f32 math): within f16 output rounding', async () => {
 
 // ---- forward kernels, each forced ------------------------------------------------------------------
 
-/** The forward kernels this adapter runs: 'tiled' everywhere, 'lanes' where subgroups have a fixed width. */
-async function forwardKernels(): Promise<AttentionForwardKernel[]> {
+/** The kernel families this adapter runs: 'tiled' everywhere, 'lanes' where subgroups have a fixed width. */
+async function kernelFamilies(): Promise<AttentionKernel[]> {
   // d = 3 with a scalar layout: the same pipeline as the d = 3 case below, so no extra compile.
   const x = ops.fromFlat(new Float32Array(3), [1, 1, 1, 3], 'f32');
   try {
@@ -456,7 +456,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
     { B: 2, H: 1, Tq: 37, Tk: 19, d: 3, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 103 },
     { B: 1, H: 2, Tq: 17, Tk: 45, d: 32, causal: false, keyPadding: false, mask: 'b1qk', layout: 'kvHeadBroadcast', seed: 104 },
   ];
-  for (const kernel of await forwardKernels()) {
+  for (const kernel of await kernelFamilies()) {
     for (const s of specs) {
       const up = upload(s);
       try {
@@ -478,7 +478,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
 });
 
 t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', async () => {
-  for (const kernel of await forwardKernels()) {
+  for (const kernel of await kernelFamilies()) {
     const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 64, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 7 });
     try {
       up.pr.kpm!.fill(1, 0, 9); // batch 0: every key is padding
@@ -505,7 +505,7 @@ t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', a
 });
 
 t('forward property, each kernel forced: random shapes, head dims, masks and layouts', async () => {
-  const kernels = await forwardKernels();
+  const kernels = await kernelFamilies();
   const spec = fc.tuple(fc.constantFrom(...kernels), attentionCases(2, [3, 32, 64]));
   await fc.assert(
     fc.asyncProperty(spec, async ([kernel, s]) => {
@@ -521,12 +521,12 @@ t('forward property, each kernel forced: random shapes, head dims, masks and lay
 });
 
 t('forward kernel choice: lanes on CPU adapters with fixed-width subgroups, tiled otherwise', () => {
-  assert.is(chooseAttentionForward('cpu', true, 8), 'lanes');
-  assert.is(chooseAttentionForward('cpu', true, 16), 'lanes');
-  assert.is(chooseAttentionForward('cpu', false, 8), 'tiled');
-  assert.is(chooseAttentionForward('cpu', true, undefined), 'tiled');
-  assert.is(chooseAttentionForward('cpu', true, 64), 'tiled');
-  assert.is(chooseAttentionForward('gpu', true, 32), 'tiled');
+  assert.is(chooseAttentionKernel('cpu', true, 8), 'lanes');
+  assert.is(chooseAttentionKernel('cpu', true, 16), 'lanes');
+  assert.is(chooseAttentionKernel('cpu', false, 8), 'tiled');
+  assert.is(chooseAttentionKernel('cpu', true, undefined), 'tiled');
+  assert.is(chooseAttentionKernel('cpu', true, 64), 'tiled');
+  assert.is(chooseAttentionKernel('gpu', true, 32), 'tiled');
   const shape = { batch: 2, heads: 3, tq: 5, tk: 7, headDim: 64, causal: false, scale: 1 };
   const contiguous = { dtype: 'f32' as const, offset: 0, strides: [1344, 448, 64, 1] };
   const ops4 = { q: contiguous, k: contiguous, v: contiguous, mask: null, keyPadding: null };
@@ -564,21 +564,22 @@ t('forward kernel errors: unknown kernel; lanes forced without subgroups (tiled 
 
 // ---- backward ---------------------------------------------------------------------------------------
 
-async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rtol: number }, dtype: 'f32' | 'f16' = 'f32'): Promise<void> {
+async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rtol: number }, dtype: 'f32' | 'f16' = 'f32', kernel?: AttentionKernel): Promise<void> {
   const { B, H, Tq, d } = up.pr;
   const rnd = prng(seed ^ 0x5bd1e995);
   const dOValues = stored(Float64Array.from({ length: B * H * Tq * d }, () => rnd()), dtype);
   const dOut = ops.fromFlat(dOValues, [B, H, Tq, d], dtype);
   const opts = options(up);
   const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...opts, returnLse: true });
-  const { dq, dk, dv } = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, opts);
+  const { dq, dk, dv } = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, { ...opts, ...(kernel ? { kernel } : {}) });
+  const which = `(${kernel ?? 'default'} kernel)`;
   try {
     const fwd = oracleForward(up.pr);
     const want = oracleBackward(up.pr, fwd.P, dOValues);
-    assertClose(await dq.data(), want.dq, { ...tol, what: 'dq' });
+    assertClose(await dq.data(), want.dq, { ...tol, what: `dq ${which}` });
     if (up.k.strides[1] === 0) return; // head-broadcast k/v: per-head gradients are what the oracle gives too
-    assertClose(await dk.data(), want.dk, { ...tol, what: 'dk' });
-    assertClose(await dv.data(), want.dv, { ...tol, what: 'dv' });
+    assertClose(await dk.data(), want.dk, { ...tol, what: `dk ${which}` });
+    assertClose(await dv.data(), want.dv, { ...tol, what: `dv ${which}` });
   } finally {
     dispose([dOut, out, lse, dq, dk, dv]);
   }
@@ -588,20 +589,24 @@ async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rt
 // saved lse): absolute errors stay near 1e-5 with magnitudes up to ~10.
 const F32_GRAD = { atol: 1e-4, rtol: 1e-3 };
 
-t('backward matches the oracle analytic gradient for every tuned head dim', async () => {
+t('backward, each kernel forced, matches the oracle analytic gradient for every tuned head dim', async () => {
+  const kernels = await kernelFamilies();
   for (const [n, d] of HEAD_DIMS.entries()) {
+    // Tq and Tk past 16 span several lanes-kernel row blocks (8 or 16 rows) and walked blocks (16 rows).
     const up = upload({ B: 1, H: 2, Tq: 21 - n, Tk: 17 + 2 * n, d, causal: n % 2 === 1, keyPadding: n % 2 === 0, mask: n === 2 ? 'full' : 'none', layout: 'bthd', seed: 40 + n });
     try {
-      await checkBackward(up, n, F32_GRAD);
+      for (const kernel of kernels) await checkBackward(up, n, F32_GRAD, 'f32', kernel);
     } finally {
       dispose(up.all);
     }
   }
 });
 
-t('backward property: random shapes, masks, layouts', async () => {
+t('backward property, each kernel forced: random shapes, masks, layouts', async () => {
+  const kernels = await kernelFamilies();
   const spec = fc
     .record({
+      kernel: fc.constantFrom(...kernels),
       B: fc.integer({ min: 1, max: 2 }),
       H: fc.integer({ min: 1, max: 2 }),
       Tq: fc.integer({ min: 1, max: 40 }),
@@ -618,16 +623,16 @@ t('backward property: random shapes, masks, layouts', async () => {
     fc.asyncProperty(spec, async (s) => {
       const up = upload(s);
       try {
-        await checkBackward(up, s.seed, F32_GRAD);
+        await checkBackward(up, s.seed, F32_GRAD, 'f32', s.kernel);
       } finally {
         dispose(up.all);
       }
     }),
-    { numRuns: 20 },
+    { numRuns: 24 },
   );
 });
 
-t('backward: fully masked rows and padded keys get zero gradients', async () => {
+t('backward, each kernel forced: fully masked rows and padded keys get zero gradients', async () => {
   const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 32, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 77 });
   try {
     up.pr.kpm!.fill(1, 0, 9); // batch 0: everything padded
@@ -635,7 +640,7 @@ t('backward: fully masked rows and padded keys get zero gradients', async () => 
     up.keyPaddingMask!.dispose();
     up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
     up.all.push(up.keyPaddingMask);
-    await checkBackward(up, 5, F32_GRAD);
+    for (const kernel of await kernelFamilies()) await checkBackward(up, 5, F32_GRAD, 'f32', kernel);
   } finally {
     dispose(up.all);
   }
@@ -647,7 +652,7 @@ t('backward f16: within f16 rounding of the gradients', async () => {
   try {
     // Inputs and dO are f16-rounded for the oracle too; out (saved in f16) feeds delta, which adds
     // ~2^-11 relative error per row on top of the f16 rounding of each gradient.
-    await checkBackward(up, 8, { atol: 1e-2, rtol: 1e-2 }, 'f16');
+    for (const kernel of await kernelFamilies()) await checkBackward(up, 8, { atol: 1e-2, rtol: 1e-2 }, 'f16', kernel);
   } finally {
     dispose(up.all);
   }

@@ -67,8 +67,9 @@ const D4: u32 = (D + 3u) / 4u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per own row
 const WB: u32 = LANES * PER_LANE;           // walked rows per block
 
-// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
-// attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index, pad_mask and the mask
+// readers key_padded, mask_value and probability live in attention_common.wgsl, which the launcher
+// appends to this file.
 
 /*@operands*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
@@ -109,24 +110,6 @@ fn load_do4(base: u32, c: u32) -> vec4<f32> {
   let idx = column_index(base, c, p.do_strides.w);
   return vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])) * pad_mask(c);
   /*@end*/
-}
-
-fn key_padded(batch: u32, key: u32) -> bool {
-  return (p.flags & FLAG_KEY_PADDING) != 0u &&
-         kpm[p.kpm_offset + batch * p.kpm_strides.x + key * p.kpm_strides.y] != KP(0);
-}
-
-fn mask_value(batch: u32, head: u32, i: u32, key: u32) -> f32 {
-  let s = p.mask_strides;
-  return f32(mask[p.mask_offset + batch * s.x + head * s.y + i * s.z + key * s.w]);
-}
-
-// P_ij from a pre-scaled score (mask added), the row's L and visibility; 0 for masked pairs and fully
-// masked rows. The selects keep -inf out of all arithmetic (lavapipe's exp(-inf) is not 0).
-fn probability(score: f32, row_lse: f32, visible: bool) -> f32 {
-  let minus_inf = neg_inf();
-  let ok = visible && row_lse != minus_inf && score != minus_inf;
-  return select(0.0, exp(score - select(0.0, row_lse, ok)), ok);
 }
 
 // Write columns c..c+3 (those below D) of a contiguous gradient row.

@@ -9,6 +9,7 @@ import { Generator } from '../engine/random.js';
 import { deviceInfo } from '../engine/runtime.js';
 import type { Modality } from '../metatransformer/data/types.js';
 import { MetaTransformerEncoder } from '../metatransformer/encoder.js';
+import type { MetaTransformer } from '../metatransformer/model.js';
 import { loadPretrainedEncoder, readEncoderInfo } from '../metatransformer/pretrain/checkpoint.js';
 import { evaluate, fit, type FitProgress } from '../metatransformer/train.js';
 import type { CheckpointSource } from '../nn/checkpoint/index.js';
@@ -68,31 +69,46 @@ export interface ModalityRunOptions {
   epochs?: number;
 }
 
+export interface TrainOptions extends ModalityRunOptions {
+  onProgress?: (p: FitProgress) => void;
+  /** Score the test split after every epoch too (the job's learning curves); off, only at the end. */
+  validateEachEpoch?: boolean;
+}
+
+/**
+ * Trains `model`'s tokenizer and head on `data`'s training split (batch order from `seed`) and evaluates on
+ * its test split. The caller owns the model (the CLI saves it afterwards; the job disposes its parts).
+ */
+export async function trainModel<X>(model: MetaTransformer<X>, recipe: Recipe<X>, data: RecipeData<X>, options: TrainOptions): Promise<RunResult> {
+  const fitted = await fit(model, data.train, {
+    task: data.task, epochs: options.epochs ?? recipe.epochs, batchSize: recipe.batchSize, lr: recipe.lr, seed: options.seed,
+    ...(options.validateEachEpoch ? { validation: data.test } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const scores = await evaluate(model, data.test, data.task, { batchSize: recipe.batchSize });
+  return {
+    metric: data.task === 'classification' ? scores.accuracy! : scores.mse!,
+    ...(scores.mae === undefined ? {} : { mae: scores.mae }),
+    ...(scores.confusion ? { confusion: scores.confusion } : {}),
+    history: fitted.history.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, ...(e.valMetric === undefined ? {} : { validation: e.valMetric }) })),
+    seconds: fitted.seconds,
+    examplesPerSecond: fitted.examplesPerSecond,
+    trainableParameters: fitted.trainableParameters,
+  };
+}
+
 /**
  * Trains a fresh tokenizer and head of `recipe` (initial weights from `seed + 1`, batch order from `seed`) on
- * `data`'s training split on top of `encoder`, and evaluates on its test split. Only this run's tokenizer
- * and head are freed at the end: the encoder is shared.
+ * `data`'s training split on top of `encoder`, scoring the test split each epoch, and evaluates on it. Only
+ * this run's tokenizer and head are freed at the end: the encoder is shared.
  */
 export async function trainRecipe<X>(
   recipe: Recipe<X>, data: RecipeData<X>, config: ConfigValue, encoder: MetaTransformerEncoder,
-  { seed, epochs }: ModalityRunOptions, onProgress?: (p: FitProgress) => void,
+  options: ModalityRunOptions, onProgress?: (p: FitProgress) => void,
 ): Promise<RunResult> {
-  const model = buildModel(recipe, encoder, config, seed + 1);
+  const model = buildModel(recipe, encoder, config, options.seed + 1);
   try {
-    const fitted = await fit(model, data.train, {
-      task: data.task, epochs: epochs ?? recipe.epochs, batchSize: recipe.batchSize, lr: recipe.lr, validation: data.test, seed,
-      ...(onProgress ? { onProgress } : {}),
-    });
-    const scores = await evaluate(model, data.test, data.task, { batchSize: recipe.batchSize });
-    return {
-      metric: data.task === 'classification' ? scores.accuracy! : scores.mse!,
-      ...(scores.mae === undefined ? {} : { mae: scores.mae }),
-      ...(scores.confusion ? { confusion: scores.confusion } : {}),
-      history: fitted.history.map((e) => ({ epoch: e.epoch, trainLoss: e.trainLoss, ...(e.valMetric === undefined ? {} : { validation: e.valMetric }) })),
-      seconds: fitted.seconds,
-      examplesPerSecond: fitted.examplesPerSecond,
-      trainableParameters: fitted.trainableParameters,
-    };
+    return await trainModel(model, recipe, data, { ...options, validateEachEpoch: true, ...(onProgress ? { onProgress } : {}) });
   } finally {
     model.disposeParts();
   }

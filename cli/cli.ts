@@ -20,7 +20,7 @@ import { Generator } from '../engine/random.js';
 import { writeBytes } from '../engine/platform.js';
 import { init, type DeviceInfo } from '../engine/runtime.js';
 import { UsageError, parseFlags, parseModality, required } from '../app/args.js';
-import { loadEncoder, SHIPPED_ENCODER, PRETRAIN_HINT } from '../app/job.js';
+import { loadEncoder, SHIPPED_ENCODER, PRETRAIN_HINT, trainModel } from '../app/job.js';
 import { RECIPES, buildModel, type Recipe, type RecipeData, type TableData } from '../app/modalities.js';
 import { loadModelFile, modelFileBytes, parseModelInfo } from '../app/model-file.js';
 import { readSafetensors } from '../nn/checkpoint/index.js';
@@ -31,7 +31,7 @@ import { readCsvFile, type ColumnKind } from '../metatransformer/io/csv.js';
 import { writeNpy } from '../metatransformer/io/npy.js';
 import type { MetaTransformer } from '../metatransformer/model.js';
 import { readEncoderInfo } from '../metatransformer/pretrain/checkpoint.js';
-import { evaluate, fit, predict } from '../metatransformer/train.js';
+import { predict } from '../metatransformer/train.js';
 
 export const CLI_USAGE = `usage:
   omnitensor info
@@ -293,15 +293,13 @@ async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
       const model = buildModel(recipe, encoder, config, seed);
       try {
         io.out(`training the ${modality} tokenizer and head on ${split.train.inputs.length} examples (${split.test.inputs.length} held out), encoder ${checkpoint} frozen\n`);
-        const fitted = await fit(model, split.train, {
-          task: data.task, epochs: epochs ?? recipe.epochs, batchSize: recipe.batchSize, lr: recipe.lr, seed,
+        const run = await trainModel(model, recipe, dataset, {
+          seed, ...(epochs === undefined ? {} : { epochs }),
           onProgress: (p) => p.step === p.steps || p.step % Math.max(1, Math.floor(p.steps / 4)) === 0
             ? io.out(`  epoch ${p.epoch} step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}\n`) : undefined,
         });
-        const scores = await evaluate(model, split.test, data.task, { batchSize: recipe.batchSize });
-        const validation: Record<string, number> = data.task === 'classification' ? { accuracy: scores.accuracy! } : { mse: scores.mse!, mae: scores.mae! };
-        const metric = data.task === 'classification' ? scores.accuracy! : scores.mse!;
-        io.out(`validation ${metricName(data.task)}: ${formatMetric(data.task, metric)}${scores.mae === undefined ? '' : `, MAE ${formatMetric(data.task, scores.mae)}`} (${fitted.seconds.toFixed(1)} s, ${fitted.examplesPerSecond.toFixed(0)} examples/s, ${fitted.trainableParameters} trainable parameters)\n`);
+        const validation: Record<string, number> = data.task === 'classification' ? { accuracy: run.metric } : { mse: run.metric, mae: run.mae! };
+        io.out(`validation ${metricName(data.task)}: ${formatMetric(data.task, run.metric)}${run.mae === undefined ? '' : `, MAE ${formatMetric(data.task, run.mae)}`} (${run.seconds.toFixed(1)} s, ${run.examplesPerSecond.toFixed(0)} examples/s, ${run.trainableParameters} trainable parameters)\n`);
         const bytes = await modelFileBytes(model, {
           modality, config, task: data.task, classNames: data.classNames, encoder: checkpoint, encoderDim: encoder.dim, validation,
           ...(recipe.fromTable && target !== undefined ? { target } : {}),

@@ -3,10 +3,9 @@
 // bundle and test fixtures, and the page's console is relayed here. Never downloads a browser.
 import { build } from 'esbuild';
 import { createServer } from 'node:http';
-import { mkdirSync, readFileSync, existsSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join, resolve, normalize, extname } from 'node:path';
-import { tmpdir } from 'node:os';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const files = process.argv.slice(2);
 const root = process.cwd();
@@ -50,15 +49,8 @@ const server = createServer((req, res) => {
 await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
 const port = server.address().port;
 
-const userDataDir = mkdtempSync(join(tmpdir(), 'omni-chromium-'));
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--enable-unsafe-webgpu', '--enable-features=Vulkan', '--no-sandbox', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
+const { context } = browser;
 let exitCode = 0;
 try {
   const tab = context.pages()[0] ?? (await context.newPage());
@@ -73,8 +65,7 @@ try {
   console.error(`browser run failed: ${err.message}`);
   exitCode = 1;
 } finally {
-  await context.close();
+  await browser.close();
   server.close();
-  rmSync(userDataDir, { recursive: true, force: true });
 }
 process.exit(exitCode);

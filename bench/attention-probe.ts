@@ -7,6 +7,8 @@
  *   PROBE_CPU_TIME=1 ...   on a shared CPU-only machine: time = process CPU time / PROBE_CORES (default 2),
  *                          which other tenants' load does not inflate (lavapipe's threads are ours)
  *   PROBE_QUICK=1 ...      the ViT-B comparison only
+ *   PROBE_FAMILIES=1 ...   also both kernel families ('tiled', 'lanes') forced, forward and backward, at the
+ *                          ViT-B and ViT-L shapes (for choosing a GPU's family; the tiled forward is slow on CPUs)
  *
  * Each case runs once (compile + check against the unfused result), then in batches for ~0.5 s, three
  * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
@@ -71,6 +73,12 @@ function unfused(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor[] {
   return [qs, scores, p, ops.matmul(p, v)];
 }
 
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
 function line(label: string, ms: number, flops: number, extra = ''): void {
   console.log(`${label.padEnd(52)} ${ms.toFixed(2).padStart(8)} ms ${(flops / ms / 1e6).toFixed(2).padStart(7)} GFLOP/s ${extra}`);
 }
@@ -90,8 +98,7 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   const reference = unfused(q, k, v, scale);
   const a = await fused.data();
   const r = await reference[3]!.data();
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - r[i]!));
+  const worst = maxDiff(a, r);
   for (const x of [fused, ...reference]) x.dispose();
   console.log(`ViT-B B=${b} H=${h} T=${t} d=${d}: max |fused - unfused| = ${worst.toExponential(2)}`);
 
@@ -111,6 +118,39 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   line('fused backward (delta + dK/dV + dQ)', backwardMs, 2.5 * flops);
   console.log(`bytes allocated: backward ${allocated(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)))} (dq, dk, dv; the (lse, delta) scratch is freed inside)`);
   for (const x of [q, k, v, out, lse, dOut]) x.dispose();
+}
+
+if (env.PROBE_FAMILIES === '1') {
+  for (const [name, b, h, t] of [['ViT-B', 8, 12, 197], ['ViT-L', 8, 16, 257]] as const) {
+    const d = 64;
+    const flops = 4 * b * h * t * t * d;
+    const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => uniform([b, h, t, d], s)) as [Tensor, Tensor, Tensor, Tensor];
+    const reference = unfused(q, k, v, 1 / Math.sqrt(d));
+    const want = await reference[3]!.data();
+    let firstDq: ArrayLike<number> | null = null;
+    for (const kernel of ['tiled', 'lanes'] as const) {
+      let forward: number;
+      try {
+        forward = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, { kernel })]);
+      } catch (err) {
+        console.log(`${name} ${kernel}: ${(err as Error).message}`);
+        continue;
+      }
+      const { out, lse } = ops.scaledDotProductAttention(q, k, v, { returnLse: true, kernel });
+      const grads = ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, { kernel });
+      const dq = await grads.dq.data();
+      firstDq ??= dq;
+      const checks = `max |out - unfused| ${maxDiff(await out.data(), want).toExponential(1)}, ` +
+        `max |dq - first family's dq| ${maxDiff(dq, firstDq).toExponential(1)}`;
+      for (const x of Object.values(grads)) x.dispose();
+      const backward = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, { kernel })));
+      line(`${name} B=${b} H=${h} T=${t} d=${d} ${kernel} forward`, forward, flops, checks);
+      line(`${name} B=${b} H=${h} T=${t} d=${d} ${kernel} backward`, backward, 2.5 * flops);
+      for (const x of [out, lse]) x.dispose();
+    }
+    for (const x of reference) x.dispose();
+    for (const x of [q, k, v, dOut]) x.dispose();
+  }
 }
 
 if (env.PROBE_QUICK !== '1') {

@@ -1,6 +1,7 @@
 // Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
-// CLI with its peers (tfjs-webgpu, jax-js) and the kernel/engine/autograd/nn test suites with uvu and
-// fast-check, each one self-contained .mjs under .devbench/ (git-ignored) that imports only 'webgpu'.
+// CLI with its peers (tfjs-webgpu, jax-js), the GEMM and attention probes, and the kernel, engine,
+// autograd and nn test suites with uvu and fast-check, each one self-contained .mjs under .devbench/
+// (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.
 import { build } from 'esbuild';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ const banner = { js: "import { createRequire } from 'node:module'; const require
 const common = { bundle: true, platform: 'node', format: 'esm', external: ['webgpu'], banner, logLevel: 'warning' };
 await build({ ...common, entryPoints: ['dist/bench/run.js'], outfile: `${out}/bench.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/gemm-probe.js'], outfile: `${out}/gemm-probe.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/attention-probe.js'], outfile: `${out}/attention-probe.mjs` });
 
 // One deferred uvu run over the GPU-facing suites, as scripts/uvu-node.mjs runs them here.
 const dirs = ['engine', 'kernels', 'autograd', 'nn'];
@@ -29,4 +31,4 @@ writeFileSync(entry, [
   'process.exit(process.exitCode ?? 0);',
 ].join('\n'));
 await build({ ...common, entryPoints: [entry], outfile: `${out}/tests.mjs` });
-console.log(`bundled ${files.length} test files, the bench and the GEMM probe into ${out}/`);
+console.log(`bundled ${files.length} test files, the bench and the GEMM and attention probes into ${out}/`);

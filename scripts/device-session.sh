@@ -20,7 +20,8 @@ step() {
   echo "   rc=${PIPESTATUS[0]} in $((SECONDS - t0))s" | tee -a "$log"
 }
 probe() { step "$1" "$2" env "${@:3}" node .devbench/gemm-probe.mjs; }
-# Steps to run: all by default, else those named on the command line (adapter torch f32 gemm bench tests).
+# Steps to run: all by default, else those named on the command line (adapter torch f32 gemm attention
+# bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -45,6 +46,7 @@ want gemm && for cfg in 2x2 4x2 2x4 4x4 8x2 2x8 8x4; do
     PROBE_KERNELS="subgroup-matrix:$cfg"
 done
 want gemm && probe f16-auto 40 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1576x768x768,1576x3072x768,4096x4096x4096,8192x8192x8192 PROBE_KERNELS=auto
+want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
 want bench && step bench 200 node .devbench/bench.mjs --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|  M <=|  Total|  Passed|  Skipped|FAIL|✘)" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  Total|  Passed|  Skipped|FAIL|✘)" | head -c 11000

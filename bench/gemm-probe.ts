@@ -6,8 +6,8 @@
  *   PROBE_SHAPES=1024x1024x1024 PROBE_REPS=5 node scripts/run-test.mjs bench/gemm-probe.ts
  *   PROBE_DTYPE=f16 PROBE_KERNELS=subgroup-matrix:4x4,tiled:2x2:16 node dist/bench/gemm-probe.js
  *
- * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK` (4x4 register blocks per
- * invocation, K per slab) and `subgroup-matrix:FMxFN` (16x16 result fragments per one-subgroup
+ * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:walk]` (4x4 register blocks per
+ * invocation, K per slab, `walk`: stage operands along their contiguous dims) and `subgroup-matrix:FMxFN` (16x16 result fragments per one-subgroup
  * workgroup); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
  *
@@ -33,18 +33,18 @@ const LAYOUTS = (env.PROBE_LAYOUTS ?? 'nn,linear').split(',') as ('nn' | 'linear
 
 /** Parses one PROBE_KERNELS entry into matmul options. */
 function parseKernel(text: string): MatmulOptions {
-  const [name, a, b] = text.split(':');
+  const [name, a, b, flag] = text.split(':');
   const pair = (s: string | undefined) => (s ?? '').split('x').map(Number) as [number, number];
   if (name === 'auto') return {};
   if (name === 'lanes') return { kernel: 'lanes', rows: Number(a) };
-  if (name === 'tiled') return { kernel: 'tiled', tile: { blocks: pair(a), tk: Number(b) } };
+  if (name === 'tiled') return { kernel: 'tiled', tile: { blocks: pair(a), tk: Number(b), walkContiguous: flag === 'walk' } };
   if (name === 'subgroup-matrix') return { kernel: 'subgroup-matrix', fragments: pair(a) };
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
 
 function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
-  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}` : 'tiled';
+  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.walkContiguous ? ':walk' : ''}` : 'tiled';
   if (o.kernel === 'subgroup-matrix') return o.fragments ? `subgroup-matrix:${o.fragments.join('x')}` : 'subgroup-matrix';
   return 'auto';
 }

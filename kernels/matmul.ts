@@ -54,6 +54,12 @@ export interface TiledChoice {
   readonly variant: 'tiled';
   readonly blocks: readonly [m: number, n: number];
   readonly tk: number;
+  /**
+   * Stage a transposed A along m and a k-contiguous B (w read as w^T) along k, i.e. always along the
+   * operand's contiguous dim, instead of along k and n whatever the layout. Not yet measured on a GPU,
+   * so the tuning table leaves it off (bench/gemm-probe.ts: `tiled:BMxBN:TK:walk`).
+   */
+  readonly walkContiguous?: boolean;
 }
 
 /** The subgroup-matrix kernel (matmul_subgroup_matrix.wgsl): 16x16 fragments per one-subgroup workgroup. */
@@ -84,9 +90,16 @@ type TuningEntry =
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
 
-/** Workgroup memory of the tiled kernel's two slabs, in bytes. */
+/** Workgroup memory of the tiled kernel's two slabs, in bytes (with the row padding the walks may add). */
 export function tiledBytes(choice: TiledChoice): number {
-  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4;
+  const pad = choice.walkContiguous ? 16 * (64 * choice.blocks[0] + choice.tk) : 0;
+  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4 + pad;
+}
+
+/** Which operands the tiled kernel stages along their contiguous dim (see TiledChoice.walkContiguous). */
+function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWalkK: boolean } {
+  const on = choice.walkContiguous === true;
+  return { aWalkM: on && spec.a.rowStride === 1 && spec.a.colStride !== 1, bWalkK: on && spec.b.rowStride === 1 && spec.b.colStride !== 1 };
 }
 
 /**
@@ -206,12 +219,17 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
         entryPoint: 'matmul_lanes',
         key: `lanes/${choice.rows}/${choice.lanes}`,
       };
-    case 'tiled':
+    case 'tiled': {
+      const walks = tiledWalks(spec, choice);
       return {
-        code: specialize('matmul', {}, { BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u` }),
+        code: specialize('matmul', {}, {
+          BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
+          A_WALK_M: String(walks.aWalkM), B_WALK_K: String(walks.bWalkK),
+        }),
         entryPoint: 'matmul_tiled',
-        key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,
+        key: `tiled/${choice.blocks.join('x')}/${choice.tk}/${walks.aWalkM ? 'm' : 'k'}${walks.bWalkK ? 'k' : 'n'}`,
       };
+    }
     case 'subgroup-matrix': {
       const layout = subgroupMatrixLayout(spec);
       if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with 8-aligned rows and K % 16 == 0');

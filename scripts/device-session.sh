@@ -39,7 +39,7 @@ JS
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 1024 2048 4096 8192
 want f32 && probe f32-tiled 120 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,2048x2048x2048,4096x4096x4096,1576x768x768,1576x3072x768 \
-  PROBE_KERNELS=tiled:1x1:16,tiled:2x2:8,tiled:2x2:16,tiled:2x2:32,tiled:4x2:8,auto
+  PROBE_KERNELS=tiled:1x1:16,tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:walk,tiled:2x2:32:walk,tiled:4x2:8,auto
 want f32 && probe f16-tiled 40 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,4096x4096x4096 PROBE_KERNELS=tiled:1x1:16,tiled:2x2:16
 want gemm && for cfg in 2x2 4x2 2x4 4x4 8x2 2x8 8x4; do
   probe "f16-subgroup-matrix-$cfg" 30 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,4096x4096x4096,1576x768x768,1000x520x768 \

@@ -12,7 +12,9 @@
 //   blocks 64 apart (rather than making them adjacent) means neighbouring invocations read
 //   neighbouring vec4s of the B tile: no workgroup-memory bank conflicts.
 //   K advances by TK. The 256 invocations stage a TILE_M x TK slab of A ([m][k], as A is usually
-//   stored) and a TK x TILE_N slab of B ([k][n]) in workgroup memory, zero-filled past M, N and K, then
+//   stored) and a TK x TILE_N slab of B ([k][n]) in workgroup memory, zero-filled past M, N and K
+//   (consecutive invocations read along k of A and n of B, or with A_WALK_M / B_WALK_K along an
+//   operand's other dim when that is the contiguous one: see the constants below), then
 //   each runs TK/4 steps of: read its 4 * BLOCKS_M rows of A as vec4s along k, and for each of those 4
 //   k read BLOCKS_N vec4s of B and do 16 * BLOCKS_M * BLOCKS_N FMAs.
 //   Register prefetch: the next slab's global loads are issued right after the barrier that publishes
@@ -37,7 +39,8 @@
 //   torch 2.11 fp32 (cuBLAS, TF32 off) on the same GPU: 51700 at 4096^3, 50400 at 2048^3, so the
 //   128x128 TK32 tile (the GPU default for M > 256) reaches 61% of cuBLAS for A @ B at 4096^3 and 40%
 //   for x @ w^T, whose B (w read as w^T) is k-contiguous: consecutive invocations then load elements
-//   K apart, one cache line each. f16 inputs (read as f32): 28500 at 4096^3.
+//   K apart, one cache line each (B_WALK_K addresses this; not yet measured on a GPU, so the tuning
+//   table leaves it off). f16 inputs (read as f32): 28500 at 4096^3.
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):
@@ -75,25 +78,44 @@ const TILE_M: u32 = WG * 4u * BLOCKS_M;
 const TILE_N: u32 = WG * 4u * BLOCKS_N;
 const A_LOADS: u32 = TILE_M * TK / (WG * WG);   // slab elements each invocation stages
 const B_LOADS: u32 = TILE_N * TK / (WG * WG);
+// Which dim consecutive invocations walk when staging: k for A and n for B (row-major operands), or,
+// with these set, m for a transposed A and k for a PyTorch [out, in] weight read as w^T, so that loads
+// stay coalesced whichever way an operand lies. Walking across staged rows would then hit one memory
+// bank per store; a 4-float pad per row spreads them over 8 banks.
+const A_WALK_M: bool = /*@A_WALK_M*/false/*@end*/;
+const B_WALK_K: bool = /*@B_WALK_K*/false/*@end*/;
+const A_LD4: u32 = TK / 4u + select(0u, 1u, A_WALK_M);       // vec4s per staged row of A
+const B_LD4: u32 = TILE_N / 4u + select(0u, 1u, B_WALK_K);   // ... and of B
 
-var<workgroup> a_tile: array<vec4<f32>, TILE_M * TK / 4u>;   // [m][k / 4]: a row's 4 consecutive k
-var<workgroup> b_tile: array<vec4<f32>, TK * TILE_N / 4u>;   // [k][n / 4]: 4 consecutive columns
+var<workgroup> a_tile: array<vec4<f32>, TILE_M * A_LD4>;   // [m][k / 4]: a row's 4 consecutive k
+var<workgroup> b_tile: array<vec4<f32>, TK * B_LD4>;       // [k][n / 4]: 4 consecutive columns
 var<private> a_next: array<f32, A_LOADS>;                   // the prefetched next slab
 var<private> b_next: array<f32, B_LOADS>;
 
-// Reads this invocation's share of the slab starting at k0 into registers. Consecutive invocations walk
-// A's k and B's n, the contiguous dims of row-major operands, so warps read whole cache lines.
+// Slab element e of A as (row m, k) and of B as (k, column n), walking the dims chosen above.
+fn a_slab_at(e: u32) -> vec2<u32> {
+  if (A_WALK_M) { return vec2<u32>(e % TILE_M, e / TILE_M); }
+  return vec2<u32>(e / TK, e % TK);
+}
+
+fn b_slab_at(e: u32) -> vec2<u32> {
+  if (B_WALK_K) { return vec2<u32>(e % TK, e / TK); }
+  return vec2<u32>(e / TILE_N, e % TILE_N);
+}
+
+// Reads this invocation's share of the slab starting at k0 into registers; consecutive invocations
+// read consecutive addresses of each operand, so warps read whole cache lines.
 fn fetch_slab(li: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32) {
   for (var j = 0u; j < A_LOADS; j++) {
-    let e = li + WG * WG * j;
-    let row = row_base + e / TK;
-    let k = k0 + e % TK;
+    let at = a_slab_at(li + WG * WG * j);
+    let row = row_base + at.x;
+    let k = k0 + at.y;
     a_next[j] = select(0.0, f32(a_in[offs.x + min(row, p.m - 1u) * p.a_sm + min(k, p.k - 1u) * p.a_sk]), row < p.m && k < p.k);
   }
   for (var j = 0u; j < B_LOADS; j++) {
-    let e = li + WG * WG * j;
-    let k = k0 + e / TILE_N;
-    let col = col_base + e % TILE_N;
+    let at = b_slab_at(li + WG * WG * j);
+    let k = k0 + at.x;
+    let col = col_base + at.y;
     b_next[j] = select(0.0, f32(b_in[offs.y + min(k, p.k - 1u) * p.b_sk + min(col, p.n - 1u) * p.b_sn]), col < p.n && k < p.k);
   }
 }
@@ -112,12 +134,12 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   fetch_slab(li, offs, row_base, col_base, 0u);
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
     for (var j = 0u; j < A_LOADS; j++) {
-      let e = li + WG * WG * j;
-      a_tile[e / 4u][e % 4u] = a_next[j];   // e = m * TK + k, so [m][k / 4][k % 4]
+      let at = a_slab_at(li + WG * WG * j);
+      a_tile[at.x * A_LD4 + at.y / 4u][at.y % 4u] = a_next[j];
     }
     for (var j = 0u; j < B_LOADS; j++) {
-      let e = li + WG * WG * j;
-      b_tile[e / 4u][e % 4u] = b_next[j];   // e = k * TILE_N + n
+      let at = b_slab_at(li + WG * WG * j);
+      b_tile[at.x * B_LD4 + at.y / 4u][at.y % 4u] = b_next[j];
     }
     workgroupBarrier();
     if (k0 + TK < p.k) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
@@ -126,12 +148,12 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       var a4: array<vec4<f32>, BLOCKS_M * 4u>;   // a4[i * 4 + r] = A[row, kq * 4 .. +3]
       for (var i = 0u; i < BLOCKS_M; i++) {
         for (var r = 0u; r < 4u; r++) {
-          a4[i * 4u + r] = a_tile[(i * WG * 4u + lid.y * 4u + r) * (TK / 4u) + kq];
+          a4[i * 4u + r] = a_tile[(i * WG * 4u + lid.y * 4u + r) * A_LD4 + kq];
         }
       }
       for (var c = 0u; c < 4u; c++) {
         for (var j = 0u; j < BLOCKS_N; j++) {
-          let b = b_tile[(kq * 4u + c) * (TILE_N / 4u) + j * WG + lid.x];
+          let b = b_tile[(kq * 4u + c) * B_LD4 + j * WG + lid.x];
           for (var r = 0u; r < BLOCKS_M * 4u; r++) {
             acc[r * BLOCKS_N + j] = fma(vec4<f32>(a4[r][c]), b, acc[r * BLOCKS_N + j]);
           }

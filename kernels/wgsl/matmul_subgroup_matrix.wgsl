@@ -10,7 +10,7 @@
 //   A subgroup matrix is a 16x16 tile held jointly by the LANES invocations of one subgroup, each
 //   keeping a few elements in registers in a layout only the hardware knows (on NVIDIA: the fragment
 //   layout of `mma.sync`). `subgroupMatrixLoad` fills one from memory, `subgroupMatrixMultiplyAccumulate`
-//   is one 16x16x16 product on the matrix units (8192 FMAs per instruction for the whole subgroup),
+//   is one 16x16x16 product on the matrix units (4096 multiply-adds for the whole subgroup),
 //   `subgroupMatrixStore` writes one back. Every invocation of the subgroup must take part in each call.
 //
 // How work is split
@@ -36,7 +36,7 @@
 //   A first version staged 64x32 and 32x64 f16 slabs in workgroup memory, as matmul.wgsl does: with
 //   one subgroup per workgroup its 32 lanes spent far more instructions on the vec4 loads and the
 //   128 scalar f16 stores per slab than on the 64 matrix instructions, and ran 8.0 TFLOP/s at 4096^3
-//   on an H100, under the tiled f32-arithmetic kernel (27.5).
+//   on an H100, under the tiled f32-arithmetic kernel (27.5-28.5).
 //
 // Constraints (kernels/matmul.ts checks them and otherwise runs matmul.wgsl)
 //   The adapter offers the feature with an f16 x f16 -> f32 16x16x16 configuration and a fixed
@@ -62,7 +62,7 @@
 enable f16;
 enable chromium_experimental_subgroup_matrix;
 
-const FRAGS_M: u32 = /*@FRAGS_M*/4u/*@end*/;             // result fragments per workgroup along M
+const FRAGS_M: u32 = /*@FRAGS_M*/2u/*@end*/;             // result fragments per workgroup along M
 const FRAGS_N: u32 = /*@FRAGS_N*/4u/*@end*/;             // ... and along N
 const LANES: u32 = /*@LANES*/32u/*@end*/;                // the adapter's subgroup size = the workgroup
 const A_K_CONTIGUOUS: bool = /*@A_K_CONTIGUOUS*/true/*@end*/;   // else A is m-contiguous

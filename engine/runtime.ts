@@ -173,7 +173,7 @@ export class Runtime {
   pipeline(launch: Pick<Launch, 'key' | 'code' | 'entryPoint' | 'constants'>): GPUComputePipeline {
     let p = this.pipelines.get(launch.key);
     if (!p) {
-      const module = this.device.createShaderModule({ code: launch.code, label: launch.key });
+      const module = this.device.createShaderModule({ code: typeof launch.code === 'string' ? launch.code : launch.code(), label: launch.key });
       p = this.device.createComputePipeline({
         layout: 'auto',
         label: launch.key,

@@ -118,7 +118,7 @@ export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOper
   const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
   return {
     key: keyOf('forward', shape.headDim, types, tiles),
-    code: attentionCode('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    code: () => attentionCode('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: 'attention_forward',
     params: attentionParams(shape, ops),
     workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
@@ -200,7 +200,7 @@ export function attentionLanesForwardLaunch(shape: AttentionShape, ops: Attentio
   }
   return {
     key: keyOf(vec4 ? 'lanes_forward_v4' : 'lanes_forward', shape.headDim, types, tiles),
-    code: attentionCode('attention_lanes', types, bodies),
+    code: () => attentionCode('attention_lanes', types, bodies),
     entryPoint: 'attention_lanes_forward',
     params: attentionParams(shape, ops),
     workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
@@ -227,7 +227,7 @@ function backwardLaunch(
   const types = typesOf(ops);
   return {
     key: keyOf(entry, shape.headDim, types, tiles),
-    code: attentionCode('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    code: () => attentionCode('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: entry,
     params: attentionParams(shape, ops),
     workgroups,
@@ -301,7 +301,7 @@ export function attentionLanesBackwardLaunch(
   const owned = entry === 'attention_lanes_dkdv' ? shape.tk : shape.tq;
   return {
     key: keyOf(vec4 ? `${entry}_v4` : entry, shape.headDim, types, tiles),
-    code: attentionCode('attention_lanes_backward', types, bodies),
+    code: () => attentionCode('attention_lanes_backward', types, bodies),
     entryPoint: entry,
     params: attentionParams(shape, ops),
     workgroups: [Math.ceil(owned / tile.rows), shape.heads, shape.batch],

@@ -105,7 +105,7 @@ function gemmLaunch(spec: GemmSpec, groups: number, dtype: FloatType, tile: Conv
   const tileCode = `const WG = ${tile.wg}u;\nconst TM = ${tm}u;\nconst TN = ${tn}u;`;
   return {
     key: `conv/gemm/${dtype}/${tile.wg}x${tm}x${tn}/${checked ? 'checked' : 'unchecked'}`,
-    code: specialize('conv', { T: dtype }, { tile: tileCode }),
+    code: () => specialize('conv', { T: dtype }, { tile: tileCode }),
     entryPoint: 'conv_gemm',
     constants: { CHECKED: checked ? 1 : 0 },
     params: w.finish(),
@@ -191,7 +191,7 @@ export function biasGradLaunch(dtype: FloatType, batch: number, channels: number
     .u32x4Array([...sp(dy), 0], 1);
   return {
     key: `conv/bias_grad/${dtype}`,
-    code: specialize('conv', { T: dtype }),
+    code: () => specialize('conv', { T: dtype }),
     entryPoint: 'bias_grad',
     params: w.finish(),
     workgroups: grid1d(channels),
@@ -215,7 +215,7 @@ export function circularLaunch(
   const entryPoint = fold ? 'circular_fold' : 'circular_pad';
   return {
     key: `conv/${entryPoint}/${dtype}`,
-    code: specialize('conv', { T: dtype }),
+    code: () => specialize('conv', { T: dtype }),
     entryPoint,
     params: w.finish(),
     workgroups: grid1d(Math.ceil(count / 256)),

@@ -18,7 +18,12 @@ export type AdapterClass = 'cpu' | 'gpu';
 export interface Launch {
   /** Unique per distinct shader text + entry point + constants: the pipeline cache key. */
   readonly key: string;
-  readonly code: string;
+  /**
+   * The WGSL source, or a function that builds it: the scheduler calls it only when `key` has no compiled
+   * pipeline yet. Specialising sources on every dispatch (regex passes over whole files, then joins) cost
+   * ~5% of the main job's time on lavapipe, plus the garbage collection of the discarded strings.
+   */
+  readonly code: string | (() => string);
   readonly entryPoint: string;
   /** Values for `override` declarations in the shader. */
   readonly constants?: Readonly<Record<string, number>>;

@@ -145,7 +145,7 @@ export function layerNormLaunch(spec: LayerNormSpec): Launch {
   const entryPoint = `${spec.residual ? 'layer_norm_residual' : 'layer_norm'}${columns ? '_cols' : ''}`;
   return {
     key: `layernorm/${entryPoint}/${spec.dtype}/v${lay.lanes}/wg${wg}/w${+hasWeight}b${+hasBias}`,
-    code: code(spec.dtype, lay.lanes),
+    code: () => code(spec.dtype, lay.lanes),
     entryPoint,
     constants: { WG: wg, HAS_WEIGHT: +hasWeight, HAS_BIAS: +hasBias },
     params: params({
@@ -180,7 +180,7 @@ export function layerNormDxLaunch(spec: LayerNormBackwardSpec): Launch {
   const entryPoint = columns ? 'layer_norm_dx_cols' : 'layer_norm_dx';
   return {
     key: `layernorm/${entryPoint}/${spec.dtype}/v${lay.lanes}/wg${wg}/w${+hasWeight}`,
-    code: code(spec.dtype, lay.lanes),
+    code: () => code(spec.dtype, lay.lanes),
     entryPoint,
     constants: { WG: wg, HAS_WEIGHT: +hasWeight },
     params: params({
@@ -221,7 +221,7 @@ export function layerNormColumnGradLaunches(spec: LayerNormBackwardSpec): Column
   const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(rows / MIN_CHUNK_ROWS)));
   const chunkRows = Math.max(1, Math.ceil(rows / chunks));
   const columnGroups = Math.min(65535, Math.ceil(dv / COLUMN_WG));
-  const text = code(spec.dtype, lay.lanes);
+  const text = () => code(spec.dtype, lay.lanes);
   const keyBase = `layernorm/%/${spec.dtype}/v${lay.lanes}/wg${COLUMN_WG}`;
   const fields = { rows, dv, offsets: lay.offsets, mean: spec.meanOffset, rstd: spec.rstdOffset, chunkRows, chunks, lay };
   return {

@@ -207,11 +207,11 @@ function bindingOf(spec: GemmSpec, choice: KernelChoice): OperandBinding {
 }
 
 /** The kernel file specialised for a choice, and the constants that make it distinct. */
-function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { code: string; entryPoint: string; key: string } {
+function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { code: () => string; entryPoint: string; key: string } {
   switch (choice.variant) {
     case 'lanes':
       return {
-        code: specialize('matmul_lanes', {}, {
+        code: () => specialize('matmul_lanes', {}, {
           ROWS: `${choice.rows}u`,
           LANES: `${choice.lanes}u`,
           ...(vec4B ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
@@ -222,7 +222,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
     case 'tiled': {
       const walks = tiledWalks(spec, choice);
       return {
-        code: specialize('matmul', {}, {
+        code: () => specialize('matmul', {}, {
           BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
           A_WALK_M: String(walks.aWalkM), B_WALK_K: String(walks.bWalkK),
         }),
@@ -234,7 +234,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
       const layout = subgroupMatrixLayout(spec);
       if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with 8-aligned rows and K % 16 == 0');
       return {
-        code: specialize('matmul_subgroup_matrix', {}, {
+        code: () => specialize('matmul_subgroup_matrix', {}, {
           FRAGS_M: `${choice.frags[0]}u`,
           FRAGS_N: `${choice.frags[1]}u`,
           LANES: `${choice.lanes}u`,
@@ -286,7 +286,7 @@ export const MAX_GRID = 65535;
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
   const binding = bindingOf(spec, choice);
   const kernel = kernelSource(spec, choice, binding.vec4B);
-  const code = moduleCode(spec, kernel.code, binding);
+  const code = () => moduleCode(spec, kernel.code(), binding);
   const [tileM, tileN] = tileOf(choice);
   const batch = spec.batchShape.reduce((x, d) => x * d, 1);
   const key = [

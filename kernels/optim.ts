@@ -44,7 +44,7 @@ export function adamLaunch(s: AdamStep): Launch {
   const bc2Sqrt = Math.sqrt(1 - s.beta2 ** s.step);
   return {
     key: 'optim/adam',
-    code: specialize('optim'),
+    code: () => specialize('optim'),
     entryPoint: 'adam',
     params: optimParams(s.numel, s.gradOffset, s.decoupled ? 1 : 0, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, bc1, bc2Sqrt]),
     workgroups: grid1d(Math.ceil(s.numel / WG1D)),
@@ -56,7 +56,7 @@ export function sgdLaunch(s: SgdStep): Launch {
   const flags = (s.nesterov ? 2 : 0) | (s.first ? 4 : 0);
   return {
     key: 'optim/sgd',
-    code: specialize('optim'),
+    code: () => specialize('optim'),
     entryPoint: 'sgd',
     params: optimParams(s.numel, s.gradOffset, flags, [s.lr, s.momentum, s.dampening, 0, s.weightDecay, 1, 1]),
     workgroups: grid1d(Math.ceil(s.numel / WG1D)),
@@ -82,7 +82,7 @@ export function assignLaunch(dtype: ElementType, shape: readonly number[], src: 
     .u32x4Array(c.strides[1]!, 2, 0);
   return {
     key: `inplace/assign/${dtype}`,
-    code: specialize('inplace', { T: dtype }),
+    code: () => specialize('inplace', { T: dtype }),
     entryPoint: 'assign',
     params: w.finish(),
     workgroups: grid1d(Math.ceil(numel / WG1D)),

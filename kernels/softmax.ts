@@ -65,7 +65,7 @@ function launch(spec: SoftmaxSpec, forward: boolean, a: StridedOperand, b: Strid
   for (const s of merged.strides) params.u32x4Array(s, 2, 0);
   return {
     key: `softmax/${entryPoint}/${spec.dtype}/wg${wg}/log${+spec.log}`,
-    code: specialize('softmax', { T: spec.dtype }),
+    code: () => specialize('softmax', { T: spec.dtype }),
     entryPoint,
     constants: { WG: wg, LOG: +spec.log },
     params: params.finish(),

@@ -92,9 +92,6 @@ function vectorizable(shape: readonly number[], strides: readonly (readonly numb
   });
 }
 
-/** Shader text per pipeline key: building it is string work that every op would otherwise repeat. */
-const codeCache = new Map<string, string>();
-
 /**
  * Builds the launch for `out[i] = spec.expr(operands at i)` over the broadcast output shape `shape`.
  * Operand strides must already be broadcast to `shape` (0 on expanded dims). The output must be a
@@ -115,8 +112,8 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
   const types: Record<string, string> = { R: wgslType(spec.out) };
   operands.forEach((o, k) => (types[names[k]!] = wgslType(o.dtype)));
   const key = `elementwise/${ARITY_ENTRY[arity - 1]}/${spec.name}/${Object.entries(types).join(';')}/${spec.widen}/${tune.wg}x${tune.per}`;
-  let code = codeCache.get(key);
-  if (code === undefined) {
+  // Built only when the pipeline for `key` is first compiled (see Launch.code).
+  const code = () => {
     const vars = ARITY_VARS[arity - 1];
     const params = ['a_in', 'b_in', 'c_in'].slice(0, arity);
     const binds = vars
@@ -127,10 +124,9 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
     // type-independent zero.
     const bodies: Record<string, string> = { op1: 'return R();', op2: 'return R();', op3: 'return R();' };
     bodies[`op${arity}`] = `${binds} return R(${spec.expr});`;
-    code = specialize('elementwise', types, bodies);
-    if (spec.math) code += `\n${WGSL_SOURCES.math}`;
-    codeCache.set(key, code);
-  }
+    const text = specialize('elementwise', types, bodies);
+    return spec.math ? `${text}\n${WGSL_SOURCES.math}` : text;
+  };
 
   // Dims innermost first.
   const dims = [...cShape].reverse();

@@ -173,17 +173,9 @@ const VEC4_BODIES = {
   }`,
 };
 
-/** Generated shaders by variant: plans are made for every reduction call, and the source only depends on these four. */
-const shaderCache = new Map<string, string>();
-
-function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4 = false): string {
-  const cacheKey = `${kind}/${input}/${subgroups}/${vec4}`;
-  let code = shaderCache.get(cacheKey);
-  if (code === undefined) {
-    code = generateShader(kind, input, subgroups, vec4);
-    shaderCache.set(cacheKey, code);
-  }
-  return code;
+/** The shader source for a reduction variant, built only when its pipeline is first compiled (see Launch.code). */
+function shaderFor(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4 = false): () => string {
+  return () => generateShader(kind, input, subgroups, vec4);
 }
 
 function generateShader(kind: ReduceKind | 'cumsum', input: ElementType, subgroups: boolean, vec4: boolean): string {

@@ -130,7 +130,7 @@ const dawnFlags = (env.OMNI_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
 await init({ dawnFlags });
 const rt = runtime('gemm-probe');
 console.log(`adapter: ${rt.info.adapterClass} ${rt.info.vendor} ${rt.info.architecture} ${rt.info.description}; ` +
-  `subgroup size ${rt.fixedSubgroupSize ?? 'varies'}; f16 subgroup matrices: ${rt.subgroupMatrixF16}; dtype ${DTYPE}`);
+  `subgroup size ${rt.fixedSubgroupSize ?? 'varies'}; f16 subgroup matrices: ${rt.info.subgroupMatrixF16}; dtype ${DTYPE}`);
 const defaults =
   rt.info.adapterClass === 'cpu'
     ? rt.features.has('subgroups') ? 'lanes:4,lanes:8,lanes:12,tiled:1x1:16,auto' : 'tiled:1x1:16,auto'

@@ -42,7 +42,10 @@ export interface DeviceInfo {
   platform: 'node' | 'browser';
   features: string[];
   limits: Record<string, number>;
-  /** The adapter offers 16x16x16 subgroup-matrix products of f16 into f32 (needs the feature enabled too). */
+  /**
+   * The device can run 16x16x16 subgroup-matrix products of f16 into f32: the feature
+   * chromium-experimental-subgroup-matrix is enabled and the adapter lists that configuration.
+   */
   subgroupMatrixF16: boolean;
 }
 
@@ -98,11 +101,6 @@ export class Runtime {
    * per lane (the 'lanes' GEMM and attention kernels) need a known width.
    */
   readonly fixedSubgroupSize: number | undefined;
-  /**
-   * The device can run 16x16x16 subgroup-matrix products of f16 into f32 (the feature
-   * chromium-experimental-subgroup-matrix with that configuration among the adapter's).
-   */
-  readonly subgroupMatrixF16: boolean;
 
   private lostError: DeviceLostError | null = null;
   private firstError: GPUValidationError | null = null;
@@ -137,7 +135,6 @@ export class Runtime {
     const minSize = adapter?.subgroupMinSize;
     this.fixedSubgroupSize = minSize !== undefined && minSize === adapter?.subgroupMaxSize ? minSize : undefined;
     this.features = new Set(info.features);
-    this.subgroupMatrixF16 = this.features.has('chromium-experimental-subgroup-matrix') && info.subgroupMatrixF16;
     this.pool = new BufferPool(device);
     this.flushEvery = flushEvery;
     this.arena = device.createBuffer({ size: ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -368,7 +365,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     platform: isNode ? 'node' : 'browser',
     features: [...device.features].sort(),
     limits: limitsRecord(device.limits),
-    subgroupMatrixF16: hasF16MatrixConfig(adapterInfo, device.adapterInfo),
+    subgroupMatrixF16: device.features.has('chromium-experimental-subgroup-matrix') && hasF16MatrixConfig(adapterInfo, device.adapterInfo),
   };
   current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, gpu);
   return info;

@@ -196,16 +196,6 @@ export function vectorB(spec: GemmSpec, choice: KernelChoice): boolean {
     b.rowStride % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
 }
 
-/** How each operand is bound: scalars, or vec4s along its contiguous dim. */
-interface OperandBinding {
-  readonly vec4A: boolean;
-  readonly vec4B: boolean;
-}
-
-function bindingOf(spec: GemmSpec, choice: KernelChoice): OperandBinding {
-  return { vec4A: false, vec4B: vectorB(spec, choice) };
-}
-
 /** The kernel file specialised for a choice, and the constants that make it distinct. */
 function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { code: () => string; entryPoint: string; key: string } {
   switch (choice.variant) {
@@ -248,11 +238,8 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
   }
 }
 
-function moduleCode(spec: GemmSpec, kernel: string, binding: OperandBinding): string {
-  const decl = [
-    `@group(0) @binding(1) var<storage, read> a_in: array<${binding.vec4A ? 'vec4<TA>' : 'TA'}>;`,
-    `@group(0) @binding(2) var<storage, read> b_in: array<${binding.vec4B ? 'vec4<TB>' : 'TB'}>;`,
-  ];
+function moduleCode(spec: GemmSpec, kernel: string, vec4B: boolean): string {
+  const decl = [`@group(0) @binding(2) var<storage, read> b_in: array<${vec4B ? 'vec4<TB>' : 'TB'}>;`];
   const body: string[] = [];
   let next = 3;
   if (spec.bias) {
@@ -284,13 +271,13 @@ export const MAX_GRID = 65535;
  * a, b, [bias], [residual], out, [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
-  const binding = bindingOf(spec, choice);
-  const kernel = kernelSource(spec, choice, binding.vec4B);
-  const code = () => moduleCode(spec, kernel.code(), binding);
+  const vec4B = vectorB(spec, choice);
+  const kernel = kernelSource(spec, choice, vec4B);
+  const code = () => moduleCode(spec, kernel.code(), vec4B);
   const [tileM, tileN] = tileOf(choice);
   const batch = spec.batchShape.reduce((x, d) => x * d, 1);
   const key = [
-    'matmul', kernel.key, binding.vec4A ? 'a4' : 'a1', binding.vec4B ? 'b4' : 'b1', spec.a.dtype, spec.b.dtype, spec.out,
+    'matmul', kernel.key, vec4B ? 'b4' : 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
   const launches: Launch[] = [];

@@ -132,6 +132,19 @@ function forwardLaunch(op: string, p: Plan, forced: AttentionKernel | undefined)
   return attentionLanesForwardLaunch(shape, p.operands, tile);
 }
 
+/** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */
+function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, forced: AttentionKernel | undefined): { dkdv: Launch; dqLaunch: Launch } {
+  const { kernel, lanes } = kernelOf(op, p, forced);
+  const { shape } = p;
+  if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
+  const tile = attentionLanesBackwardTile(shape.headDim, lanes);
+  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
+  return {
+    dkdv: attentionLanesBackwardLaunch('attention_lanes_dkdv', shape, ops, tile),
+    dqLaunch: attentionLanesBackwardLaunch('attention_lanes_dq', shape, ops, tile),
+  };
+}
+
 /** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
 function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Plan {
   const rt = q.storage(op).rt;
@@ -224,11 +237,8 @@ export function scaledDotProductAttentionBackward(
 ): AttentionGradients {
   const op = 'scaledDotProductAttentionBackward';
   const p = plan(op, q, k, v, options);
-  const { rt, shape, operands, tile, buffers } = p;
+  const { rt, shape, operands, buffers } = p;
   const { batch, heads, tq, tk, headDim } = shape;
-  const { kernel, lanes } = kernelOf(op, p, options.kernel);
-  const lanesTile = attentionLanesBackwardTile(headDim, lanes);
-  if (kernel === 'lanes') checkGrid(op, `q ${fmtShape(q.shape)}, k ${fmtShape(k.shape)}`, Math.ceil(Math.max(tq, tk) / lanesTile.rows), heads, batch);
   for (const [name, t] of [['out', out], ['dOut', dOut]] as const) {
     storageOn(op, rt, t, name);
     if (!sameShape(t.shape, q.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match q ${fmtShape(q.shape)}`);
@@ -239,6 +249,7 @@ export function scaledDotProductAttentionBackward(
   if (lse.dtype !== 'f32') throw new DTypeError(`${op}: lse must be f32 (as the forward returns it), got ${lse.dtype}`);
 
   const ops: AttentionBackwardOperands = { ...operands, out: operand(out), dOut: operand(dOut), lse: operand(lse) };
+  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, options.kernel);
   const dq = empty([batch, heads, tq, headDim], q.dtype, op);
   const dkv = empty([2, batch, heads, tk, headDim], q.dtype, op);
   const gradShape = [batch, heads, tk, headDim];
@@ -251,8 +262,6 @@ export function scaledDotProductAttentionBackward(
     const statsBuffer = stats.storage(op).buffer;
     const dOutBuffer = dOut.storage(op).buffer;
     if (tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [out.storage(op).buffer, dOutBuffer, lse.storage(op).buffer, statsBuffer]);
-    const dkdv = kernel === 'lanes' ? attentionLanesBackwardLaunch('attention_lanes_dkdv', shape, ops, lanesTile) : attentionDkDvLaunch(shape, ops, tile);
-    const dqLaunch = kernel === 'lanes' ? attentionLanesBackwardLaunch('attention_lanes_dq', shape, ops, lanesTile) : attentionDqLaunch(shape, ops, tile);
     if (dk.size > 0) rt.run(dkdv, [...buffers, dOutBuffer, statsBuffer, dk.storage(op).buffer]);
     if (dq.size > 0) rt.run(dqLaunch, [...buffers, dOutBuffer, statsBuffer, dq.storage(op).buffer]);
   } finally {

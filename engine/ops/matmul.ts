@@ -62,7 +62,7 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     adapterClass: rt.info.adapterClass,
     subgroups: rt.features.has('subgroups'),
     subgroupSize: rt.fixedSubgroupSize,
-    subgroupMatrixF16: rt.subgroupMatrixF16,
+    subgroupMatrixF16: rt.info.subgroupMatrixF16,
     workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
   };
   if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 16))

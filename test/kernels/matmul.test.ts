@@ -305,7 +305,7 @@ t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguo
 
 t('forced kernels and tiles the adapter cannot run are refused before any GPU work', () => {
   const a = ops.zeros([4, 4], { dtype: hasF16() ? 'f16' : 'f32' });
-  if (!runtime().subgroupMatrixF16)
+  if (!runtime().info.subgroupMatrixF16)
     assert.throws(() => ops.matmul(a, a, { kernel: 'subgroup-matrix' }), (e: Error) => e instanceof ArgumentError && /subgroup-matrix/.test(e.message));
   assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [5, 1], tk: 8 } }), (e: Error) => e instanceof ArgumentError && /blocks/.test(e.message));
   assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [1, 1], tk: 6 } }), (e: Error) => e instanceof ArgumentError);

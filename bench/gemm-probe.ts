@@ -133,7 +133,7 @@ console.log(`adapter: ${rt.info.adapterClass} ${rt.info.vendor} ${rt.info.archit
   `subgroup size ${rt.fixedSubgroupSize ?? 'varies'}; f16 subgroup matrices: ${rt.info.subgroupMatrixF16}; dtype ${DTYPE}`);
 const defaults =
   rt.info.adapterClass === 'cpu'
-    ? rt.features.has('subgroups') ? 'lanes:4,lanes:8,lanes:12,tiled:1x1:16,auto' : 'tiled:1x1:16,auto'
+    ? rt.features.has('subgroups') ? 'lanes:4,lanes:8,lanes:16,lanes:24,lanes:32,tiled:1x1:16,auto' : 'tiled:1x1:16,auto'
     : 'tiled:1x1:16,tiled:2x2:8,tiled:2x2:16,auto';
 const kernels = (env.PROBE_KERNELS ?? defaults).split(',').map(parseKernel);
 /** Best kernel per M seen (for the suggested TUNING entries). */

@@ -107,8 +107,9 @@ function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWa
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, wall clock over back-to-back dispatches of one submit after a validated run; the
- * probe prints this table from its measurements. Small M gets fewer rows per workgroup because rows
- * past M are computed and thrown away.
+ * probe prints this table from its measurements. 24 rows is no round number: it is where NIR stops
+ * unrolling the kernel's 4-k step, which measured 30-50% faster rolled (matmul_lanes.wgsl). Small M gets
+ * fewer rows per workgroup because rows past M are computed and thrown away.
  * How 'gpu' was measured: the same probe on an NVIDIA H100 (Dawn + Vulkan, driver 580.159, 2026-11-27),
  * f32, GFLOP/s for 64x64 / 128x128 TK 16 / 128x128 TK 32 tiles:
  *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
@@ -118,7 +119,8 @@ function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWa
 export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   cpu: [
     { maxM: 4, variant: 'lanes', rows: 4 },
-    { maxM: Infinity, variant: 'lanes', rows: 12 },
+    { maxM: 8, variant: 'lanes', rows: 8 },
+    { maxM: Infinity, variant: 'lanes', rows: 24 },
   ],
   gpu: [
     { maxM: 256, variant: 'tiled', blocks: [1, 1], tk: 16 },

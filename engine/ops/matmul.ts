@@ -65,8 +65,8 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     subgroupMatrixF16: rt.info.subgroupMatrixF16,
     workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
   };
-  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 16))
-    throw new ArgumentError(`${op}: rows must be an integer in 1..16, got ${options.rows}`);
+  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 32))
+    throw new ArgumentError(`${op}: rows must be an integer in 1..32, got ${options.rows}`);
   switch (options.kernel) {
     case undefined: {
       const choice = chooseKernel(caps, spec);

@@ -54,21 +54,24 @@
 //       same, 12 rows ............................................................ 11.5
 //       same, 16 rows (register spills) ........................................... 8.5
 //       same with the B loads removed (upper bound) ............................... 25.8
-//   * final kernels (bench/gemm-probe.ts with PROBE_CPU_TIME=1: the machine's load average was 10-19
-//     during the runs, so time = this process's CPU time / 2 cores, the uncontended estimate; wall
-//     clock under that load read 1-4 GFLOP/s). GFLOP/s, M x N x K, auto = lanes kernel, 12 rows:
+//       4 k chained per accumulator write, 24 rows (matmul_lanes.wgsl today) ....... 17-21
+//   * final kernel (bench/gemm-probe.ts, PROBE_CPU_TIME=1: this process's CPU time / 2 cores, the
+//     uncontended estimate on a shared machine; two runs, 2026-11-27). GFLOP/s, M x N x K, auto =
+//     lanes kernel with 24 rows, against the previous design (one write per k, 12 rows) in the same run:
 //                          matmul (B row-major, vec4 B)   linear (w [out,in] read as w^T)   tiled
-//       256^3                      13.4                          13.2                    2.7
-//       512^3                      13.5-15.1                     10.4-12.9               2.8
-//       1024^3                     9.3-14.3                      12.4-12.6               2.7
-//       197x768x768                9.1-11.8                      11.2-12.7               2.0
-//       197x3072x768 (fc1)         7.5-8.7                       11.6-13.8               2.0
-//       197x768x3072 (fc2)         6.9-10.2                      11.5-12.6               2.0
-//   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0, jax-js 0.1.25 6.4 GFLOP/s.
-//   * wall clock on a quiet machine, the three engines side by side in one process (npm run bench, default
-//     sizes, 2026-11-26): 1024^3 ours 168 ms = 12.8 GFLOP/s, tfjs-webgpu 3.90, jax-js 4.02 -> 3.3x tfjs and
-//     3.2x jax-js (the issue asks 5x and 2x: the tfjs target is missed); 9.8% of numpy/OpenBLAS on the same
-//     2 cores (131 GFLOP/s). 256^3: ours 9.1, tfjs 3.4, jax-js 3.4 GFLOP/s.
+//       256^3                 14.6-17.2 (was 8.6-10.0)       12.8-14.8 (was 5.4-5.6)         2.7
+//       512^3                 15.8-19.0 (11.7-12.7)          14.9-15.9 (6.7-7.3)             2.8
+//       1024^3                20.8-21.1 (10.7-13.2)          18.5-19.3 (8.1-8.3)             2.7
+//       197x768x768           16.5-17.5 (11.3-12.8)          13.8-16.0 (5.9-6.1)             2.0
+//       197x3072x768 (fc1)    13.9-16.4 (10.4-12.2)          15.1-16.8 (8.0)                 2.0
+//       197x768x3072 (fc2)    17.6-20.9 (12.9-13.7)          15.6-16.6 (7.5-7.7)             2.0
+//     (the 12-row figures are for 12 rows in today's chained kernel, where NIR unrolls the 4-k step;
+//     the old kernel read 9-14 GFLOP/s across these shapes.)
+//   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
+//   * wall clock, the three engines side by side in one process (npm run bench gemm, 2026-11-27):
+//     1024^3 ours 107 ms = 20.1 GFLOP/s, tfjs-webgpu 563 ms (3.82), jax-js 554 ms (3.88) -> 5.3x tfjs and
+//     5.2x jax-js (the issue asks 5x and 2x); 15% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s).
+//     512^3: 5.5x tfjs; 197x768x3072: 4.5x tfjs, 7.7x jax-js.
 
 const BLOCKS_M: u32 = /*@BLOCKS_M*/1u/*@end*/;   // 4x4 register blocks per invocation along M
 const BLOCKS_N: u32 = /*@BLOCKS_N*/1u/*@end*/;   // ... and along N

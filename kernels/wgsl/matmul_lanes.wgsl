@@ -7,23 +7,31 @@
 //   workgroup. The workgroup is exactly one subgroup of LANES invocations.
 //
 // How work is split
-//   Lane l owns 4 adjacent output columns and ROWS rows (ROWS vec4 accumulators, in registers).
-//   K advances in blocks of LANES: lane l loads A[row, k0 + l] for each of the ROWS rows (one gather
-//   of LANES neighbouring floats per row), then for each kk < LANES every lane takes row values from
-//   lane kk with subgroupShuffle (an in-register broadcast) and does ROWS vec4 FMAs against its own
-//   4 values of B[k0 + kk, cols]. No workgroup memory, no barriers.
+//   Lane l owns 4 adjacent output columns and ROWS rows (ROWS vec4 accumulators). K advances in blocks
+//   of LANES: lane l loads A[row, k0 + l] for each of the ROWS rows (one gather of LANES neighbouring
+//   floats per row). Then, 4 k at a time, every lane loads its 4 values of 4 rows of B, and for each
+//   output row takes that row's 4 A values from lanes kk..kk+3 with subgroupShuffle (an in-register
+//   broadcast) and chains the 4 vec4 FMAs into one update of the row's accumulator. No workgroup
+//   memory, no barriers.
 //
-// Why this shape (lavapipe, 2 cores)
-//   A load whose address differs per lane becomes an AVX gather, the dominant cost here; a load whose
-//   address is uniform becomes a scalar load + splat. Per kk a lane issues 4 gathers for B (one per
-//   vector component, whatever B's layout) and ROWS*4 FMAs, so B costs 1/ROWS gathers per FMA; A costs
-//   ROWS/LANES gathers per block plus ROWS shuffles. Sharing A by shuffles beat uniform A loads by
-//   ~40%; ROWS = 8..12 is the register-pressure sweet spot (16 spills).
+// Why this shape (lavapipe 25.0.7, 2 cores; read off GALLIVM_DEBUG=asm dumps, then timed)
+//   - A storage load whose address differs per lane is LANES scalar loads, each behind its own
+//     exec-mask test and bounds check (~11 instructions per element); a shuffle from a uniform lane is
+//     one vpermd. So per k the kernel loads ROWS + 4 * LANES elements for ROWS * 4 vector FMAs: more
+//     rows, fewer loads per FMA.
+//   - Every write to a loop-carried variable is a masked blend, and past ~24 live vectors the
+//     accumulators sit on the stack (a load and a store per write); ffma is lowered to mul + add.
+//     Chaining 4 k into one accumulator write cuts blends and spill traffic 4x. 1024^3 with 12 rows:
+//     one write per k 12-14 GFLOP/s, chained 13-14; 24 rows chained 17-21 (A @ B) and 16-18 (x @ w^T).
+//   - The 4-k step stays a loop: NIR unrolls it (both halves of the block) when ROWS <= 20, and the
+//     unrolled code measured 30-50% slower (all 8 B rows live at once; 20 rows: 12 GFLOP/s, 24: 20).
+//     Hence 24 rows in the tuning table (kernels/matmul.ts) for M > 8; small M takes fewer.
+//   Figures per shape are in matmul.wgsl's header.
 //
 // Constraints
-//   Needs `subgroups` and a subgroup size equal to LANES (the launcher only picks this kernel when
-//   the adapter reports a fixed subgroup size). Edges: rows and columns past M / N are clamped for
-//   loads and skipped on store; the last K block (K % LANES) is masked.
+//   Needs `subgroups` and a subgroup size equal to LANES, a multiple of 4 (the launcher only picks this
+//   kernel when the adapter reports a fixed subgroup size). Edges: rows and columns past M / N are
+//   clamped for loads and skipped on store; B rows past K read as zeros.
 
 enable subgroups;
 
@@ -36,6 +44,11 @@ const LANES: u32 = /*@LANES*/8u/*@end*/;
 // 4.6 -> 9.3 GFLOP/s).
 fn load_b4(bo: vec4<u32>) -> vec4<f32> {
   /*@load_b4*/ return vec4<f32>(f32(b_in[bo.x]), f32(b_in[bo.y]), f32(b_in[bo.z]), f32(b_in[bo.w])); /*@end*/
+}
+
+// Row kb of B at this lane's 4 columns; rows past K read as exact zeros.
+fn load_b_row(b_cols: vec4<u32>, kb: u32) -> vec4<f32> {
+  return select(vec4<f32>(0.0), load_b4(b_cols + min(kb, p.k - 1u) * p.b_sk), kb < p.k);
 }
 
 @compute @workgroup_size(LANES)
@@ -67,11 +80,17 @@ fn matmul_lanes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocat
     for (var r = 0u; r < ROWS; r++) {
       a_mine[r] = select(0.0, f32(a_in[a_rows[r] + min(k_mine, p.k - 1u) * p.a_sk]), k_mine < p.k);
     }
-    for (var kk = 0u; kk < LANES; kk++) {
-      let kb = k0 + kk;
-      let b = select(vec4<f32>(0.0), load_b4(b_cols + min(kb, p.k - 1u) * p.b_sk), kb < p.k);
+    for (var kk = 0u; kk < LANES; kk += 4u) {
+      let b0 = load_b_row(b_cols, k0 + kk);
+      let b1 = load_b_row(b_cols, k0 + kk + 1u);
+      let b2 = load_b_row(b_cols, k0 + kk + 2u);
+      let b3 = load_b_row(b_cols, k0 + kk + 3u);
       for (var r = 0u; r < ROWS; r++) {
-        acc[r] = fma(vec4<f32>(subgroupShuffle(a_mine[r], kk)), b, acc[r]);
+        let a = a_mine[r];
+        var s = fma(vec4<f32>(subgroupShuffle(a, kk)), b0, acc[r]);
+        s = fma(vec4<f32>(subgroupShuffle(a, kk + 1u)), b1, s);
+        s = fma(vec4<f32>(subgroupShuffle(a, kk + 2u)), b2, s);
+        acc[r] = fma(vec4<f32>(subgroupShuffle(a, kk + 3u)), b3, s);
       }
     }
   }

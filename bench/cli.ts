@@ -11,8 +11,8 @@ export interface CliOptions extends SuiteOptions {
 }
 
 /** Parses argv (without node and the script); throws an Error with the usage on anything unknown. */
-export function parseArgs(argv: readonly string[], envFlags = ''): CliOptions {
-  const opts: CliOptions = { quick: false, large: false, groups: [], engines: [...ENGINES], dawnFlags: envFlags.split(/\s+/).filter(Boolean) };
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const opts: CliOptions = { quick: false, large: false, groups: [], engines: [...ENGINES], dawnFlags: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {

@@ -126,8 +126,7 @@ function cpu(): number {
   return u ? (u.user + u.system) / 1000 : 0;
 }
 
-const dawnFlags = (env.OMNI_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
-await init({ dawnFlags });
+await init();
 const rt = runtime('gemm-probe');
 console.log(`adapter: ${rt.info.adapterClass} ${rt.info.vendor} ${rt.info.architecture} ${rt.info.description}; ` +
   `subgroup size ${rt.fixedSubgroupSize ?? 'varies'}; f16 subgroup matrices: ${rt.info.subgroupMatrixF16}; dtype ${DTYPE}`);

@@ -3,8 +3,8 @@
  *   node dist/bench/run.js [GROUP...] [--quick] [--large] [--engines omnitensor,tfjs-webgpu,jax-js]
  *                          [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...
  * GROUP is one of gemm attention layernorm softmax gelu conv reduce optimizer overhead model (all by
- * default). --dawn-flags may repeat; the environment variable OMNI_DAWN_FLAGS (space-separated) adds more,
- * e.g. OMNI_DAWN_FLAGS=enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia.
+ * default). --dawn-flags may repeat; the environment variable OMNI_DAWN_FLAGS (space-separated) adds more
+ * for every Dawn instance (engine/platform.ts), e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ async function write(path: string, text: string): Promise<void> {
 async function main(): Promise<void> {
   let opts: CliOptions;
   try {
-    opts = parseArgs(process.argv.slice(2), process.env.OMNI_DAWN_FLAGS);
+    opts = parseArgs(process.argv.slice(2));
   } catch (err) {
     console.error((err as Error).message);
     process.exit(2);

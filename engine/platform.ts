@@ -25,7 +25,10 @@ interface DawnModule {
 /**
  * Returns the WebGPU entry point: `navigator.gpu` in browsers (or wherever a host installed one),
  * Dawn through the `webgpu` package in Node. `dawnFlags` are passed to Dawn's `create`, e.g.
- * `['enable-dawn-features=allow_unsafe_apis']`.
+ * `['enable-dawn-features=allow_unsafe_apis']`, after any from the OMNI_DAWN_FLAGS environment
+ * variable (space-separated), so that tests, benchmarks and scripts take machine-specific flags without
+ * each parsing them: NVIDIA's Vulkan driver exposes shader-f16 and subgroup matrices only with
+ * `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`.
  */
 export async function getGPU(dawnFlags: readonly string[] = []): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
@@ -47,7 +50,8 @@ export async function getGPU(dawnFlags: readonly string[] = []): Promise<GPU> {
   }
   // Dawn's globals (GPUBufferUsage, GPUMapMode, ...) are needed by any code that uses the constants.
   Object.assign(globalThis, dawn.globals);
-  return dawn.create([...dawnFlags]);
+  const fromEnv = (globalThis.process.env.OMNI_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return dawn.create([...fromEnv, ...dawnFlags]);
 }
 
 /** Hint printed when no adapter is found, tailored to the platform. */

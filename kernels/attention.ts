@@ -11,7 +11,7 @@
  * in (private row arrays need a fixed size); everything else travels in the uniforms.
  */
 import type { Operand } from './elementwise.js';
-import { ParamWriter, WG1D, grid1d, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
+import { ParamWriter, WG1D, grid1d, lanesSupported, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
 
 /** Largest head dim the kernels compile for: private memory per invocation grows with it. */
 export const MAX_HEAD_DIM = 256;
@@ -140,20 +140,12 @@ export interface AttentionLanesTile {
   readonly lanes: number;
 }
 
-/** Subgroup widths the lanes kernel is written for (it shuffles across exactly one subgroup). */
-const LANE_WIDTHS = [4, 8, 16, 32];
-
 /**
  * The kernel family for an adapter: 'lanes' on CPU adapters with subgroups of a known fixed width
  * (`subgroupSize` undefined when the adapter reports a range), else 'tiled'.
  */
 export function chooseAttentionKernel(adapterClass: AdapterClass, hasSubgroups: boolean, subgroupSize: number | undefined): AttentionKernel {
   return adapterClass === 'cpu' && lanesSupported(hasSubgroups, subgroupSize) ? 'lanes' : 'tiled';
-}
-
-/** Whether the lanes kernel can run at all (forcing it needs this too). */
-export function lanesSupported(hasSubgroups: boolean, subgroupSize: number | undefined): boolean {
-  return hasSubgroups && subgroupSize !== undefined && LANE_WIDTHS.includes(subgroupSize);
 }
 
 /**

@@ -15,6 +15,15 @@ export type ElementType = 'f32' | 'f16' | 'i32' | 'u32';
 /** 'cpu' for software adapters (lavapipe, SwiftShader, WARP), 'gpu' otherwise: launchers pick tiles by it. */
 export type AdapterClass = 'cpu' | 'gpu';
 
+/**
+ * Whether the lanes kernels (matmul_lanes, attention_lanes*: one workgroup is exactly one subgroup,
+ * whose lanes share operands by subgroupShuffle) can run: the `subgroups` feature and a fixed
+ * subgroup width they are written for (`subgroupSize` undefined when the adapter reports a range).
+ */
+export function lanesSupported(hasSubgroups: boolean, subgroupSize: number | undefined): boolean {
+  return hasSubgroups && subgroupSize !== undefined && [4, 8, 16, 32].includes(subgroupSize);
+}
+
 export interface Launch {
   /** Unique per distinct shader text + entry point + constants: the pipeline cache key. */
   readonly key: string;

@@ -7,7 +7,7 @@
  * Operands are described by strides only, so transposed views and PyTorch [out, in] weights read as
  * w^T reach the kernels without copies.
  */
-import { ParamWriter, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
+import { ParamWriter, lanesSupported, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
 import { WGSL_SOURCES } from './wgsl/embedded.js';
 
 export type MatmulVariant = 'tiled' | 'lanes' | 'subgroup-matrix';
@@ -164,12 +164,11 @@ export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; b
  */
 export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const lanes = caps.subgroupSize;
-  const fixedLanes = caps.subgroups && lanes !== undefined && [4, 8, 16, 32].includes(lanes);
   if (PICK_SUBGROUP_MATRIX && caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec))
     return { variant: 'subgroup-matrix', frags: SUBGROUP_MATRIX_FRAGS, lanes };
   const table = TUNING[caps.adapterClass];
   const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
-  if (entry.variant === 'lanes') return fixedLanes ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
+  if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
   const tiled: TiledChoice = { variant: 'tiled', blocks: entry.blocks, tk: entry.tk };
   return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;
 }
@@ -189,24 +188,42 @@ export function tileOf(choice: KernelChoice): [number, number] {
 const RELU = 'v = select(0.0, v, v > 0.0) + select(0.0, v, v != v);'; // keeps NaN, as torch.relu
 
 /**
- * Whether the lanes kernel may bind B as array<vec4<TB>>: B row-major along N and every offset it
- * forms (base, row and batch strides, N) a multiple of 4 elements.
+ * How the lanes kernel may bind B as array<vec4<TB>>: 'rows' when B is row-major along N (a vec4 is 4
+ * columns of one k), 'columns' when it is k-contiguous, as a PyTorch [out, in] weight read as w^T (a
+ * vec4 is 4 consecutive k of one column), each only if every offset it forms (base, strides, N or K)
+ * is a multiple of 4 elements; null otherwise (scalar loads).
  */
-export function vectorB(spec: GemmSpec, choice: KernelChoice): boolean {
+export function vectorB(spec: GemmSpec, choice: KernelChoice): 'rows' | 'columns' | null {
+  if (choice.variant !== 'lanes') return null;
   const b = spec.b;
-  return choice.variant === 'lanes' && b.colStride === 1 && spec.n % 4 === 0 && b.offset % 4 === 0 &&
-    b.rowStride % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
+  const aligned = b.offset % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
+  if (aligned && b.colStride === 1 && spec.n % 4 === 0 && b.rowStride % 4 === 0) return 'rows';
+  if (aligned && b.rowStride === 1 && spec.k % 4 === 0 && b.colStride % 4 === 0) return 'columns';
+  return null;
 }
 
+/** load_b4 over an array<vec4<TB>> binding at any element offsets (the 'columns' binding, where only load_b_block reads B). */
+const LOAD_B4_FROM_VEC4 = 'return vec4<f32>(f32(b_in[bo.x / 4u][bo.x % 4u]), f32(b_in[bo.y / 4u][bo.y % 4u]), f32(b_in[bo.z / 4u][bo.z % 4u]), f32(b_in[bo.w / 4u][bo.w % 4u]));';
+
+/** load_b_block for a k-contiguous B: one vec4 along k per column, transposed in registers. */
+const LOAD_B_COLUMNS = `let on = kb < p.k;
+  let kc = min(kb, p.k - 4u);
+  let c0 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.x + kc) / 4u]), on);
+  let c1 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.y + kc) / 4u]), on);
+  let c2 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.z + kc) / 4u]), on);
+  let c3 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.w + kc) / 4u]), on);
+  return transpose(mat4x4<f32>(c0, c1, c2, c3));`;
+
 /** The kernel file specialised for a choice, and the constants that make it distinct. */
-function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { code: () => string; entryPoint: string; key: string } {
+function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: 'rows' | 'columns' | null): { code: () => string; entryPoint: string; key: string } {
   switch (choice.variant) {
     case 'lanes':
       return {
         code: () => specialize('matmul_lanes', {}, {
           ROWS: `${choice.rows}u`,
           LANES: `${choice.lanes}u`,
-          ...(vec4B ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
+          ...(vec4B === 'rows' ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
+          ...(vec4B === 'columns' ? { load_b4: LOAD_B4_FROM_VEC4, load_b_block: LOAD_B_COLUMNS } : {}),
         }),
         entryPoint: 'matmul_lanes',
         key: `lanes/${choice.rows}/${choice.lanes}`,
@@ -240,7 +257,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: boolean): { c
   }
 }
 
-function moduleCode(spec: GemmSpec, kernel: string, vec4B: boolean): string {
+function moduleCode(spec: GemmSpec, kernel: string, vec4B: 'rows' | 'columns' | null): string {
   const decl = [`@group(0) @binding(2) var<storage, read> b_in: array<${vec4B ? 'vec4<TB>' : 'TB'}>;`];
   const body: string[] = [];
   let next = 3;
@@ -279,7 +296,7 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
   const [tileM, tileN] = tileOf(choice);
   const batch = spec.batchShape.reduce((x, d) => x * d, 1);
   const key = [
-    'matmul', kernel.key, vec4B ? 'b4' : 'b1', spec.a.dtype, spec.b.dtype, spec.out,
+    'matmul', kernel.key, vec4B ?? 'scalar', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
   const launches: Launch[] = [];

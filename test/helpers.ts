@@ -50,25 +50,16 @@ import { init, type DeviceInfo } from '../engine/runtime.js';
 let device: Promise<DeviceInfo> | null = null;
 
 /**
- * Dawn flags for Node runs from OMNI_DAWN_FLAGS (space-separated), as the bench takes them: NVIDIA's
- * Vulkan driver exposes shader-f16 and subgroup matrices only with
- * `enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia`.
- */
-const dawnFlags = ((globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.OMNI_DAWN_FLAGS ?? '')
-  .split(/\s+/)
-  .filter(Boolean);
-
-/**
  * Initialises the GPU once per test process (all suites share the device). Tests that deliberately lose
  * or replace the device call `resetTestDevice()` afterwards.
  */
 export function testDevice(): Promise<DeviceInfo> {
-  device ??= init({ dawnFlags });
+  device ??= init();
   return device;
 }
 
 export function resetTestDevice(): Promise<DeviceInfo> {
-  device = init({ dawnFlags });
+  device = init();
   return device;
 }
 

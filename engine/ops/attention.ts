@@ -32,7 +32,6 @@ import {
   attentionLanesTile,
   attentionTile,
   chooseAttentionKernel,
-  lanesSupported,
   type AttentionKernel,
   type AttentionBackwardOperands,
   type AttentionOperands,
@@ -40,7 +39,7 @@ import {
   type AttentionTile,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
-import type { Launch } from '../../kernels/launch.js';
+import { lanesSupported, type Launch } from '../../kernels/launch.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';

@@ -8,6 +8,7 @@ import {
   chooseKernel, DEFAULT_TILED, matmulLaunches, MAX_GRID, SUBGROUP_MATRIX_FRAGS, subgroupMatrixLayout, tiledBytes, tileOf,
   type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type TiledChoice,
 } from '../../kernels/matmul.js';
+import { lanesSupported } from '../../kernels/launch.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime, type Runtime } from '../runtime.js';
@@ -75,9 +76,9 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     case 'tiled':
       return tiledChoice(op, rt, options.tile);
     case 'lanes':
-      if (!caps.subgroups || caps.subgroupSize === undefined)
-        throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size, which this adapter lacks`);
-      return { variant: 'lanes', rows: options.rows ?? 8, lanes: caps.subgroupSize };
+      if (!lanesSupported(caps.subgroups, caps.subgroupSize))
+        throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+      return { variant: 'lanes', rows: options.rows ?? 8, lanes: caps.subgroupSize! };
     case 'subgroup-matrix': {
       if (!caps.subgroupMatrixF16 || caps.subgroupSize === undefined)
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs chromium-experimental-subgroup-matrix with an f16 16x16x16 configuration and a fixed subgroup size, which this adapter lacks`);

@@ -56,17 +56,19 @@
 //       same with the B loads removed (upper bound) ............................... 25.8
 //       4 k chained per accumulator write, 24 rows (matmul_lanes.wgsl today) ....... 17-21
 //   * final kernel (bench/gemm-probe.ts, PROBE_CPU_TIME=1: this process's CPU time / 2 cores, the
-//     uncontended estimate on a shared machine; two runs, 2026-11-27). GFLOP/s, M x N x K, auto =
-//     lanes kernel with 24 rows, against the previous design (one write per k, 12 rows) in the same run:
+//     uncontended estimate on a shared machine; 2-4 runs, 2026-11-27). GFLOP/s, M x N x K, auto =
+//     lanes kernel with 24 rows; in brackets the previous design (one accumulator write per k, 12 rows,
+//     w^T read by scalar loads) in the same runs:
 //                          matmul (B row-major, vec4 B)   linear (w [out,in] read as w^T)   tiled
-//       256^3                 14.6-17.2 (was 8.6-10.0)       12.8-14.8 (was 5.4-5.6)         2.7
-//       512^3                 15.8-19.0 (11.7-12.7)          14.9-15.9 (6.7-7.3)             2.8
-//       1024^3                20.8-21.1 (10.7-13.2)          18.5-19.3 (8.1-8.3)             2.7
-//       197x768x768           16.5-17.5 (11.3-12.8)          13.8-16.0 (5.9-6.1)             2.0
-//       197x3072x768 (fc1)    13.9-16.4 (10.4-12.2)          15.1-16.8 (8.0)                 2.0
-//       197x768x3072 (fc2)    17.6-20.9 (12.9-13.7)          15.6-16.6 (7.5-7.7)             2.0
-//     (the 12-row figures are for 12 rows in today's chained kernel, where NIR unrolls the 4-k step;
-//     the old kernel read 9-14 GFLOP/s across these shapes.)
+//       256^3                 8.9-17.2 (was 8.6-10.0)        11.4-11.7 (was 5.4-5.6)         2.7
+//       512^3                 12.2-19.0 (11.7-12.7)          10.8-17.0 (6.7-7.3)             2.8
+//       1024^3                19.6-21.1 (10.7-13.2)          19.5-21.5 (8.1-8.3)             2.7
+//       197x768x768           16.5-21.2 (11.3-12.8)          16.9-17.0 (5.9-6.1)             2.0
+//       197x3072x768 (fc1)    13.9-16.4 (10.4-12.2)          18.1-19.2 (8.0)                 2.0
+//       197x768x3072 (fc2)    16.8-20.9 (12.9-13.7)          17.3-21.5 (7.5-7.7)             2.0
+//     (the bracketed figures are 12 rows in the chained kernel, where NIR unrolls the 4-k step; the
+//     old kernel read 9-14 GFLOP/s across these shapes. w^T with K % 4 == 0 now loads 4 k of a column
+//     per vec4: 197x2304x768 (ViT-B qkv) 11.9 -> 18.1 GFLOP/s.)
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
 //   * wall clock, the three engines side by side in one process (npm run bench gemm, 2026-11-27):
 //     1024^3 ours 107 ms = 20.1 GFLOP/s, tfjs-webgpu 563 ms (3.82), jax-js 554 ms (3.88) -> 5.3x tfjs and

@@ -9,10 +9,11 @@
 // How work is split
 //   Lane l owns 4 adjacent output columns and ROWS rows (ROWS vec4 accumulators). K advances in blocks
 //   of LANES: lane l loads A[row, k0 + l] for each of the ROWS rows (one gather of LANES neighbouring
-//   floats per row). Then, 4 k at a time, every lane loads its 4 values of 4 rows of B, and for each
-//   output row takes that row's 4 A values from lanes kk..kk+3 with subgroupShuffle (an in-register
-//   broadcast) and chains the 4 vec4 FMAs into one update of the row's accumulator. No workgroup
-//   memory, no barriers.
+//   floats per row). Then, 4 k at a time, every lane loads the 4x4 block of B at its 4 columns
+//   (load_b_block: 4 vec4 loads when B is row-major or a w^T with K % 4 == 0, else 16 scalar ones),
+//   and for each output row takes that row's 4 A values from lanes kk..kk+3 with subgroupShuffle (an
+//   in-register broadcast) and chains the 4 vec4 FMAs into one update of the row's accumulator. No
+//   workgroup memory, no barriers.
 //
 // Why this shape (lavapipe 25.0.7, 2 cores; read off GALLIVM_DEBUG=asm dumps, then timed)
 //   - A storage load whose address differs per lane is LANES scalar loads, each behind its own
@@ -51,6 +52,17 @@ fn load_b_row(b_cols: vec4<u32>, kb: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), load_b4(b_cols + min(kb, p.k - 1u) * p.b_sk), kb < p.k);
 }
 
+// Rows kb..kb+3 of B at this lane's 4 columns: column j of the result is row kb + j. When B is a
+// PyTorch [out, in] weight read as w^T (k contiguous, K and every offset 4-aligned, array<vec4<TB>>),
+// the launcher swaps in a body that loads each column's 4 consecutive k as one vec4 and transposes:
+// 4 vec4 loads instead of 16 scalar ones, and the transpose is free (lavapipe keeps a vec4 as 4 SIMD
+// registers, so it only renames them). kb is a multiple of 4 there, so a block is all in K or all out.
+fn load_b_block(b_cols: vec4<u32>, kb: u32) -> mat4x4<f32> {
+  /*@load_b_block*/
+  return mat4x4<f32>(load_b_row(b_cols, kb), load_b_row(b_cols, kb + 1u), load_b_row(b_cols, kb + 2u), load_b_row(b_cols, kb + 3u));
+  /*@end*/
+}
+
 @compute @workgroup_size(LANES)
 fn matmul_lanes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let bi = p.batch_base + wid.z;
@@ -81,16 +93,13 @@ fn matmul_lanes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocat
       a_mine[r] = select(0.0, f32(a_in[a_rows[r] + min(k_mine, p.k - 1u) * p.a_sk]), k_mine < p.k);
     }
     for (var kk = 0u; kk < LANES; kk += 4u) {
-      let b0 = load_b_row(b_cols, k0 + kk);
-      let b1 = load_b_row(b_cols, k0 + kk + 1u);
-      let b2 = load_b_row(b_cols, k0 + kk + 2u);
-      let b3 = load_b_row(b_cols, k0 + kk + 3u);
+      let b = load_b_block(b_cols, k0 + kk);
       for (var r = 0u; r < ROWS; r++) {
         let a = a_mine[r];
-        var s = fma(vec4<f32>(subgroupShuffle(a, kk)), b0, acc[r]);
-        s = fma(vec4<f32>(subgroupShuffle(a, kk + 1u)), b1, s);
-        s = fma(vec4<f32>(subgroupShuffle(a, kk + 2u)), b2, s);
-        acc[r] = fma(vec4<f32>(subgroupShuffle(a, kk + 3u)), b3, s);
+        var s = fma(vec4<f32>(subgroupShuffle(a, kk)), b[0], acc[r]);
+        s = fma(vec4<f32>(subgroupShuffle(a, kk + 1u)), b[1], s);
+        s = fma(vec4<f32>(subgroupShuffle(a, kk + 2u)), b[2], s);
+        acc[r] = fma(vec4<f32>(subgroupShuffle(a, kk + 3u)), b[3], s);
       }
     }
   }

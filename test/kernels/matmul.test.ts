@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, PICK_SUBGROUP_MATRIX, subgroupMatrixLayout, TUNING, type GemmSpec } from '../../kernels/matmul.js';
+import { chooseKernel, DEFAULT_TILED, PICK_SUBGROUP_MATRIX, subgroupMatrixLayout, TUNING, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
@@ -158,7 +158,7 @@ t('zero-size dims: K = 0 gives zeros (plus bias), M = 0 an empty result', async 
 // ~ 4.9e-4); rtol 1e-3 covers that with 2x margin, atol adds the accumulation term.
 t('f16 inputs accumulate in f32; f16 or f32 output', async () => {
   if (!hasF16()) return;
-  for (const [m, n, k] of [[5, 9, 33], [40, 20, 130]] as const) {
+  for (const [m, n, k] of [[5, 9, 33], [40, 20, 130], [30, 12, 64]] as const) {
     const [a, ra] = randomPair([m, k], 9, 'f16');
     const [b, rb] = randomPair([k, n], 10, 'f16');
     const expected = refMatmul(ra, rb);
@@ -170,7 +170,7 @@ t('f16 inputs accumulate in f32; f16 or f32 output', async () => {
     assert.is(c32.dtype, 'f32');
     await check(c32, expected, k, 'f16 in, f32 out');
     // A row-major f16 B with 4-aligned rows takes the vec4<f16> load path of the lanes kernel; a
-    // transposed one the scalar path.
+    // transposed one the scalar path, or with K % 4 == 0 the vec4-along-k path.
     const bt = ops.transpose(ops.contiguous(ops.transpose(b)));
     await check(ops.matmul(a, bt, { outDtype: 'f32' }), expected, k, 'f16 transposed B');
     await check(ops.matmul(a, bt, { outDtype: 'f32', kernel: 'tiled' }), expected, k, 'f16 tiled');
@@ -215,6 +215,27 @@ t('linear: bias, activation, residual and savePreActivation epilogues, w^T read 
       }
     }
   for (const v of [x, w, bias, res, resRow]) v.dispose();
+});
+
+t('linear: w^T with K % 4 == 0 (the lanes kernel loads 4 k of a column per vec4), any offset', async () => {
+  for (const k of [4, 12, 36, 64]) {
+    const [x, rx] = randomPair([2, 29, k], k);
+    // Rows 2..11 of a [13, k + 4] matrix: the rows stay 4-aligned and column start 0 keeps the vec4
+    // path; column start 1 misaligns every row and falls back to scalar loads (tuning-table test below
+    // checks which spec takes which path). Both must agree with the oracle.
+    const [wAll, rwAll] = randomPair([13, k + 4], k + 1);
+    const [bias, rbias] = randomPair([10], k + 2);
+    const [res, rres] = randomPair([2, 29, 10], k + 3);
+    for (const start of [0, 1]) {
+      const w = ops.slice(ops.slice(wAll, [{ start: 2, end: 12 }]), [null, { start, end: start + k }]);
+      const rw = new NdArray([10, k], Array.from({ length: 10 * k }, (_, i) => rwAll.data[(2 + Math.floor(i / k)) * (k + 4) + start + (i % k)]!));
+      const pre = zip(refMatmul(rx, refTranspose(rw)), new NdArray([1, 1, 10], rbias.data), (p, q) => p + q);
+      const expected = zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q);
+      await check(ops.linear(x, w, bias, { activation: 'gelu', residual: res }), expected, k, `K=${k} column start ${start}`);
+      w.dispose();
+    }
+    for (const v of [x, wAll, bias, res]) v.dispose();
+  }
 });
 
 t('linear: 1-D input, transposed weight view, GELU saturation', async () => {
@@ -282,6 +303,18 @@ t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () 
   assert.is(chooseKernel(caps('gpu', true, 32), big).variant, 'tiled');
   // The GPU's big tile needs 32 KiB of workgroup memory; a device with WebGPU's minimum 16 KiB gets the default.
   assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), big), DEFAULT_TILED);
+});
+
+t('lanes kernel: which B layouts bind as vec4s', () => {
+  const lanes = chooseKernel(caps('cpu', true, 8), plainSpec(64, 64, 64));
+  const b = plainSpec(64, 64, 64).b;
+  assert.is(vectorB(plainSpec(64, 64, 64), lanes), 'rows');
+  // w [N, K] read as w^T: k-contiguous, rows of K + 4 elements starting at row 2.
+  const wT = { ...plainSpec(64, 64, 64), b: { ...b, offset: 2 * 68, rowStride: 1, colStride: 68 } };
+  assert.is(vectorB(wT, lanes), 'columns');
+  assert.is(vectorB({ ...wT, b: { ...wT.b, offset: 2 * 68 + 1 } }, lanes), null, 'misaligned start');
+  assert.is(vectorB({ ...wT, k: 62 }, lanes), null, 'K % 4 != 0');
+  assert.is(vectorB(wT, DEFAULT_TILED), null, 'tiled kernel');
 });
 
 t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguous dims on adapters that have them', () => {

@@ -150,14 +150,15 @@ export function chooseAttentionKernel(adapterClass: AdapterClass, hasSubgroups: 
 
 /**
  * Lanes-kernel tile for a head dim. Each lane keeps rows x ceil(d / (4 * lanes)) vec4 accumulators (and
- * as many query chunks). More rows re-read K and V less often, but past 16 rows with two or more
- * chunks per lane the row loops exceed NIR's unroll budget and slow down ~3x (attention_lanes.wgsl has
- * the numbers): 32 rows while a row fits one vec4 per lane (d <= 4 * lanes), else 16 (d = 128 measured
- * 16 rows faster than 8 or 12). 2 keys per lane.
+ * as many query chunks). More rows re-read K and V less often until the row loops exceed NIR's unroll
+ * budget, and then the per-row arrays go to memory and the kernel slows ~3.5x (attention_lanes.wgsl has
+ * the numbers): 32 rows while a row fits one vec4 per lane (d <= 4 * lanes), 24 with two (d = 64 on
+ * 8 lanes: 61 ms vs 63-67 with 16 at ViT-B B=8; 32 rows: 225 ms), else 16 (d = 128 measured 16 rows
+ * faster than 8 or 12). 2 keys per lane.
  */
 export function attentionLanesTile(headDim: number, lanes: number): AttentionLanesTile {
   const chunksPerLane = Math.ceil(Math.ceil(headDim / 4) / lanes);
-  return { rows: chunksPerLane === 1 ? 32 : 16, keysPerLane: 2, lanes };
+  return { rows: chunksPerLane === 1 ? 32 : chunksPerLane === 2 ? 24 : 16, keysPerLane: 2, lanes };
 }
 
 /**

@@ -58,16 +58,23 @@
 // GEMM) + softmax + matmul, plus an additive -inf mask where causal; LANES = 8, KPL = 2, f32):
 //   ViT-B B=8 H=12 T=197 d=64 (16 rows):  lanes 51-57 ms (17-18 GFLOP/s), tiled 319 ms, unfused 112-123 ms
 //     -> 2.0-2.2x faster than the unfused composition (probe: 57.4 vs 122.8 ms, ratio 2.14) and ~6x
-//     faster than the tiled kernel. The issue's target, 3x faster than unfused (~38 ms), is NOT met for
-//     the non-causal ViT-B case.
-//   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x
+//     faster than the tiled kernel (2026-11-26).
+//   2026-11-27, after the lanes GEMM got ~1.6x faster (matmul_lanes.wgsl), which speeds up the unfused
+//   composition too: 24 rows 61-63 ms (15-16 GFLOP/s, 16 rows 63-67), unfused 98-105 ms -> 1.6-1.7x.
+//   The issue's target, 3x faster than unfused (~34 ms, i.e. ~28 GFLOP/s, above what our best GEMM
+//   reaches on this adapter), is NOT met for the non-causal ViT-B case.
+//   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)
 //   Text B=8 H=8 T=77 d=64 causal:        lanes 4.6 ms,   tiled 22.6 ms, unfused 17.4 ms -> 3.8x
-//   B=2 H=12 T=197: d=32 (32 rows) 10.6 ms 11 GFLOP/s; d=80 (16 rows) 38 ms 7.9; d=128 (16 rows) 53 ms
-//   9.0 (tiled: d=32 46 ms, d=128 247 ms). f16 runs the same f32 math.
-//   Tiles tried at d=64: rows 4/8/12/16/24/32 x keys per lane 1/2/4 -> 16 x 2 best (4 rows: 180 ms).
-//   More rows would cut the K/V loads that dominate, but at 32 rows with 2 chunks per lane the row loops
-//   exceed NIR's unroll budget (26 x 32 instructions per loop), the per-row arrays go indirect and the
-//   time triples; d <= 32 (one chunk per lane) gets 32 rows.
+//   B=2 H=12 T=197: d=32 (32 rows) 10.6 ms 11 GFLOP/s; d=80 (16 rows) 38-44 ms 6.7-7.9; d=128 (16 rows)
+//   53-59 ms 8.0-9.0 (tiled: d=32 46 ms, d=128 247 ms). f16 runs the same f32 math.
+//   Tiles tried at d=64: rows 4/8/12/16/24/32 x keys per lane 1/2/4 -> 2 keys best (4 rows: 180 ms).
+//   More rows cut the K/V loads, but at 32 rows with 2 chunks per lane the row loops exceed NIR's
+//   unroll budget, the per-row arrays go indirect and the time triples (225 ms); d <= 32 (one chunk per
+//   lane) gets 32 rows. The budget has two parts: a loop over more than 32 iterations is never
+//   unrolled (the scores used to be zeroed by one loop over ROWS * KPL, 48 trips at 24 rows, which made
+//   24 rows as slow as 32: 144 ms), and trip count x body size must stay small.
+//   Chaining 2 keys per accumulator write in P V (the GEMM's trick) measured 64 vs 68 ms, within noise;
+//   4 keys or 2 chunks per score write were slower (140 / 82 ms): not kept.
 //   Memory: the output and the [B, H, Tq] lse only, as the tiled kernel (4.8 MB + 76 KB at ViT-B,
 //   against 39.5 MB of scores and probabilities for the composition).
 
@@ -183,8 +190,10 @@ fn attention_lanes_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgr
       key_rows[t] = k_head + min(kv0 + t * LANES + lane, p.tk - 1u) * p.k_strides.z;
     }
     var s: array<f32, ROWS * KPL>;
-    for (var i = 0u; i < ROWS * KPL; i++) {
-      s[i] = 0.0;
+    for (var r = 0u; r < ROWS; r++) {
+      for (var t = 0u; t < KPL; t++) {
+        s[r * KPL + t] = 0.0;
+      }
     }
     for (var cb = 0u; cb < CB; cb++) {
       for (var kk = 0u; kk < LANES; kk++) {

@@ -180,9 +180,11 @@ fn attention_lanes_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
     }
     var s: array<f32, ROWS * PER_LANE>;
     var dp: array<f32, ROWS * PER_LANE>;
-    for (var e = 0u; e < ROWS * PER_LANE; e++) {
-      s[e] = 0.0;
-      dp[e] = 0.0;
+    for (var r = 0u; r < ROWS; r++) {
+      for (var t = 0u; t < PER_LANE; t++) {
+        s[r * PER_LANE + t] = 0.0;
+        dp[r * PER_LANE + t] = 0.0;
+      }
     }
     for (var cb = 0u; cb < CB; cb++) {
       for (var kk = 0u; kk < LANES; kk++) {
@@ -307,9 +309,11 @@ fn attention_lanes_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
     }
     var s: array<f32, ROWS * PER_LANE>;
     var dp: array<f32, ROWS * PER_LANE>;
-    for (var e = 0u; e < ROWS * PER_LANE; e++) {
-      s[e] = 0.0;
-      dp[e] = 0.0;
+    for (var r = 0u; r < ROWS; r++) {
+      for (var t = 0u; t < PER_LANE; t++) {
+        s[r * PER_LANE + t] = 0.0;
+        dp[r * PER_LANE + t] = 0.0;
+      }
     }
     for (var cb = 0u; cb < CB; cb++) {
       for (var kk = 0u; kk < LANES; kk++) {

@@ -60,7 +60,6 @@ export function coalesce(shape: readonly number[], strides: readonly (readonly n
   return { shape: outShape, strides: outStrides };
 }
 
-const ARITY_ENTRY = ['map1', 'map2', 'map3'] as const;
 const ARITY_VARS = [['x'], ['a', 'b'], ['a', 'b', 'c']] as const;
 
 /**
@@ -92,11 +91,18 @@ function vectorizable(shape: readonly number[], strides: readonly (readonly numb
   });
 }
 
+/** The buffers a map launch binds: the operands, the first one again in unread slots, the output. */
+export function mapBindings<T>(inputs: readonly T[], out: T): T[] {
+  return [inputs[0]!, inputs[1] ?? inputs[0]!, inputs[2] ?? inputs[0]!, out];
+}
+
 /**
  * Builds the launch for `out[i] = spec.expr(operands at i)` over the broadcast output shape `shape`.
  * Operand strides must already be broadcast to `shape` (0 on expanded dims). The output must be a
  * contiguous tensor that owns its buffer (see the constraints in elementwise.wgsl). `adapterClass` picks
- * the invocation shape (MAP_TUNING); results do not depend on it.
+ * the invocation shape (MAP_TUNING); results do not depend on it. The caller binds three operand slots
+ * and the output: operands beyond `operands.length` take any buffer, e.g. the first operand's, which is
+ * never read (mapBindings).
  */
 export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: readonly Operand[], adapterClass: AdapterClass = 'gpu'): Launch {
   const arity = operands.length as 1 | 2 | 3;
@@ -111,7 +117,7 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
   const names = ['A', 'B', 'C'];
   const types: Record<string, string> = { R: wgslType(spec.out) };
   operands.forEach((o, k) => (types[names[k]!] = wgslType(o.dtype)));
-  const key = `elementwise/${ARITY_ENTRY[arity - 1]}/${spec.name}/${Object.entries(types).join(';')}/${spec.widen}/${tune.wg}x${tune.per}`;
+  const key = `elementwise/${arity}/${spec.name}/${Object.entries(types).join(';')}/${spec.widen}/${tune.wg}x${tune.per}`;
   // Built only when the pipeline for `key` is first compiled (see Launch.code).
   const code = () => {
     const vars = ARITY_VARS[arity - 1];
@@ -119,11 +125,7 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
     const binds = vars
       .map((v, k) => `let ${v} = ${spec.widen ? `f32(${params[k]})` : params[k]};`)
       .join(' ');
-    // The entry points of the other arities stay in the module and must still type-check once A/B/C/R are
-    // specialised (e.g. op2's default `a_in + b_in` fails for A = i32, B = f32), so their bodies become a
-    // type-independent zero.
-    const bodies: Record<string, string> = { op1: 'return R();', op2: 'return R();', op3: 'return R();' };
-    bodies[`op${arity}`] = `${binds} return R(${spec.expr});`;
+    const bodies = { ARITY: `${arity}u`, op: `${binds} return R(${spec.expr});` };
     const text = specialize('elementwise', types, bodies);
     return spec.math ? `${text}\n${WGSL_SOURCES.math}` : text;
   };
@@ -148,7 +150,7 @@ export function mapLaunch(spec: MapSpec, shape: readonly number[], operands: rea
   return {
     key,
     code,
-    entryPoint: ARITY_ENTRY[arity - 1],
+    entryPoint: 'map',
     constants: { WG: tune.wg, PER: tune.per },
     params: w.finish(),
     workgroups: grid1d(Math.ceil(numel / 4 / (tune.wg * tune.per))),

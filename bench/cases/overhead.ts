@@ -6,7 +6,7 @@
  *  - pipeline compile: a shader never seen before (cold: Tint + driver compile) vs a cached pipeline,
  *    each followed by a sync. Ours only: the peers have no comparable public hook.
  */
-import { mapLaunch } from '../../kernels/elementwise.js';
+import { mapBindings, mapLaunch } from '../../kernels/elementwise.js';
 import * as ops from '../../engine/ops/index.js';
 import { runtime } from '../../engine/runtime.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
@@ -159,7 +159,7 @@ function compileCase(cold: boolean): BenchCase {
               return {
                 async run(iterations) {
                   for (let i = 0; i < iterations; i++) {
-                    rt.run(launchFor(++salt), [input.storage().buffer, out.storage().buffer]);
+                    rt.run(launchFor(++salt), mapBindings([input.storage().buffer], out.storage().buffer));
                     await rt.sync();
                   }
                 },

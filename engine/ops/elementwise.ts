@@ -3,7 +3,7 @@
  * tensors, all on kernels/wgsl/elementwise.wgsl. The expressions below are the whole per-op code; the
  * functions they call (gelu_f32, sigmoid_f32, ...) live in kernels/wgsl/math.wgsl.
  */
-import { mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
+import { mapBindings, mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
 import { byteSize, checkDType, isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
@@ -86,7 +86,7 @@ function run(spec: MapSpec, inputs: readonly Tensor[], shape: readonly number[],
     strides: broadcastStrides(t.shape, t.strides, shape),
   }));
   const st = out.storage(op);
-  st.rt.run(mapLaunch(spec, shape, operands, st.rt.info.adapterClass), [...inputs.map((t) => t.storage(op).buffer), st.buffer]);
+  st.rt.run(mapLaunch(spec, shape, operands, st.rt.info.adapterClass), mapBindings(inputs.map((t) => t.storage(op).buffer), st.buffer));
   return out;
 }
 

@@ -31,10 +31,10 @@
 //   writes numel * sizeof(R) bytes: the kernel is bandwidth bound unless the op is long (erf in gelu).
 //
 // Specialisation
-//   The launcher (kernels/elementwise.ts) sets the element types A, B, C (inputs) and R (output), replaces
-//   the body of op1/op2/op3 between the markers with the requested operation and sets the overrides WG and
-//   PER. Float math runs in f32 even for f16 tensors. As written here the file compiles as a float32
-//   copy / add / select.
+//   The launcher (kernels/elementwise.ts) sets the element types A, B, C (inputs) and R (output) and
+//   ARITY, replaces the body of op between the markers with the requested operation and sets the
+//   overrides WG and PER. Float math runs in f32 even for f16 tensors. As written here the file compiles
+//   as a float32 select.
 //
 // Constraints
 //   rank <= 8 (pitches and strides travel as vec4<u32> pairs); offsets and strides in elements, < 2^32.
@@ -72,6 +72,9 @@ alias R = f32;
 
 override WG: u32 = 256u;
 override PER: u32 = 1u;
+// Operands the op reads: a; a and b; or a, b and c. The launcher binds every operand slot (a stand-in
+// for unread ones, never read: the `if (ARITY >= ...)` below are folded away at compile time).
+const ARITY: u32 = /*@ARITY*/3u/*@end*/;
 
 struct Params {
   numel: u32,
@@ -91,16 +94,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 
-fn op1(a_in: A) -> R {
-  /*@op1*/ return R(a_in); /*@end*/
-}
-
-fn op2(a_in: A, b_in: B) -> R {
-  /*@op2*/ return R(a_in + b_in); /*@end*/
-}
-
-fn op3(a_in: A, b_in: B, c_in: C) -> R {
-  /*@op3*/ return select(R(c_in), R(b_in), a_in != A(0)); /*@end*/
+// The operation on one element of each operand; the launcher replaces the body. Ops of fewer operands
+// ignore the extra arguments (see ARITY).
+fn op(a_in: A, b_in: B, c_in: C) -> R {
+  /*@op*/ return select(R(c_in), R(b_in), a_in != A(0)); /*@end*/
 }
 
 // An invocation's units are first, first + WG, ..., first + (PER - 1) * WG: at every step the invocations
@@ -143,16 +140,16 @@ fn advance(cur: ptr<function, Cursor>, e: u32, n: u32) {
 }
 
 // Step from element j of a unit: `step` (4 in vec mode, 1 otherwise), or from the unit's last step to the
-// invocation's next unit, WG units on. The entry points walk a unit in one loop with a single advance()
+// invocation's next unit, WG units on. The entry point walks a unit in one loop with a single advance()
 // so that unravel() is inlined once more, not once per element: compile time on lavapipe grows with it.
 fn next_step(j: u32, step: u32) -> u32 {
   return select(step, 4u * WG - j, j + step >= 4u);
 }
 
-// Each entry point has its own resource interface, so bindings are reused across entry points:
-// map1 binds (a, out), map2 (a, b, out), map3 (a, b, c, out).
-
 @group(0) @binding(1) var<storage, read> in_a: array<vec4<A>>;
+@group(0) @binding(2) var<storage, read> in_b: array<vec4<B>>;
+@group(0) @binding(3) var<storage, read> in_c: array<vec4<C>>;
+@group(0) @binding(4) var<storage, read_write> out: array<vec4<R>>;
 
 // vec mode: four consecutive elements from a 4-aligned offset, or one element splatted (stride 0).
 fn load_a4(o: u32) -> vec4<A> {
@@ -160,78 +157,19 @@ fn load_a4(o: u32) -> vec4<A> {
   return in_a[o >> 2u];
 }
 
-fn load_a(o: u32) -> A {
-  return in_a[o >> 2u][o & 3u];
-}
-
-@group(0) @binding(2) var<storage, read_write> out1: array<vec4<R>>;
-
-@compute @workgroup_size(WG)
-fn map1(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let first = first_unit(wid, lid, nwg);
-  let units = (p.numel + 3u) / 4u;
-  if (first >= units) { return; }
-  var cur = unravel(first * 4u);
-  let step = select(1u, 4u, p.vec != 0u);
-  for (var u = first; u < min(first + PER * WG, units); u += WG) {
-    var a: vec4<A>;
-    for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
-      if (p.vec != 0u) { a = load_a4(cur.off.x); } else { a[j] = load_a(cur.off.x); }
-      advance(&cur, u * 4u + j, next_step(j, step));
-    }
-    out1[u] = vec4<R>(op1(a.x), op1(a.y), op1(a.z), op1(a.w));
-  }
-}
-
-@group(0) @binding(2) var<storage, read> in_b: array<vec4<B>>;
-
 fn load_b4(o: u32) -> vec4<B> {
   if (p.b_strides[0].x == 0u) { return vec4<B>(in_b[o >> 2u][o & 3u]); }
   return in_b[o >> 2u];
 }
-
-fn load_b(o: u32) -> B {
-  return in_b[o >> 2u][o & 3u];
-}
-
-@group(0) @binding(3) var<storage, read_write> out2: array<vec4<R>>;
-
-@compute @workgroup_size(WG)
-fn map2(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
-  let first = first_unit(wid, lid, nwg);
-  let units = (p.numel + 3u) / 4u;
-  if (first >= units) { return; }
-  var cur = unravel(first * 4u);
-  let step = select(1u, 4u, p.vec != 0u);
-  for (var u = first; u < min(first + PER * WG, units); u += WG) {
-    var a: vec4<A>;
-    var b: vec4<B>;
-    for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
-      if (p.vec != 0u) { a = load_a4(cur.off.x); b = load_b4(cur.off.y); } else { a[j] = load_a(cur.off.x); b[j] = load_b(cur.off.y); }
-      advance(&cur, u * 4u + j, next_step(j, step));
-    }
-    out2[u] = vec4<R>(op2(a.x, b.x), op2(a.y, b.y), op2(a.z, b.z), op2(a.w, b.w));
-  }
-}
-
-@group(0) @binding(3) var<storage, read> in_c: array<vec4<C>>;
 
 fn load_c4(o: u32) -> vec4<C> {
   if (p.c_strides[0].x == 0u) { return vec4<C>(in_c[o >> 2u][o & 3u]); }
   return in_c[o >> 2u];
 }
 
-fn load_c(o: u32) -> C {
-  return in_c[o >> 2u][o & 3u];
-}
-
-@group(0) @binding(4) var<storage, read_write> out3: array<vec4<R>>;
-
 @compute @workgroup_size(WG)
-fn map3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
+fn map(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+       @builtin(num_workgroups) nwg: vec3<u32>) {
   let first = first_unit(wid, lid, nwg);
   let units = (p.numel + 3u) / 4u;
   if (first >= units) { return; }
@@ -242,9 +180,18 @@ fn map3(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var b: vec4<B>;
     var c: vec4<C>;
     for (var j = 0u; j < 4u && u * 4u + j < p.numel; j += step) {
-      if (p.vec != 0u) { a = load_a4(cur.off.x); b = load_b4(cur.off.y); c = load_c4(cur.off.z); } else { a[j] = load_a(cur.off.x); b[j] = load_b(cur.off.y); c[j] = load_c(cur.off.z); }
+      let o = cur.off;
+      if (p.vec != 0u) {
+        a = load_a4(o.x);
+        if (ARITY >= 2u) { b = load_b4(o.y); }
+        if (ARITY >= 3u) { c = load_c4(o.z); }
+      } else {
+        a[j] = in_a[o.x >> 2u][o.x & 3u];
+        if (ARITY >= 2u) { b[j] = in_b[o.y >> 2u][o.y & 3u]; }
+        if (ARITY >= 3u) { c[j] = in_c[o.z >> 2u][o.z & 3u]; }
+      }
       advance(&cur, u * 4u + j, next_step(j, step));
     }
-    out3[u] = vec4<R>(op3(a.x, b.x, c.x), op3(a.y, b.y, c.y), op3(a.z, b.z, c.z), op3(a.w, b.w, c.w));
+    out[u] = vec4<R>(op(a.x, b.x, c.x), op(a.y, b.y, c.y), op(a.z, b.z, c.z), op(a.w, b.w, c.w));
   }
 }

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { empty, hasF16, ops, runtime, type Tensor } from '../../engine/index.js';
-import { MAP_TUNING, mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
+import { MAP_TUNING, mapBindings, mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
 import { testDevice } from '../helpers.js';
 
 // The elementwise kernel reads operands as vec4s or as scalars depending on alignment, steps a cursor
@@ -99,10 +99,7 @@ t('every adapter class tuning gives the same result on this device', async () =>
       [xt, (i: number) => x.at(i % 37, Math.floor(i / 37))],
     ] as const) {
       const out = empty(view.shape, 'f32');
-      rt.run(mapLaunch(spec, view.shape, [{ dtype: 'f32', strides: view.strides, offset: view.offset }], adapterClass), [
-        view.storage().buffer,
-        out.storage().buffer,
-      ]);
+      rt.run(mapLaunch(spec, view.shape, [{ dtype: 'f32', strides: view.strides, offset: view.offset }], adapterClass), mapBindings([view.storage().buffer], out.storage().buffer));
       await expectValues(out, (i) => -at(i), `neg [${view.shape}] tuned for ${adapterClass}`);
       out.dispose();
     }

@@ -70,10 +70,11 @@
 //     old kernel read 9-14 GFLOP/s across these shapes. w^T with K % 4 == 0 now loads 4 k of a column
 //     per vec4: 197x2304x768 (ViT-B qkv) 11.9 -> 18.1 GFLOP/s.)
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
-//   * wall clock, the three engines side by side in one process (npm run bench gemm, 2026-11-27):
-//     1024^3 ours 107 ms = 20.1 GFLOP/s, tfjs-webgpu 563 ms (3.82), jax-js 554 ms (3.88) -> 5.3x tfjs and
-//     5.2x jax-js (the issue asks 5x and 2x); 15% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s).
-//     512^3: 5.5x tfjs; 197x768x3072: 4.5x tfjs, 7.7x jax-js.
+//   * wall clock, the three engines side by side in one process (npm run bench, 2026-11-27, five runs on a
+//     machine shared with other tenants): 1024^3 ours 107-171 ms (20.1-12.6 GFLOP/s), tfjs-webgpu 531-607 ms,
+//     jax-js 511-686 ms -> 3.6x, 4.4x, 5.1x and 5.3x tfjs (the issue asks 5x: met only in the quietest runs)
+//     and 3.7-5.2x jax-js (asks 2x: met); 15% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s).
+//     197x768x3072: 4.7x tfjs, 7.7-8.6x jax-js.
 
 const BLOCKS_M: u32 = /*@BLOCKS_M*/1u/*@end*/;   // 4x4 register blocks per invocation along M
 const BLOCKS_N: u32 = /*@BLOCKS_N*/1u/*@end*/;   // ... and along N

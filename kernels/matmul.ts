@@ -106,10 +106,11 @@ function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWa
  * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins).
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
- * subgroups), f32, wall clock over back-to-back dispatches of one submit after a validated run; the
- * probe prints this table from its measurements. 24 rows is no round number: it is where NIR stops
- * unrolling the kernel's 4-k step, which measured 30-50% faster rolled (matmul_lanes.wgsl). Small M gets
- * fewer rows per workgroup because rows past M are computed and thrown away.
+ * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU time
+ * (PROBE_CPU_TIME=1; the machine is shared); the probe prints this table from its measurements: 32 rows wins from M = 16 up (1024^3 26-27 GFLOP/s, ViT-B
+ * shapes 18-22; 24 rows 17-23; at 20 rows or fewer NIR unrolls the kernel's 4-k step and the code runs
+ * 30-50% slower, see matmul_lanes.wgsl). Small M gets fewer rows per workgroup because rows past M are
+ * computed and thrown away.
  * How 'gpu' was measured: the same probe on an NVIDIA H100 (Dawn + Vulkan, driver 580.159, 2026-11-27),
  * f32, GFLOP/s for 64x64 / 128x128 TK 16 / 128x128 TK 32 tiles:
  *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
@@ -120,7 +121,7 @@ export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   cpu: [
     { maxM: 4, variant: 'lanes', rows: 4 },
     { maxM: 8, variant: 'lanes', rows: 8 },
-    { maxM: Infinity, variant: 'lanes', rows: 24 },
+    { maxM: Infinity, variant: 'lanes', rows: 32 },
   ],
   gpu: [
     { maxM: 256, variant: 'tiled', blocks: [1, 1], tk: 16 },
@@ -188,6 +189,16 @@ export function tileOf(choice: KernelChoice): [number, number] {
 const RELU = 'v = select(0.0, v, v > 0.0) + select(0.0, v, v != v);'; // keeps NaN, as torch.relu
 
 /**
+ * Whether the lanes kernel may bind A as array<vec4<TA>>: k-contiguous with K and every offset it forms
+ * (base, row and batch strides) a multiple of 4 elements, so A[row, 4i .. 4i + 3] is one aligned vec4.
+ */
+export function vectorA(spec: GemmSpec, choice: KernelChoice): boolean {
+  const a = spec.a;
+  return choice.variant === 'lanes' && a.colStride === 1 && spec.k % 4 === 0 && a.offset % 4 === 0 &&
+    a.rowStride % 4 === 0 && a.batchStrides.every((s) => s % 4 === 0);
+}
+
+/**
  * How the lanes kernel may bind B as array<vec4<TB>>: 'rows' when B is row-major along N (a vec4 is 4
  * columns of one k), 'columns' when it is k-contiguous, as a PyTorch [out, in] weight read as w^T (a
  * vec4 is 4 consecutive k of one column), each only if every offset it forms (base, strides, N or K)
@@ -215,15 +226,22 @@ const LOAD_B_COLUMNS = `let on = kb < p.k;
   return transpose(mat4x4<f32>(c0, c1, c2, c3));`;
 
 /** The kernel file specialised for a choice, and the constants that make it distinct. */
-function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: 'rows' | 'columns' | null): { code: () => string; entryPoint: string; key: string } {
+/** Which operands the lanes kernel reads through vec4 bindings (vectorA, vectorB). */
+interface VectorLoads {
+  readonly a: boolean;
+  readonly b: 'rows' | 'columns' | null;
+}
+
+function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads): { code: () => string; entryPoint: string; key: string } {
   switch (choice.variant) {
     case 'lanes':
       return {
         code: () => specialize('matmul_lanes', {}, {
           ROWS: `${choice.rows}u`,
           LANES: `${choice.lanes}u`,
-          ...(vec4B === 'rows' ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
-          ...(vec4B === 'columns' ? { load_b4: LOAD_B4_FROM_VEC4, load_b_block: LOAD_B_COLUMNS } : {}),
+          ...(loads.a ? { load_a4: 'return select(vec4<f32>(0.0), vec4<f32>(a_in[(ao + min(k, p.k - 4u)) / 4u]), k < p.k);' } : {}),
+          ...(loads.b === 'rows' ? { load_b4: 'return vec4<f32>(b_in[bo.x / 4u]);' } : {}),
+          ...(loads.b === 'columns' ? { load_b4: LOAD_B4_FROM_VEC4, load_b_block: LOAD_B_COLUMNS } : {}),
         }),
         entryPoint: 'matmul_lanes',
         key: `lanes/${choice.rows}/${choice.lanes}`,
@@ -257,8 +275,11 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, vec4B: 'rows' | 'col
   }
 }
 
-function moduleCode(spec: GemmSpec, kernel: string, vec4B: 'rows' | 'columns' | null): string {
-  const decl = [`@group(0) @binding(2) var<storage, read> b_in: array<${vec4B ? 'vec4<TB>' : 'TB'}>;`];
+function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string {
+  const decl = [
+    `@group(0) @binding(1) var<storage, read> a_in: array<${loads.a ? 'vec4<TA>' : 'TA'}>;`,
+    `@group(0) @binding(2) var<storage, read> b_in: array<${loads.b ? 'vec4<TB>' : 'TB'}>;`,
+  ];
   const body: string[] = [];
   let next = 3;
   if (spec.bias) {
@@ -290,13 +311,13 @@ export const MAX_GRID = 65535;
  * a, b, [bias], [residual], out, [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
-  const vec4B = vectorB(spec, choice);
-  const kernel = kernelSource(spec, choice, vec4B);
-  const code = () => moduleCode(spec, kernel.code(), vec4B);
+  const loads: VectorLoads = { a: vectorA(spec, choice), b: vectorB(spec, choice) };
+  const kernel = kernelSource(spec, choice, loads);
+  const code = () => moduleCode(spec, kernel.code(), loads);
   const [tileM, tileN] = tileOf(choice);
   const batch = spec.batchShape.reduce((x, d) => x * d, 1);
   const key = [
-    'matmul', kernel.key, vec4B ?? 'scalar', spec.a.dtype, spec.b.dtype, spec.out,
+    'matmul', kernel.key, loads.a ? 'a4' : 'a1', loads.b ?? 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
   const launches: Launch[] = [];

@@ -20,7 +20,7 @@ export interface MatmulOptions {
   outDtype?: 'f32' | 'f16';
   /** Force a kernel instead of the tuning table's choice (tests and benchmarks). */
   kernel?: MatmulVariant;
-  /** Force the rows per workgroup of the 'lanes' kernel (tests and benchmarks). */
+  /** Force the rows per workgroup of the 'lanes' kernel, a multiple of 4 up to 32 (tests and benchmarks). */
   rows?: number;
   /**
    * Force the tile of the 'tiled' kernel: 4x4 register blocks per invocation along M and N, K per slab,
@@ -66,8 +66,8 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     subgroupMatrixF16: rt.info.subgroupMatrixF16,
     workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
   };
-  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 1 && options.rows <= 32))
-    throw new ArgumentError(`${op}: rows must be an integer in 1..32, got ${options.rows}`);
+  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 4 && options.rows <= 32 && options.rows % 4 === 0))
+    throw new ArgumentError(`${op}: rows must be a multiple of 4 in 4..32 (the lanes kernel reads A 4 rows at a time), got ${options.rows}`);
   switch (options.kernel) {
     case undefined: {
       const choice = chooseKernel(caps, spec);

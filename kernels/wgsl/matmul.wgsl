@@ -54,21 +54,20 @@
 //       same, 12 rows ............................................................ 11.5
 //       same, 16 rows (register spills) ........................................... 8.5
 //       same with the B loads removed (upper bound) ............................... 25.8
-//       4 k chained per accumulator write, 24 rows (matmul_lanes.wgsl today) ....... 17-21
+//       4 k chained per accumulator write, 24 rows ................................. 17-21
+//       same, A read as vec4 blocks of 4 rows x 8 k, 32 rows (matmul_lanes.wgsl) ....... 25-27
 //   * final kernel (bench/gemm-probe.ts, PROBE_CPU_TIME=1: this process's CPU time / 2 cores, the
-//     uncontended estimate on a shared machine; 2-4 runs, 2026-11-27). GFLOP/s, M x N x K, auto =
-//     lanes kernel with 24 rows; in brackets the previous design (one accumulator write per k, 12 rows,
-//     w^T read by scalar loads) in the same runs:
+//     uncontended estimate on a shared machine; three runs, 2026-11-27). GFLOP/s, M x N x K, auto = lanes
+//     kernel with 32 rows:
 //                          matmul (B row-major, vec4 B)   linear (w [out,in] read as w^T)   tiled
-//       256^3                 8.9-17.2 (was 8.6-10.0)        11.4-11.7 (was 5.4-5.6)         2.7
-//       512^3                 12.2-19.0 (11.7-12.7)          10.8-17.0 (6.7-7.3)             2.8
-//       1024^3                19.6-21.1 (10.7-13.2)          19.5-21.5 (8.1-8.3)             2.7
-//       197x768x768           16.5-21.2 (11.3-12.8)          16.9-17.0 (5.9-6.1)             2.0
-//       197x3072x768 (fc1)    13.9-16.4 (10.4-12.2)          18.1-19.2 (8.0)                 2.0
-//       197x768x3072 (fc2)    16.8-20.9 (12.9-13.7)          17.3-21.5 (7.5-7.7)             2.0
-//     (the bracketed figures are 12 rows in the chained kernel, where NIR unrolls the 4-k step; the
-//     old kernel read 9-14 GFLOP/s across these shapes. w^T with K % 4 == 0 now loads 4 k of a column
-//     per vec4: 197x2304x768 (ViT-B qkv) 11.9 -> 18.1 GFLOP/s.)
+//       256^3                      10.0-19.3                      11.1-19.6                  2.7
+//       512^3                      18.2-25.0                      18.3-24.4                  2.8
+//       1024^3                     25.2-26.9                      22.6-27.5                  2.7
+//       197x768x768                16.7-18.8                      17.9-20.2                  2.0
+//       197x3072x768 (fc1)         15.6-20.1                      14.5-21.7                  2.0
+//       197x768x3072 (fc2)         17.9-20.1                      19.7-22.2                  2.0
+//     The kernel before this session's changes (one accumulator write per k, 12 rows, scalar loads of A
+//     and of w^T) read 9-14 GFLOP/s across these shapes, 5.4-8.3 for x @ w^T (runs earlier that day).
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
 //   * wall clock, the three engines side by side in one process (npm run bench, 2026-11-27, five runs on a
 //     machine shared with other tenants): 1024^3 ours 107-171 ms (20.1-12.6 GFLOP/s), tfjs-webgpu 531-607 ms,

@@ -10,8 +10,9 @@
 //
 // Epilogue: out = act(acc + bias[n]) + residual[batch, m, n]. The launcher replaces the marked
 // declarations and body below with only the pieces a call uses, because WebGPU's 'auto' layouts drop
-// unused bindings and bind-group creation would then fail. B is declared there too: the lanes kernel
-// binds a row-major, 4-aligned B as array<vec4<TB>>. As written: plain C = A @ B into f32.
+// unused bindings and bind-group creation would then fail. A and B are declared there too: the lanes
+// kernel binds a 4-aligned k-contiguous A and a 4-aligned B as arrays of vec4s. As written: plain
+// C = A @ B into f32.
 
 alias TA = f32;
 alias TB = f32;
@@ -41,8 +42,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a_in: array<TA>;
 /*@bindings*/
+@group(0) @binding(1) var<storage, read> a_in: array<TA>;
 @group(0) @binding(2) var<storage, read> b_in: array<TB>;
 @group(0) @binding(3) var<storage, read_write> out: array<TO>;
 /*@end*/

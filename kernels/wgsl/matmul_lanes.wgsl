@@ -8,36 +8,41 @@
 //
 // How work is split
 //   Lane l owns 4 adjacent output columns and ROWS rows (ROWS vec4 accumulators). K advances in blocks
-//   of LANES: lane l loads A[row, k0 + l] for each of the ROWS rows (one gather of LANES neighbouring
-//   floats per row). Then, 4 k at a time, every lane loads the 4x4 block of B at its 4 columns
-//   (load_b_block: 4 vec4 loads when B is row-major or a w^T with K % 4 == 0, else 16 scalar ones),
-//   and for each output row takes that row's 4 A values from lanes kk..kk+3 with subgroupShuffle (an
-//   in-register broadcast) and chains the 4 vec4 FMAs into one update of the row's accumulator. No
-//   workgroup memory, no barriers.
+//   of LANES. A block of A is 4 rows x LANES k: lane l loads 4 consecutive k of one row (a vec4 load
+//   when A is k-contiguous and 4-aligned), so ROWS / 4 loads per lane cover the block. Then, 4 k at a
+//   time, every lane loads the 4x4 block of B at its 4 columns (load_b_block: 4 vec4 loads when B is
+//   row-major or a w^T with K % 4 == 0, else 16 scalar ones), and for each output row takes that row's
+//   4 A values from the lane holding them with one vec4 subgroupShuffle (an in-register broadcast) and
+//   chains the 4 vec4 FMAs into one update of the row's accumulator. No workgroup memory, no barriers.
 //
-// Why this shape (lavapipe 25.0.7, 2 cores; read off GALLIVM_DEBUG=asm dumps, then timed)
-//   - A storage load whose address differs per lane is LANES scalar loads, each behind its own
-//     exec-mask test and bounds check (~11 instructions per element); a shuffle from a uniform lane is
-//     one vpermd. So per k the kernel loads ROWS + 4 * LANES elements for ROWS * 4 vector FMAs: more
-//     rows, fewer loads per FMA.
+// Why this shape (lavapipe 25.0.7, 2 cores; read off GALLIVM_DEBUG=asm dumps, timed, and profiled with
+// perf, whose samples line up with the dump's instruction offsets)
+//   - A storage load whose address differs per lane is LANES scalar loads, each behind its own exec-mask
+//     test and bounds check (~11 instructions per element, a little less per element of a vec4); a
+//     shuffle from a uniform lane is one vpermd per component. Before A came as vec4s (one scalar load
+//     per lane and row per LANES k), perf put 33% of the kernel's time in A's loads, 24% in B's and
+//     41% in the FMAs and their spills; now (1024^3, 32 rows) 27% / 25% / 47%: per LANES k every lane
+//     issues ROWS / 4 vec4 loads of A and 2 x 4 of B for 4 * LANES * ROWS vector FMAs.
 //   - Every write to a loop-carried variable is a masked blend, and past ~24 live vectors the
 //     accumulators sit on the stack (a load and a store per write); ffma is lowered to mul + add.
-//     Chaining 4 k into one accumulator write cuts blends and spill traffic 4x. 1024^3 with 12 rows:
-//     one write per k 12-14 GFLOP/s, chained 13-14; 24 rows chained 17-21 (A @ B) and 16-18 (x @ w^T).
+//     Chaining 4 k into one accumulator write cuts blends and spill traffic 4x.
 //   - The 4-k step stays a loop: NIR unrolls it (both halves of the block) when ROWS <= 20, and the
-//     unrolled code measured 30-50% slower (all 8 B rows live at once; 20 rows: 12 GFLOP/s, 24: 20).
-//     Hence 24 rows in the tuning table (kernels/matmul.ts) for M > 8; small M takes fewer.
-//   Figures per shape are in matmul.wgsl's header.
+//     unrolled code measured 30-50% slower (all 8 B rows live at once). Hence 32 rows in the tuning
+//     table (kernels/matmul.ts) for M > 8; small M takes fewer (ROWS is a multiple of 4).
+//   1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
+//   vec4 blocks, 24 rows 22-25, 32 rows 26-27. Figures per shape are in matmul.wgsl's header.
 //
 // Constraints
 //   Needs `subgroups` and a subgroup size equal to LANES, a multiple of 4 (the launcher only picks this
-//   kernel when the adapter reports a fixed subgroup size). Edges: rows and columns past M / N are
-//   clamped for loads and skipped on store; B rows past K read as zeros.
+//   kernel when the adapter reports a fixed subgroup size); ROWS a multiple of 4. Edges: rows and
+//   columns past M / N are clamped for loads and skipped on store; A columns and B rows past K read as
+//   exact zeros.
 
 enable subgroups;
 
 const ROWS: u32 = /*@ROWS*/8u/*@end*/;
 const LANES: u32 = /*@LANES*/8u/*@end*/;
+const QUADS: u32 = LANES / 4u;   // lanes per row of an A block, each holding 4 consecutive k
 
 // B at 4 element offsets (4 columns of one k). Row-major B with 4-aligned offsets is bound as
 // array<vec4<TB>> and read with one vec4 load (the launcher swaps this body): one load instruction
@@ -50,6 +55,17 @@ fn load_b4(bo: vec4<u32>) -> vec4<f32> {
 // Row kb of B at this lane's 4 columns; rows past K read as exact zeros.
 fn load_b_row(b_cols: vec4<u32>, kb: u32) -> vec4<f32> {
   return select(vec4<f32>(0.0), load_b4(b_cols + min(kb, p.k - 1u) * p.b_sk), kb < p.k);
+}
+
+// A[row, k..k+3] (k a multiple of 4) of the row starting at element `ao`; k past K reads as 0. When A is
+// k-contiguous with K and every offset 4-aligned it is bound as array<vec4<TA>> and the launcher swaps
+// in one vec4 load.
+fn load_a4(ao: u32, k: u32) -> vec4<f32> {
+  /*@load_a4*/
+  let ks = vec4<u32>(k, k + 1u, k + 2u, k + 3u);
+  let at = ao + min(ks, vec4<u32>(p.k - 1u)) * p.a_sk;
+  return select(vec4<f32>(0.0), vec4<f32>(f32(a_in[at.x]), f32(a_in[at.y]), f32(a_in[at.z]), f32(a_in[at.w])), ks < vec4<u32>(p.k));
+  /*@end*/
 }
 
 // Rows kb..kb+3 of B at this lane's 4 columns: column j of the result is row kb + j. When B is a
@@ -73,9 +89,11 @@ fn matmul_lanes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocat
   let last_col = p.n - 1u;
   var b_cols = vec4<u32>(min(col0, last_col), min(col0 + 1u, last_col), min(col0 + 2u, last_col), min(col0 + 3u, last_col));
   b_cols = offs.y + b_cols * p.b_sn;
-  var a_rows: array<u32, ROWS>;
-  for (var r = 0u; r < ROWS; r++) {
-    a_rows[r] = offs.x + min(row0 + r, p.m - 1u) * p.a_sm;
+  // A blocks are LANES k deep and 4 rows tall: this lane holds row 4i + lane / QUADS of group i, at
+  // k0 + 4 * (lane % QUADS) .. +3.
+  var a_rows: array<u32, ROWS / 4u>;
+  for (var i = 0u; i < ROWS / 4u; i++) {
+    a_rows[i] = offs.x + min(row0 + 4u * i + lane / QUADS, p.m - 1u) * p.a_sm;
   }
   var acc: array<vec4<f32>, ROWS>;
   for (var r = 0u; r < ROWS; r++) {
@@ -83,23 +101,22 @@ fn matmul_lanes(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocat
   }
 
   // One loop for all of K: the masks only matter in the last block (K % LANES), but a separate tail
-  // copy of the unrolled body doubled compile time (lavapipe compiles each pipeline with LLVM) for no
-  // measurable speed. Masked lanes contribute exact zeros: B rows past K are replaced, not multiplied
-  // by zero, so an inf/NaN in B's last row cannot leak into the sums.
+  // copy of the body doubled compile time (lavapipe compiles each pipeline with LLVM) for no measurable
+  // speed. Past K both operands read as exact zeros: replaced, not multiplied by zero, so an inf/NaN in
+  // the last row of B or column of A cannot leak into the sums.
   for (var k0 = 0u; k0 < p.k; k0 += LANES) {
-    let k_mine = k0 + lane;
-    var a_mine: array<f32, ROWS>;
-    for (var r = 0u; r < ROWS; r++) {
-      a_mine[r] = select(0.0, f32(a_in[a_rows[r] + min(k_mine, p.k - 1u) * p.a_sk]), k_mine < p.k);
+    var a_mine: array<vec4<f32>, ROWS / 4u>;
+    for (var i = 0u; i < ROWS / 4u; i++) {
+      a_mine[i] = load_a4(a_rows[i], k0 + 4u * (lane % QUADS));
     }
     for (var kk = 0u; kk < LANES; kk += 4u) {
       let b = load_b_block(b_cols, k0 + kk);
       for (var r = 0u; r < ROWS; r++) {
-        let a = a_mine[r];
-        var s = fma(vec4<f32>(subgroupShuffle(a, kk)), b[0], acc[r]);
-        s = fma(vec4<f32>(subgroupShuffle(a, kk + 1u)), b[1], s);
-        s = fma(vec4<f32>(subgroupShuffle(a, kk + 2u)), b[2], s);
-        acc[r] = fma(vec4<f32>(subgroupShuffle(a, kk + 3u)), b[3], s);
+        let a = subgroupShuffle(a_mine[r / 4u], (r % 4u) * QUADS + kk / 4u);
+        var s = fma(vec4<f32>(a.x), b[0], acc[r]);
+        s = fma(vec4<f32>(a.y), b[1], s);
+        s = fma(vec4<f32>(a.z), b[2], s);
+        acc[r] = fma(vec4<f32>(a.w), b[3], s);
       }
     }
   }

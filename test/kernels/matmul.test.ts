@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, PICK_SUBGROUP_MATRIX, subgroupMatrixLayout, TUNING, vectorB, type GemmSpec } from '../../kernels/matmul.js';
+import { chooseKernel, DEFAULT_TILED, PICK_SUBGROUP_MATRIX, subgroupMatrixLayout, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
@@ -267,6 +267,7 @@ t('errors name the op and both shapes, before any GPU work', () => {
   assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { outDtype: 'i32' as 'f32' }), (e: Error) => e instanceof DTypeError && /outDtype/.test(e.message));
   assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { kernel: 'magic' as 'tiled' }), (e: Error) => e instanceof ArgumentError);
   assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { rows: 0 }), (e: Error) => e instanceof ArgumentError);
+  assert.throws(() => ops.matmul(a, ops.zeros([3, 1]), { rows: 6 }), (e: Error) => e instanceof ArgumentError && /multiple of 4/.test(e.message));
   const w = ops.zeros([4, 3]);
   assert.throws(() => ops.linear(s, w), (e: Error) => e instanceof ShapeError && /at least 1 dim/.test(e.message));
   assert.throws(() => ops.linear(a, ops.zeros([3])), (e: Error) => e instanceof ShapeError && /\[out, in\]/.test(e.message));
@@ -305,7 +306,7 @@ t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () 
   assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), big), DEFAULT_TILED);
 });
 
-t('lanes kernel: which B layouts bind as vec4s', () => {
+t('lanes kernel: which A and B layouts bind as vec4s', () => {
   const lanes = chooseKernel(caps('cpu', true, 8), plainSpec(64, 64, 64));
   const b = plainSpec(64, 64, 64).b;
   assert.is(vectorB(plainSpec(64, 64, 64), lanes), 'rows');
@@ -315,6 +316,13 @@ t('lanes kernel: which B layouts bind as vec4s', () => {
   assert.is(vectorB({ ...wT, b: { ...wT.b, offset: 2 * 68 + 1 } }, lanes), null, 'misaligned start');
   assert.is(vectorB({ ...wT, k: 62 }, lanes), null, 'K % 4 != 0');
   assert.is(vectorB(wT, DEFAULT_TILED), null, 'tiled kernel');
+  // A: k-contiguous, K and offsets 4-aligned.
+  assert.is(vectorA(plainSpec(64, 64, 64), lanes), true);
+  const a = plainSpec(64, 64, 64).a;
+  assert.is(vectorA({ ...plainSpec(64, 64, 64), a: { ...a, offset: 2 } }, lanes), false, 'misaligned start');
+  assert.is(vectorA({ ...plainSpec(64, 64, 62), a: { ...a, rowStride: 62 } }, lanes), false, 'K % 4 != 0');
+  assert.is(vectorA({ ...plainSpec(64, 64, 64), a: { ...a, rowStride: 1, colStride: 64 } }, lanes), false, 'transposed A');
+  assert.is(vectorA(plainSpec(64, 64, 64), DEFAULT_TILED), false, 'tiled kernel');
 });
 
 t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguous dims on adapters that have them', () => {

@@ -69,11 +69,11 @@
 //     The kernel before this session's changes (one accumulator write per k, 12 rows, scalar loads of A
 //     and of w^T) read 9-14 GFLOP/s across these shapes, 5.4-8.3 for x @ w^T (runs earlier that day).
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
-//   * wall clock, the three engines side by side in one process (npm run bench, 2026-11-27, five runs on a
-//     machine shared with other tenants): 1024^3 ours 107-171 ms (20.1-12.6 GFLOP/s), tfjs-webgpu 531-607 ms,
-//     jax-js 511-686 ms -> 3.6x, 4.4x, 5.1x and 5.3x tfjs (the issue asks 5x: met only in the quietest runs)
-//     and 3.7-5.2x jax-js (asks 2x: met); 15% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s).
-//     197x768x3072: 4.7x tfjs, 7.7-8.6x jax-js.
+//   * wall clock, the three engines side by side in one process (npm run bench, 2026-11-27, on a machine
+//     shared with other tenants), final kernel: 1024^3 ours 85-118 ms in seven GEMM-only or shorter runs
+//     (4.9-6.2x tfjs-webgpu, 4.4-6.7x jax-js) and 143 ms in the full suite (3.6x / 4.0x; its GPU timestamps
+//     read 82.8 ms = 25.9 GFLOP/s). The issue asks 5x tfjs (met in 6 of those 8 runs) and 2x jax-js (met);
+//     ~20% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s). 197x768x3072: 4.8-5.3x tfjs, 8.7-9.4x jax-js.
 
 const BLOCKS_M: u32 = /*@BLOCKS_M*/1u/*@end*/;   // 4x4 register blocks per invocation along M
 const BLOCKS_N: u32 = /*@BLOCKS_N*/1u/*@end*/;   // ... and along N

@@ -59,8 +59,8 @@
 //   ViT-B B=8 H=12 T=197 d=64 (16 rows):  lanes 51-57 ms (17-18 GFLOP/s), tiled 319 ms, unfused 112-123 ms
 //     -> 2.0-2.2x faster than the unfused composition (probe: 57.4 vs 122.8 ms, ratio 2.14) and ~6x
 //     faster than the tiled kernel (2026-11-26).
-//   2026-11-27, after the lanes GEMM got ~1.6x faster (matmul_lanes.wgsl), which speeds up the unfused
-//   composition too: 24 rows 61-63 ms (15-16 GFLOP/s, 16 rows 63-67), unfused 98-105 ms -> 1.6-1.7x.
+//   2026-11-27, after the lanes GEMM got ~2x faster (matmul_lanes.wgsl), which speeds up the unfused
+//   composition too: 24 rows 59-63 ms (15-16 GFLOP/s, 16 rows 63-67), unfused 98-105 ms -> 1.6-1.8x.
 //   The issue's target, 3x faster than unfused (~34 ms, i.e. ~28 GFLOP/s, above what our best GEMM
 //   reaches on this adapter), is NOT met for the non-causal ViT-B case.
 //   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)

@@ -106,11 +106,11 @@ function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWa
  * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins).
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
- * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU time
- * (PROBE_CPU_TIME=1; the machine is shared); the probe prints this table from its measurements: 32 rows wins from M = 16 up (1024^3 26-27 GFLOP/s, ViT-B
- * shapes 18-22; 24 rows 17-23; at 20 rows or fewer NIR unrolls the kernel's 4-k step and the code runs
- * 30-50% slower, see matmul_lanes.wgsl). Small M gets fewer rows per workgroup because rows past M are
- * computed and thrown away.
+ * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU
+ * time (PROBE_CPU_TIME=1; the machine is shared); the probe prints this table from its measurements.
+ * 32 rows wins from M = 16 up (1024^3 26-27 GFLOP/s, ViT-B shapes 18-22; 24 rows 17-23; at 20 rows or
+ * fewer NIR unrolls the kernel's 4-k step and the code runs 30-50% slower, see matmul_lanes.wgsl).
+ * Small M gets fewer rows per workgroup because rows past M are computed and thrown away.
  * How 'gpu' was measured: the same probe on an NVIDIA H100 (Dawn + Vulkan, driver 580.159, 2026-11-27),
  * f32, GFLOP/s for 64x64 / 128x128 TK 16 / 128x128 TK 32 tiles:
  *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
@@ -225,13 +225,13 @@ const LOAD_B_COLUMNS = `let on = kb < p.k;
   let c3 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.w + kc) / 4u]), on);
   return transpose(mat4x4<f32>(c0, c1, c2, c3));`;
 
-/** The kernel file specialised for a choice, and the constants that make it distinct. */
 /** Which operands the lanes kernel reads through vec4 bindings (vectorA, vectorB). */
 interface VectorLoads {
   readonly a: boolean;
   readonly b: 'rows' | 'columns' | null;
 }
 
+/** The kernel file specialised for a choice, and the constants that make it distinct. */
 function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads): { code: () => string; entryPoint: string; key: string } {
   switch (choice.variant) {
     case 'lanes':

@@ -135,6 +135,19 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
   let trainMs = 0;
   let seen = 0;
   let step = 0;
+  // A step's loss is read back while the next step is recorded: its readback starts when the step is
+  // recorded, and is awaited only after the next step is, so the GPU runs one step while JavaScript
+  // records the following one instead of the two taking turns. Each loss is still checked and reported
+  // in step order, one step late.
+  type Pending = { value: Promise<number>; loss: Tensor; epoch: number; step: number; examples: number };
+  let pending: Pending | null = null;
+  const settle = async (p: Pending): Promise<number> => {
+    const value = await p.value;
+    p.loss.dispose();
+    if (!Number.isFinite(value)) throw new OmniError(`${op}: the loss became ${value} at step ${p.step} (epoch ${p.epoch}); lower lr?`);
+    onProgress?.({ epoch: p.epoch, step: p.step, steps, loss: value, examplesPerSecond: p.examples / (trainMs / 1000) });
+    return value;
+  };
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       model.train();
@@ -153,14 +166,22 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
         optimizer.step();
         optimizer.zeroGrad();
         schedule.step();
-        const value = await loss.item();
-        loss.dispose();
-        trainMs += performance.now() - t0;
         step++;
         seen += idx.length;
-        if (!Number.isFinite(value)) throw new OmniError(`${op}: the loss became ${value} at step ${step} (epoch ${epoch}); lower lr?`);
-        lossSum += value;
-        onProgress?.({ epoch, step, steps, loss: value, examplesPerSecond: seen / (trainMs / 1000) });
+        const previous = pending;
+        const value = loss.item();
+        value.catch(() => undefined); // handled when settled; not an unhandled rejection meanwhile
+        pending = { value, loss, epoch, step, examples: seen };
+        if (previous) lossSum += await settle(previous);
+        trainMs += performance.now() - t0;
+      }
+      if (pending) {
+        const last = pending;
+        pending = null;
+        const t0 = performance.now();
+        await last.value.catch(() => undefined); // settle() reports a failure
+        trainMs += performance.now() - t0;
+        lossSum += await settle(last);
       }
       const record: EpochRecord = { epoch, trainLoss: lossSum / stepsPerEpoch };
       if (validation) {
@@ -170,6 +191,10 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
       history.push(record);
     }
   } finally {
+    if (pending) {
+      await pending.value.catch(() => undefined);
+      pending.loss.dispose();
+    }
     optimizer.zeroGrad();
     optimizer.dispose();
     model.train();

@@ -126,8 +126,10 @@ t('fit: classification loss falls, validation accuracy rises, memory stays flat'
     },
   });
   assert.equal(progress, Array.from({ length: 36 }, (_, i) => i + 1));
-  // The same live tensors after every step (optimizer state exists from step 1 on).
-  assert.ok(live.every((n) => n === live[0]), `live tensors per step: ${live.join(',')}`);
+  // The same live tensors after every step (optimizer state exists from step 1 on), give or take the
+  // next step's loss: fit reads each loss back while the next step is recorded, except at an epoch's end.
+  const base = Math.min(...live);
+  assert.ok(live.every((n) => n === base || n === base + 1), `live tensors per step: ${live.join(',')}`);
   assert.is(result.history.length, 6);
   const [first, last] = [result.history[0]!, result.history[5]!];
   assert.ok(last.trainLoss < 0.7 * first.trainLoss, `loss ${first.trainLoss} -> ${last.trainLoss}`);

@@ -112,7 +112,7 @@ const KB: u32 = LANES * KPL;                // keys per block
 // read as 0. The launcher swaps these bodies for single vec4 loads when the layout allows.
 fn load_q4(base: u32, c: u32) -> vec4<f32> {
   /*@load_q4*/
-  let idx = base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * p.q_strides.w;
+  let idx = column_index(base, c, p.q_strides.w);
   let x = vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w]));
   return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
   /*@end*/
@@ -120,7 +120,7 @@ fn load_q4(base: u32, c: u32) -> vec4<f32> {
 
 fn load_k4(base: u32, c: u32) -> vec4<f32> {
   /*@load_k4*/
-  let idx = base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * p.k_strides.w;
+  let idx = column_index(base, c, p.k_strides.w);
   let x = vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w]));
   return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
   /*@end*/
@@ -128,7 +128,7 @@ fn load_k4(base: u32, c: u32) -> vec4<f32> {
 
 fn load_v4(base: u32, c: u32) -> vec4<f32> {
   /*@load_v4*/
-  let idx = base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * p.v_strides.w;
+  let idx = column_index(base, c, p.v_strides.w);
   let x = vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w]));
   return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
   /*@end*/

@@ -5,6 +5,8 @@
  * GROUP is one of gemm attention layernorm softmax gelu conv reduce optimizer overhead model (all by
  * default). --dawn-flags may repeat; the environment variable OMNI_DAWN_FLAGS (space-separated) adds more
  * for every Dawn instance (engine/platform.ts), e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia.
+ * Dawn's polls while waiting are paced for every engine in the process alike (engine/platform.ts,
+ * `paceDawnPolls`); OMNI_DAWN_SPIN_MS=Infinity measures with Dawn's own busy loop instead.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -12,7 +12,7 @@
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';
 import { BufferPool, bucketSize } from './buffer-pool.js';
-import { DeviceError, DeviceLostError, OmniError } from './errors.js';
+import { ArgumentError, DeviceError, DeviceLostError, OmniError } from './errors.js';
 import { getGPU, isNode, noAdapterHint } from './platform.js';
 
 export interface InitOptions {
@@ -20,6 +20,12 @@ export interface InitOptions {
   powerPreference?: GPUPowerPreference;
   /** Node only: flags for Dawn's `create()`, e.g. `['enable-dawn-features=allow_unsafe_apis']`. */
   dawnFlags?: string[];
+  /**
+   * Node only: how long each wait on Dawn polls back to back before its polls are spaced by 1 ms timers
+   * (default 1 ms; Infinity keeps Dawn's busy loop, which holds a CPU core for the whole wait). See
+   * `paceDawnPolls` in engine/platform.ts; the OMNI_DAWN_SPIN_MS environment variable overrides it.
+   */
+  dawnSpinMs?: number;
   /** Features that must exist (init fails otherwise). shader-f16, subgroups and timestamp-query are always requested when present. */
   requiredFeatures?: GPUFeatureName[];
   /** Optional features to leave off even when present (to exercise fallbacks). */
@@ -326,13 +332,15 @@ let generation = 0;
  * shader-f16, subgroups and timestamp-query where present. Calling it again replaces the device.
  */
 export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
+  const spinMs = options.dawnSpinMs;
+  if (spinMs !== undefined && !(spinMs >= 0)) throw new ArgumentError(`init: dawnSpinMs must be a number >= 0 or Infinity, got ${spinMs}`);
   if (current && !current.lost) current.destroy();
   current = null;
   let device = options.device;
   let adapterInfo: GPUAdapterInfo | undefined = device?.adapterInfo;
   let gpu: GPU | null = null;
   if (!device) {
-    gpu = await getGPU(options.dawnFlags);
+    gpu = await getGPU(options.dawnFlags, options.dawnSpinMs);
     const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
     if (!adapter) throw new DeviceError(`init: no WebGPU adapter found. ${noAdapterHint()}`);
     const skip = new Set(options.disableFeatures ?? []);

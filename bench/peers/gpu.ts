@@ -1,8 +1,8 @@
 /**
  * Makes WebGPU visible to the peer libraries. tfjs-backend-webgpu and jax-js look for `navigator.gpu`,
  * which Node lacks: there we install a Dawn instance (created with the same flags as our device, so all
- * engines run on the same adapter) as `globalThis.navigator` BEFORE either library is imported. In the
- * browser the real `navigator.gpu` is used untouched.
+ * engines run on the same adapter, and their waits are paced as ours) as `globalThis.navigator` BEFORE
+ * either library is imported. In the browser the real `navigator.gpu` is used untouched.
  */
 import { getGPU, isNode } from '../../engine/platform.js';
 

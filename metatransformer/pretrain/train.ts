@@ -65,6 +65,18 @@ export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPa
   const history: EpochStats[] = [];
   const start = performance.now();
   let steps = 0;
+  // As in `fit`, each step's loss is read back while the next step is recorded, so the GPU runs one step
+  // while JavaScript records the following one; one readback in flight also keeps the queue from running
+  // ahead. The epoch's mean waits for its last loss.
+  type Pending = { value: Promise<number>; loss: Tensor };
+  let pending: Pending | null = null;
+  const settle = async (p: Pending): Promise<number> => {
+    try {
+      return await p.value;
+    } finally {
+      p.loss.dispose();
+    }
+  };
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const epochStart = performance.now();
@@ -81,10 +93,17 @@ export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPa
         opt.zeroGrad();
         schedule.step();
         steps++;
-        // Awaiting each step's loss lets Dawn reclaim finished work (and keeps the queue from running ahead).
-        sum += await loss.item();
-        loss.dispose();
+        const previous = pending;
+        const value = loss.item();
+        value.catch(() => undefined); // handled when settled; not an unhandled rejection meanwhile
+        pending = { value, loss };
+        if (previous) sum += await settle(previous);
         count++;
+      }
+      if (pending) {
+        const last = pending;
+        pending = null;
+        sum += await settle(last);
       }
       const logitScale = Math.exp(Math.min(await model.logit_scale.item(), LOGIT_SCALE_MAX));
       const stats: EpochStats = { epoch, loss: sum / count, logitScale, seconds: (performance.now() - epochStart) / 1000 };
@@ -92,6 +111,10 @@ export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPa
       await onEpoch?.(stats);
     }
   } finally {
+    if (pending) {
+      await pending.value.catch(() => undefined);
+      pending.loss.dispose();
+    }
     opt.zeroGrad();
     opt.dispose();
   }

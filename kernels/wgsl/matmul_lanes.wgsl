@@ -31,6 +31,10 @@
 //     table (kernels/matmul.ts) for M > 8; small M takes fewer (ROWS is a multiple of 4).
 //   1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
 //   vec4 blocks, 24 rows 22-25, 32 rows 26-27. Figures per shape are in matmul.wgsl's header.
+//   Wall clock in `npm run bench` (2026-11-27, after engine/platform.ts stopped Dawn's Node binding from
+//   busy-polling a core away from lavapipe's two threads): 1024^3 57.5-63.4 ms (34-37 GFLOP/s; GPU
+//   timestamps 53.4 ms) in four runs, 5.8-9.2x tfjs-backend-webgpu 4.22 and 5.8-11.8x jax-js 0.1.25 in
+//   the same process; ViT-B fc1 197x768x3072 31.2 ms (29.8 GFLOP/s). numpy/OpenBLAS: 131 GFLOP/s.
 //
 // Constraints
 //   Needs `subgroups` and a subgroup size equal to LANES, a multiple of 4 (the launcher only picks this

@@ -213,7 +213,7 @@ export function memoryStats(): MemoryStats {
 
 /** Frees the pooled buffers (keeps live tensors). */
 export function emptyCache(): void {
-  runtime('emptyCache').pool.clear();
+  runtime('emptyCache').emptyCache();
 }
 
 type Kept = Tensor | readonly Kept[] | { readonly [k: string]: Kept } | void | number | string | boolean | null | undefined;

@@ -123,13 +123,60 @@ interface Gemm {
   readonly residual?: Tensor;
 }
 
+/**
+ * Row stride of `o` with the batch dims folded into M, or null when its rows do not continue from one
+ * batch entry into the next with one stride. With M = 1 the innermost batch dim supplies the stride.
+ */
+function foldedRowStride(o: MatrixOperand, m: number, batch: readonly number[]): number | null {
+  let stride = m > 1 ? o.rowStride : null;
+  let rows = m;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    if (batch[i] === 1) continue;
+    const s = o.batchStrides[i]!;
+    if (stride === null) stride = s;
+    else if (s !== stride * rows) return null;
+    rows *= batch[i]!;
+  }
+  return stride ?? o.rowStride;
+}
+
+/**
+ * The same product as one GEMM of batch x M rows, when that is only a relabelling: B is shared by every
+ * batch entry (stride 0 on each batch dim, as a linear layer's weight), and A's and the residual's rows
+ * continue from one entry into the next with one stride (the output is contiguous, so its rows always
+ * do). torch.matmul folds the same way. It matters when M is small: x [512, 8, 16] @ w^T was 512 GEMMs
+ * of 8 rows, each a quarter of a 32-row lanes tile on lavapipe, and is now one of 4096 rows.
+ */
+function foldBatch(spec: Omit<GemmSpec, 'out'>): Omit<GemmSpec, 'out'> | null {
+  const batch = spec.batchShape;
+  if (batch.length === 0 || spec.b.batchStrides.some((s) => s !== 0)) return null;
+  const aStride = foldedRowStride(spec.a, spec.m, batch);
+  const resStride = spec.residual ? foldedRowStride(spec.residual, spec.m, batch) : 0;
+  if (aStride === null || resStride === null) return null;
+  const flat = (o: MatrixOperand, rowStride: number): MatrixOperand => ({ ...o, rowStride, batchStrides: [] });
+  return {
+    ...spec,
+    m: spec.m * batch.reduce((x, y) => x * y, 1),
+    batchShape: [],
+    a: flat(spec.a, aStride),
+    b: flat(spec.b, spec.b.rowStride),
+    ...(spec.residual ? { residual: flat(spec.residual, resStride) } : {}),
+  };
+}
+
 function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
   const rt = runtime(g.op);
   const dtype = outDtype(g.op, g.a.dtype, options);
-  const spec: GemmSpec = { ...g.spec, out: dtype };
-  const choice = pickKernel(g.op, rt, spec, options);
+  const folded = foldBatch(g.spec);
+  let spec: GemmSpec = { ...(folded ?? g.spec), out: dtype };
+  let choice = pickKernel(g.op, rt, spec, options);
+  // More folded rows than one grid dimension holds: keep the batch in the grid's third dimension.
+  if (folded && Math.ceil(spec.m / tileOf(choice)[0]) > MAX_GRID) {
+    spec = { ...g.spec, out: dtype };
+    choice = pickKernel(g.op, rt, spec, options);
+  }
   const [tileM, tileN] = tileOf(choice);
-  if (Math.ceil(g.spec.m / tileM) > MAX_GRID || Math.ceil(g.spec.n / tileN) > MAX_GRID)
+  if (Math.ceil(spec.m / tileM) > MAX_GRID || Math.ceil(spec.n / tileN) > MAX_GRID)
     throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID} workgroups along M or N`);
   const out = empty(g.outShape, dtype, g.op);
   const pre = g.spec.savePre ? empty(g.outShape, dtype, g.op) : null;

@@ -217,6 +217,32 @@ t('linear: bias, activation, residual and savePreActivation epilogues, w^T read 
   for (const v of [x, w, bias, res, resRow]) v.dispose();
 });
 
+t('linear folds batch dims into M where rows continue across the batch, and keeps the batch elsewhere', async () => {
+  const [w, rw] = randomPair([6, 8], 41);
+  const wt = refTranspose(rw);
+  const [base, rbase] = randomPair([6, 3, 8], 42);
+  /** [batch, rows, 8] whose row (b, i) starts at element start(b, i) of `base`. */
+  const rowsOf = (batch: number, rows: number, start: (b: number, i: number) => number) => {
+    const values: number[] = [];
+    for (let b = 0; b < batch; b++) for (let i = 0; i < rows; i++) values.push(...rbase.data.slice(start(b, i), start(b, i) + 8));
+    return new NdArray([batch, rows, 8], values);
+  };
+  // M = 1 taken from a wider tensor: rows 24 elements apart, one per batch entry (folds, stride 24).
+  const middle = ops.slice(base, [null, { start: 1, end: 2 }, null]); // [6, 1, 8]
+  const rMiddle = rowsOf(6, 1, (b) => b * 24 + 8);
+  // Batch and rows swapped: batch stride 8, row stride 24, which no single row stride covers (no fold).
+  const swapped = ops.transpose(base, 0, 1); // [3, 6, 8]
+  const rSwapped = rowsOf(3, 6, (b, i) => i * 24 + b * 8);
+  for (const [x, rx, what] of [[middle, rMiddle, 'M = 1 slice'], [swapped, rSwapped, 'transposed batch']] as const)
+    await check(ops.linear(x, w), refMatmul(rx, wt), 8, what);
+  // A residual shared by every batch entry (batch stride 0, rows 6 apart): the batch stays in the grid.
+  const [res, rres] = randomPair([6, 6], 43);
+  const expected = zip(refMatmul(rbase, wt), new NdArray([1, 3, 6], rres.data.slice(0, 18)), (p, q) => p + q);
+  const sharedRes = ops.slice(res, [{ start: 0, end: 3 }, null]); // [3, 6]
+  await check(ops.linear(base, w, null, { residual: sharedRes }), expected, 8, 'residual broadcast over the batch');
+  for (const v of [w, base, middle, swapped, res, sharedRes]) v.dispose();
+});
+
 t('linear: w^T with K % 4 == 0 (the lanes kernel loads 4 k of a column per vec4), any offset', async () => {
   for (const k of [4, 12, 36, 64]) {
     const [x, rx] = randomPair([2, 29, k], k);

@@ -62,8 +62,8 @@
 //   2026-11-27, after the lanes GEMM got ~2x faster (matmul_lanes.wgsl), which speeds up the unfused
 //   composition too: 24 rows 59-63 ms (15-16 GFLOP/s, 16 rows 63-67), unfused 98-105 ms -> 1.6-1.8x.
 //   Later that day, with Dawn's polls paced (engine/platform.ts: its busy poll had taken a core from
-//   lavapipe and was counted in the process CPU time): 38.2 ms (25 GFLOP/s), unfused 69.2 ms -> 1.8x;
-//   causal 25.2 ms. The issue's target, 3x faster than unfused (~23 ms, i.e. ~41 GFLOP/s, above what
+//   lavapipe and was counted in the process CPU time): 36.0-38.2 ms (25-26 GFLOP/s), unfused 57-69 ms
+//   -> 1.6-1.8x in three runs; causal 25.2 ms. The issue's target, 3x faster than unfused (~23 ms, i.e. ~41 GFLOP/s, above what
 //   our best GEMM reaches on this adapter: 34-37 at 1024^3), is NOT met for the non-causal ViT-B case.
 //   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)
 //   Text B=8 H=8 T=77 d=64 causal:        lanes 4.6 ms,   tiled 22.6 ms, unfused 17.4 ms -> 3.8x

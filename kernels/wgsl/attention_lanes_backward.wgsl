@@ -44,6 +44,10 @@
 // passes including the delta pre-pass; 'tiled' = attention_backward.wgsl forced, same run, f32):
 //   ViT-B B=8 H=12 T=197 d=64 (16 rows):   lanes 204-222 ms (11 GFLOP/s counting 2.5x the forward's
 //                                           flops), tiled 1101 ms  -> 5.0-5.4x
+//                                           Later that day, with Dawn's polls paced (engine/platform.ts;
+//                                           the busy poll had been counted in the CPU time): 129-133 ms,
+//                                           18 GFLOP/s; part 1 as one helper (scores_and_dp) for both
+//                                           passes measured 130-139 ms (three runs) vs 133 written out twice.
 //   B=2 H=12 T=197: d=32 (16 rows) 49-56 ms vs 102; d=80 (8 rows) 154 vs 383; d=96 (8 rows) 151;
 //   d=128 (8 rows) 200-259 vs 564-630.
 //   Tiles at d=64, own rows x walked rows per lane (ms): 4x2 428, 8x1 257, 8x2 293, 8x4 296, 12x2 228,
@@ -125,6 +129,55 @@ fn store4_dq(base: u32, c: u32, x: vec4<f32>) {
   }
 }
 
+// Walked-row loaders of part 1: the dK/dV pass walks q and dO rows, the dQ pass k and v rows. Each call
+// passes a literal `walk_queries`, so the branch folds away once the call is inlined.
+fn load_walked_s(walk_queries: bool, base: u32, c: u32) -> vec4<f32> {
+  if (walk_queries) { return load_q4(base, c); }
+  return load_k4(base, c);
+}
+
+fn load_walked_dp(walk_queries: bool, base: u32, c: u32) -> vec4<f32> {
+  if (walk_queries) { return load_do4(base, c); }
+  return load_v4(base, c);
+}
+
+// Part 1 of both passes: for every own row r and this lane's walked rows t (starting at elements
+// s_rows[t] and dp_rows[t]), s[r, t] = own_s[r] . walked_s[t] and dp[r, t] = own_dp[r] . walked_dp[t].
+// dK/dV owns (k, v) and walks (q, dO), dQ the other way round, so the scores are q . k and dP is dO . v
+// in both. One vec4 column chunk c4 = cb * LANES + kk at a time: each lane loads its walked rows'
+// chunk, and the own rows' chunk comes from lane kk, which keeps chunks kk, kk + LANES, ...
+fn scores_and_dp(walk_queries: bool, own_s: ptr<function, array<vec4<f32>, ROWS * CB>>, own_dp: ptr<function, array<vec4<f32>, ROWS * CB>>,
+                 s_rows: array<u32, PER_LANE>, dp_rows: array<u32, PER_LANE>,
+                 s: ptr<function, array<f32, ROWS * PER_LANE>>, dp: ptr<function, array<f32, ROWS * PER_LANE>>) {
+  for (var r = 0u; r < ROWS; r++) {
+    for (var t = 0u; t < PER_LANE; t++) {
+      (*s)[r * PER_LANE + t] = 0.0;
+      (*dp)[r * PER_LANE + t] = 0.0;
+    }
+  }
+  for (var cb = 0u; cb < CB; cb++) {
+    for (var kk = 0u; kk < LANES; kk++) {
+      let c4 = cb * LANES + kk;
+      if (c4 < D4) {
+        var walked_s: array<vec4<f32>, PER_LANE>;
+        var walked_dp: array<vec4<f32>, PER_LANE>;
+        for (var t = 0u; t < PER_LANE; t++) {
+          walked_s[t] = load_walked_s(walk_queries, s_rows[t], c4 * 4u);
+          walked_dp[t] = load_walked_dp(walk_queries, dp_rows[t], c4 * 4u);
+        }
+        for (var r = 0u; r < ROWS; r++) {
+          let own_s_chunk = subgroupShuffle((*own_s)[r * CB + cb], kk);
+          let own_dp_chunk = subgroupShuffle((*own_dp)[r * CB + cb], kk);
+          for (var t = 0u; t < PER_LANE; t++) {
+            (*s)[r * PER_LANE + t] += dot(walked_s[t], own_s_chunk);
+            (*dp)[r * PER_LANE + t] += dot(walked_dp[t], own_dp_chunk);
+          }
+        }
+      }
+    }
+  }
+}
+
 // ---- attention_lanes_dkdv: own ROWS key rows, walk the queries ------------------------------------
 
 @group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // dK then dV, each contiguous [B, H, Tk, D]
@@ -180,33 +233,7 @@ fn attention_lanes_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
     }
     var s: array<f32, ROWS * PER_LANE>;
     var dp: array<f32, ROWS * PER_LANE>;
-    for (var r = 0u; r < ROWS; r++) {
-      for (var t = 0u; t < PER_LANE; t++) {
-        s[r * PER_LANE + t] = 0.0;
-        dp[r * PER_LANE + t] = 0.0;
-      }
-    }
-    for (var cb = 0u; cb < CB; cb++) {
-      for (var kk = 0u; kk < LANES; kk++) {
-        let c4 = cb * LANES + kk;
-        if (c4 < D4) {
-          var qv: array<vec4<f32>, PER_LANE>;
-          var dov: array<vec4<f32>, PER_LANE>;
-          for (var t = 0u; t < PER_LANE; t++) {
-            qv[t] = load_q4(q_rows[t], c4 * 4u);
-            dov[t] = load_do4(do_rows[t], c4 * 4u);
-          }
-          for (var r = 0u; r < ROWS; r++) {
-            let kc = subgroupShuffle(k_mine[r * CB + cb], kk);
-            let vc = subgroupShuffle(v_mine[r * CB + cb], kk);
-            for (var t = 0u; t < PER_LANE; t++) {
-              s[r * PER_LANE + t] += dot(qv[t], kc);
-              dp[r * PER_LANE + t] += dot(dov[t], vc);
-            }
-          }
-        }
-      }
-    }
+    scores_and_dp(true, &k_mine, &v_mine, q_rows, do_rows, &s, &dp);
 
     // 2. P into s and dS into dp, for this lane's queries.
     for (var t = 0u; t < PER_LANE; t++) {
@@ -309,33 +336,7 @@ fn attention_lanes_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
     }
     var s: array<f32, ROWS * PER_LANE>;
     var dp: array<f32, ROWS * PER_LANE>;
-    for (var r = 0u; r < ROWS; r++) {
-      for (var t = 0u; t < PER_LANE; t++) {
-        s[r * PER_LANE + t] = 0.0;
-        dp[r * PER_LANE + t] = 0.0;
-      }
-    }
-    for (var cb = 0u; cb < CB; cb++) {
-      for (var kk = 0u; kk < LANES; kk++) {
-        let c4 = cb * LANES + kk;
-        if (c4 < D4) {
-          var kv: array<vec4<f32>, PER_LANE>;
-          var vv: array<vec4<f32>, PER_LANE>;
-          for (var t = 0u; t < PER_LANE; t++) {
-            kv[t] = load_k4(k_rows[t], c4 * 4u);
-            vv[t] = load_v4(v_rows[t], c4 * 4u);
-          }
-          for (var r = 0u; r < ROWS; r++) {
-            let qc = subgroupShuffle(q_mine[r * CB + cb], kk);
-            let dc = subgroupShuffle(do_mine[r * CB + cb], kk);
-            for (var t = 0u; t < PER_LANE; t++) {
-              s[r * PER_LANE + t] += dot(qc, kv[t]);
-              dp[r * PER_LANE + t] += dot(dc, vv[t]);
-            }
-          }
-        }
-      }
-    }
+    scores_and_dp(false, &q_mine, &do_mine, k_rows, v_rows, &s, &dp);
 
     // 2. dS into dp, for this lane's keys.
     for (var t = 0u; t < PER_LANE; t++) {

@@ -2,8 +2,8 @@
  * Launchers for kernels/wgsl/indexing.wgsl: gather (index_select is a gather with a broadcast index),
  * scatter-add, strided copy into a region, pad, one-hot and triangular masking. Pure functions from shapes to `Launch`es.
  */
-import { coalesce } from './elementwise.js';
-import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+import { MAP_TUNING, coalesce } from './elementwise.js';
+import { ParamWriter, WG1D, grid1d, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
 
 /** A strided operand: element offset and one stride per dim of the iteration shape. */
 export interface Strided {
@@ -62,8 +62,13 @@ const isInt = (t: ElementType) => t === 'i32' || t === 'u32';
 function merged(shape: readonly number[], operands: readonly (Strided | undefined)[]): { shape: number[]; operands: (Strided | undefined)[] } {
   const present = operands.filter((o): o is Strided => o !== undefined);
   const c = coalesce(shape, present.map((o) => o.strides));
+  // A single element coalesces to rank 0; the cursor of gather and copy_into wants an innermost dim.
+  const rank0 = c.shape.length === 0;
   let k = 0;
-  return { shape: c.shape, operands: operands.map((o) => (o ? { offset: o.offset, strides: c.strides[k++]! } : undefined)) };
+  return {
+    shape: rank0 ? [1] : c.shape,
+    operands: operands.map((o) => (o ? { offset: o.offset, strides: rank0 ? [0] : c.strides[k++]! } : undefined)),
+  };
 }
 
 /**
@@ -83,14 +88,29 @@ function launch(entryPoint: string, t: ElementType, code: string, f: Fields): La
   return { key: `indexing/${entryPoint}/${t}`, code, entryPoint, params: params(f), workgroups: grid1d(Math.ceil(f.numel / WG1D)) };
 }
 
+/** gather and copy_into: PER positions per invocation, WG invocations per workgroup (MAP_TUNING). */
+function cursorLaunch(entryPoint: 'gather' | 'copy_into', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
+  const { wg, per } = MAP_TUNING[adapterClass];
+  return {
+    key: `indexing/${entryPoint}/${t}/${wg}x${per}`,
+    code: shader(t),
+    entryPoint,
+    constants: { WG: wg, PER: per },
+    params: params(f),
+    workgroups: grid1d(Math.ceil(f.numel / (wg * per))),
+  };
+}
+
 /**
  * out[e] = x[x.offset + pos·x.strides + index[...] * axisStride] over `shape` (the index's shape); the
  * caller zeroes x's stride on `axis` and passes it as `axisStride`. Binds (x, index, out).
  */
-export function gatherLaunch(t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, x: Strided, index: Strided): Launch {
+export function gatherLaunch(
+  t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, x: Strided, index: Strided, adapterClass: AdapterClass = 'gpu',
+): Launch {
   const numel = shape.reduce((n, d) => n * d, 1);
   const m = merged(shape, [x, index]);
-  return launch('gather', t, shader(t), { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1] });
+  return cursorLaunch('gather', t, { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1] }, adapterClass);
 }
 
 /**
@@ -105,10 +125,10 @@ export function scatterAddLaunch(t: ElementType, shape: readonly number[], axisS
 }
 
 /** Copies a strided source of `shape` into a strided region of the output. Binds (x, out). */
-export function copyIntoLaunch(t: ElementType, shape: readonly number[], x: Strided, out: Strided): Launch {
+export function copyIntoLaunch(t: ElementType, shape: readonly number[], x: Strided, out: Strided, adapterClass: AdapterClass = 'gpu'): Launch {
   const numel = shape.reduce((n, d) => n * d, 1);
   const m = merged(shape, [x, out]);
-  return launch('copy_into', t, shader(t), { numel, shape: m.shape, x: m.operands[0], out: m.operands[1] });
+  return cursorLaunch('copy_into', t, { numel, shape: m.shape, x: m.operands[0], out: m.operands[1] }, adapterClass);
 }
 
 /**

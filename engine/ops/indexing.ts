@@ -59,7 +59,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   let start = 0;
   for (const t of tensors) {
     if (t.size > 0) {
-      const launch = copyIntoLaunch(t.dtype, t.shape, strided(t), { offset: start * outStrides[a]!, strides: outStrides });
+      const launch = copyIntoLaunch(t.dtype, t.shape, strided(t), { offset: start * outStrides[a]!, strides: outStrides }, st.rt.info.adapterClass);
       st.rt.run(launch, [t.storage('concat').buffer, st.buffer]);
     }
     start += t.shape[a]!;
@@ -105,8 +105,8 @@ export function indexSelect(x: Tensor, axis: number, indices: IndexLike): Tensor
     // The index broadcasts over every dim but `axis`.
     const indexStrides = shape.map((_, d) => (d === a ? index.strides[0]! : 0));
     const xStrides = x.strides.map((s, d) => (d === a ? 0 : s));
-    const launch = gatherLaunch(x.dtype, shape, size, x.strides[a]!, { offset: x.offset, strides: xStrides }, { offset: index.offset, strides: indexStrides });
     const st = out.storage('indexSelect');
+    const launch = gatherLaunch(x.dtype, shape, size, x.strides[a]!, { offset: x.offset, strides: xStrides }, { offset: index.offset, strides: indexStrides }, st.rt.info.adapterClass);
     st.rt.run(launch, [x.storage('indexSelect').buffer, index.storage('indexSelect').buffer, st.buffer]);
     return out;
   } finally {
@@ -147,8 +147,8 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   if (out.size === 0) return out;
   const size = x.rank === 0 ? 1 : x.shape[a]!;
   const xStrides = x.strides.map((s, d) => (d === a ? 0 : s));
-  const launch = gatherLaunch(x.dtype, index.shape, size, x.strides[a] ?? 0, { offset: x.offset, strides: xStrides }, strided(index));
   const st = out.storage('gather');
+  const launch = gatherLaunch(x.dtype, index.shape, size, x.strides[a] ?? 0, { offset: x.offset, strides: xStrides }, strided(index), st.rt.info.adapterClass);
   st.rt.run(launch, [x.storage('gather').buffer, index.storage('gather').buffer, st.buffer]);
   return out;
 }

@@ -69,6 +69,35 @@ t('concat of strided views along any axis (sizes 0 and 1 included) matches the h
   );
 });
 
+t('concat and gather over long rows: invocations step within rows, across rows and past workgroups', async () => {
+  // On CPU adapters an invocation takes 32 positions 16 apart: rows of 45, 19 and 70 elements make it
+  // step inside a row, leave it mid-step and resume on the next, over several workgroups (numel > 512).
+  const made: Tensor[] = [];
+  const grid = (rows: number, cols: number) => {
+    made.push(ops.arange(0, rows * cols));
+    return ops.reshape(made[made.length - 1]!, [rows, cols]);
+  };
+  const [p, rp] = [grid(7, 45), build([7, 45], ([i, j]) => i! * 45 + j!)];
+  const wide = grid(19, 14);
+  const q = ops.transpose(ops.slice(wide, [null, { step: 2 }])); // [7, 19], strides (2, 14)
+  const rq = build([7, 19], ([i, j]) => j! * 14 + i! * 2);
+  for (const axis of [0, 1]) {
+    const parts = axis === 1 ? [p, q] : [p, ops.slice(p, [{ start: 2 }])];
+    const refs = axis === 1 ? [rp, rq] : [rp, build([5, 45], ([i, j]) => (i! + 2) * 45 + j!)];
+    const y = ops.concat(parts, axis);
+    expectClose(await y.data(), concatRef(refs, axis).data, EXACT);
+    y.dispose();
+    if (axis === 0) parts[1]!.dispose();
+  }
+  const table = grid(50, 70);
+  const rows = [49, 0, 7, 7, 23, 1, 48, 30, 12];
+  const picked = ops.indexSelect(table, 0, rows);
+  expectClose(await picked.data(), build([rows.length, 70], ([i, j]) => rows[i!]! * 70 + j!).data, EXACT);
+  const cols = ops.indexSelect(table, 1, [69, 3, 3, 40]); // a gather along the inner dim: stride 70
+  expectClose(await cols.data(), build([50, 4], ([i, j]) => i! * 70 + [69, 3, 3, 40][j!]!).data, EXACT);
+  for (const x of [p, wide, q, table, picked, cols, ...made]) x.dispose();
+});
+
 t('stack inserts a new axis', async () => {
   const a = ops.tensor([[1, 2], [3, 4]]);
   const b = ops.transpose(a);

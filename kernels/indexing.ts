@@ -88,8 +88,8 @@ function launch(entryPoint: string, t: ElementType, code: string, f: Fields): La
   return { key: `indexing/${entryPoint}/${t}`, code, entryPoint, params: params(f), workgroups: grid1d(Math.ceil(f.numel / WG1D)) };
 }
 
-/** gather and copy_into: PER positions per invocation, WG invocations per workgroup (MAP_TUNING). */
-function cursorLaunch(entryPoint: 'gather' | 'copy_into', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
+/** gather, scatter_add and copy_into: PER positions per invocation, WG invocations per workgroup (MAP_TUNING). */
+function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
   const { wg, per } = MAP_TUNING[adapterClass];
   return {
     key: `indexing/${entryPoint}/${t}/${wg}x${per}`,
@@ -118,10 +118,13 @@ export function gatherLaunch(
  * shape), atomically. Binds (index, src, out); `out` must hold zeros (or the values to add onto). Float
  * sources (f16 too) accumulate into f32 cells, so for f16 `out` is an f32 buffer the caller casts.
  */
-export function scatterAddLaunch(t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, src: Strided, index: Strided, out: Strided): Launch {
+export function scatterAddLaunch(
+  t: ElementType, shape: readonly number[], axisSize: number, axisStride: number, src: Strided, index: Strided, out: Strided, adapterClass: AdapterClass = 'gpu',
+): Launch {
   const numel = shape.reduce((n, d) => n * d, 1);
   const m = merged(shape, [src, index, out]);
-  return launch('scatter_add', t, shader(t), { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1], out: m.operands[2] });
+  const fields = { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1], out: m.operands[2] };
+  return cursorLaunch('scatter_add', t, fields, adapterClass);
 }
 
 /** Copies a strided source of `shape` into a strided region of the output. Binds (x, out). */

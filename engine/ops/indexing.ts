@@ -172,8 +172,8 @@ export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tenso
   if (index.size > 0) {
     const outStrides = contiguousStrides(target).map((s, d) => (d === a ? 0 : s));
     const axisStride = contiguousStrides(target)[a] ?? 0;
-    const launch = scatterAddLaunch(src.dtype, index.shape, target[a] ?? 1, axisStride, strided(src), strided(index), { offset: 0, strides: outStrides });
     const st = acc.storage('scatterAdd');
+    const launch = scatterAddLaunch(src.dtype, index.shape, target[a] ?? 1, axisStride, strided(src), strided(index), { offset: 0, strides: outStrides }, st.rt.info.adapterClass);
     st.rt.run(launch, [index.storage('scatterAdd').buffer, src.storage('scatterAdd').buffer, st.buffer]);
   }
   if (accType === src.dtype) return acc;

@@ -69,7 +69,7 @@ t('concat of strided views along any axis (sizes 0 and 1 included) matches the h
   );
 });
 
-t('concat and gather over long rows: invocations step within rows, across rows and past workgroups', async () => {
+t('concat, gather and scatterAdd over long rows: invocations step within rows, across rows and past workgroups', async () => {
   // On CPU adapters an invocation takes 32 positions 16 apart: rows of 45, 19 and 70 elements make it
   // step inside a row, leave it mid-step and resume on the next, over several workgroups (numel > 512).
   const made: Tensor[] = [];
@@ -95,7 +95,13 @@ t('concat and gather over long rows: invocations step within rows, across rows a
   expectClose(await picked.data(), build([rows.length, 70], ([i, j]) => rows[i!]! * 70 + j!).data, EXACT);
   const cols = ops.indexSelect(table, 1, [69, 3, 3, 40]); // a gather along the inner dim: stride 70
   expectClose(await cols.data(), build([50, 4], ([i, j]) => i! * 70 + [69, 3, 3, 40][j!]!).data, EXACT);
-  for (const x of [p, wide, q, table, picked, cols, ...made]) x.dispose();
+  // Its backward: the picked rows added back (row 7 twice), the index broadcast along the rows.
+  const rowIds = ops.tensor(rows, [rows.length, 1], { dtype: 'i32' });
+  const index = ops.expand(rowIds, [rows.length, 70]);
+  const summed = ops.scatterAdd([50, 70], 0, index, picked);
+  const times = (r: number) => rows.filter((v) => v === r).length;
+  expectClose(await summed.data(), build([50, 70], ([i, j]) => times(i!) * (i! * 70 + j!)).data, EXACT);
+  for (const x of [p, wide, q, table, picked, cols, rowIds, index, summed, ...made]) x.dispose();
 });
 
 t('stack inserts a new axis', async () => {

@@ -24,8 +24,8 @@
 //   indexed one: its x (gather) or out (scatter_add) stride is zeroed and travels as axis_stride.
 //   gather, scatter_add and copy_into take the invocation shape of elementwise.wgsl instead (overrides WG and PER from
 //   the launcher's MAP_TUNING: 16 x 32 on CPU adapters, 256 x 1 on GPUs): an invocation handles PER
-//   positions WG apart, unravelling the first and then stepping the innermost coordinate, unravelling
-//   again only where a step leaves the innermost dim. Integer division is scalar code per lane on CPU
+//   positions WG apart, unravelling the first and then stepping the two innermost coordinates, unravelling
+//   again only where a step leaves a plane of them (or rows are shorter than WG). Integer division is scalar code per lane on CPU
 //   adapters; one unravel per element made these kernels ~3-8x slower per element than a map there.
 //
 // Memory traffic
@@ -51,9 +51,10 @@
 //   scatterAdd of [4096,768] f32 rows into [30000,768] (f32 CAS loop):  502 ms, 0.05 GB/s
 //   elementwise neg of [4096,768] f32 in the same runs:                  244 ms, 0.10 GB/s
 // With the cursor walk (2026-11-27, quiet machine, best of 3 batches of 10; before -> after, same run):
-//   indexSelect of 4096 rows x 768 f32 from a [30000,768] table:  59.0 -> 19.8 ms (0.08 -> 0.32 GB/s)
+//   indexSelect of 4096 rows x 768 f32 from a [30000,768] table:  59.0 -> 18.8-19.8 ms (0.08 -> 0.32 GB/s)
 //   concat of expand([512,1,32] -> [512,8,32]) and [512,8,32] along the last axis (the point-cloud
-//   tokenizer's join): 5.4 -> 3.4 ms; a contiguous copy of the expanded part alone (map kernel) 1.0 ms.
+//   tokenizer's join): 5.4 -> 3.4 ms stepping rows only, 2.2-3.4 ms stepping planes; a contiguous copy
+//   of the expanded part alone (map kernel) 1.0 ms.
 //   scatterAdd of those 4096 rows back into [30000,768] (zero fill included; f32 CAS): 124.7 -> 88.8 ms.
 
 alias T = f32;        // element type of x / src / out
@@ -124,26 +125,45 @@ fn walk(e: u32) -> Walk {
 override WG: u32 = 256u;
 override PER: u32 = 1u;
 
-// Position e with its innermost coordinate and operand offsets.
+// Position e with its two innermost coordinates (`outer` is 0 at rank 1) and operand offsets.
 struct Cursor {
   e: u32,
   inner: u32,
+  outer: u32,
   w: Walk,
 }
 
 fn cursor_at(e: u32) -> Cursor {
-  return Cursor(e, e % dim_of(p.shape, p.rank - 1u), walk(e));
+  let d = p.rank - 1u;
+  let row = e / dim_of(p.shape, d);
+  let outer = select(0u, row % dim_of(p.shape, max(d, 1u) - 1u), d > 0u);
+  return Cursor(e, e % dim_of(p.shape, d), outer, walk(e));
 }
 
-// The cursor WG positions further: a stride step while the innermost dim lasts, else a fresh unravel.
+// Offsets moved by `inner` steps along the innermost dim and `outer` along the next (u32 arithmetic wraps,
+// so a negative inner move is a large u32 that lands right).
+fn moved(w: Walk, inner: u32, outer: u32) -> Walk {
+  let d = p.rank - 1u;
+  let e = max(d, 1u) - 1u;
+  return Walk(w.x + inner * dim_of(p.x_strides, d) + outer * dim_of(p.x_strides, e),
+              w.i + inner * dim_of(p.i_strides, d) + outer * dim_of(p.i_strides, e),
+              w.o + inner * dim_of(p.o_strides, d) + outer * dim_of(p.o_strides, e));
+}
+
+// The cursor WG positions further: a stride step while the innermost dim lasts; when the step lands on
+// the next row of the same plane, a step of the two inner dims; else (a new plane, or rows shorter
+// than WG) a fresh unravel.
 fn advance(c: Cursor) -> Cursor {
   let d = p.rank - 1u;
+  let row = dim_of(p.shape, d);
   let inner = c.inner + WG;
-  if (inner >= dim_of(p.shape, d)) {
-    return cursor_at(c.e + WG);
+  if (inner < row) {
+    return Cursor(c.e + WG, inner, c.outer, moved(c.w, WG, 0u));
   }
-  let step = Walk(WG * dim_of(p.x_strides, d), WG * dim_of(p.i_strides, d), WG * dim_of(p.o_strides, d));
-  return Cursor(c.e + WG, inner, Walk(c.w.x + step.x, c.w.i + step.i, c.w.o + step.o));
+  if (d > 0u && inner - row < row && c.outer + 1u < dim_of(p.shape, d - 1u)) {
+    return Cursor(c.e + WG, inner - row, c.outer + 1u, moved(c.w, WG - row, 1u));
+  }
+  return cursor_at(c.e + WG);
 }
 
 // The first position of invocation lid of workgroup wid: each workgroup takes WG * PER consecutive ones.

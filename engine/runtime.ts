@@ -171,8 +171,11 @@ export class Runtime {
   private dispatchCount = 0;
 
   /**
-   * `gpu` is held only to keep it alive: under Dawn for Node, garbage-collecting the GPU instance
-   * destroys the native instance under a live device, which crashes the process at a random later point.
+   * `gpu` and `heldAdapter` are held only to keep them alive. Under Dawn for Node, garbage-collecting the
+   * GPU instance destroys the native instance under a live device, which crashes the process at a random
+   * later point; and dawn.node's pending-promise polls reach their owner's runner through a raw pointer,
+   * so an adapter collected while its requestDevice poll is still queued (a paced poll waits up to 1 ms)
+   * would leave that poll pointing at freed memory.
    */
   constructor(
     readonly device: GPUDevice,
@@ -180,6 +183,7 @@ export class Runtime {
     generation: number,
     flushEvery: number,
     private readonly gpu: GPU | null,
+    private readonly heldAdapter: GPUAdapter | null,
   ) {
     this.info = info;
     this.generation = generation;
@@ -439,10 +443,12 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
   let device = options.device;
   let adapterInfo: GPUAdapterInfo | undefined = device?.adapterInfo;
   let gpu: GPU | null = null;
+  let heldAdapter: GPUAdapter | null = null;
   if (!device) {
     gpu = await getGPU(options.dawnFlags, options.dawnSpinMs);
     const adapter = await gpu.requestAdapter(options.powerPreference ? { powerPreference: options.powerPreference } : undefined);
     if (!adapter) throw new DeviceError(`init: no WebGPU adapter found. ${noAdapterHint()}`);
+    heldAdapter = adapter;
     const skip = new Set(options.disableFeatures ?? []);
     const wanted = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f));
     for (const f of options.requiredFeatures ?? [])
@@ -475,7 +481,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     limits: limitsRecord(device.limits),
     subgroupMatrixF16: device.features.has('chromium-experimental-subgroup-matrix') && hasF16MatrixConfig(adapterInfo, device.adapterInfo),
   };
-  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, gpu);
+  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, gpu, heldAdapter);
   return info;
 }
 

@@ -53,11 +53,9 @@ export async function getGPU(dawnFlags: readonly string[] = [], dawnSpinMs = DEF
   Object.assign(globalThis, dawn.globals);
   const env = globalThis.process.env;
   const fromEnv = (env.OMNI_DAWN_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  // `dawnSpinMs` comes checked from init(); the environment is checked here.
   const spinMs = env.OMNI_DAWN_SPIN_MS ? Number(env.OMNI_DAWN_SPIN_MS) : dawnSpinMs;
-  if (!(spinMs >= 0)) {
-    const given = env.OMNI_DAWN_SPIN_MS ? `OMNI_DAWN_SPIN_MS='${env.OMNI_DAWN_SPIN_MS}'` : `dawnSpinMs ${dawnSpinMs}`;
-    throw new ArgumentError(`init: ${given} is not a number >= 0 or Infinity`);
-  }
+  if (env.OMNI_DAWN_SPIN_MS && !(spinMs >= 0)) throw new ArgumentError(`init: OMNI_DAWN_SPIN_MS='${env.OMNI_DAWN_SPIN_MS}' is not a number >= 0 or Infinity`);
   paceDawnPolls(spinMs);
   return dawn.create([...fromEnv, ...dawnFlags]);
 }

@@ -12,6 +12,7 @@ import { tidy, type Tensor } from '../engine/tensor.js';
 import { crossEntropy, mse } from '../nn/losses.js';
 import { AdamW, cosineWarmup } from '../nn/optim.js';
 import { shuffle, type Split } from './data/types.js';
+import { LaggedLoss, type SettledLoss } from './lagged-loss.js';
 import type { MetaTransformer } from './model.js';
 
 export type Task = 'classification' | 'forecasting';
@@ -135,17 +136,12 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
   let trainMs = 0;
   let seen = 0;
   let step = 0;
-  // A step's loss is read back while the next step is recorded: its readback starts when the step is
-  // recorded, and is awaited only after the next step is, so the GPU runs one step while JavaScript
-  // records the following one instead of the two taking turns. Each loss is still checked and reported
+  // Each loss is read back while the next step is recorded (see LaggedLoss), then checked and reported
   // in step order, one step late.
-  type Pending = { value: Promise<number>; loss: Tensor; epoch: number; step: number; examples: number };
-  let pending: Pending | null = null;
-  const settle = async (p: Pending): Promise<number> => {
-    const value = await p.value;
-    p.loss.dispose();
-    if (!Number.isFinite(value)) throw new OmniError(`${op}: the loss became ${value} at step ${p.step} (epoch ${p.epoch}); lower lr?`);
-    onProgress?.({ epoch: p.epoch, step: p.step, steps, loss: value, examplesPerSecond: p.examples / (trainMs / 1000) });
+  const losses = new LaggedLoss<{ epoch: number; step: number; examples: number }>();
+  const report = ({ value, meta }: SettledLoss<{ epoch: number; step: number; examples: number }>): number => {
+    if (!Number.isFinite(value)) throw new OmniError(`${op}: the loss became ${value} at step ${meta.step} (epoch ${meta.epoch}); lower lr?`);
+    onProgress?.({ epoch: meta.epoch, step: meta.step, steps, loss: value, examplesPerSecond: meta.examples / (trainMs / 1000) });
     return value;
   };
   try {
@@ -168,21 +164,14 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
         schedule.step();
         step++;
         seen += idx.length;
-        const previous = pending;
-        const value = loss.item();
-        value.catch(() => undefined); // handled when settled; not an unhandled rejection meanwhile
-        pending = { value, loss, epoch, step, examples: seen };
-        if (previous) lossSum += await settle(previous);
+        const previous = await losses.push(loss, { epoch, step, examples: seen });
+        if (previous) lossSum += report(previous);
         trainMs += performance.now() - t0;
       }
-      if (pending) {
-        const last = pending;
-        pending = null;
-        const t0 = performance.now();
-        await last.value.catch(() => undefined); // settle() reports a failure
-        trainMs += performance.now() - t0;
-        lossSum += await settle(last);
-      }
+      const t0 = performance.now();
+      const last = await losses.drain();
+      trainMs += performance.now() - t0;
+      if (last) lossSum += report(last);
       const record: EpochRecord = { epoch, trainLoss: lossSum / stepsPerEpoch };
       if (validation) {
         const r = await evaluate(model, validation, task, { batchSize });
@@ -191,10 +180,7 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
       history.push(record);
     }
   } finally {
-    if (pending) {
-      await pending.value.catch(() => undefined);
-      pending.loss.dispose();
-    }
+    await losses.abandon();
     optimizer.zeroGrad();
     optimizer.dispose();
     model.train();

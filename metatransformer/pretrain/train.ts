@@ -7,6 +7,7 @@ import * as ag from '../../autograd/index.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { tidy, type Tensor } from '../../engine/tensor.js';
 import { AdamW, clipGradNorm, cosineWarmup } from '../../nn/index.js';
+import { LaggedLoss } from '../lagged-loss.js';
 import { LOGIT_SCALE_MAX, type ClipModel } from './clip.js';
 import type { ImageCaptionPairs } from './pairs.js';
 
@@ -65,18 +66,8 @@ export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPa
   const history: EpochStats[] = [];
   const start = performance.now();
   let steps = 0;
-  // As in `fit`, each step's loss is read back while the next step is recorded, so the GPU runs one step
-  // while JavaScript records the following one; one readback in flight also keeps the queue from running
-  // ahead. The epoch's mean waits for its last loss.
-  type Pending = { value: Promise<number>; loss: Tensor };
-  let pending: Pending | null = null;
-  const settle = async (p: Pending): Promise<number> => {
-    try {
-      return await p.value;
-    } finally {
-      p.loss.dispose();
-    }
-  };
+  // Each loss is read back while the next step is recorded (see LaggedLoss); the epoch's mean waits for its last.
+  const losses = new LaggedLoss<null>();
   try {
     for (let epoch = 0; epoch < epochs; epoch++) {
       const epochStart = performance.now();
@@ -93,28 +84,17 @@ export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPa
         opt.zeroGrad();
         schedule.step();
         steps++;
-        const previous = pending;
-        const value = loss.item();
-        value.catch(() => undefined); // handled when settled; not an unhandled rejection meanwhile
-        pending = { value, loss };
-        if (previous) sum += await settle(previous);
+        sum += (await losses.push(loss, null))?.value ?? 0;
         count++;
       }
-      if (pending) {
-        const last = pending;
-        pending = null;
-        sum += await settle(last);
-      }
+      sum += (await losses.drain())?.value ?? 0;
       const logitScale = Math.exp(Math.min(await model.logit_scale.item(), LOGIT_SCALE_MAX));
       const stats: EpochStats = { epoch, loss: sum / count, logitScale, seconds: (performance.now() - epochStart) / 1000 };
       history.push(stats);
       await onEpoch?.(stats);
     }
   } finally {
-    if (pending) {
-      await pending.value.catch(() => undefined);
-      pending.loss.dispose();
-    }
+    await losses.abandon();
     opt.zeroGrad();
     opt.dispose();
   }

@@ -22,11 +22,12 @@
 //   gather, scatter_add, copy_into and one_hot the launcher first merges dims that are contiguous in every
 //   operand, so typical cases unravel over 1-2 dims. The kernels never need to know which dim is the
 //   indexed one: its x (gather) or out (scatter_add) stride is zeroed and travels as axis_stride.
-//   gather, scatter_add and copy_into take the invocation shape of elementwise.wgsl instead (overrides WG and PER from
-//   the launcher's MAP_TUNING: 16 x 32 on CPU adapters, 256 x 1 on GPUs): an invocation handles PER
-//   positions WG apart, unravelling the first and then stepping the two innermost coordinates, unravelling
-//   again only where a step leaves a plane of them (or rows are shorter than WG). Integer division is scalar code per lane on CPU
-//   adapters; one unravel per element made these kernels ~3-8x slower per element than a map there.
+//   gather, scatter_add and copy_into take the invocation shape of elementwise.wgsl instead (overrides WG
+//   and PER from the launcher's MAP_TUNING: 16 x 32 on CPU adapters, 256 x 1 on GPUs): an invocation
+//   handles PER positions WG apart, unravelling the first and then stepping the two innermost
+//   coordinates, unravelling again only where a step leaves a plane of them (or rows are shorter than
+//   WG). Integer division is scalar code per lane on CPU adapters; one unravel per element made these
+//   kernels ~3-8x slower per element than a map there.
 //
 // Memory traffic
 //   Reads and writes each element once; gather/index_select reads are as coalesced as the gathered
@@ -133,34 +134,41 @@ struct Cursor {
   w: Walk,
 }
 
+// The innermost dim and the one before it (the innermost again at rank 1, where `outer` stays 0).
+fn inner_dim() -> u32 {
+  return p.rank - 1u;
+}
+
+fn next_dim() -> u32 {
+  return max(p.rank, 2u) - 2u;
+}
+
 fn cursor_at(e: u32) -> Cursor {
-  let d = p.rank - 1u;
-  let row = e / dim_of(p.shape, d);
-  let outer = select(0u, row % dim_of(p.shape, max(d, 1u) - 1u), d > 0u);
-  return Cursor(e, e % dim_of(p.shape, d), outer, walk(e));
+  let row = e / dim_of(p.shape, inner_dim());
+  let outer = select(0u, row % dim_of(p.shape, next_dim()), p.rank > 1u);
+  return Cursor(e, e % dim_of(p.shape, inner_dim()), outer, walk(e));
 }
 
 // Offsets moved by `inner` steps along the innermost dim and `outer` along the next (u32 arithmetic wraps,
 // so a negative inner move is a large u32 that lands right).
 fn moved(w: Walk, inner: u32, outer: u32) -> Walk {
-  let d = p.rank - 1u;
-  let e = max(d, 1u) - 1u;
-  return Walk(w.x + inner * dim_of(p.x_strides, d) + outer * dim_of(p.x_strides, e),
-              w.i + inner * dim_of(p.i_strides, d) + outer * dim_of(p.i_strides, e),
-              w.o + inner * dim_of(p.o_strides, d) + outer * dim_of(p.o_strides, e));
+  let d = inner_dim();
+  let n = next_dim();
+  return Walk(w.x + inner * dim_of(p.x_strides, d) + outer * dim_of(p.x_strides, n),
+              w.i + inner * dim_of(p.i_strides, d) + outer * dim_of(p.i_strides, n),
+              w.o + inner * dim_of(p.o_strides, d) + outer * dim_of(p.o_strides, n));
 }
 
 // The cursor WG positions further: a stride step while the innermost dim lasts; when the step lands on
 // the next row of the same plane, a step of the two inner dims; else (a new plane, or rows shorter
 // than WG) a fresh unravel.
 fn advance(c: Cursor) -> Cursor {
-  let d = p.rank - 1u;
-  let row = dim_of(p.shape, d);
+  let row = dim_of(p.shape, inner_dim());
   let inner = c.inner + WG;
   if (inner < row) {
     return Cursor(c.e + WG, inner, c.outer, moved(c.w, WG, 0u));
   }
-  if (d > 0u && inner - row < row && c.outer + 1u < dim_of(p.shape, d - 1u)) {
+  if (p.rank > 1u && inner - row < row && c.outer + 1u < dim_of(p.shape, next_dim())) {
     return Cursor(c.e + WG, inner - row, c.outer + 1u, moved(c.w, WG - row, 1u));
   }
   return cursor_at(c.e + WG);

@@ -450,6 +450,8 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     if (!adapter) throw new DeviceError(`init: no WebGPU adapter found. ${noAdapterHint()}`);
     heldAdapter = adapter;
     const skip = new Set(options.disableFeatures ?? []);
+    // Subgroup matrices need subgroups, and requesting them brings subgroups back on Dawn.
+    if (skip.has('subgroups')) skip.add('chromium-experimental-subgroup-matrix');
     const wanted = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f) && !skip.has(f));
     for (const f of options.requiredFeatures ?? [])
       if (!adapter.features.has(f)) throw new DeviceError(`init: the adapter lacks required feature '${f}'`);

@@ -56,18 +56,29 @@ export interface TiledChoice {
   readonly tk: number;
   /**
    * Stage a transposed A along m and a k-contiguous B (w read as w^T) along k, i.e. always along the
-   * operand's contiguous dim, instead of along k and n whatever the layout. Not yet measured on a GPU,
-   * so the tuning table leaves it off (bench/gemm-probe.ts: `tiled:BMxBN:TK:walk`).
+   * operand's contiguous dim, instead of along k and n whatever the layout. On an H100 it made x @ w^T
+   * 2x slower, so the tuning table leaves it off (bench/gemm-probe.ts: `tiled:BMxBN:TK:walk`).
    */
   readonly walkContiguous?: boolean;
 }
 
-/** The subgroup-matrix kernel (matmul_subgroup_matrix.wgsl): 16x16 fragments per one-subgroup workgroup. */
+/**
+ * The subgroup-matrix kernel (matmul_subgroup_matrix.wgsl): a workgroup of subgroups[0] x subgroups[1]
+ * subgroups, each computing frags[0] x frags[1] 16x16 result fragments from slabs of tk K staged in
+ * workgroup memory.
+ */
 export interface SubgroupMatrixChoice {
   readonly variant: 'subgroup-matrix';
+  readonly subgroups: readonly [m: number, n: number];
   readonly frags: readonly [m: number, n: number];
+  readonly tk: number;
+  /** Slabs per operand: 2 refills one while the products read the other, 1 leaves room for a deeper tk. */
+  readonly stages: 1 | 2;
   readonly lanes: number;
 }
+
+/** The subgroup-matrix kernel's shape without the adapter's subgroup size (options, tuning). */
+export type SubgroupMatrixTile = Pick<SubgroupMatrixChoice, 'subgroups' | 'frags' | 'tk' | 'stages'>;
 
 export type KernelChoice = LanesChoice | TiledChoice | SubgroupMatrixChoice;
 
@@ -81,6 +92,8 @@ export interface GemmCaps {
   readonly subgroupMatrixF16: boolean;
   /** The device's maxComputeWorkgroupStorageSize in bytes (the tiled kernel's big tiles need 32 KiB). */
   readonly workgroupStorage: number;
+  /** The device's maxComputeInvocationsPerWorkgroup (the subgroup-matrix kernel's workgroups are 2x4 subgroups). */
+  readonly maxInvocations: number;
 }
 
 type TuningEntry =
@@ -130,21 +143,56 @@ export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
 };
 
 /**
- * Whether f16 GEMMs pick the subgroup-matrix kernel on their own where it can run. Not yet: on the H100
- * it reached 23100 GFLOP/s at 4096^3 (2x4 fragments) against 28500 for the tiled kernel on the same f16
- * inputs, so it runs only when asked for (`kernel: 'subgroup-matrix'`) until it wins.
+ * Subgroup-matrix tiles by output size (M * N * batch entries; the first entry whose maxOutputs is not
+ * exceeded wins): small products need many small tiles to fill the GPU, large ones the reuse of large
+ * tiles. Measured with bench/gemm-probe.ts on an NVIDIA H200 (Dawn + Vulkan), f16 in, f32 out; see the
+ * figures in matmul_subgroup_matrix.wgsl. f16 GEMMs take this kernel wherever the adapter has matrix
+ * units and the operands suit it (subgroupMatrixLayout): it beat the tiled kernel on every shape tried.
  */
-export const PICK_SUBGROUP_MATRIX = false;
+export const SUBGROUP_MATRIX_TUNING: readonly { readonly maxOutputs: number; readonly tile: SubgroupMatrixTile }[] = [
+  { maxOutputs: 1 << 20, tile: { subgroups: [2, 2], frags: [2, 2], tk: 32, stages: 2 } },   // 64x64 tiles
+  { maxOutputs: 1 << 23, tile: { subgroups: [2, 4], frags: [4, 2], tk: 32, stages: 2 } },   // 128x128
+  { maxOutputs: Infinity, tile: { subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1 } },  // 128x256
+];
 
-/** 16x16 result fragments per workgroup of the subgroup-matrix kernel (fastest on the H100 at 4096^3). */
-export const SUBGROUP_MATRIX_FRAGS: readonly [number, number] = [2, 4];
+/** The tuned subgroup-matrix tile for a GEMM (SUBGROUP_MATRIX_TUNING). */
+export function subgroupMatrixTile(spec: GemmSpec): SubgroupMatrixTile {
+  const outputs = spec.m * spec.n * spec.batchShape.reduce((x, d) => x * d, 1);
+  return (SUBGROUP_MATRIX_TUNING.find((e) => outputs <= e.maxOutputs) ?? SUBGROUP_MATRIX_TUNING[SUBGROUP_MATRIX_TUNING.length - 1]!).tile;
+}
 
 /**
- * Which operand dims the subgroup-matrix kernel reads fragments along, or null when it cannot run:
- * f16 operands, each with unit stride along one matrix dim and 8-aligned offset and other strides
- * (16-byte aligned rows), K % 16 == 0 (fragments read K in whole steps of 16), and at least 256
- * elements per operand: a shader that loads 16x16 f16 fragments from a buffer makes WebGPU require
- * 512-byte bindings.
+ * Why a subgroup-matrix shape cannot run on a device with `lanes`-wide subgroups, `workgroupStorage`
+ * bytes of workgroup memory and `maxInvocations` per workgroup, or null when it can. Every invocation
+ * stages whole 8-half chunks of both slabs, in either orientation.
+ */
+export function subgroupMatrixProblem(tile: SubgroupMatrixTile, lanes: number, workgroupStorage: number, maxInvocations: number): string | null {
+  const [sm, sn] = tile.subgroups;
+  const [fm, fn] = tile.frags;
+  if (![sm, sn, fm, fn].every((x) => Number.isInteger(x) && x >= 1 && x <= 8)) return 'subgroups and fragments must be integers in 1..8';
+  if (!(Number.isInteger(tile.tk) && tile.tk >= 16 && tile.tk % 16 === 0)) return `tk must be a positive multiple of 16, got ${tile.tk}`;
+  if (tile.stages !== 1 && tile.stages !== 2) return `stages must be 1 or 2, got ${String(tile.stages)}`;
+  const invocations = sm * sn * lanes;
+  if (invocations > maxInvocations) return `${invocations} invocations per workgroup, the device allows ${maxInvocations}`;
+  const [tileM, tileN] = [16 * sm * fm, 16 * sn * fn];
+  if ((tileM * tile.tk / 8) % invocations !== 0 || (tileN * tile.tk / 8) % invocations !== 0)
+    return `the ${tileM}x${tile.tk} and ${tile.tk}x${tileN} slabs do not split into 8-half chunks evenly over ${invocations} invocations`;
+  const bytes = subgroupMatrixBytes(tile);
+  if (bytes > workgroupStorage) return `needs ${bytes} bytes of workgroup memory, the device allows ${workgroupStorage}`;
+  return null;
+}
+
+/** Workgroup memory of the subgroup-matrix kernel: `stages` slabs per operand of padded k-contiguous rows, and a 16x16 f32 scratch per subgroup. */
+export function subgroupMatrixBytes(tile: SubgroupMatrixTile): number {
+  const [sm, sn] = tile.subgroups;
+  const rows = 16 * (sm * tile.frags[0] + sn * tile.frags[1]);
+  return tile.stages * rows * (tile.tk + 8) * 2 + sm * sn * 256 * 4;
+}
+
+/**
+ * Which operand dims the subgroup-matrix kernel stages along, or null when it cannot run: f16
+ * operands, each with unit stride along one matrix dim and 8-aligned offset and other strides (it
+ * reads 8 halves at a time as one vec4<u32>), and K % 16 == 0 (fragments take K in whole steps of 16).
  */
 export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; bNContiguous: boolean } | null {
   const aligned = (o: MatrixOperand, stride: number) => o.offset % 8 === 0 && stride % 8 === 0 && o.batchStrides.every((s) => s % 8 === 0);
@@ -153,20 +201,22 @@ export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; b
   const bN = spec.b.colStride === 1 && aligned(spec.b, spec.b.rowStride);
   const bK = spec.b.rowStride === 1 && aligned(spec.b, spec.b.colStride);
   if (spec.a.dtype !== 'f16' || spec.b.dtype !== 'f16' || spec.k % 16 !== 0 || !(aK || aM) || !(bN || bK)) return null;
-  if (spec.m * spec.k < 256 || spec.k * spec.n < 256) return null;
   return { aKContiguous: aK, bNContiguous: bN };
 }
 
 /**
  * Picks the kernel for a GEMM. The lanes kernel needs the `subgroups` feature and a known fixed
  * subgroup size (it shuffles across exactly one subgroup per workgroup), the subgroup-matrix kernel
- * PICK_SUBGROUP_MATRIX and f16 operands the adapter's matrix units can take (see subgroupMatrixLayout);
- * otherwise the tiled kernel runs, with the largest tuned tile the device's workgroup memory holds.
+ * f16 operands the adapter's matrix units can take (see subgroupMatrixLayout) and a tuned tile the
+ * device's limits allow; otherwise the tiled kernel runs, with the largest tuned tile the device's
+ * workgroup memory holds.
  */
 export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const lanes = caps.subgroupSize;
-  if (PICK_SUBGROUP_MATRIX && caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec))
-    return { variant: 'subgroup-matrix', frags: SUBGROUP_MATRIX_FRAGS, lanes };
+  if (caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec)) {
+    const tile = subgroupMatrixTile(spec);
+    if (subgroupMatrixProblem(tile, lanes, caps.workgroupStorage, caps.maxInvocations) === null) return { variant: 'subgroup-matrix', ...tile, lanes };
+  }
   const table = TUNING[caps.adapterClass];
   const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
@@ -182,7 +232,7 @@ export function tileOf(choice: KernelChoice): [number, number] {
     case 'tiled':
       return [64 * choice.blocks[0], 64 * choice.blocks[1]];
     case 'subgroup-matrix':
-      return [16 * choice.frags[0], 16 * choice.frags[1]];
+      return [16 * choice.subgroups[0] * choice.frags[0], 16 * choice.subgroups[1] * choice.frags[1]];
   }
 }
 
@@ -225,10 +275,14 @@ const LOAD_B_COLUMNS = `let on = kb < p.k;
   let c3 = select(vec4<f32>(0.0), vec4<f32>(b_in[(b_cols.w + kc) / 4u]), on);
   return transpose(mat4x4<f32>(c0, c1, c2, c3));`;
 
-/** Which operands the lanes kernel reads through vec4 bindings (vectorA, vectorB). */
+/**
+ * How the kernel binds A and B: the lanes kernel through vec4 bindings where vectorA / vectorB allow,
+ * the subgroup-matrix kernel always as raw vec4<u32>s of 8 halves (`packedHalves`).
+ */
 interface VectorLoads {
   readonly a: boolean;
   readonly b: 'rows' | 'columns' | null;
+  readonly packedHalves: boolean;
 }
 
 /** The kernel file specialised for a choice, and the constants that make it distinct. */
@@ -262,23 +316,54 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
       if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with 8-aligned rows and K % 16 == 0');
       return {
         code: () => specialize('matmul_subgroup_matrix', {}, {
+          SUBGROUPS_M: `${choice.subgroups[0]}u`,
+          SUBGROUPS_N: `${choice.subgroups[1]}u`,
+          TK: `${choice.tk}u`,
+          STAGES: `${choice.stages}u`,
           FRAGS_M: `${choice.frags[0]}u`,
           FRAGS_N: `${choice.frags[1]}u`,
           LANES: `${choice.lanes}u`,
           A_K_CONTIGUOUS: String(layout.aKContiguous),
-          B_N_CONTIGUOUS: String(layout.bNContiguous),
+          B_K_CONTIGUOUS: String(!layout.bNContiguous),
+          ...subgroupMatrixFragmentCode(choice.frags[0], choice.frags[1], choice.tk),
         }),
         entryPoint: 'matmul_subgroup_matrix',
-        key: `subgroup-matrix/${choice.frags.join('x')}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}`,
+        key: `subgroup-matrix/${choice.subgroups.join('x')}/${choice.frags.join('x')}/${choice.tk}/${choice.stages}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}`,
       };
     }
   }
 }
 
+/**
+ * The per-fragment code of matmul_subgroup_matrix.wgsl for FRAGS_M x FRAGS_N fragments per subgroup and
+ * slabs of TK: accumulators acc_i_j, the products of one slab as one block per 16-deep k step (fragment
+ * loads at constant offsets into their bands), and the epilogue calls (the kernel file shows them for
+ * one fragment and TK = 32).
+ */
+export function subgroupMatrixFragmentCode(fragsM: number, fragsN: number, tk: number): Record<'accumulators' | 'products' | 'stores', string> {
+  const each = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
+  const pairs = each(fragsM, (i) => each(fragsN, (j) => [i, j] as const)).flat();
+  const step = (kk: number) => [
+    '{',
+    ...each(fragsM, (i) => `  let left_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_slab[a_band + ${i}u], ${kk}u, false, ROW);`),
+    ...each(fragsN, (j) => `  let right_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_slab[b_band + ${j}u], ${kk}u, true, ROW);`),
+    ...pairs.map(([i, j]) => `  acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(left_${i}, right_${j}, acc_${i}_${j});`),
+    '}',
+  ];
+  return {
+    accumulators: pairs.map(([i, j]) => `var acc_${i}_${j}: subgroup_matrix_result<f32, F, F>;`).join('\n  '),
+    products: each(tk / 16, (s) => step(16 * s)).flat().join('\n    '),
+    stores: pairs
+      .map(([i, j]) => `store_fragment(acc_${i}_${j}, sg, lane, bi, row_base + (sg_m * FRAGS_M + ${i}u) * F, col_base + (sg_n * FRAGS_N + ${j}u) * F, offs.z);`)
+      .join('\n  '),
+  };
+}
+
 function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string {
+  const element = (vec4: boolean, type: string) => (loads.packedHalves ? 'vec4<u32>' : vec4 ? `vec4<${type}>` : type);
   const decl = [
-    `@group(0) @binding(1) var<storage, read> a_in: array<${loads.a ? 'vec4<TA>' : 'TA'}>;`,
-    `@group(0) @binding(2) var<storage, read> b_in: array<${loads.b ? 'vec4<TB>' : 'TB'}>;`,
+    `@group(0) @binding(1) var<storage, read> a_in: array<${element(loads.a, 'TA')}>;`,
+    `@group(0) @binding(2) var<storage, read> b_in: array<${element(loads.b !== null, 'TB')}>;`,
   ];
   const body: string[] = [];
   let next = 3;
@@ -311,7 +396,7 @@ export const MAX_GRID = 65535;
  * a, b, [bias], [residual], out, [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
-  const loads: VectorLoads = { a: vectorA(spec, choice), b: vectorB(spec, choice) };
+  const loads: VectorLoads = { a: vectorA(spec, choice), b: vectorB(spec, choice), packedHalves: choice.variant === 'subgroup-matrix' };
   const kernel = kernelSource(spec, choice, loads);
   const code = () => moduleCode(spec, kernel.code(), loads);
   const [tileM, tileN] = tileOf(choice);

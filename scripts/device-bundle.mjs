@@ -15,6 +15,8 @@ const common = { bundle: true, platform: 'node', format: 'esm', external: ['webg
 await build({ ...common, entryPoints: ['dist/bench/run.js'], outfile: `${out}/bench.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/gemm-probe.js'], outfile: `${out}/gemm-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/attention-probe.js'], outfile: `${out}/attention-probe.mjs` });
+// The GEMM kernels' own suite alone (its subgroup-matrix test runs only where the adapter has matrix units).
+await build({ ...common, entryPoints: ['dist/test/kernels/matmul.test.js'], outfile: `${out}/matmul-test.mjs` });
 
 // One deferred uvu run over the GPU-facing suites, as scripts/uvu-node.mjs runs them here.
 const dirs = ['engine', 'kernels', 'autograd', 'nn'];

@@ -19,9 +19,9 @@ step() {
   timeout "$limit" "$@" 2>&1 | grep -v "artificially reduced" >> "$log"
   echo "   rc=${PIPESTATUS[0]} in $((SECONDS - t0))s" | tee -a "$log"
 }
-probe() { step "$1" "$2" env "${@:3}" node .devbench/gemm-probe.mjs; }
-# Steps to run: all by default, else those named on the command line (adapter torch f32 gemm attention
-# bench tests).
+probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
+# Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
+# tune diagnose matmul-test attention bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -32,21 +32,45 @@ Object.assign(globalThis, globals);
 const adapter = await create(process.env.OMNI_DAWN_FLAGS.split(' ')).requestAdapter();
 const configs = [...(adapter.info.subgroupMatrixConfigs ?? [])];
 console.log(`adapter features: ${[...adapter.features].sort().join(' ')}`);
+console.log(`adapter limits: workgroup storage ${adapter.limits.maxComputeWorkgroupStorageSize}, invocations ${adapter.limits.maxComputeInvocationsPerWorkgroup}`);
 for (const c of configs) console.log(`subgroup matrix config: ${c.componentType} -> ${c.resultComponentType} M=${c.M} N=${c.N} K=${c.K}`);
 process.exit(0);
 JS
   cp /tmp/adapter.mjs ./adapter-probe.mjs && step adapter 20 node adapter-probe.mjs; rm -f adapter-probe.mjs
 fi
-want torch && step torch-gemm 60 python3 bench/torch-gemm.py 1024 2048 4096 8192
-want f32 && probe f32-tiled 120 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,2048x2048x2048,4096x4096x4096,1576x768x768,1576x3072x768 \
-  PROBE_KERNELS=tiled:1x1:16,tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:walk,tiled:2x2:32:walk,tiled:4x2:8,auto
-want f32 && probe f16-tiled 40 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,4096x4096x4096 PROBE_KERNELS=tiled:1x1:16,tiled:2x2:16
-want gemm && for cfg in 2x2 4x2 2x4 4x4 8x2 2x8 8x4; do
-  probe "f16-subgroup-matrix-$cfg" 30 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1024x1024x1024,4096x4096x4096,1576x768x768,1000x520x768 \
-    PROBE_KERNELS="subgroup-matrix:$cfg"
+want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
+want f32 && probe f32-tiled 120 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
+  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:16,tiled:2x4:16,tiled:4x2:16,tiled:2x4:32,tiled:4x2:32,tiled:2x2:32:walk
+# Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
+# operand), one process each.
+SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 4x2:4x4:32:1 2x4:4x4:16:2 2x4:4x2:32:2}
+want gemm && for shape in $SGM_SHAPES; do
+  probe "f16-subgroup-matrix-$shape" 30 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=4096x4096x4096,2048x2048x2048,1576x768x768 \
+    PROBE_LAYOUTS=nn,linear PROBE_KERNELS="subgroup-matrix:$shape"
 done
-want gemm && probe f16-auto 40 PROBE_DTYPE=f16 PROBE_REPS=10 PROBE_SHAPES=1576x768x768,1576x3072x768,4096x4096x4096,8192x8192x8192 PROBE_KERNELS=auto
+want gemm && probe f16-auto 60 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=1576x768x768,1576x3072x768,4096x4096x4096,8192x8192x8192 PROBE_LAYOUTS=nn PROBE_KERNELS=subgroup-matrix,tiled:2x2:32
+# What Tint's bounds clamps cost (Dawn's disable_robustness toggle; measurement only, never shipped).
+want robustness && probe robustness-off 60 OMNI_DAWN_FLAGS="$OMNI_DAWN_FLAGS,disable_robustness" PROBE_DTYPE=f16 PROBE_REPS=10 \
+  PROBE_SHAPES=4096x4096x4096 PROBE_LAYOUTS=nn PROBE_KERNELS=subgroup-matrix,tiled:2x2:32
+want robustness && probe robustness-off-f32 60 OMNI_DAWN_FLAGS="$OMNI_DAWN_FLAGS,disable_robustness" PROBE_REPS=10 \
+  PROBE_SHAPES=4096x4096x4096 PROBE_LAYOUTS=nn PROBE_KERNELS=tiled:2x2:32
+# Subgroup-matrix tiles against the tiled kernel across transformer-sized f16 GEMMs (the tuning table).
+want tune && probe f16-tuning 90 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_LAYOUTS=linear \
+  PROBE_SHAPES=197x768x768,197x3072x768,1576x768x768,1576x3072x768,2048x2048x2048,4096x4096x4096 \
+  PROBE_KERNELS=subgroup-matrix,subgroup-matrix:2x2:2x2:32,subgroup-matrix:2x4:4x2:32,subgroup-matrix:2x4:4x4:32:1,tiled:1x1:16,tiled:2x2:32
+# What each stage of the subgroup-matrix kernel costs: copies of the bundle with the slab staging or the
+# products left out (results wrong, so PROBE_CHECK=0), timed against the whole kernel.
+if want diagnose; then
+  sed 's/if (more) { store_slabs(li, next); }//; s/if (more) { fetch_slabs(li, offs/if (false) { fetch_slabs(li, offs/' \
+    .devbench/gemm-probe.mjs > .devbench/gemm-probe-no-staging.mjs
+  sed 's|products: each(tk / 16,|products: each(0,|' .devbench/gemm-probe.mjs > .devbench/gemm-probe-no-products.mjs
+  for variant in gemm-probe gemm-probe-no-staging gemm-probe-no-products; do
+    PROBE_BIN=.devbench/$variant.mjs probe "diagnose-$variant" 40 PROBE_CHECK=0 PROBE_DTYPE=f16 PROBE_REPS=10 \
+      PROBE_LAYOUTS=nn,linear PROBE_SHAPES=4096x4096x4096 PROBE_KERNELS=subgroup-matrix
+  done
+fi
+want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
 want bench && step bench 200 node .devbench/bench.mjs --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  Total|  Passed|  Skipped|FAIL|✘)" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror)" | head -c 11000

@@ -5,8 +5,8 @@
  * weights) are never copied. Kernels: kernels/matmul.ts.
  */
 import {
-  chooseKernel, DEFAULT_TILED, matmulLaunches, MAX_GRID, SUBGROUP_MATRIX_FRAGS, subgroupMatrixLayout, tiledBytes, tileOf,
-  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type TiledChoice,
+  chooseKernel, DEFAULT_TILED, matmulLaunches, MAX_GRID, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tileOf,
+  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile, type TiledChoice,
 } from '../../kernels/matmul.js';
 import { lanesSupported } from '../../kernels/launch.js';
 import type { DType } from '../dtype.js';
@@ -27,8 +27,11 @@ export interface MatmulOptions {
    * and whether to stage each operand along its contiguous dim (see kernels/matmul.ts TiledChoice).
    */
   tile?: { blocks: [number, number]; tk: number; walkContiguous?: boolean };
-  /** Force the tile of the 'subgroup-matrix' kernel: 16x16 result fragments per workgroup along M and N. */
-  fragments?: [number, number];
+  /**
+   * Force the shape of the 'subgroup-matrix' kernel: subgroups per workgroup and 16x16 result fragments
+   * per subgroup, along M and N, and K per staged slab (see kernels/matmul.ts SubgroupMatrixChoice).
+   */
+  subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2 };
 }
 
 export interface LinearOptions extends MatmulOptions {
@@ -65,6 +68,7 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     subgroupSize: rt.fixedSubgroupSize,
     subgroupMatrixF16: rt.info.subgroupMatrixF16,
     workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
+    maxInvocations: rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256,
   };
   if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 4 && options.rows <= 32 && options.rows % 4 === 0))
     throw new ArgumentError(`${op}: rows must be a multiple of 4 in 4..32 (the lanes kernel reads A 4 rows at a time), got ${options.rows}`);
@@ -84,10 +88,11 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs chromium-experimental-subgroup-matrix with an f16 16x16x16 configuration and a fixed subgroup size, which this adapter lacks`);
       if (!subgroupMatrixLayout(spec))
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 8-aligned offsets and strides, and K % 16 == 0`);
-      const frags = options.fragments ?? SUBGROUP_MATRIX_FRAGS;
-      if (!frags.every((f) => Number.isInteger(f) && f >= 1 && f <= 8))
-        throw new ArgumentError(`${op}: fragments ${JSON.stringify(frags)} must be two integers in 1..8`);
-      return { variant: 'subgroup-matrix', frags, lanes: caps.subgroupSize };
+      const forced = options.subgroupMatrix;
+      const tile: SubgroupMatrixTile = forced ? { subgroups: forced.subgroups, frags: forced.fragments, tk: forced.tk, stages: forced.stages ?? 2 } : subgroupMatrixTile(spec);
+      const problem = subgroupMatrixProblem(tile, caps.subgroupSize, caps.workgroupStorage, caps.maxInvocations);
+      if (problem) throw new ArgumentError(`${op}: subgroup-matrix shape ${JSON.stringify(forced ?? tile)}: ${problem}`);
+      return { variant: 'subgroup-matrix', ...tile, lanes: caps.subgroupSize };
     }
     default:
       throw new ArgumentError(`${op}: unknown kernel '${String(options.kernel)}' (expected 'tiled', 'lanes' or 'subgroup-matrix')`);

@@ -39,8 +39,12 @@
 //   torch 2.11 fp32 (cuBLAS, TF32 off) on the same GPU: 51700 at 4096^3, 50400 at 2048^3, so the
 //   128x128 TK32 tile (the GPU default for M > 256) reaches 61% of cuBLAS for A @ B at 4096^3 and 40%
 //   for x @ w^T, whose B (w read as w^T) is k-contiguous: consecutive invocations then load elements
-//   K apart, one cache line each (B_WALK_K addresses this; not yet measured on a GPU, so the tuning
-//   table leaves it off). f16 inputs (read as f32): 28500 at 4096^3.
+//   K apart, one cache line each. B_WALK_K (staging w^T along k) addresses that on lavapipe but on the
+//   H100 it made x @ w^T slower (4096^3: 9500 against 21700; 1576x3072x768: 9200 against 14600, a
+//   later run, 2026-11-27), so the tuning table leaves it off. f16 inputs (read as f32): 28500 at
+//   4096^3; f16 GEMMs run matmul_subgroup_matrix.wgsl where the adapter has matrix units (3-4x this).
+//   The same day on an H200: 31100-31600 at 4096^3 against torch fp32 51400 (61%); no tile or slab
+//   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%.
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):

@@ -2,12 +2,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, PICK_SUBGROUP_MATRIX, subgroupMatrixLayout, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
+import { chooseKernel, DEFAULT_TILED, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: matmul');
+type SubgroupMatrixOptions = MatmulOptions['subgroupMatrix'];
 // The adapter's own choice (the lanes kernel on lavapipe) and the tiled GPU kernel, forced, at its
 // default 64x64 tile, at a 128x64 tile with 8-deep slabs (uneven register blocks, TK != 16) and at a
 // 64x128 tile staging each operand along its contiguous dim (transposed views, w^T), so a CPU-only run
@@ -318,7 +319,7 @@ function plainSpec(m: number, n: number, k: number, dtype: 'f32' | 'f16' = 'f32'
 }
 
 const caps = (adapterClass: 'cpu' | 'gpu', subgroups: boolean, subgroupSize: number | undefined, subgroupMatrixF16 = false, workgroupStorage = 32768) =>
-  ({ adapterClass, subgroups, subgroupSize, subgroupMatrixF16, workgroupStorage });
+  ({ adapterClass, subgroups, subgroupSize, subgroupMatrixF16, workgroupStorage, maxInvocations: 256 });
 
 t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () => {
   const big = plainSpec(1024, 1024, 1024);
@@ -353,8 +354,12 @@ t('lanes kernel: which A and B layouts bind as vec4s', () => {
 
 t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguous dims on adapters that have them', () => {
   const f16 = plainSpec(256, 256, 256, 'f16');
-  // Picked on its own only once it beats the tiled kernel (PICK_SUBGROUP_MATRIX, from the GPU probe).
-  assert.is(chooseKernel(caps('gpu', true, 32, true), f16).variant, PICK_SUBGROUP_MATRIX ? 'subgroup-matrix' : 'tiled');
+  // Picked on its own where the adapter has matrix units, with the tile tuned for the output size.
+  assert.equal(chooseKernel(caps('gpu', true, 32, true), f16), { variant: 'subgroup-matrix', ...SUBGROUP_MATRIX_TUNING[0]!.tile, lanes: 32 });
+  assert.equal(subgroupMatrixTile(plainSpec(4096, 4096, 64, 'f16')), SUBGROUP_MATRIX_TUNING[SUBGROUP_MATRIX_TUNING.length - 1]!.tile);
+  assert.equal(subgroupMatrixTile({ ...f16, batchShape: [1024] }), subgroupMatrixTile(plainSpec(4096, 4096, 64, 'f16')), 'batch entries count');
+  // A device whose workgroup memory cannot hold the tuned tile keeps the tiled kernel.
+  assert.is(chooseKernel(caps('gpu', true, 32, true, 16384), f16).variant, 'tiled');
   assert.is(chooseKernel(caps('gpu', true, 32, false), f16).variant, 'tiled');
   assert.is(chooseKernel(caps('gpu', true, 32, true), plainSpec(256, 256, 256)).variant, 'tiled', 'f32 operands');
   // w [N, K] read as w^T (k-contiguous B) and a transposed A (m-contiguous) are staged as they lie.
@@ -362,12 +367,73 @@ t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguo
   assert.equal(subgroupMatrixLayout(linearLike), { aKContiguous: true, bNContiguous: false });
   const transposedA = { ...f16, a: { ...f16.a, rowStride: 1, colStride: 256 } };
   assert.equal(subgroupMatrixLayout(transposedA), { aKContiguous: false, bNContiguous: true });
-  // K = 248 is not whole fragments; an offset of 4 halves misaligns rows; a strided view has no unit
-  // stride; a 16x8 B (128 halves) is smaller than the 512-byte binding a fragment load requires.
+  // K = 248 is not whole fragments; an offset of 4 halves misaligns the 8-half chunks; a strided view
+  // has no unit stride. A 16x8 B is fine: the kernel stages whole 16-byte chunks, never whole fragments.
   assert.is(subgroupMatrixLayout(plainSpec(256, 256, 248, 'f16')), null);
-  assert.is(subgroupMatrixLayout(plainSpec(256, 8, 16, 'f16')), null);
+  assert.equal(subgroupMatrixLayout(plainSpec(256, 8, 16, 'f16')), { aKContiguous: true, bNContiguous: true });
   assert.is(subgroupMatrixLayout({ ...f16, a: { ...f16.a, offset: 4 } }), null);
   assert.is(subgroupMatrixLayout({ ...f16, b: { ...f16.b, colStride: 2 } }), null);
+});
+
+t('subgroup-matrix shapes: even chunk split, workgroup memory and invocation limits', () => {
+  for (const { tile } of SUBGROUP_MATRIX_TUNING) {
+    assert.is(subgroupMatrixProblem(tile, 32, 49152, 1024), null, JSON.stringify(tile));
+    assert.ok(subgroupMatrixBytes(tile) <= 49152, 'every tuned tile fits 48 KiB');
+  }
+  const big = SUBGROUP_MATRIX_TUNING[SUBGROUP_MATRIX_TUNING.length - 1]!.tile;
+  assert.match(subgroupMatrixProblem(big, 32, 16384, 1024) ?? '', /workgroup memory/);
+  assert.match(subgroupMatrixProblem(big, 32, 49152, 128) ?? '', /invocations/);
+  // 1x1 subgroup of 1x1 fragment with TK 16: 16x16 slabs = 32 chunks over 32 lanes, even; 64 lanes not.
+  assert.is(subgroupMatrixProblem({ subgroups: [1, 1], frags: [1, 1], tk: 16, stages: 2 }, 32, 49152, 1024), null);
+  assert.match(subgroupMatrixProblem({ subgroups: [1, 1], frags: [1, 1], tk: 16, stages: 2 }, 64, 49152, 1024) ?? '', /evenly/);
+  assert.match(subgroupMatrixProblem({ subgroups: [2, 2], frags: [2, 2], tk: 24, stages: 2 }, 32, 49152, 1024) ?? '', /multiple of 16/);
+  assert.match(subgroupMatrixProblem({ subgroups: [0, 2], frags: [2, 2], tk: 32, stages: 2 }, 32, 49152, 1024) ?? '', /1\.\.8/);
+  // 128x256 tiles 32 deep fit 48 KiB with one slab per operand, not with two.
+  const deep = { subgroups: [2, 4], frags: [4, 4], tk: 32 } as const;
+  assert.is(subgroupMatrixProblem({ ...deep, stages: 1 }, 32, 49152, 1024), null);
+  assert.match(subgroupMatrixProblem({ ...deep, stages: 2 }, 32, 49152, 1024) ?? '', /workgroup memory/);
+});
+
+// The subgroup-matrix kernel runs only where the adapter has matrix units (the GPU device session runs
+// this suite there); elsewhere forcing it is refused, as the next test checks. Shapes cover the M and
+// N edges of 128x128 and 64x64 tiles, K % 32 == 16 (a zero-filled half slab), transposed A, w read as
+// w^T, batches, the fused epilogue and f16 output. (Forcing it on an unsuitable layout is refused.)
+t('subgroup-matrix kernel against the oracle where the adapter has it', async () => {
+  if (!runtime().info.subgroupMatrixF16) return;
+  const shapes: SubgroupMatrixOptions[] = [
+    undefined, { subgroups: [2, 2], fragments: [2, 2], tk: 16 }, { subgroups: [1, 2], fragments: [4, 1], tk: 48 },
+    { subgroups: [2, 1], fragments: [1, 2], tk: 32, stages: 1 },
+  ];
+  for (const [m, n, k] of [[1, 8, 16], [131, 72, 48], [200, 264, 320], [64, 128, 16]] as const) {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true]] as const) {
+      if (transA && m % 8 !== 0) continue; // a transposed A's stride is M: the kernel needs it 8-aligned
+      const [as, ras] = randomPair(transA ? [k, m] : [m, k], m + n, 'f16');
+      const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], m * n + k, 'f16');
+      const a = transA ? ops.transpose(as) : as;
+      const b = transB ? ops.transpose(bs) : bs;
+      const expected = refMatmul(transA ? refTranspose(ras) : ras, transB ? refTranspose(rbs) : rbs);
+      for (const shape of shapes) {
+        const o: MatmulOptions = { kernel: 'subgroup-matrix', outDtype: 'f32', ...(shape ? { subgroupMatrix: shape } : {}) };
+        await check(ops.matmul(a, b, o), expected, k, `${m}x${n}x${k} tA=${transA} tB=${transB} ${JSON.stringify(shape)}`);
+      }
+      for (const x of new Set([as, bs, a, b])) x.dispose();
+    }
+  }
+  // Batched operands (one grid layer per batch entry), then a shared weight folded into M with bias +
+  // GELU + residual, f16 out.
+  const [x, rx] = randomPair([3, 40, 64], 7, 'f16');
+  const [wb, rwb] = randomPair([3, 64, 24], 11, 'f16');
+  await check(ops.matmul(x, wb, { kernel: 'subgroup-matrix', outDtype: 'f32' }), refMatmul(rx, rwb), 64, 'subgroup-matrix batched');
+  wb.dispose();
+  const [w, rw] = randomPair([24, 64], 8, 'f16');
+  const [bias, rbias] = randomPair([24], 9, 'f16');
+  const [res, rres] = randomPair([3, 40, 24], 10, 'f16');
+  const pre = zip(refMatmul(rx, refTranspose(rw)), rbias, (p, q) => p + q);
+  const expected = zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q);
+  const y = ops.linear(x, w, bias, { kernel: 'subgroup-matrix', activation: 'gelu', residual: res });
+  assert.is(y.dtype, 'f16');
+  expectClose(await y.data(), expected.data, { atol: 1e-5 * Math.sqrt(64), rtol: 1e-3, what: 'subgroup-matrix linear epilogue' });
+  for (const z of [x, w, bias, res, y]) z.dispose();
 });
 
 t('forced kernels and tiles the adapter cannot run are refused before any GPU work', () => {

@@ -49,6 +49,12 @@
 //   rounds every buffer to 16 bytes, so a chunk that starts inside an operand ends inside its buffer.
 //   The adapter offers an f16 x f16 -> f32 16x16x16 configuration and a fixed subgroup size LANES.
 //
+// Verification
+//   test/kernels/matmul.test.ts against the float64 oracle where the adapter has matrix units (the
+//   GPU device session); test/kernels/matmul-subgroup-matrix-emulated.node.test.ts on every run, with
+//   the four matrix builtins emulated in plain WGSL (test/subgroup-matrix-emulation.ts) so that the
+//   staging, bands, stages, edges and epilogue of this file run on lavapipe too.
+//
 // Measured (bench/gemm-probe.ts; Dawn + Vulkan, NVIDIA driver 580.159; f16 in, f32 out, GFLOP/s, wall
 // clock over 20 back-to-back products, best of 3, after a run checked against the float64 oracle;
 // 2026-11-27; the same GPU varies +-15% between processes):

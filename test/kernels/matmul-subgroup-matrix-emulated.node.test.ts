@@ -1,0 +1,127 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ops, hasF16, runtime, type Tensor } from '../../engine/index.js';
+import { empty } from '../../engine/tensor.js';
+import { matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, type GemmSpec, type MatrixOperand, type SubgroupMatrixTile } from '../../kernels/matmul.js';
+import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
+import { testDevice } from '../helpers.js';
+import type { Launch } from '../../kernels/launch.js';
+import { emulateSubgroupMatrices } from '../subgroup-matrix-emulation.js';
+
+// matmul_subgroup_matrix.wgsl runs on GPUs with matrix units only; the device session checks it there
+// (kernels: matmul). Here its matrix builtins are emulated in plain WGSL (test/subgroup-matrix-emulation.ts)
+// so that everything around them (staging in both orientations, bands, slab stages, M/N/K edges,
+// batches, the epilogue) is checked against the float64 oracle on every run, lavapipe included. Node
+// only: the browser would run the same Tint and the same lavapipe, at another minute of compiling.
+const t = suite('kernels: subgroup-matrix GEMM, matrix builtins emulated');
+t.before(async () => {
+  await testDevice();
+});
+
+/** A tensor with values in [-1, 1) rounded to f16, and its float64 twin. */
+function randomPair(shape: number[], seed: number): [Tensor, NdArray] {
+  let s = seed >>> 0 || 1;
+  const v = Array.from({ length: shape.reduce((x, d) => x * d, 1) }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  });
+  return [ops.fromFlat(v, shape, 'f16'), new NdArray(shape, roundTo('f16', v))];
+}
+
+/** A GEMM operand read through the last two dims' strides of `t` (rows, then columns). */
+function operand(x: Tensor, batchStrides: number[] = []): MatrixOperand {
+  const r = x.shape.length;
+  return { dtype: 'f16', offset: x.offset, rowStride: x.strides[r - 2]!, colStride: x.strides[r - 1]!, batchStrides };
+}
+
+const moduleText = (launch: Launch): string => (typeof launch.code === 'string' ? launch.code : launch.code());
+
+/** Runs the emulated kernel for `spec` with buffers a, b, [bias], [residual], out. */
+function runEmulated(spec: GemmSpec, tile: SubgroupMatrixTile, inputs: Tensor[], outShape: number[]): Tensor {
+  const rt = runtime('test');
+  const lanes = rt.fixedSubgroupSize!;
+  const problem = subgroupMatrixProblem(tile, lanes, rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256);
+  assert.is(problem, null, JSON.stringify(tile));
+  const out = empty(outShape, spec.out, 'test');
+  const buffers = [...inputs, out].map((x) => x.storage('test').buffer);
+  for (const launch of matmulLaunches(spec, { variant: 'subgroup-matrix', ...tile, lanes }))
+    rt.run({ ...launch, key: `emulated/${launch.key}`, code: () => emulateSubgroupMatrices(moduleText(launch)) }, buffers);
+  return out;
+}
+
+// Small tiles, as lavapipe has 32 KiB of workgroup memory and 8-wide subgroups: 2x2 subgroups of one
+// fragment (32x32 tiles) with two 16-deep stages; 1x2 subgroups of 2x1 fragments with one stage; 2x1
+// subgroups of one fragment with two 32-deep stages (K = 80 ends halfway into a slab). lavapipe's
+// compile time grows steeply with the emulated calls a kernel makes (2-40 s per pipeline), so each
+// orientation runs on two of the three tiles.
+const tiles: SubgroupMatrixTile[] = [
+  { subgroups: [2, 2], frags: [1, 1], tk: 16, stages: 2 },
+  { subgroups: [1, 2], frags: [2, 1], tk: 16, stages: 1 },
+  { subgroups: [2, 1], frags: [1, 1], tk: 32, stages: 2 },
+];
+
+const usable = () => hasF16() && runtime().fixedSubgroupSize !== undefined && runtime().features.has('subgroups');
+
+t('A @ B in every staging orientation, tile edges and K tails', async () => {
+  if (!usable()) return;
+  // 40 and 37 are no multiples of any tile edge; K = 80 ends mid-slab for TK 32.
+  const orientations = [[false, false], [true, false], [false, true], [true, true]] as const;
+  for (const [o, [transA, transB]] of orientations.entries()) {
+    for (const [m, n, k] of [[40, 40, 80], [37, 24, 48], [1, 8, 16]] as const) {
+      if (transA && m % 8 !== 0) continue; // a transposed A's stride is M: the kernel needs it 8-aligned
+      const [as, ras] = randomPair(transA ? [k, m] : [m, k], m * 7 + k);
+      const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], n * 11 + k);
+      const a = transA ? ops.transpose(as) : as;
+      const b = transB ? ops.transpose(bs) : bs;
+      const spec: GemmSpec = { m, n, k, batchShape: [], a: operand(a), b: operand(b), out: 'f32', activation: 'none', savePre: false };
+      assert.equal(subgroupMatrixLayout(spec), { aKContiguous: !transA, bNContiguous: !transB });
+      const expected = refMatmul(transA ? refTranspose(ras) : ras, transB ? refTranspose(rbs) : rbs);
+      for (const tile of [tiles[o % 3]!, tiles[(o + 1) % 3]!]) {
+        const out = runEmulated(spec, tile, [a, b], [m, n]);
+        expectClose(await out.data(), expected.data, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-5, what: `${m}x${n}x${k} tA=${transA} tB=${transB} ${JSON.stringify(tile)}` });
+        out.dispose();
+      }
+      for (const x of new Set([as, bs, a, b])) x.dispose();
+    }
+  }
+});
+
+t('batched operands, then bias + GELU + residual into f16', async () => {
+  if (!usable()) return;
+  const [x, rx] = randomPair([3, 40, 32], 5);
+  const [w, rw] = randomPair([3, 32, 24], 6);
+  const batched: GemmSpec = {
+    m: 40, n: 24, k: 32, batchShape: [3], a: operand(x, [40 * 32]), b: operand(w, [32 * 24]), out: 'f32', activation: 'none', savePre: false,
+  };
+  const [bias, rbias] = randomPair([24], 7);
+  const [res, rres] = randomPair([40, 24], 8);
+  const [w2, rw2] = randomPair([24, 32], 9); // [out, in], read as w^T
+  const w2t = ops.transpose(w2);
+  const fused: GemmSpec = {
+    m: 40, n: 24, k: 32, batchShape: [], a: operand(ops.reshape(x, [120, 32])), b: operand(w2t), out: 'f16', activation: 'gelu', savePre: false,
+    bias: { dtype: 'f16', offset: 0, stride: 1 }, residual: operand(res),
+  };
+  const pre = zip(refMatmul(new NdArray([40, 32], rx.data.slice(0, 40 * 32)), refTranspose(rw2)), rbias, (p, q) => p + q);
+  const expectedFused = zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q);
+  const tile = tiles[1]!; // two fragments per subgroup: the generated epilogue stores both
+  const out = runEmulated(batched, tile, [x, w], [3, 40, 24]);
+  expectClose(await out.data(), refMatmul(rx, rw).data, { atol: 1e-5 * Math.sqrt(32), rtol: 1e-5, what: 'batched' });
+  out.dispose();
+  const y = runEmulated(fused, tile, [x, w2t, bias, res], [40, 24]);
+  expectClose(await y.data(), expectedFused.data, { atol: 1e-5 * Math.sqrt(32), rtol: 1e-3, what: 'bias + GELU + residual' });
+  y.dispose();
+  for (const z of [x, w, bias, res, w2, w2t]) z.dispose();
+});
+
+t('every matrix builtin the kernel calls is emulated', () => {
+  const spec: GemmSpec = {
+    m: 64, n: 64, k: 64, batchShape: [], out: 'f32', activation: 'none', savePre: false,
+    a: { dtype: 'f16', offset: 0, rowStride: 64, colStride: 1, batchStrides: [] }, b: { dtype: 'f16', offset: 0, rowStride: 1, colStride: 64, batchStrides: [] },
+  };
+  const [launch] = matmulLaunches(spec, { variant: 'subgroup-matrix', subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1, lanes: 32 });
+  const code = emulateSubgroupMatrices(moduleText(launch!));
+  assert.ok(code.includes('emulated_load_a(') && code.includes('emulated_load_b(') && code.includes('emulated_mma(') && code.includes('emulated_store('));
+  assert.throws(() => emulateSubgroupMatrices('let x = subgroupMatrixScalarMultiply(a, 2.0);'), /not emulated/);
+});
+
+t.run();

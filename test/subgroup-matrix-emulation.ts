@@ -1,0 +1,70 @@
+/**
+ * Subgroup matrices emulated in plain WGSL, so that matmul_subgroup_matrix.wgsl's staging, banding,
+ * edges and epilogue run, and are checked, on adapters without matrix units (lavapipe in CI).
+ *
+ * Every invocation of a subgroup holds the whole 16x16 matrix as 256 f32s (row-major), so a load,
+ * a product and a store give what the matrix units give (products summed in f32), only slower. The
+ * kernel is rewritten textually: its fragment loads read the band they name, its products call
+ * `emulated_mma`, and its scratch store is done by lane 0 of the subgroup. Only the shapes of calls the
+ * kernel makes are rewritten; `emulateSubgroupMatrices` throws if any builtin is left over.
+ */
+
+const PRELUDE = `
+alias emulated_matrix = array<f32, 256>;
+
+// 16, in a form the shader compiler cannot fold (p.m is never 0xffffffff): fully unrolled, the
+// 16x16x16 loops below make lavapipe's LLVM spend minutes per pipeline.
+fn emulated_edge() -> u32 {
+  return select(16u, p.m, p.m == 0xffffffffu);
+}
+
+// A fragment at 'offset' into band 'band' of the A or B slab: element (r, c) at offset + r * stride + c,
+// or at offset + c * stride + r when column-major.
+fn emulated_load_a(band: u32, offset: u32, col_major: bool, stride: u32) -> emulated_matrix {
+  var m: emulated_matrix;
+  for (var r = 0u; r < emulated_edge(); r++) {
+    for (var c = 0u; c < emulated_edge(); c++) { m[r * 16u + c] = f32(a_slab[band][select(offset + r * stride + c, offset + c * stride + r, col_major)]); }
+  }
+  return m;
+}
+
+fn emulated_load_b(band: u32, offset: u32, col_major: bool, stride: u32) -> emulated_matrix {
+  var m: emulated_matrix;
+  for (var r = 0u; r < emulated_edge(); r++) {
+    for (var c = 0u; c < emulated_edge(); c++) { m[r * 16u + c] = f32(b_slab[band][select(offset + r * stride + c, offset + c * stride + r, col_major)]); }
+  }
+  return m;
+}
+
+fn emulated_mma(a: emulated_matrix, b: emulated_matrix, acc: emulated_matrix) -> emulated_matrix {
+  var out = acc;
+  for (var r = 0u; r < emulated_edge(); r++) {
+    for (var c = 0u; c < emulated_edge(); c++) {
+      var s = out[r * 16u + c];
+      for (var k = 0u; k < emulated_edge(); k++) { s += a[r * 16u + k] * b[k * 16u + c]; }
+      out[r * 16u + c] = s;
+    }
+  }
+  return out;
+}
+
+// The subgroup's scratch fragment, row-major with stride 16, written once (by lane 0).
+fn emulated_store(sg: u32, m: emulated_matrix, lane: u32) {
+  if (lane == 0u) {
+    for (var e = 0u; e < 256u; e++) { c_frag[sg][e] = m[e]; }
+  }
+}
+`;
+
+/** matmul_subgroup_matrix.wgsl module code (as the launcher builds it) with the matrix builtins emulated. */
+export function emulateSubgroupMatrices(code: string): string {
+  const out = code
+    .replace('enable chromium_experimental_subgroup_matrix;', '')
+    .replace(/subgroup_matrix_(?:result|left|right)<f(?:16|32), F, F>/g, 'emulated_matrix')
+    .replace(/subgroupMatrixLoad<emulated_matrix>\(&([ab])_slab\[([^\]]+)\], /g, 'emulated_load_$1($2, ')
+    .replace(/subgroupMatrixMultiplyAccumulate\(/g, 'emulated_mma(')
+    .replace(/subgroupMatrixStore\(&c_frag\[sg\], 0u, (\w+), false, F\);/g, 'emulated_store(sg, $1, lane);');
+  const left = out.replace(/\/\/.*$/gm, '').match(/subgroupMatrix\w*|subgroup_matrix_\w*/);
+  if (left) throw new Error(`emulateSubgroupMatrices: '${left[0]}' is not emulated`);
+  return `${out}\n${PRELUDE}`;
+}

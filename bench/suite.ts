@@ -47,7 +47,7 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
   const peers = options.engines.some((e) => e !== 'omnitensor');
   if (peers) await ensureNavigatorGpu(options.dawnFlags);
   const timer = GpuTimer.create();
-  const cases = allCases({ ...options, adapterClass: info.adapterClass });
+  const cases = allCases({ ...options, adapterClass: info.adapterClass, f16: info.features.includes('shader-f16') });
   const notes: string[] = [];
   if (!timer) notes.push('this adapter has no timestamp-query: wall-clock figures only');
   for (const n of notes) log(`note: ${n}`);

@@ -19,6 +19,8 @@ export interface RegistryOptions {
    * suite stays within minutes; the shapes are printed with every figure.
    */
   adapterClass: 'cpu' | 'gpu';
+  /** The adapter has shader-f16 (adds the f16 model cases). */
+  f16: boolean;
   /** Only these groups (all when empty). */
   groups: readonly Group[];
 }

@@ -15,7 +15,7 @@ import * as ag from '../../autograd/index.js';
 import { Generator } from '../../engine/random.js';
 import { tidy, type Tensor } from '../../engine/tensor.js';
 import type { Grid } from '../../metatransformer/data/types.js';
-import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
+import { MetaTransformerEncoder, type EncoderDType } from '../../metatransformer/encoder.js';
 import { ClassificationHead } from '../../metatransformer/heads.js';
 import { MetaTransformer } from '../../metatransformer/model.js';
 import { ImageTokenizer } from '../../metatransformer/tokenizers/image.js';
@@ -36,18 +36,18 @@ const finite =
     return null;
   };
 
-function buildModel(variant: Variant): MetaTransformer<Grid> {
+function buildModel(variant: Variant, dtype: EncoderDType): MetaTransformer<Grid> {
   const generator = new Generator(91);
   const config = MetaTransformerEncoder[variant];
   return new MetaTransformer<Grid>({
     tokenizer: new ImageTokenizer({ dim: config.dim, patchSize: PATCH[variant], generator }),
-    encoder: new MetaTransformerEncoder({ ...config, generator }).freeze(),
+    encoder: new MetaTransformerEncoder({ ...config, generator, dtype }).freeze(),
     head: new ClassificationHead({ dim: config.dim, numClasses: CLASSES, pooling: 'cls', generator }),
   });
 }
 
-function modelRunner(variant: Variant, batch: number, train: boolean): Runner {
-  const model = buildModel(variant);
+function modelRunner(variant: Variant, batch: number, train: boolean, dtype: EncoderDType): Runner {
+  const model = buildModel(variant, dtype);
   const pixels = host([batch, 3, 224, 224], 92).data;
   const images: Grid[] = Array.from({ length: batch }, (_, i) => ({ shape: [3, 224, 224], data: pixels.subarray(i * 3 * 224 * 224, (i + 1) * 3 * 224 * 224) }));
   const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
@@ -94,17 +94,17 @@ function modelRunner(variant: Variant, batch: number, train: boolean): Runner {
   };
 }
 
-function modelCase(variant: Variant, batch: number, train: boolean): BenchCase {
+function modelCase(variant: Variant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): BenchCase {
   const tokens = 1 + (224 / PATCH[variant]) ** 2;
   const { dim, depth } = MetaTransformerEncoder[variant];
   // Per token per block: qkv + projection + MLP = 12 D^2 multiply-adds, attention 2 T D. A training step adds
   // one backward GEMM per forward GEMM: the frozen encoder needs input gradients only (x2, not x3).
   const forwardFlops = 2 * batch * depth * tokens * (12 * dim * dim + 2 * tokens * dim);
   return {
-    name: `Meta-Transformer ${variant} ${train ? 'train step (frozen encoder)' : 'forward'} B=${batch}`,
+    name: `Meta-Transformer ${variant}${dtype === 'f16' ? ' f16' : ''} ${train ? 'train step (frozen encoder)' : 'forward'} B=${batch}`,
     group: 'model',
     shape: `images ${batch}x3x224x224 -> ${tokens} tokens x ${dim}`,
-    dtype: 'f32',
+    dtype,
     flops: train ? 2 * forwardFlops : forwardFlops,
     maxIterations: 3,
     async setup() {
@@ -115,7 +115,7 @@ function modelCase(variant: Variant, batch: number, train: boolean): BenchCase {
             engine: 'omnitensor',
             label: train ? 'tokenizer + head trained, encoder frozen, AdamW' : 'tokenizer + encoder, no graph',
             primary: true,
-            create: async () => modelRunner(variant, batch, train),
+            create: async () => modelRunner(variant, batch, train, dtype),
           },
         ],
       };
@@ -123,9 +123,15 @@ function modelCase(variant: Variant, batch: number, train: boolean): BenchCase {
   };
 }
 
-/** B16 forward and train step at batch 1; with `small` off (GPU adapters, --large) also batch 32 and L14. */
-export function modelCases(options: { small: boolean }): BenchCase[] {
+/**
+ * B16 forward and train step at batch 1; with `small` off (GPU adapters, --large) also batch 32 and L14.
+ * Where the adapter has shader-f16, also the forward with f16 encoder weights and activations (the
+ * inference setting; on GPUs with matrix units its GEMMs run on them).
+ */
+export function modelCases(options: { small: boolean; f16: boolean }): BenchCase[] {
   const cases = [modelCase('B16', 1, false), modelCase('B16', 1, true)];
+  if (options.f16) cases.push(modelCase('B16', 1, false, 'f16'));
   if (!options.small) cases.push(modelCase('B16', 32, false), modelCase('B16', 32, true), modelCase('L14', 1, false), modelCase('L14', 32, false));
+  if (!options.small && options.f16) cases.push(modelCase('B16', 32, false, 'f16'), modelCase('L14', 32, false, 'f16'));
   return cases;
 }

@@ -21,7 +21,8 @@ export function farthestPointSample(points: Tensor, numSamples: number): Tensor 
   const scratch = empty([b, n], 'f32', op);
   const out = empty([b, numSamples], 'i32', op);
   try {
-    x.storage(op).rt.run(fpsLaunch(b, n, numSamples, x.offset), [x.storage(op).buffer, scratch.storage(op).buffer, out.storage(op).buffer]);
+    const rt = x.storage(op).rt;
+    rt.run(fpsLaunch(b, n, numSamples, x.offset, rt.info.adapterClass), [x.storage(op).buffer, scratch.storage(op).buffer, out.storage(op).buffer]);
   } finally {
     x.dispose();
     scratch.dispose();

@@ -5,6 +5,9 @@ import { fromFlat } from '../../engine/ops/creation.js';
 import { farthestPointSample, knn } from '../../engine/ops/pointcloud.js';
 import { slice } from '../../engine/ops/views.js';
 import { ArgumentError, ShapeError } from '../../engine/errors.js';
+import { runtime } from '../../engine/runtime.js';
+import { empty } from '../../engine/tensor.js';
+import { fpsLaunch } from '../../kernels/pointcloud.js';
 import { testDevice } from '../helpers.js';
 
 const t = suite('kernels: farthest point sampling and kNN');
@@ -49,6 +52,24 @@ t('FPS matches the greedy float oracle on random clouds (N up to 700, several ba
     }),
     { numRuns: 15 },
   );
+});
+
+t('FPS at either workgroup width (64 on CPU adapters, 256 on GPUs) picks the same centres', async () => {
+  const [b, n, s] = [2, 300, 24];
+  const pts = cloud(b, n, 7);
+  const x = fromFlat(pts, [b, n, 3], 'f32');
+  const rt = runtime();
+  for (const adapterClass of ['cpu', 'gpu'] as const) {
+    const scratch = empty([b, n], 'f32');
+    const out = empty([b, s], 'i32');
+    rt.run(fpsLaunch(b, n, s, 0, adapterClass), [x.storage('test').buffer, scratch.storage('test').buffer, out.storage('test').buffer]);
+    const got = Array.from(await out.data());
+    for (let bi = 0; bi < b; bi++)
+      assert.equal(got.slice(bi * s, (bi + 1) * s), fpsOracle(pts.subarray(bi * n * 3, (bi + 1) * n * 3), n, s), `${adapterClass} batch ${bi}`);
+    scratch.dispose();
+    out.dispose();
+  }
+  x.dispose();
 });
 
 t('kNN returns the k nearest in order, ties to the lower index', async () => {

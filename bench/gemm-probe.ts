@@ -1,6 +1,7 @@
 /**
  * GEMM probe: validates, then times matmul/linear kernels and tiles on the current adapter and prints
- * GFLOP/s plus the TUNING entries for kernels/matmul.ts that its measurements suggest.
+ * GFLOP/s plus the TUNING entries for kernels/matmul.ts that its measurements suggest (and, when
+ * subgroup-matrix shapes were forced, SUBGROUP_MATRIX_TUNING entries by output size).
  *
  *   node scripts/run-test.mjs bench/gemm-probe.ts            (XDG_RUNTIME_DIR=/tmp on headless Linux)
  *   PROBE_SHAPES=1024x1024x1024 PROBE_REPS=5 node scripts/run-test.mjs bench/gemm-probe.ts
@@ -142,6 +143,8 @@ const defaults =
 const kernels = (env.PROBE_KERNELS ?? defaults).split(',').map(parseKernel);
 /** Best kernel per M seen (for the suggested TUNING entries). */
 const bestByM = new Map<number, { name: string; gflops: number }>();
+/** Best forced subgroup-matrix shape per output size M * N seen (for SUBGROUP_MATRIX_TUNING). */
+const bestByOutputs = new Map<number, { name: string; gflops: number }>();
 for (const [m, n, k] of SHAPES) {
   for (const layout of LAYOUTS) {
     const c = makeCase(m, n, k, layout);
@@ -156,6 +159,7 @@ for (const [m, n, k] of SHAPES) {
       }
       results.push(`${kernelName(o)} ${g.toFixed(1)}`);
       if (o.kernel !== undefined && g > (bestByM.get(m)?.gflops ?? 0)) bestByM.set(m, { name: kernelName(o), gflops: g });
+      if (o.subgroupMatrix && g > (bestByOutputs.get(m * n)?.gflops ?? 0)) bestByOutputs.set(m * n, { name: kernelName(o), gflops: g });
     }
     c.dispose();
     console.log(`${DTYPE} ${c.label.padEnd(24)} GFLOP/s: ${results.join('  ')}`);
@@ -163,5 +167,10 @@ for (const [m, n, k] of SHAPES) {
 }
 console.log(`suggested TUNING.${rt.info.adapterClass} (fastest forced kernel per M seen):`);
 for (const [m, best] of [...bestByM.entries()].sort((x, y) => x[0] - y[0])) console.log(`  M <= ${m}: ${best.name} (${best.gflops.toFixed(1)} GFLOP/s)`);
+if (bestByOutputs.size > 0) {
+  console.log('suggested SUBGROUP_MATRIX_TUNING (fastest forced subgroup-matrix shape per output size M * N seen):');
+  for (const [outputs, best] of [...bestByOutputs.entries()].sort((x, y) => x[0] - y[0]))
+    console.log(`  outputs <= ${outputs}: ${best.name} (${best.gflops.toFixed(1)} GFLOP/s)`);
+}
 // Dawn keeps the event loop alive while devices exist.
 (globalThis as { process?: { exit(code: number): void } }).process?.exit(0);

@@ -146,7 +146,8 @@ export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
  * Subgroup-matrix tiles by output size (M * N * batch entries; the first entry whose maxOutputs is not
  * exceeded wins): small products need many small tiles to fill the GPU, large ones the reuse of large
  * tiles. Measured with bench/gemm-probe.ts on an NVIDIA H200 (Dawn + Vulkan), f16 in, f32 out; see the
- * figures in matmul_subgroup_matrix.wgsl. f16 GEMMs take this kernel wherever the adapter has matrix
+ * figures in matmul_subgroup_matrix.wgsl. The probe prints suggested entries when given forced shapes
+ * (`scripts/device-session.sh tune`). f16 GEMMs take this kernel wherever the adapter has matrix
  * units and the operands suit it (subgroupMatrixLayout): it beat the tiled kernel on every shape tried.
  */
 export const SUBGROUP_MATRIX_TUNING: readonly { readonly maxOutputs: number; readonly tile: SubgroupMatrixTile }[] = [

@@ -73,4 +73,4 @@ want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
 want bench && step bench 200 node .devbench/bench.mjs --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror)" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror)" | head -c 11000

@@ -134,7 +134,6 @@ fn chunk_half(origin: vec2<u32>, h: u32, k_contiguous: bool) -> vec2<u32> {
   return origin + select(vec2<u32>(h, 0u), vec2<u32>(0u, h), k_contiguous);
 }
 
-
 // Reads this invocation's chunks of the slabs starting at k0 into registers. Chunks past K are zero
 // (a stray k would pollute every sum); chunks past M or N are read as they are (robust buffer access
 // keeps the reads inside the buffer) and only reach outputs past M or N, which are never stored.

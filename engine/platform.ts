@@ -67,8 +67,8 @@ type SetImmediate = (callback: (...args: unknown[]) => void, ...args: unknown[])
 const PACED: unique symbol = Symbol.for('omnitensor.pacedDawnPolls');
 let spinLimitMs = DEFAULT_DAWN_SPIN_MS;
 
-/** Dawn's poll callbacks: anonymous native functions of no parameters, queued with no arguments. */
-function isDawnPoll(callback: unknown, args: readonly unknown[]): callback is () => void {
+/** Dawn's poll callbacks: anonymous native functions of no parameters, queued with no arguments (exported for the polling test). */
+export function isDawnPoll(callback: unknown, args: readonly unknown[]): callback is () => void {
   return (
     typeof callback === 'function' &&
     callback.length === 0 &&

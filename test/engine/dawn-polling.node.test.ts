@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { promisify } from 'node:util';
 import { ArgumentError, init, ops, type Tensor } from '../../index.js';
 import { assertRejects, testDevice } from '../helpers.js';
+import { isDawnPoll } from '../../engine/platform.js';
 
 // engine/platform.ts paces dawn.node's polls (the busy setImmediate loop that settles its promises):
 // everything else queued with setImmediate must behave exactly as before, and a long wait must poll
@@ -37,7 +38,7 @@ async function pollsDuringWait(products: number): Promise<{ polls: number; ms: n
   const paced = globalThis.setImmediate;
   let polls = 0;
   const counting = function (this: unknown, callback: (...args: unknown[]) => void, ...args: unknown[]) {
-    if (callback.length === 0 && callback.name === '' && args.length === 0 && Function.prototype.toString.call(callback).includes('[native code]')) polls++;
+    if (isDawnPoll(callback, args)) polls++;
     return (paced as (...a: unknown[]) => unknown).call(this, callback, ...args);
   };
   const a = ops.randn([512, 512]);

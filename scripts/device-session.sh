@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# tune diagnose matmul-test attention bench tests).
+# tune diagnose variants matmul-test attention bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -67,6 +67,24 @@ if want diagnose; then
   for variant in gemm-probe gemm-probe-no-staging gemm-probe-no-products; do
     PROBE_BIN=.devbench/$variant.mjs probe "diagnose-$variant" 40 PROBE_CHECK=0 PROBE_DTYPE=f16 PROBE_REPS=10 \
       PROBE_LAYOUTS=nn,linear PROBE_SHAPES=4096x4096x4096 PROBE_KERNELS=subgroup-matrix
+  done
+fi
+# A candidate edit of the subgroup-matrix kernel, timed against the shipped one with results checked:
+# slab stores in a bank-spreading order (conflict-free for TK 16/32/64 by enumeration), the halves taken
+# from a copy of the chunk rather than by a dynamic index into the private array (session 6's rotation
+# indexed the array and ran slower). It passes the emulated test (test/kernels/
+# matmul-subgroup-matrix-emulated.node.test.ts) when applied to dist/kernels/wgsl/embedded.js.
+if want variants; then
+  cat > /tmp/rotated-stores.sed <<'SED'
+s|let at = chunk_half(o, h, A_K_CONTIGUOUS);|let hr = (h + select(0u, 2u * ((o.x + 2u * (o.x / 8u)) % 4u), A_K_CONTIGUOUS)) % 8u; let v = a_next[j]; let at = chunk_half(o, hr, A_K_CONTIGUOUS);|
+s|bitcast<vec2<f16>>(a_next\[j\]\[h / 2u\])\[h % 2u\]|bitcast<vec2<f16>>(v[hr / 2u])[hr % 2u]|
+s|let at = chunk_half(o, h, B_K_CONTIGUOUS);|let hr = (h + select(0u, 2u * ((o.x + 2u * (o.x / 8u)) % 4u), B_K_CONTIGUOUS)) % 8u; let v = b_next[j]; let at = chunk_half(o, hr, B_K_CONTIGUOUS);|
+s|bitcast<vec2<f16>>(b_next\[j\]\[h / 2u\])\[h % 2u\]|bitcast<vec2<f16>>(v[hr / 2u])[hr % 2u]|
+SED
+  sed -f /tmp/rotated-stores.sed .devbench/gemm-probe.mjs > .devbench/gemm-probe-rotated-stores.mjs
+  for variant in gemm-probe gemm-probe-rotated-stores gemm-probe gemm-probe-rotated-stores; do
+    PROBE_BIN=.devbench/$variant.mjs probe "variant-$variant" 40 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 \
+      PROBE_LAYOUTS=nn,linear PROBE_SHAPES=4096x4096x4096,1576x3072x768 PROBE_KERNELS=subgroup-matrix
   done
 fi
 want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs

@@ -54,12 +54,6 @@ export interface TiledChoice {
   readonly variant: 'tiled';
   readonly blocks: readonly [m: number, n: number];
   readonly tk: number;
-  /**
-   * Stage a transposed A along m and a k-contiguous B (w read as w^T) along k, i.e. always along the
-   * operand's contiguous dim, instead of along k and n whatever the layout. On an H100 it made x @ w^T
-   * 2x slower, so the tuning table leaves it off (bench/gemm-probe.ts: `tiled:BMxBN:TK:walk`).
-   */
-  readonly walkContiguous?: boolean;
 }
 
 /**
@@ -103,16 +97,9 @@ type TuningEntry =
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
 
-/** Workgroup memory of the tiled kernel's two slabs, in bytes (with the row padding the walks may add). */
+/** Workgroup memory of the tiled kernel's two slabs, in bytes. */
 export function tiledBytes(choice: TiledChoice): number {
-  const pad = choice.walkContiguous ? 16 * (64 * choice.blocks[0] + choice.tk) : 0;
-  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4 + pad;
-}
-
-/** Which operands the tiled kernel stages along their contiguous dim (see TiledChoice.walkContiguous). */
-function tiledWalks(spec: GemmSpec, choice: TiledChoice): { aWalkM: boolean; bWalkK: boolean } {
-  const on = choice.walkContiguous === true;
-  return { aWalkM: on && spec.a.rowStride === 1 && spec.a.colStride !== 1, bWalkK: on && spec.b.rowStride === 1 && spec.b.colStride !== 1 };
+  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4;
 }
 
 /**
@@ -301,17 +288,12 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
         entryPoint: 'matmul_lanes',
         key: `lanes/${choice.rows}/${choice.lanes}`,
       };
-    case 'tiled': {
-      const walks = tiledWalks(spec, choice);
+    case 'tiled':
       return {
-        code: () => specialize('matmul', {}, {
-          BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
-          A_WALK_M: String(walks.aWalkM), B_WALK_K: String(walks.bWalkK),
-        }),
+        code: () => specialize('matmul', {}, { BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u` }),
         entryPoint: 'matmul_tiled',
-        key: `tiled/${choice.blocks.join('x')}/${choice.tk}/${walks.aWalkM ? 'm' : 'k'}${walks.bWalkK ? 'k' : 'n'}`,
+        key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,
       };
-    }
     case 'subgroup-matrix': {
       const layout = subgroupMatrixLayout(spec);
       if (!layout) throw new Error('matmul: the subgroup-matrix kernel needs f16 operands with 8-aligned rows and K % 16 == 0');

@@ -40,7 +40,7 @@ JS
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
 want f32 && probe f32-tiled 120 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
-  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:16,tiled:2x4:16,tiled:4x2:16,tiled:2x4:32,tiled:4x2:32,tiled:2x2:32:walk
+  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:16,tiled:2x4:16,tiled:4x2:16,tiled:2x4:32,tiled:4x2:32
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand), one process each.
 SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 4x2:4x4:32:1 2x4:4x4:16:2 2x4:4x2:32:2}

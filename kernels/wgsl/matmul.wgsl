@@ -13,9 +13,7 @@
 //   neighbouring vec4s of the B tile: no workgroup-memory bank conflicts.
 //   K advances by TK. The 256 invocations stage a TILE_M x TK slab of A ([m][k], as A is usually
 //   stored) and a TK x TILE_N slab of B ([k][n]) in workgroup memory, zero-filled past M, N and K
-//   (consecutive invocations read along k of A and n of B, or with A_WALK_M / B_WALK_K along an
-//   operand's other dim when that is the contiguous one: see the constants below), then
-//   each runs TK/4 steps of: read its 4 * BLOCKS_M rows of A as vec4s along k, and for each of those 4
+//   (consecutive invocations read along k of A and n of B), then each runs TK/4 steps of: read its 4 * BLOCKS_M rows of A as vec4s along k, and for each of those 4
 //   k read BLOCKS_N vec4s of B and do 16 * BLOCKS_M * BLOCKS_N FMAs.
 //   Register prefetch: the next slab's global loads are issued right after the barrier that publishes
 //   the current one, so their latency hides behind the FMAs instead of stalling every invocation.
@@ -39,9 +37,9 @@
 //   torch 2.11 fp32 (cuBLAS, TF32 off) on the same GPU: 51700 at 4096^3, 50400 at 2048^3, so the
 //   128x128 TK32 tile (the GPU default for M > 256) reaches 61% of cuBLAS for A @ B at 4096^3 and 40%
 //   for x @ w^T, whose B (w read as w^T) is k-contiguous: consecutive invocations then load elements
-//   K apart, one cache line each. B_WALK_K (staging w^T along k) addresses that on lavapipe but on the
-//   H100 it made x @ w^T slower (4096^3: 9500 against 21700; 1576x3072x768: 9200 against 14600, a
-//   later run, 2026-11-27), so the tuning table leaves it off. f16 inputs (read as f32): 28500 at
+//   K apart, one cache line each. Staging w^T along k instead (consecutive invocations walking k, rows
+//   padded against bank conflicts) made x @ w^T slower on the H100 (4096^3: 9500 against 21700;
+//   1576x3072x768: 9200 against 14600, a later run, 2026-11-27), so that option was removed. f16 inputs (read as f32): 28500 at
 //   4096^3; f16 GEMMs run matmul_subgroup_matrix.wgsl where the adapter has matrix units (3-4x this).
 //   The same day on an H200: 31100-31600 at 4096^3 against torch fp32 51400 (61%); no tile or slab
 //   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%.
@@ -87,28 +85,21 @@ const TILE_M: u32 = WG * 4u * BLOCKS_M;
 const TILE_N: u32 = WG * 4u * BLOCKS_N;
 const A_LOADS: u32 = TILE_M * TK / (WG * WG);   // slab elements each invocation stages
 const B_LOADS: u32 = TILE_N * TK / (WG * WG);
-// Which dim consecutive invocations walk when staging: k for A and n for B (row-major operands), or,
-// with these set, m for a transposed A and k for a PyTorch [out, in] weight read as w^T, so that loads
-// stay coalesced whichever way an operand lies. Walking across staged rows would then hit one memory
-// bank per store; a 4-float pad per row spreads them over 8 banks.
-const A_WALK_M: bool = /*@A_WALK_M*/false/*@end*/;
-const B_WALK_K: bool = /*@B_WALK_K*/false/*@end*/;
-const A_LD4: u32 = TK / 4u + select(0u, 1u, A_WALK_M);       // vec4s per staged row of A
-const B_LD4: u32 = TILE_N / 4u + select(0u, 1u, B_WALK_K);   // ... and of B
+const A_LD4: u32 = TK / 4u;                     // vec4s per staged row of A
+const B_LD4: u32 = TILE_N / 4u;                 // ... and of B
 
 var<workgroup> a_tile: array<vec4<f32>, TILE_M * A_LD4>;   // [m][k / 4]: a row's 4 consecutive k
 var<workgroup> b_tile: array<vec4<f32>, TK * B_LD4>;       // [k][n / 4]: 4 consecutive columns
 var<private> a_next: array<f32, A_LOADS>;                   // the prefetched next slab
 var<private> b_next: array<f32, B_LOADS>;
 
-// Slab element e of A as (row m, k) and of B as (k, column n), walking the dims chosen above.
+// Slab element e of A as (row m, k) and of B as (k, column n): consecutive elements walk k of A and n
+// of B.
 fn a_slab_at(e: u32) -> vec2<u32> {
-  if (A_WALK_M) { return vec2<u32>(e % TILE_M, e / TILE_M); }
   return vec2<u32>(e / TK, e % TK);
 }
 
 fn b_slab_at(e: u32) -> vec2<u32> {
-  if (B_WALK_K) { return vec2<u32>(e % TK, e / TK); }
   return vec2<u32>(e / TILE_N, e % TILE_N);
 }
 

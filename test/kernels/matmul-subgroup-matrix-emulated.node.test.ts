@@ -28,7 +28,7 @@ function randomPair(shape: number[], seed: number): [Tensor, NdArray] {
   return [ops.fromFlat(v, shape, 'f16'), new NdArray(shape, roundTo('f16', v))];
 }
 
-/** A GEMM operand read through the last two dims' strides of `t` (rows, then columns). */
+/** A GEMM operand read through the last two dims' strides of `x` (rows, then columns). */
 function operand(x: Tensor, batchStrides: number[] = []): MatrixOperand {
   const r = x.shape.length;
   return { dtype: 'f16', offset: x.offset, rowStride: x.strides[r - 2]!, colStride: x.strides[r - 1]!, batchStrides };
@@ -97,8 +97,9 @@ t('batched operands, then bias + GELU + residual into f16', async () => {
   const [res, rres] = randomPair([40, 24], 8);
   const [w2, rw2] = randomPair([24, 32], 9); // [out, in], read as w^T
   const w2t = ops.transpose(w2);
+  const rows = ops.reshape(x, [120, 32]); // the first 40 rows are the first batch entry
   const fused: GemmSpec = {
-    m: 40, n: 24, k: 32, batchShape: [], a: operand(ops.reshape(x, [120, 32])), b: operand(w2t), out: 'f16', activation: 'gelu', savePre: false,
+    m: 40, n: 24, k: 32, batchShape: [], a: operand(rows), b: operand(w2t), out: 'f16', activation: 'gelu', savePre: false,
     bias: { dtype: 'f16', offset: 0, stride: 1 }, residual: operand(res),
   };
   const pre = zip(refMatmul(new NdArray([40, 32], rx.data.slice(0, 40 * 32)), refTranspose(rw2)), rbias, (p, q) => p + q);
@@ -110,7 +111,7 @@ t('batched operands, then bias + GELU + residual into f16', async () => {
   const y = runEmulated(fused, tile, [x, w2t, bias, res], [40, 24]);
   expectClose(await y.data(), expectedFused.data, { atol: 1e-5 * Math.sqrt(32), rtol: 1e-3, what: 'bias + GELU + residual' });
   y.dispose();
-  for (const z of [x, w, bias, res, w2, w2t]) z.dispose();
+  for (const z of [x, w, bias, res, w2, w2t, rows]) z.dispose();
 });
 
 t('every matrix builtin the kernel calls is emulated', () => {

@@ -90,6 +90,19 @@ export function roundTo(dtype: DType, values: ArrayLike<number>): Float64Array {
   return out;
 }
 
+/**
+ * A tensor of `shape` with seeded values in [-1, 1) (a 32-bit LCG) and its float64 twin, rounded as the
+ * tensor stores them.
+ */
+export function randomPair(shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): [Tensor, NdArray] {
+  let s = seed >>> 0 || 1;
+  const v = Array.from({ length: sizeOf(shape) }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  });
+  return [ops.fromFlat(v, shape, dtype), new NdArray(shape, roundTo(dtype, v))];
+}
+
 /** Gathers `out[i] = a.data[offset + sum(idx_i * strides)]` over `shape`: the core of every view. */
 function gather(a: NdArray, shape: Shape, strides: readonly number[], offset: number): NdArray {
   const out = new Float64Array(sizeOf(shape));

@@ -23,8 +23,8 @@ export interface MatmulOptions {
   /** Force the rows per workgroup of the 'lanes' kernel, a multiple of 4 up to 32 (tests and benchmarks). */
   rows?: number;
   /**
-   * Force the tile of the 'tiled' kernel: 4x4 register blocks per invocation along M and N, K per slab,
-   * and whether to stage each operand along its contiguous dim (see kernels/matmul.ts TiledChoice).
+   * Force the tile of the 'tiled' kernel: 4x4 register blocks per invocation along M and N, and K per
+   * slab (see kernels/matmul.ts TiledChoice).
    */
   tile?: { blocks: [number, number]; tk: number };
   /**

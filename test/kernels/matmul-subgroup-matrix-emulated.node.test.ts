@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { ops, hasF16, runtime, type Tensor } from '../../engine/index.js';
 import { empty } from '../../engine/tensor.js';
 import { matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, type GemmSpec, type MatrixOperand, type SubgroupMatrixTile } from '../../kernels/matmul.js';
-import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
+import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { testDevice } from '../helpers.js';
 import type { Launch } from '../../kernels/launch.js';
 import { emulateSubgroupMatrices } from '../subgroup-matrix-emulation.js';
@@ -17,16 +17,6 @@ const t = suite('kernels: subgroup-matrix GEMM, matrix builtins emulated');
 t.before(async () => {
   await testDevice();
 });
-
-/** A tensor with values in [-1, 1) rounded to f16, and its float64 twin. */
-function randomPair(shape: number[], seed: number): [Tensor, NdArray] {
-  let s = seed >>> 0 || 1;
-  const v = Array.from({ length: shape.reduce((x, d) => x * d, 1) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  });
-  return [ops.fromFlat(v, shape, 'f16'), new NdArray(shape, roundTo('f16', v))];
-}
 
 /** A GEMM operand read through the last two dims' strides of `x` (rows, then columns). */
 function operand(x: Tensor, batchStrides: number[] = []): MatrixOperand {
@@ -69,8 +59,8 @@ t('A @ B in every staging orientation, tile edges and K tails', async () => {
   for (const [o, [transA, transB]] of orientations.entries()) {
     for (const [m, n, k] of [[40, 40, 80], [37, 24, 48], [1, 8, 16]] as const) {
       if (transA && m % 8 !== 0) continue; // a transposed A's stride is M: the kernel needs it 8-aligned
-      const [as, ras] = randomPair(transA ? [k, m] : [m, k], m * 7 + k);
-      const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], n * 11 + k);
+      const [as, ras] = randomPair(transA ? [k, m] : [m, k], m * 7 + k, 'f16');
+      const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], n * 11 + k, 'f16');
       const a = transA ? ops.transpose(as) : as;
       const b = transB ? ops.transpose(bs) : bs;
       const spec: GemmSpec = { m, n, k, batchShape: [], a: operand(a), b: operand(b), out: 'f32', activation: 'none', savePre: false };
@@ -88,14 +78,14 @@ t('A @ B in every staging orientation, tile edges and K tails', async () => {
 
 t('batched operands, then bias + GELU + residual into f16', async () => {
   if (!usable()) return;
-  const [x, rx] = randomPair([3, 40, 32], 5);
-  const [w, rw] = randomPair([3, 32, 24], 6);
+  const [x, rx] = randomPair([3, 40, 32], 5, 'f16');
+  const [w, rw] = randomPair([3, 32, 24], 6, 'f16');
   const batched: GemmSpec = {
     m: 40, n: 24, k: 32, batchShape: [3], a: operand(x, [40 * 32]), b: operand(w, [32 * 24]), out: 'f32', activation: 'none', savePre: false,
   };
-  const [bias, rbias] = randomPair([24], 7);
-  const [res, rres] = randomPair([40, 24], 8);
-  const [w2, rw2] = randomPair([24, 32], 9); // [out, in], read as w^T
+  const [bias, rbias] = randomPair([24], 7, 'f16');
+  const [res, rres] = randomPair([40, 24], 8, 'f16');
+  const [w2, rw2] = randomPair([24, 32], 9, 'f16'); // [out, in], read as w^T
   const w2t = ops.transpose(w2);
   const rows = ops.reshape(x, [120, 32]); // the first 40 rows are the first batch entry
   const fused: GemmSpec = {

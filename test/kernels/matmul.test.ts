@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
 import { chooseKernel, DEFAULT_TILED, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
-import { NdArray, expectClose, gelu, matmul as refMatmul, roundTo, transpose as refTranspose, zip } from '../oracle.js';
+import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: matmul');
@@ -21,22 +21,6 @@ const kernels: MatmulOptions[] = [
 t.before(async () => {
   await testDevice();
 });
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32 * 2 - 1;
-  };
-}
-
-/** A tensor of `shape` with values in [-1, 1) and its float64 twin (values rounded as stored). */
-function randomPair(shape: number[], seed: number, dtype: 'f32' | 'f16' = 'f32'): [Tensor, NdArray] {
-  const r = seeded(seed);
-  const n = shape.reduce((x, d) => x * d, 1);
-  const v = Array.from({ length: n }, r);
-  return [ops.fromFlat(v, shape, dtype), new NdArray(shape, roundTo(dtype, v))];
-}
 
 /**
  * f32 tolerance: each output sums K products of inputs bounded by 1 in magnitude; rounding errors of

@@ -69,9 +69,18 @@ export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, work
   return { rows: pref.rows, tile };
 }
 
-/** A kernel file completed by attention_common.wgsl (uniforms, flags, column helpers). */
+/** The markers of attention_common.wgsl: the q/k/v row loaders' bodies. */
+const COMMON_MARKERS: readonly string[] = ['load_q4', 'load_k4', 'load_v4'];
+
+/**
+ * A kernel file completed by attention_common.wgsl (uniforms, flags, row loaders, mask readers); `bodies`
+ * may name markers of either file.
+ */
 function attentionCode(file: 'attention' | 'attention_lanes' | 'attention_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
-  return `${specialize(file, types, bodies)}\n${specialize('attention_common')}`;
+  const entries = Object.entries(bodies);
+  const own = Object.fromEntries(entries.filter(([marker]) => !COMMON_MARKERS.includes(marker)));
+  const shared = Object.fromEntries(entries.filter(([marker]) => COMMON_MARKERS.includes(marker)));
+  return `${specialize(file, types, own)}\n${specialize('attention_common', {}, shared)}`;
 }
 
 const FLAG_CAUSAL = 1;

@@ -55,10 +55,8 @@ const D: u32 = 64u;
 const BR: u32 = 16u;
 const BC: u32 = 32u;
 /*@end*/
-const D4: u32 = (D + 3u) / 4u;
-
-// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
-// attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
+// loaders load_q4 / load_k4 / load_v4 live in attention_common.wgsl, which the launcher appends to this file.
 
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
@@ -72,18 +70,6 @@ const D4: u32 = (D + 3u) / 4u;
 var<workgroup> k_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> key_visible: array<u32, BC>;
-
-fn load_q(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);
-}
-
-fn load_k(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])) * pad_mask(c);
-}
-
-fn load_v(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
-}
 
 // Writes columns c..c+3 of a contiguous output row, those below D (D need not be a multiple of 4).
 fn store_row4(base: u32, c: u32, x: vec4<f32>) {
@@ -110,7 +96,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   var acc: array<vec4<f32>, D4>;
   let q_base = p.q_offset + batch * p.q_strides.x + head * p.q_strides.y + i * p.q_strides.z;
   for (var c4 = 0u; c4 < D4; c4++) {
-    qrow[c4] = load_q(column_index(q_base, c4 * 4u, p.q_strides.w), c4 * 4u) * p.scale;
+    qrow[c4] = load_q4(q_base, c4 * 4u) * p.scale;
     acc[c4] = vec4<f32>(0.0);
   }
   let k_head = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y;
@@ -126,8 +112,8 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
     for (var e = lid; e < BC * D4; e += BR) {
       let key = min(kv0 + e / D4, p.tk - 1u);  // rows past Tk are loaded clamped and flagged invisible
       let c = (e % D4) * 4u;
-      k_tile[e] = load_k(column_index(k_head + key * p.k_strides.z, c, p.k_strides.w), c);
-      v_tile[e] = load_v(column_index(v_head + key * p.v_strides.z, c, p.v_strides.w), c);
+      k_tile[e] = load_k4(k_head + key * p.k_strides.z, c);
+      v_tile[e] = load_v4(v_head + key * p.v_strides.z, c);
     }
     for (var j = lid; j < BC; j += BR) {
       let key = kv0 + j;

@@ -50,11 +50,9 @@ const D: u32 = 64u;
 const BQ: u32 = 16u;
 const BK: u32 = 16u;
 /*@end*/
-const D4: u32 = (D + 3u) / 4u;
-
-// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index, pad_mask and the mask
-// readers key_padded, mask_value and probability live in attention_common.wgsl, which the launcher
-// appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the row
+// loaders load_q4 / load_k4 / load_v4 (load_do4 is below) and the mask readers key_padded, mask_value and
+// probability live in attention_common.wgsl, which the launcher appends to this file.
 
 // ---- attention_delta: (L_i, delta_i) per query row ------------------------------------------------
 
@@ -93,20 +91,10 @@ fn attention_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
 @group(0) @binding(6) var<storage, read> d_out: array<T>;
 @group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
 
-fn load_q(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);
-}
-
-fn load_k(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])) * pad_mask(c);
-}
-
-fn load_v(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
-}
-
-fn load_do(idx: vec4<u32>, c: u32) -> vec4<f32> {
-  return vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])) * pad_mask(c);
+// dO's row loader, as load_q4 in attention_common.wgsl (the forward kernels bind no dO).
+fn load_do4(base: u32, c: u32) -> vec4<f32> {
+  let idx = column_index(base, c, p.do_strides.w);
+  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
 }
 
 // ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------
@@ -136,8 +124,8 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   let k_base = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y + key * p.k_strides.z;
   let v_base = p.v_offset + batch * p.v_strides.x + head * p.v_strides.y + key * p.v_strides.z;
   for (var c4 = 0u; c4 < D4; c4++) {
-    krow[c4] = load_k(column_index(k_base, c4 * 4u, p.k_strides.w), c4 * 4u) * p.scale;
-    vrow[c4] = load_v(column_index(v_base, c4 * 4u, p.v_strides.w), c4 * 4u);
+    krow[c4] = load_k4(k_base, c4 * 4u) * p.scale;
+    vrow[c4] = load_v4(v_base, c4 * 4u);
     dk[c4] = vec4<f32>(0.0);
     dv[c4] = vec4<f32>(0.0);
   }
@@ -151,8 +139,8 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     for (var e = lid; e < BQ * D4; e += BK) {
       let i = min(i0 + e / D4, p.tq - 1u);
       let c = (e % D4) * 4u;
-      q_tile[e] = load_q(column_index(q_head + i * p.q_strides.z, c, p.q_strides.w), c);
-      do_tile[e] = load_do(column_index(do_head + i * p.do_strides.z, c, p.do_strides.w), c);
+      q_tile[e] = load_q4(q_head + i * p.q_strides.z, c);
+      do_tile[e] = load_do4(do_head + i * p.do_strides.z, c);
     }
     for (var r = lid; r < BQ; r += BK) {
       let i = i0 + r;
@@ -219,8 +207,8 @@ fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let q_base = p.q_offset + batch * p.q_strides.x + head * p.q_strides.y + i * p.q_strides.z;
   let do_base = p.do_offset + batch * p.do_strides.x + head * p.do_strides.y + i * p.do_strides.z;
   for (var c4 = 0u; c4 < D4; c4++) {
-    qrow[c4] = load_q(column_index(q_base, c4 * 4u, p.q_strides.w), c4 * 4u) * p.scale;
-    dorow[c4] = load_do(column_index(do_base, c4 * 4u, p.do_strides.w), c4 * 4u);
+    qrow[c4] = load_q4(q_base, c4 * 4u) * p.scale;
+    dorow[c4] = load_do4(do_base, c4 * 4u);
     dq[c4] = vec4<f32>(0.0);
   }
   let row_stats = stats[(batch * p.heads + head) * p.tq + i];
@@ -233,8 +221,8 @@ fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     for (var e = lid; e < BK * D4; e += BQ) {
       let key = min(kv0 + e / D4, p.tk - 1u);
       let c = (e % D4) * 4u;
-      k_tile[e] = load_k(column_index(k_head + key * p.k_strides.z, c, p.k_strides.w), c);
-      v_tile[e] = load_v(column_index(v_head + key * p.v_strides.z, c, p.v_strides.w), c);
+      k_tile[e] = load_k4(k_head + key * p.k_strides.z, c);
+      v_tile[e] = load_v4(v_head + key * p.v_strides.z, c);
     }
     for (var j = lid; j < BK; j += BQ) {
       let key = kv0 + j;

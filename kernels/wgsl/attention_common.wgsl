@@ -4,6 +4,8 @@
 // may come in any order), the way matmul_common.wgsl completes the GEMM kernels; D, the head dim, comes
 // from the kernel's `tiles` block.
 //
+// The row loaders load_q4 / load_k4 / load_v4 read the kernel file's q, k and v bindings.
+//
 // Parameters: one layout for the forward and backward passes, written by one launcher function. Operands
 // are addressed through element offsets and four strides each, [batch, head, row, column] for q, k, v, o
 // and dO; [batch, head, query, key] for the additive mask (0 on broadcast dims); [batch, key] for the
@@ -47,14 +49,44 @@ fn neg_inf() -> f32 {
   return bitcast<f32>(bits);
 }
 
+// vec4 column chunks per row: rows are walked 4 columns at a time.
+const D4: u32 = (D + 3u) / 4u;
+
 // Element indices of columns c..c+3 of a row starting at `base`; columns past D are clamped to D-1 (a
-// valid address) and zeroed by `pad_mask`, so D need not be a multiple of 4.
+// valid address) and replaced by zeros in `in_row`, so D need not be a multiple of 4.
 fn column_index(base: u32, c: u32, col_stride: u32) -> vec4<u32> {
   return base + min(vec4<u32>(c, c + 1u, c + 2u, c + 3u), vec4<u32>(D - 1u)) * col_stride;
 }
 
-fn pad_mask(c: u32) -> vec4<f32> {
-  return select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
+// x with its columns past D replaced by exact zeros: selected, not multiplied by a 0/1 mask, so the
+// padding is 0 whatever column D-1 (which the clamped indices read again) holds.
+fn in_row(c: u32, x: vec4<f32>) -> vec4<f32> {
+  return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
+}
+
+// Columns c..c+3 (c a multiple of 4, below D) of the q, k or v row starting at element `base`, as f32.
+// Every kernel file declares q, k and v as array<T>; when all three have unit column stride, 4-aligned
+// offsets and strides and D % 4 == 0, the lanes launchers bind them as array<vec4<T>> and swap these
+// bodies for single vec4 loads (one load instruction instead of four, each with its own bounds check).
+fn load_q4(base: u32, c: u32) -> vec4<f32> {
+  /*@load_q4*/
+  let idx = column_index(base, c, p.q_strides.w);
+  return in_row(c, vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])));
+  /*@end*/
+}
+
+fn load_k4(base: u32, c: u32) -> vec4<f32> {
+  /*@load_k4*/
+  let idx = column_index(base, c, p.k_strides.w);
+  return in_row(c, vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])));
+  /*@end*/
+}
+
+fn load_v4(base: u32, c: u32) -> vec4<f32> {
+  /*@load_v4*/
+  let idx = column_index(base, c, p.v_strides.w);
+  return in_row(c, vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])));
+  /*@end*/
 }
 
 // Every kernel file declares the masks as `mask: array<M>` (additive) and `kpm: array<KP>` (key padding),

@@ -92,11 +92,11 @@ const ROWS: u32 = 8u;
 const KPL: u32 = 2u;
 const LANES: u32 = 8u;
 /*@end*/
-const D4: u32 = (D + 3u) / 4u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per row
 const KB: u32 = LANES * KPL;                // keys per block
 
-// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index and pad_mask live in
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
+// loaders load_q4 / load_k4 / load_v4 (their vec4 bodies swapped in with the `operands` block) live in
 // attention_common.wgsl, which the launcher appends to this file.
 
 /*@operands*/
@@ -109,32 +109,6 @@ const KB: u32 = LANES * KPL;                // keys per block
 @group(0) @binding(4) var<storage, read> mask: array<M>;
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
-
-// Columns c..c+3 (c a multiple of 4, below D) of the row starting at element `base`; columns past D
-// read as 0. The launcher swaps these bodies for single vec4 loads when the layout allows.
-fn load_q4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_q4*/
-  let idx = column_index(base, c, p.q_strides.w);
-  let x = vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w]));
-  return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
-  /*@end*/
-}
-
-fn load_k4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_k4*/
-  let idx = column_index(base, c, p.k_strides.w);
-  let x = vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w]));
-  return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
-  /*@end*/
-}
-
-fn load_v4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_v4*/
-  let idx = column_index(base, c, p.v_strides.w);
-  let x = vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w]));
-  return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
-  /*@end*/
-}
 
 // Writes columns c..c+3 of a contiguous output row, those below D (with the vec4 operands, D % 4 == 0
 // and `out` is array<vec4<T>> too).

@@ -67,13 +67,12 @@ const ROWS: u32 = 8u;
 const PER_LANE: u32 = 2u;
 const LANES: u32 = 8u;
 /*@end*/
-const D4: u32 = (D + 3u) / 4u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per own row
 const WB: u32 = LANES * PER_LANE;           // walked rows per block
 
-// The uniforms `p` (struct Params), the FLAG_* constants, neg_inf, column_index, pad_mask and the mask
-// readers key_padded, mask_value and probability live in attention_common.wgsl, which the launcher
-// appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the row
+// loaders load_q4 / load_k4 / load_v4 (load_do4 is below) and the mask readers key_padded, mask_value and
+// probability live in attention_common.wgsl, which the launcher appends to this file.
 
 /*@operands*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
@@ -86,33 +85,11 @@ const WB: u32 = LANES * PER_LANE;           // walked rows per block
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
 
-// Columns c..c+3 (c a multiple of 4) of the row starting at element `base`; columns past D read as 0.
-// The launcher swaps these bodies for single vec4 loads when the layout allows.
-fn load_q4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_q4*/
-  let idx = column_index(base, c, p.q_strides.w);
-  return vec4<f32>(f32(q[idx.x]), f32(q[idx.y]), f32(q[idx.z]), f32(q[idx.w])) * pad_mask(c);
-  /*@end*/
-}
-
-fn load_k4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_k4*/
-  let idx = column_index(base, c, p.k_strides.w);
-  return vec4<f32>(f32(k[idx.x]), f32(k[idx.y]), f32(k[idx.z]), f32(k[idx.w])) * pad_mask(c);
-  /*@end*/
-}
-
-fn load_v4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_v4*/
-  let idx = column_index(base, c, p.v_strides.w);
-  return vec4<f32>(f32(v[idx.x]), f32(v[idx.y]), f32(v[idx.z]), f32(v[idx.w])) * pad_mask(c);
-  /*@end*/
-}
-
+// dO's row loader, as load_q4 in attention_common.wgsl (the forward kernels bind no dO).
 fn load_do4(base: u32, c: u32) -> vec4<f32> {
   /*@load_do4*/
   let idx = column_index(base, c, p.do_strides.w);
-  return vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])) * pad_mask(c);
+  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
   /*@end*/
 }
 

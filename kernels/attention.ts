@@ -16,9 +16,6 @@ import { ParamWriter, WG1D, grid1d, lanesSupported, specialize, type AdapterClas
 /** Largest head dim the kernels compile for: private memory per invocation grows with it. */
 export const MAX_HEAD_DIM = 256;
 
-/** WebGPU caps each workgroup-grid dimension; grids here are (row blocks, heads, batch). */
-export const MAX_GRID_DIM = 65535;
-
 export interface AttentionShape {
   readonly batch: number;
   readonly heads: number;

@@ -1,6 +1,7 @@
 /**
  * Launchers for kernels/wgsl/conv.wgsl: convolution forward, input gradient and weight gradient as three
- * recipes for one implicit-GEMM kernel (`conv_gemm`), plus the bias gradient and circular padding.
+ * recipes for one implicit-GEMM kernel (`conv_gemm`), plus the bias gradient and circular padding; and for
+ * kernels/wgsl/conv_lanes.wgsl, the forward on CPU adapters.
  *
  * Everything is expressed in 3 spatial dims: 1-d and 2-d convolutions arrive here with unit leading dims
  * (size 1, stride 0, kernel 1), which cost nothing in the kernel's loops.
@@ -113,6 +114,71 @@ function gemmLaunch(spec: GemmSpec, groups: number, dtype: FloatType, tile: Conv
   };
 }
 
+/** Tile of conv_lanes.wgsl: rows (n values) per workgroup, a multiple of 4, and the subgroup width. */
+export interface ConvLanesTile {
+  readonly rows: number;
+  readonly lanes: number;
+}
+
+/** Most rows per workgroup of the lanes kernel: 32, as the lanes GEMM takes (other tiles not swept). */
+const CONV_LANES_ROWS = 32;
+
+/** The lanes kernel's tile for N rows per group: all of them up to CONV_LANES_ROWS, rounded up to 4. */
+export function convLanesTile(rowsPerGroup: number, lanes: number): ConvLanesTile {
+  return { rows: Math.min(CONV_LANES_ROWS, Math.ceil(rowsPerGroup / 4) * 4), lanes };
+}
+
+/** The kernel that evaluates a recipe: conv.wgsl's conv_gemm with a register tile, or conv_lanes.wgsl. */
+export type ConvKernelChoice = { readonly kind: 'tiled'; readonly tile: ConvTile } | { readonly kind: 'lanes'; readonly tile: ConvLanesTile };
+
+const isCompact = (strides: Vec3, extents: Vec3): boolean => [0, 1, 2].every((d) => extents[d] === 1 || strides[d] === contiguous3(extents)[d]);
+
+/**
+ * A recipe on conv_lanes.wgsl, which takes the unphased recipes whose output positions are contiguous
+ * (forward, weight gradient) and whose B taps form one contiguous run (callers copy other layouts).
+ */
+function lanesLaunch(spec: GemmSpec, groups: number, dtype: FloatType, tile: ConvLanesTile, checked: boolean): Launch {
+  if (spec.phased || !isCompact(spec.bTap, spec.taps) || !isCompact(spec.oSp, spec.grid) || spec.oStep.some((s) => s !== 1) || spec.oStart.some((s) => s !== 0))
+    throw new Error('conv_lanes: needs an unphased recipe with contiguous output positions and contiguous B taps');
+  const tCount = prod(spec.taps);
+  const kCount = spec.cCount * tCount;
+  const mCount = spec.mLeadCount * prod(spec.grid);
+  const v = (x: Vec3): number[] => [...x, 0];
+  const w = new ParamWriter(512)
+    .u32(mCount).u32(spec.nCount).u32(kCount).u32(tCount).u32(spec.bias ? 1 : 0)
+    .i32(spec.aOffset).i32(spec.aLead).i32(spec.aGroup).i32(spec.aC)
+    .i32(spec.bOffset).i32(spec.bN).i32(spec.bGroup).i32(spec.bC)
+    .i32(spec.oLead).i32(spec.oGroup).i32(spec.oN)
+    .i32(spec.bias?.offset ?? 0).i32(spec.bias?.stride ?? 0);
+  for (const f of [spec.grid, spec.aStep, spec.aStart, spec.aLim, spec.aSp, spec.taps, spec.tapStep]) w.u32x4Array(v(f), 1);
+  // One flat run when c follows the taps contiguously; vec4 loads when every 4-chunk is one aligned vec4.
+  const flat = spec.cCount === 1 || spec.bC === tCount;
+  const vec4 = (flat ? kCount : tCount) % 4 === 0 && [spec.bOffset, spec.bN, spec.bGroup, flat ? 0 : spec.bC].every((x) => x % 4 === 0);
+  const bodies: Record<string, string> = { tile: `const ROWS: u32 = ${tile.rows}u;\nconst LANES: u32 = ${tile.lanes}u;` };
+  if (flat) bodies.b_chunk = 'return vec4<i32>(ks);';
+  if (vec4) {
+    bodies.b_binding = '@group(0) @binding(2) var<storage, read> b_in: array<vec4<T>>;';
+    bodies.load_b4 = 'return select(vec4<f32>(0.0), vec4<f32>(b_in[(row + offs.x) / 4]), k < p.k_count);';
+  }
+  return {
+    key: `conv/lanes/${dtype}/${tile.rows}x${tile.lanes}/${flat ? 'flat' : 'runs'}/${vec4 ? 'v4' : 's'}/${checked ? 'checked' : 'unchecked'}`,
+    code: () => specialize('conv_lanes', { T: dtype }, bodies),
+    entryPoint: 'conv_lanes',
+    constants: { CHECKED: checked ? 1 : 0 },
+    params: w.finish(),
+    workgroups: [Math.ceil(mCount / (4 * tile.lanes)), Math.ceil(spec.nCount / tile.rows), groups],
+  };
+}
+
+function recipeLaunch(spec: GemmSpec, groups: number, dtype: FloatType, choice: ConvKernelChoice, checked: boolean): Launch {
+  return choice.kind === 'lanes' ? lanesLaunch(spec, groups, dtype, choice.tile, checked) : gemmLaunch(spec, groups, dtype, choice.tile, checked);
+}
+
+/** Whether a 5-d operand's spatial strides are the contiguous ones for `extents` (the lanes kernel's B taps). */
+export function spatiallyCompact(t: Strided5, extents: Vec3): boolean {
+  return isCompact(sp(t), extents);
+}
+
 const hasPadding = (g: ConvGeometry): boolean => {
   // Unpadded means every tap of every output pixel lands inside the input: then the kernel skips bounds tests.
   for (let d = 0; d < 3; d++) {
@@ -124,7 +190,7 @@ const hasPadding = (g: ConvGeometry): boolean => {
 
 /** y[b, co, o] = bias[co] + sum_{ci in group, k} x[b, ci, o*stride - pad + k*dil] * w[co, ci, k]; y is contiguous. */
 export function convForwardLaunch(
-  g: ConvGeometry, dtype: FloatType, x: Strided5, w: Strided5, bias: { offset: number; stride: number } | null, tile: ConvTile,
+  g: ConvGeometry, dtype: FloatType, x: Strided5, w: Strided5, bias: { offset: number; stride: number } | null, choice: ConvKernelChoice,
 ): Launch {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
@@ -138,7 +204,7 @@ export function convForwardLaunch(
     taps: g.kernel, tapStep: g.dilation, bTap: sp(w),
     oStep: [1, 1, 1], oStart: [0, 0, 0], oLim: g.outSize, oSp: contiguous3(g.outSize),
   };
-  return gemmLaunch(spec, g.groups, dtype, tile, hasPadding(g));
+  return recipeLaunch(spec, g.groups, dtype, choice, hasPadding(g));
 }
 
 /**
@@ -167,7 +233,7 @@ export function convInputGradLaunch(g: ConvGeometry, dtype: FloatType, dy: Strid
 }
 
 /** dw[co, ci, k] = sum_{b, o} dy[b, co, o] * x[b, ci, o*stride - pad + k*dil]; dw is contiguous. */
-export function convWeightGradLaunch(g: ConvGeometry, dtype: FloatType, x: Strided5, dy: Strided5, tile: ConvTile): Launch {
+export function convWeightGradLaunch(g: ConvGeometry, dtype: FloatType, x: Strided5, dy: Strided5, choice: ConvKernelChoice): Launch {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const kvol = prod(g.kernel);
@@ -180,7 +246,7 @@ export function convWeightGradLaunch(g: ConvGeometry, dtype: FloatType, x: Strid
     taps: g.outSize, tapStep: g.stride, bTap: sp(dy),
     oStep: [1, 1, 1], oStart: [0, 0, 0], oLim: g.kernel, oSp: contiguous3(g.kernel),
   };
-  return gemmLaunch(spec, g.groups, dtype, tile, hasPadding(g));
+  return recipeLaunch(spec, g.groups, dtype, choice, hasPadding(g));
 }
 
 /** db[co] = sum over batch and space of dy[b, co, ...]; deterministic tree per channel. */

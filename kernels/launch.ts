@@ -115,13 +115,16 @@ export class ParamWriter {
 /** Threads per workgroup for 1-D elementwise-style kernels. */
 export const WG1D = 256;
 
+/** WebGPU's default cap on each workgroup-grid dimension. */
+export const MAX_GRID_DIM = 65535;
+
 /**
- * Workgroup grid for `count` workgroups: WebGPU caps each dimension at 65535, so large launches spill into
- * y. Shaders recover the linear workgroup index as `wid.x + wid.y * nwg.x`.
+ * Workgroup grid for `count` workgroups: each dimension is capped at MAX_GRID_DIM, so large launches spill
+ * into y. Shaders recover the linear workgroup index as `wid.x + wid.y * nwg.x`.
  */
 export function grid1d(count: number): [number, number, number] {
   const n = Math.max(1, count);
-  if (n <= 65535) return [n, 1, 1];
-  const y = Math.ceil(n / 65535);
+  if (n <= MAX_GRID_DIM) return [n, 1, 1];
+  const y = Math.ceil(n / MAX_GRID_DIM);
   return [Math.ceil(n / y), y, 1];
 }

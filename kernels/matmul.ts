@@ -7,7 +7,7 @@
  * Operands are described by strides only, so transposed views and PyTorch [out, in] weights read as
  * w^T reach the kernels without copies.
  */
-import { ParamWriter, lanesSupported, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
+import { MAX_GRID_DIM, ParamWriter, lanesSupported, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
 import { WGSL_SOURCES } from './wgsl/embedded.js';
 
 export type MatmulVariant = 'tiled' | 'lanes' | 'subgroup-matrix';
@@ -372,7 +372,6 @@ function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string 
 }
 
 /** Largest workgroup count per grid dimension in WebGPU. */
-export const MAX_GRID = 65535;
 
 /**
  * The launches for one GEMM: one per chunk of at most 65535 batch entries (grid z). The caller binds
@@ -389,7 +388,7 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
   const launches: Launch[] = [];
-  for (let base = 0; base < batch; base += MAX_GRID) {
+  for (let base = 0; base < batch; base += MAX_GRID_DIM) {
     const w = new ParamWriter()
       .u32(spec.m).u32(spec.n).u32(spec.k).u32(spec.batchShape.length)
       .u32(spec.a.offset).u32(spec.a.rowStride).u32(spec.a.colStride)
@@ -406,7 +405,7 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
       code,
       entryPoint: kernel.entryPoint,
       params: w.finish(),
-      workgroups: [Math.ceil(spec.n / tileN), Math.ceil(spec.m / tileM), Math.min(MAX_GRID, batch - base)],
+      workgroups: [Math.ceil(spec.n / tileN), Math.ceil(spec.m / tileM), Math.min(MAX_GRID_DIM, batch - base)],
     });
   }
   return launches;

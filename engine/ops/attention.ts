@@ -20,7 +20,6 @@
  * A query row that sees no key at all gets output 0 and lse -inf (PyTorch would give NaN).
  */
 import {
-  MAX_GRID_DIM,
   MAX_HEAD_DIM,
   attentionDeltaLaunch,
   attentionDkDvLaunch,
@@ -39,7 +38,7 @@ import {
   type AttentionTile,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
-import { lanesSupported, type Launch } from '../../kernels/launch.js';
+import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';

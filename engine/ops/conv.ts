@@ -5,21 +5,24 @@
  * 'circular' (torch's nn.Conv*d option: wrap-around instead of zeros).
  *
  * All three ranks share one path: shapes are padded to three spatial dims with unit dims, and the kernels
- * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs. Circular padding
- * is an explicit wrap-around copy of the input followed by an unpadded convolution, exactly torch's
- * definition; its gradient folds the padded input gradient back. Gradients are deterministic.
+ * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs: conv.wgsl's
+ * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward and the
+ * weight gradient (3-5x faster there). Circular padding is an explicit wrap-around copy of the input
+ * followed by an unpadded convolution, exactly torch's definition; its gradient folds the padded input
+ * gradient back. Gradients are deterministic.
  *
  * Patchify convolutions (kernel = stride, no padding or dilation, one group, sizes divisible by the kernel:
- * the ViT patch embedding, video tubelets, audio patches without overlap) go through the GEMM instead: the
- * patches do not overlap, so im2col is a pure rearrangement (reshape + permute + one copy), the product is
- * `linear` with the bias fused, and the gradients are two GEMMs and the inverse rearrangement. On lavapipe
- * this takes the ViT-B patch embedding (B=1, 224x224, 16x16, 768 channels) from 105 ms with the
- * implicit-GEMM kernel to 33 ms (npm run bench -- conv --quick).
+ * the ViT patch embedding, video tubelets, audio patches without overlap) have their gradients computed as
+ * GEMMs, and on GPUs their forward too: the patches do not overlap, so im2col is a pure rearrangement
+ * (reshape + permute + one copy), the product is `linear` with the bias fused, and the gradients are two
+ * GEMMs and the inverse rearrangement. On CPU adapters the lanes kernel's forward measured faster than that
+ * rearrangement plus GEMM, so it takes those forwards as well.
  */
 import {
-  CONV_TILES, biasGradLaunch, circularLaunch, convForwardLaunch, convInputGradLaunch, convWeightGradLaunch,
-  type ConvGeometry, type FloatType, type Strided5, type Vec3,
+  CONV_TILES, biasGradLaunch, circularLaunch, convForwardLaunch, convInputGradLaunch, convLanesTile, convWeightGradLaunch,
+  spatiallyCompact, type ConvGeometry, type ConvKernelChoice, type FloatType, type Strided5, type Vec3,
 } from '../../kernels/conv.js';
+import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime } from '../runtime.js';
 import { empty, type Tensor } from '../tensor.js';
@@ -41,7 +44,21 @@ export interface ConvOptions {
   groups?: number;
   /** 'zeros' (default) or 'circular' (each padding must not exceed its input dim). */
   paddingMode?: 'zeros' | 'circular';
+  /**
+   * Forces the kernel (for tests and benchmarks): 'tiled' (conv.wgsl's conv_gemm), 'lanes' (conv_lanes.wgsl;
+   * needs subgroups of a fixed width) or 'gemm' (patchify convolutions only: the rearrangement into one
+   * GEMM). By default patchify convolutions take 'gemm' on GPUs, and on CPU adapters with fixed-width
+   * subgroups 'lanes' except for their input gradient; others take 'lanes' on such CPUs and 'tiled'
+   * elsewhere. 'lanes' runs the forward and the weight gradient; the input gradient then runs conv_gemm.
+   */
+  kernel?: ConvKernel;
 }
+
+/**
+ * The kernels: conv.wgsl's register-tiled conv_gemm, conv_lanes.wgsl (CPU adapters), or the patchify
+ * convolutions' rearrangement plus GEMM (matmul*.wgsl).
+ */
+export type ConvKernel = 'tiled' | 'lanes' | 'gemm';
 
 export interface ConvGradRequest {
   needInput?: boolean;
@@ -256,18 +273,61 @@ function patchifyBackward(p: Plan, dy: Tensor, x: Tensor, w: Tensor, need: ConvG
   }
 }
 
+/**
+ * Where the lanes kernel may run (checked before any GPU work): a forced 'lanes' needs subgroups of a fixed
+ * width; by default CPU adapters with them take it and every other adapter takes 'tiled'.
+ */
+function lanesWidth(p: Plan, forced: ConvKernel | undefined): number | null {
+  const rt = runtime(p.op);
+  if (forced !== undefined && forced !== 'tiled' && forced !== 'lanes' && forced !== 'gemm')
+    throw new ArgumentError(`${p.op}: unknown kernel '${String(forced)}' (expected 'tiled', 'lanes' or 'gemm')`);
+  if (forced === 'gemm' && !isPatchify(p))
+    throw new ArgumentError(`${p.op}: the 'gemm' kernel takes only patchify convolutions (kernel = stride, no padding or dilation, one group, sizes divisible by the kernel)`);
+  const lanes = rt.fixedSubgroupSize;
+  const supported = lanesSupported(rt.features.has('subgroups'), lanes);
+  if (forced === 'lanes' && !supported)
+    throw new ArgumentError(`${p.op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+  if (forced === 'tiled' || forced === 'gemm' || !supported || (forced === undefined && rt.info.adapterClass !== 'cpu')) return null;
+  return lanes!;
+}
+
+/**
+ * The launch of a forward or weight-gradient recipe: on the lanes kernel where `lanesWidth` allows and its
+ * grid fits (else a forced 'lanes' is a ShapeError), otherwise on conv_gemm.
+ */
+function recipe(p: Plan, lanes: number | null, forced: ConvKernel | undefined, rows: number, build: (choice: ConvKernelChoice) => Launch): Launch {
+  if (lanes !== null) {
+    const launch = build({ kind: 'lanes', tile: convLanesTile(rows, lanes) });
+    if (launch.workgroups.every((n) => n <= MAX_GRID_DIM)) return launch;
+    if (forced === 'lanes')
+      throw new ShapeError(`${p.op}: the 'lanes' kernel needs a ${launch.workgroups.join(' x ')} workgroup grid; each dimension is limited to ${MAX_GRID_DIM}`);
+  }
+  return build({ kind: 'tiled', tile: tileFor() });
+}
+
+/** `t`, or a contiguous copy when the lanes kernel will run and t's spatial dims are not compact over `extents`. */
+function compactFor(lanes: number | null, t: Tensor, extents: Vec3): Tensor {
+  return lanes !== null && !spatiallyCompact(strided5(t), extents) ? contiguous(t) : t;
+}
+
 function forward(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | null | undefined, opts: ConvOptions): Tensor {
   const p = plan(op, rank, x, w, bias ?? null, opts);
-  if (isPatchify(p)) return patchifyForward(p, x, w, bias ?? null);
+  const lanes = lanesWidth(p, opts.kernel);
+  // On CPU adapters the lanes kernel measured faster than the patchify rearrangement plus GEMM (conv_lanes.wgsl).
+  if (isPatchify(p) && (opts.kernel === 'gemm' || (opts.kernel === undefined && lanes === null))) return patchifyForward(p, x, w, bias ?? null);
+  const g = p.geometry;
+  // The lanes kernel reads each weight row's taps as one unit-stride run.
+  const wk = compactFor(lanes, w, g.kernel);
   const y = empty(p.outShape, p.dtype, op);
   const { xp, geometry } = paddedInput(p, x);
   try {
     const b = bias ? { offset: bias.offset, stride: bias.strides[0]! } : null;
-    const launch = convForwardLaunch(geometry, p.dtype, strided5(xp), strided5(w), b, tileFor());
+    const launch = recipe(p, lanes, opts.kernel, g.outChannels / g.groups, (choice) => convForwardLaunch(geometry, p.dtype, strided5(xp), strided5(wk), b, choice));
     // The bias binding must always be bound; without a bias the weight buffer stands in (never read then).
-    runtime(op).run(launch, [xp.storage(op).buffer, w.storage(op).buffer, (bias ?? w).storage(op).buffer, y.storage(op).buffer]);
+    runtime(op).run(launch, [xp.storage(op).buffer, wk.storage(op).buffer, (bias ?? wk).storage(op).buffer, y.storage(op).buffer]);
   } finally {
     if (xp !== x) xp.dispose();
+    if (wk !== w) wk.dispose();
   }
   return y;
 }
@@ -280,35 +340,38 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
     throw new ShapeError(`${op}: output gradient has shape ${fmtShape(dy.shape)}, expected the convolution's output shape ${fmtShape(p.outShape)}`);
   const g = p.geometry;
   const rt = runtime(op);
-  const tile = tileFor();
+  const lanes = lanesWidth(p, opts.kernel);
+  // Patchify gradients are GEMMs (patchifyBackward), except the weight gradient where the lanes kernel runs:
+  // it measured 1.4-4x faster than the rearrangement plus GEMM on lavapipe (conv_lanes.wgsl).
+  const patchify = isPatchify(p) && (opts.kernel === undefined || opts.kernel === 'gemm');
   const grads: ConvGrads = { dx: null, dw: null, db: null };
   try {
     if (need.needBias) {
       grads.db = empty([g.outChannels], p.dtype, op);
       rt.run(biasGradLaunch(p.dtype, g.batch, g.outChannels, g.outSize, strided5(dy)), [dy.storage(op).buffer, grads.db.storage(op).buffer]);
     }
-    if (isPatchify(p)) {
-      patchifyBackward(p, dy, x, w, need, grads);
-      return grads;
-    }
-    if (need.needWeight) {
+    const patchifyNeed = { needInput: need.needInput, needWeight: need.needWeight && lanes === null };
+    if (patchify && (patchifyNeed.needInput || patchifyNeed.needWeight)) patchifyBackward(p, dy, x, w, patchifyNeed, grads);
+    if (need.needWeight && grads.dw === null) {
+      // The lanes kernel reads each output-gradient row's positions (its taps here) as one unit-stride run.
+      const dyk = compactFor(lanes, dy, g.outSize);
       const { xp, geometry } = paddedInput(p, x);
       try {
         grads.dw = empty(w.shape, p.dtype, op);
+        const launch = recipe(p, lanes, opts.kernel, g.outChannels / g.groups, (choice) => convWeightGradLaunch(geometry, p.dtype, strided5(xp), strided5(dyk), choice));
         // dy doubles as the unused bias binding.
-        rt.run(convWeightGradLaunch(geometry, p.dtype, strided5(xp), strided5(dy), tile), [
-          xp.storage(op).buffer, dy.storage(op).buffer, dy.storage(op).buffer, grads.dw.storage(op).buffer,
-        ]);
+        rt.run(launch, [xp.storage(op).buffer, dyk.storage(op).buffer, dyk.storage(op).buffer, grads.dw.storage(op).buffer]);
       } finally {
         if (xp !== x) xp.dispose();
+        if (dyk !== dy) dyk.dispose();
       }
     }
-    if (need.needInput) {
+    if (need.needInput && grads.dx === null) {
       const c = p.circular ? circularGeometry(p) : null;
       // With circular padding the transposed convolution yields the padded input's gradient, folded back after.
       const dxp = empty(c ? c.shape : x.shape, p.dtype, op);
       try {
-        rt.run(convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(w), tile), [
+        rt.run(convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(w), tileFor()), [
           dy.storage(op).buffer, w.storage(op).buffer, w.storage(op).buffer, dxp.storage(op).buffer,
         ]);
         if (c) {

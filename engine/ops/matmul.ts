@@ -5,10 +5,10 @@
  * weights) are never copied. Kernels: kernels/matmul.ts.
  */
 import {
-  chooseKernel, DEFAULT_TILED, matmulLaunches, MAX_GRID, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tileOf,
+  chooseKernel, DEFAULT_TILED, matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tileOf,
   type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile, type TiledChoice,
 } from '../../kernels/matmul.js';
-import { lanesSupported } from '../../kernels/launch.js';
+import { MAX_GRID_DIM, lanesSupported } from '../../kernels/launch.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime, type Runtime } from '../runtime.js';
@@ -176,13 +176,13 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
   let spec: GemmSpec = { ...(folded ?? g.spec), out: dtype };
   let choice = pickKernel(g.op, rt, spec, options);
   // More folded rows than one grid dimension holds: keep the batch in the grid's third dimension.
-  if (folded && Math.ceil(spec.m / tileOf(choice)[0]) > MAX_GRID) {
+  if (folded && Math.ceil(spec.m / tileOf(choice)[0]) > MAX_GRID_DIM) {
     spec = { ...g.spec, out: dtype };
     choice = pickKernel(g.op, rt, spec, options);
   }
   const [tileM, tileN] = tileOf(choice);
-  if (Math.ceil(spec.m / tileM) > MAX_GRID || Math.ceil(spec.n / tileN) > MAX_GRID)
-    throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID} workgroups along M or N`);
+  if (Math.ceil(spec.m / tileM) > MAX_GRID_DIM || Math.ceil(spec.n / tileN) > MAX_GRID_DIM)
+    throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID_DIM} workgroups along M or N`);
   const out = empty(g.outShape, dtype, g.op);
   const pre = g.spec.savePre ? empty(g.outShape, dtype, g.op) : null;
   if (out.size > 0) {

@@ -48,22 +48,19 @@
 //   range, which is the patch-embedding fast path, a plain GEMM over non-overlapping patches).
 //   Offsets, strides and extents are i32/u32 element counts (tensors are <= 128 MiB, far below 2^31).
 //
-// Measured (lavapipe, 2 cores, f32; bench/conv-probe.ts)
-//   The machine was shared (load average ~17 on 2 cores) when these were taken, so wall-clock rates are
-//   several times below an idle machine's; "per CPU-s" is GFLOP per CPU-second this process spent (an idle 2-core
-//   machine gives at most 2x that as GFLOP/s). Flops = 2 * outputs * Cin/groups * kernel volume.
-//                                                  forward           dx                dw
-//     patch embed B=1 224x224 k=s=16 3->768        0.58 (2.30/CPU-s) 0.31 (1.08)       0.72 (2.61)
-//     patch embed B=8 224x224 k=s=16 3->768        0.84 (2.26)       0.36 (1.07)       1.01 (2.72)
-//     patch embed B=1 224x224 k=s=14 3->768        0.27 (2.18)       0.22 (1.32)       0.20 (1.39)
-//     3x3 pad 1, 64->64, 56x56, B=1                0.68 (2.38)       0.44 (2.00)       0.29 (1.55)
-//     conv1d circular k=3 p=1, 7->512, L=96, B=32  0.57 (1.61)       0.72 (2.01)       0.10 (0.34)
-//   (GFLOP/s wall, GFLOP per CPU-second in brackets.) A register-only FMA loop reaches ~8 GFLOP/s wall under
-//   the same load, so this kernel is well off lavapipe's ceiling: the weight gradient of conv1d (M = 21) leaves
-//   most lanes idle, and tile shapes were not tunable under the load (see the report).
-//   Patchify convolutions (kernel = stride, no padding, sizes divisible) no longer come here: engine/ops/conv.ts
-//   rearranges them into one GEMM (kernels/wgsl/matmul*.wgsl), which on an idle machine takes the ViT-B patch
-//   embedding (B=1) from 105 ms in this kernel to 33 ms (npm run bench -- conv --quick, 7.0 GFLOP/s wall).
+// Measured (lavapipe 25.0.7, 2 cores, f32, quiet machine, 2026-11-27; bench/conv-probe.ts, wall clock of
+// back-to-back calls for ~1 s; GFLOP/s counting 2 * outputs * Cin/groups * kernel volume, padded taps included)
+//                                                  forward     dx (phased)   dw
+//     3x3 pad 1, 64->64, 56x56, B=1                6.2-6.8     5.9-6.8       3.4-4.6
+//     AST audio patches 1024x128, k=16 s=10, 1->768 7.3-7.8    0.8-0.9       7.9
+//     conv1d circular k=3 p=1, 7->512, L=96, B=32  2.9-4.1     3.1-4.0       0.6-0.7
+//   CPU adapters with fixed-width subgroups now run the forward and the weight gradient on
+//   conv_lanes.wgsl instead (3x3: 21 and 23 GFLOP/s; its header has the comparison), so on lavapipe this
+//   kernel serves the input gradient; GPUs run all three recipes here (no GPU figures measured yet). The
+//   audio patches' dx is slow because each of its 100 phases is a 2 x 2-tap correlation over few pixels.
+//   Patchify convolutions (kernel = stride, no padding, sizes divisible) go through the GEMM on GPUs:
+//   engine/ops/conv.ts rearranges them into one linear (kernels/wgsl/matmul*.wgsl), and their gradients
+//   are GEMMs on every adapter.
 
 alias T = f32;
 

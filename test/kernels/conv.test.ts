@@ -1,9 +1,9 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ArgumentError, DTypeError, ShapeError, hasF16, ops, type Tensor } from '../../engine/index.js';
-import type { ConvOptions } from '../../engine/ops/conv.js';
-import { assertClose, assertThrows, testDevice } from '../helpers.js';
+import { ArgumentError, DTypeError, ShapeError, hasF16, init, ops, runtime, type Tensor } from '../../engine/index.js';
+import type { ConvKernel, ConvOptions } from '../../engine/ops/conv.js';
+import { assertClose, assertThrows, resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: conv');
 t.before(async () => {
@@ -252,6 +252,8 @@ interface CaseSpec {
   circular: boolean;
   extra: number[];
   bias: boolean;
+  /** The forward and weight-gradient kernel ('lanes' runs as the default where the adapter lacks it). */
+  family: ConvKernel | 'default';
   seed: number;
 }
 
@@ -270,6 +272,7 @@ const caseArb = fc
     circular: fc.boolean(),
     extra: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 3, maxLength: 3 }),
     bias: fc.boolean(),
+    family: fc.constantFrom<ConvKernel | 'default'>('default', 'tiled', 'lanes'),
     seed: fc.integer({ min: 1, max: 1 << 20 }),
   })
   .map((c): CaseSpec => c);
@@ -290,7 +293,9 @@ function realise(c: CaseSpec): { xShape: number[]; wShape: number[]; o: ConvOpti
   const cout = c.depthwise ? groups * c.coutG : c.groups * c.coutG;
   const xShape = [c.batch, cin, ...sizes];
   const wShape = [cout, cin / groups, ...kernel];
-  return { xShape, wShape, o: { stride, dilation, padding: pad, groups, paddingMode: c.circular ? 'circular' : 'zeros' } };
+  const o: ConvOptions = { stride, dilation, padding: pad, groups, paddingMode: c.circular ? 'circular' : 'zeros' };
+  const family = c.family === 'lanes' && !families.includes('lanes') ? 'default' : c.family;
+  return { xShape, wShape, o: family === 'default' ? o : { ...o, kernel: family } };
 }
 
 t('property: forward and gradients match the oracle over random shapes and options', async () => {
@@ -301,6 +306,69 @@ t('property: forward and gradients match the oracle over random shapes and optio
     }),
     { numRuns: 40 },
   );
+});
+
+// ---------- kernels forced ----------
+
+/** The kernel families this adapter runs: 'tiled' everywhere, 'lanes' where subgroups have a fixed width. */
+let families: ConvKernel[] = ['tiled'];
+t.before(async () => {
+  const x = ops.tensor(values(4, 1), [1, 1, 4]);
+  try {
+    ops.conv1d(x, x, null, { kernel: 'lanes' }).dispose();
+    families = ['tiled', 'lanes'];
+  } catch (e) {
+    if (!(e instanceof ArgumentError && /subgroups/.test(e.message))) throw e;
+  } finally {
+    x.dispose();
+  }
+});
+
+t('each kernel, forced, matches the direct loops (forward and weight gradient; lanes-kernel edges)', async () => {
+  for (const kernel of families) {
+    // 2 x 37 positions: two position tiles of the lanes kernel with a ragged end; 36 output channels: a full
+    // 32-row tile and a 4-row one; K = 4 * 9 = 36 (flat vec4 weight rows), padded (bounds-tested reads).
+    await checkCase([2, 4, 6, 7], [36, 4, 3, 3], true, { padding: 1, stride: [1, 1], kernel }, 40);
+    // K = 3 * 3 * 3 = 27: scalar weight loads with the K tail masked; no padding (unchecked reads); dilation.
+    await checkCase([1, 3, 9, 8], [6, 3, 3, 3], false, { dilation: [2, 1], kernel }, 41);
+    // Weight gradient with the output gradient's rows in runs (batch 3, 4 x 5 positions: t_count 20, vec4
+    // runs) and 3 x 3 positions (t_count 9: scalar runs), each split over two batches and groups.
+    await checkCase([3, 4, 6, 7], [6, 2, 3, 3], true, { padding: [0, 1], stride: [1, 1], groups: 2, kernel }, 42);
+    await checkCase([2, 4, 5, 5], [4, 4, 3, 3], true, { padding: 1, stride: 2, kernel }, 43);
+    // Depthwise (one channel per group: a 4-row tile for 1 row), conv1d circular, conv3d, patchify.
+    await checkCase([1, 6, 7, 7], [6, 1, 3, 3], true, { groups: 6, padding: 1, kernel }, 44);
+    await checkCase([2, 7, 24], [16, 7, 3], false, { padding: 1, paddingMode: 'circular', kernel }, 45);
+    await checkCase([2, 2, 3, 5, 4], [3, 2, 2, 3, 2], true, { padding: 1, stride: [1, 2, 1], kernel }, 46);
+    await checkCase([2, 3, 32, 32], [8, 3, 16, 16], true, { stride: 16, kernel }, 47, 3e-4);
+  }
+  // The patchify GEMM path, the GPUs' default for kernel = stride, in every rank.
+  await checkCase([2, 3, 32, 32], [8, 3, 16, 16], true, { stride: 16, kernel: 'gemm' }, 48, 3e-4);
+  await checkCase([2, 3, 12], [4, 3, 4], true, { stride: 4, kernel: 'gemm' }, 49);
+  await checkCase([1, 2, 6, 8, 8], [5, 2, 3, 4, 4], false, { stride: [3, 4, 4], kernel: 'gemm' }, 50);
+});
+
+t('kernel errors: unknown kernel; gemm on a convolution that is not patchify; lanes forced without subgroups (tiled fallback)', async () => {
+  const x = ops.tensor(values(2 * 3 * 5 * 5, 70), [2, 3, 5, 5]);
+  const w = ops.tensor(values(4 * 3 * 3 * 3, 71), [4, 3, 3, 3]);
+  const dispatches = runtime().dispatches;
+  try {
+    assertThrows(() => ops.conv2d(x, w, null, { kernel: 'magic' as ConvKernel }), ArgumentError, /conv2d: unknown kernel 'magic' \(expected 'tiled', 'lanes' or 'gemm'\)/);
+    assertThrows(() => ops.conv2d(x, w, null, { kernel: 'gemm' }), ArgumentError, /conv2d: the 'gemm' kernel takes only patchify convolutions/);
+    assert.is(runtime().dispatches, dispatches, 'no dispatch was recorded');
+  } finally {
+    x.dispose();
+    w.dispose();
+  }
+  await init({ disableFeatures: ['subgroups'] });
+  try {
+    await checkCase([2, 3, 5, 5], [4, 3, 3, 3], true, { padding: 1 }, 72); // the adapter's choice falls back to 'tiled'
+    const [x2, w2] = [ops.tensor(values(75, 73), [1, 3, 5, 5]), ops.tensor(values(108, 74), [4, 3, 3, 3])];
+    assertThrows(() => ops.conv2d(x2, w2, null, { kernel: 'lanes' }), ArgumentError, /'lanes' kernel needs the subgroups feature/);
+    const dy = ops.tensor(values(36, 75), [1, 4, 3, 3]);
+    assertThrows(() => ops.conv2dBackward(dy, x2, w2, { kernel: 'lanes' }, { needWeight: true }), ArgumentError, /conv2dBackward: the 'lanes' kernel needs/);
+  } finally {
+    await resetTestDevice();
+  }
 });
 
 // ---------- gradients by finite differences ----------
@@ -365,11 +433,11 @@ t('gradients are only computed when requested, and are bitwise deterministic', a
 
 // ---------- f16 ----------
 
-t('f16 storage with f32 accumulation (implicit-GEMM kernel and patchify GEMM path)', async () => {
+t('f16 storage with f32 accumulation (every kernel, and the patchify GEMM path)', async () => {
   if (!hasF16()) return; // adapters without shader-f16 cannot create f16 tensors at all (tested in engine tests)
   const cases: [number[], number[], ConvOptions][] = [
-    [[2, 4, 7, 7], [6, 2, 3, 3], { padding: 1, groups: 2, stride: [2, 1] }],
-    [[2, 4, 8, 8], [6, 4, 2, 2], { stride: 2 }],
+    ...families.map((kernel): [number[], number[], ConvOptions] => [[2, 4, 7, 7], [6, 2, 3, 3], { padding: 1, groups: 2, stride: [2, 1], kernel }]),
+    ...[...families, 'gemm' as const].map((kernel): [number[], number[], ConvOptions] => [[2, 4, 8, 8], [6, 4, 2, 2], { stride: 2, kernel }]),
   ];
   for (const [xShape, wShape, o] of cases) {
     const g = geometry(xShape, wShape, o);

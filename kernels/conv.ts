@@ -208,28 +208,41 @@ export function convForwardLaunch(
 }
 
 /**
- * dx = the transposed convolution of dy with w, one phase per stride residue (see conv.wgsl); dx is
- * contiguous [batch, inChannels, ...inSize].
+ * dx = the transposed convolution of dy with w: on conv_gemm one phase per stride residue (see conv.wgsl),
+ * on the lanes kernel stride 1 only (one phase); dx is contiguous [batch, inChannels, ...inSize].
  */
-export function convInputGradLaunch(g: ConvGeometry, dtype: FloatType, dy: Strided5, w: Strided5, tile: ConvTile): Launch {
+export function convInputGradLaunch(g: ConvGeometry, dtype: FloatType, dy: Strided5, w: Strided5, choice: ConvKernelChoice): Launch {
   const cg = g.inChannels / g.groups;
   const og = g.outChannels / g.groups;
   const plane = prod(g.inSize);
-  const kstep = map3((d) => g.stride[d] / gcd(g.stride[d], g.dilation[d]));
-  const dstep = map3((d) => g.dilation[d] / gcd(g.stride[d], g.dilation[d]));
-  const spec: GemmSpec = {
-    mLeadCount: g.batch, nCount: cg, cCount: og, phases: prod(g.stride), phased: true, bias: null,
+  const operands = {
+    mLeadCount: g.batch, nCount: cg, cCount: og, bias: null,
     aOffset: dy.offset, aLead: dy.strides[0], aGroup: og * dy.strides[1], aC: dy.strides[1],
     bOffset: w.offset, bN: w.strides[1], bGroup: og * w.strides[0], bC: w.strides[0],
     oLead: g.inChannels * plane, oN: plane, oGroup: cg * plane,
-    grid: map3((d) => Math.ceil(g.inSize[d] / g.stride[d])),
-    aStep: [1, 1, 1], aStart: [0, 0, 0], aLim: g.outSize, aSp: sp(dy),
+    aStep: [1, 1, 1] as Vec3, aLim: g.outSize, aSp: sp(dy), oLim: g.inSize, oSp: contiguous3(g.inSize),
+  };
+  if (choice.kind === 'lanes') {
+    // Stride 1 has one phase, which needs no phase fields: dx[i] = sum_k dy[i + pad - k * dil] w[k], every
+    // tap of the kernel, output positions contiguous from 0 (the lanes kernel's form).
+    if (g.stride.some((s) => s !== 1)) throw new Error('conv_lanes: the input gradient needs stride 1');
+    const spec: GemmSpec = {
+      ...operands, phases: 1, phased: false, grid: g.inSize, aStart: g.padBefore,
+      taps: g.kernel, tapStep: map3((d) => -g.dilation[d]), bTap: sp(w), oStep: [1, 1, 1], oStart: [0, 0, 0],
+    };
+    return lanesLaunch(spec, g.groups, dtype, choice.tile, true);
+  }
+  const kstep = map3((d) => g.stride[d] / gcd(g.stride[d], g.dilation[d]));
+  const dstep = map3((d) => g.dilation[d] / gcd(g.stride[d], g.dilation[d]));
+  const spec: GemmSpec = {
+    ...operands, phases: prod(g.stride), phased: true,
+    grid: map3((d) => Math.ceil(g.inSize[d] / g.stride[d])), aStart: [0, 0, 0],
     taps: [0, 0, 0], tapStep: map3((d) => -dstep[d]),
     bTap: map3((d) => kstep[d] * w.strides[2 + d]!),
-    oStep: g.stride, oStart: [0, 0, 0], oLim: g.inSize, oSp: contiguous3(g.inSize),
+    oStep: g.stride, oStart: [0, 0, 0],
     phase: { dil: g.dilation, pad: g.padBefore, ksize: g.kernel, kstep, wsp: sp(w) },
   };
-  return gemmLaunch(spec, g.groups, dtype, tile, true);
+  return gemmLaunch(spec, g.groups, dtype, choice.tile, true);
 }
 
 /** dw[co, ci, k] = sum_{b, o} dy[b, co, o] * x[b, ci, o*stride - pad + k*dil]; dw is contiguous. */

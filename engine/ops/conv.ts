@@ -6,8 +6,8 @@
  *
  * All three ranks share one path: shapes are padded to three spatial dims with unit dims, and the kernels
  * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs: conv.wgsl's
- * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward and the
- * weight gradient (3-5x faster there). Circular padding is an explicit wrap-around copy of the input
+ * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward, the
+ * weight gradient and the stride-1 input gradient (2-5x faster there). Circular padding is an explicit wrap-around copy of the input
  * followed by an unpadded convolution, exactly torch's definition; its gradient folds the padded input
  * gradient back. Gradients are deterministic.
  *
@@ -49,7 +49,7 @@ export interface ConvOptions {
    * needs subgroups of a fixed width) or 'gemm' (patchify convolutions only: the rearrangement into one
    * GEMM). By default patchify convolutions take 'gemm' on GPUs, and on CPU adapters with fixed-width
    * subgroups 'lanes' except for their input gradient; others take 'lanes' on such CPUs and 'tiled'
-   * elsewhere. 'lanes' runs the forward and the weight gradient; the input gradient then runs conv_gemm.
+   * elsewhere. The input gradient of a strided convolution always runs conv_gemm (or the GEMM).
    */
   kernel?: ConvKernel;
 }
@@ -368,12 +368,14 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
     }
     if (need.needInput && grads.dx === null) {
       const c = p.circular ? circularGeometry(p) : null;
+      // The lanes kernel takes stride 1 (one phase), reading each weight row's taps as one unit-stride run.
+      const dxLanes = g.stride.every((s) => s === 1) ? lanes : null;
+      const wk = compactFor(dxLanes, w, g.kernel);
       // With circular padding the transposed convolution yields the padded input's gradient, folded back after.
       const dxp = empty(c ? c.shape : x.shape, p.dtype, op);
       try {
-        rt.run(convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(w), tileFor()), [
-          dy.storage(op).buffer, w.storage(op).buffer, w.storage(op).buffer, dxp.storage(op).buffer,
-        ]);
+        const launch = recipe(p, dxLanes, opts.kernel, g.inChannels / g.groups, (choice) => convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(wk), choice));
+        rt.run(launch, [dy.storage(op).buffer, wk.storage(op).buffer, wk.storage(op).buffer, dxp.storage(op).buffer]);
         if (c) {
           grads.dx = empty(x.shape, p.dtype, op);
           rt.run(circularLaunch(p.dtype, true, g.batch, g.inChannels, g.inSize, g.padBefore, c.padded, strided5(dxp)), [
@@ -384,6 +386,7 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
         }
       } finally {
         if (dxp !== grads.dx) dxp.dispose();
+        if (wk !== w) wk.dispose();
       }
     }
   } catch (err) {

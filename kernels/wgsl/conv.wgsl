@@ -54,10 +54,11 @@
 //     3x3 pad 1, 64->64, 56x56, B=1                6.2-6.8     5.9-6.8       3.4-4.6
 //     AST audio patches 1024x128, k=16 s=10, 1->768 7.3-7.8    0.8-0.9       7.9
 //     conv1d circular k=3 p=1, 7->512, L=96, B=32  2.9-4.1     3.1-4.0       0.6-0.7
-//   CPU adapters with fixed-width subgroups now run the forward and the weight gradient on
-//   conv_lanes.wgsl instead (3x3: 21 and 23 GFLOP/s; its header has the comparison), so on lavapipe this
-//   kernel serves the input gradient; GPUs run all three recipes here (no GPU figures measured yet). The
-//   audio patches' dx is slow because each of its 100 phases is a 2 x 2-tap correlation over few pixels.
+//   CPU adapters with fixed-width subgroups now run the forward, the weight gradient and the stride-1 input
+//   gradient on conv_lanes.wgsl instead (3x3: 21, 23 and 12-15 GFLOP/s; its header has the comparison), so
+//   on lavapipe this kernel serves strided input gradients; GPUs run all three recipes here (no GPU figures
+//   measured yet). The audio patches' dx is slow because each of its 100 phases is a 2 x 2-tap correlation
+//   over few pixels.
 //   Patchify convolutions (kernel = stride, no padding, sizes divisible) go through the GEMM on GPUs:
 //   engine/ops/conv.ts rearranges them into one linear (kernels/wgsl/matmul*.wgsl), and their gradients
 //   are GEMMs on every adapter.

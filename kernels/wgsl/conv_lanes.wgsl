@@ -1,16 +1,19 @@
-// conv_lanes.wgsl — convolution forward and weight gradient for CPU-backed WebGPU (Mesa lavapipe): the
-// implicit GEMM of conv.wgsl laid out like matmul_lanes.wgsl, whose header explains the lavapipe costs
-// this design answers.
+// conv_lanes.wgsl — convolution forward and gradients for CPU-backed WebGPU (Mesa lavapipe): the implicit
+// GEMM of conv.wgsl laid out like matmul_lanes.wgsl, whose header explains the lavapipe costs this design
+// answers.
 //
 // What it computes
 //   conv.wgsl's strided correlation, for the recipes whose output positions are contiguous (no phases):
 //     out[lead, n, u] = bias[n] + sum_{c, t} A[lead, c, u*a_step + a_start + t*tap_step] * B[n, c, t]
 //   with u and t three-dimensional (1-d and 2-d convolutions have unit leading dims), A reads outside
 //   [0, a_lim) reading zero, and per group (workgroup z) offsets on A, B and out. kernels/conv.ts fills it
-//   for two recipes (the input gradient's phases stay with conv_gemm):
+//   for three recipes:
 //     forward  y = conv(x, w):   A = x (lead = batch), B = w, u = output pixel, t = kernel tap
 //     weight   dw = corr(x, dy): A = x (lead = input channel, u = kernel tap), B = dy, reduction over
 //                                batch (c) and output pixels (t)
+//     input    dx = conv^T(dy, w) for stride 1 only: A = dy at u + pad - t * dil (tap_step = -dil), B = w
+//                                read transposed (n = input channel, c = output channel). A strided
+//                                convolution's transpose splits into phases (conv.wgsl) and stays there.
 //   As a GEMM: rows are the n values with B's rows B[n, k] (k = c * prod(taps) + t; the taps of one c are
 //   one contiguous run, and in a contiguous weight all of k is), columns are the positions m = (lead, u),
 //   and the im2col operand A[k, m] is never stored: each lane gathers its own columns.
@@ -60,8 +63,10 @@
 //   conv_gemm here, 15x on conv1d's weight gradient (whose 21 positions left most of conv_gemm's 64-wide
 //   workgroups idle), and from even to 4x the GEMM path on patchify shapes, whose copies dominate small
 //   problems; so CPU adapters run it for every forward and weight gradient, patchify ones included. The
-//   input gradient stays with conv_gemm (3x3: 5.9-6.8; the audio patches' 100 phases of 2 x 2 taps: 0.8-0.9)
-//   or, for patchify convolutions, the GEMM. conv1d's K = 21 leaves its weight loads scalar with a masked
+//   input gradient of stride-1 convolutions runs here too: 3x3 12.3-15.2 against conv_gemm's 5.9-6.8 (two
+//   runs, the second on a busier machine); conv1d's (n = 7 input channels: 8-row tiles, so its gathers
+//   serve few rows) 4.7-4.9 against 3.1-5.5. Strided ones stay with conv_gemm (the audio patches' 100
+//   phases of 2 x 2 taps: 0.6-0.9) or, for patchify convolutions, the GEMM. conv1d's K = 21 leaves its weight loads scalar with a masked
 //   tail. ROWS is 32, as in the GEMM; other tiles were not swept.
 
 enable subgroups;

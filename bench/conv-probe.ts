@@ -106,7 +106,7 @@ for (const c of CASES) {
     yk.dispose();
     const t = await time(() => [convs[rank - 1]!(x, w, null, opts)]);
     const tw = await time(grads({ needWeight: true }, opts));
-    console.log(`  ${kernel} kernel: forward ${gf(t)}\n  ${' '.repeat(kernel.length + 8)}dw ${gf(tw)}; max |difference| from the default: y ${yDiff.toExponential(1)}, dw ${dwDiff.toExponential(1)}`);
+    console.log(`  ${kernel} kernel: forward ${gf(t)}\n  ${kernel} kernel: dw      ${gf(tw)}; max |difference| from the default: y ${yDiff.toExponential(1)}, dw ${dwDiff.toExponential(1)}`);
   }
   for (const t of [x, w, y, dy]) t.dispose();
 }

@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# tune diagnose variants matmul-test attention bench tests).
+# tune diagnose variants matmul-test attention conv bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -89,6 +89,9 @@ SED
 fi
 want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
+# Every convolution kernel forced on the GPU: conv_gemm, the patchify GEMM path and conv_lanes (a fixed
+# subgroup width lets it run there too; CPUs take it by default).
+want conv && step conv 150 env PROBE_KERNELS=tiled,lanes,gemm node .devbench/conv-probe.mjs
 want bench && step bench 200 node .devbench/bench.mjs --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror)" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

@@ -7,8 +7,8 @@
  *   PROBE_SHAPES=1024x1024x1024 PROBE_REPS=5 node scripts/run-test.mjs bench/gemm-probe.ts
  *   PROBE_DTYPE=f16 PROBE_KERNELS=subgroup-matrix:2x4:4x2:32,tiled:2x2:16 node dist/bench/gemm-probe.js
  *
- * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK` (4x4 register blocks per
- * invocation, K per slab) and
+ * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4]` (4x4 register blocks per
+ * invocation, K per slab, vec4 staging) and
  * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES]]` (subgroups per workgroup, 16x16 result fragments per subgroup,
  * K per slab, slabs per operand); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
@@ -40,14 +40,14 @@ function parseKernel(text: string): MatmulOptions {
   const pair = (s: string | undefined) => (s ?? '').split('x').map(Number) as [number, number];
   if (name === 'auto') return {};
   if (name === 'lanes') return { kernel: 'lanes', rows: Number(a) };
-  if (name === 'tiled') return { kernel: 'tiled', tile: { blocks: pair(a), tk: Number(b) } };
+  if (name === 'tiled') return { kernel: 'tiled', tile: { blocks: pair(a), tk: Number(b), ...(depth === 'v4' ? { vec4: true } : {}) } };
   if (name === 'subgroup-matrix') return a === undefined ? { kernel: 'subgroup-matrix' } : { kernel: 'subgroup-matrix', subgroupMatrix: { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 : 2 } };
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
 
 function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
-  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}` : 'tiled';
+  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}` : 'tiled';
   const sgm = o.subgroupMatrix;
   if (o.kernel === 'subgroup-matrix') return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}` : 'subgroup-matrix';
   return 'auto';

@@ -54,6 +54,12 @@ export interface TiledChoice {
   readonly variant: 'tiled';
   readonly blocks: readonly [m: number, n: number];
   readonly tk: number;
+  /**
+   * Stage A and B through 16-byte loads and whole-vec4 workgroup stores where the layout allows (A
+   * k-contiguous, B n-contiguous, 4-aligned; see vectorA / vectorB). Not in the tuning table: not yet
+   * measured on a GPU (scripts/device-session.sh f32 times it against the scalar staging).
+   */
+  readonly vec4?: boolean;
 }
 
 /**
@@ -92,7 +98,7 @@ export interface GemmCaps {
 
 type TuningEntry =
   | { readonly maxM: number; readonly variant: 'lanes'; readonly rows: number }
-  | { readonly maxM: number; readonly variant: 'tiled'; readonly blocks: readonly [number, number]; readonly tk: number };
+  | { readonly maxM: number; readonly variant: 'tiled'; readonly blocks: readonly [number, number]; readonly tk: number; readonly vec4?: boolean };
 
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
@@ -227,27 +233,34 @@ export function tileOf(choice: KernelChoice): [number, number] {
 const RELU = 'v = select(0.0, v, v > 0.0) + select(0.0, v, v != v);'; // keeps NaN, as torch.relu
 
 /**
- * Whether the lanes kernel may bind A as array<vec4<TA>>: k-contiguous with K and every offset it forms
- * (base, row and batch strides) a multiple of 4 elements, so A[row, 4i .. 4i + 3] is one aligned vec4.
+ * Whether the lanes kernel, or the tiled one with vec4 staging, may bind A as array<vec4<TA>>: k-contiguous
+ * with K and every offset it forms (base, row and batch strides) a multiple of 4 elements, so
+ * A[row, 4i .. 4i + 3] is one aligned vec4.
  */
 export function vectorA(spec: GemmSpec, choice: KernelChoice): boolean {
   const a = spec.a;
-  return choice.variant === 'lanes' && a.colStride === 1 && spec.k % 4 === 0 && a.offset % 4 === 0 &&
+  const kernel = choice.variant === 'lanes' || (choice.variant === 'tiled' && choice.vec4 === true && (64 * choice.blocks[0] * choice.tk) % VEC4_SLAB === 0);
+  return kernel && a.colStride === 1 && spec.k % 4 === 0 && a.offset % 4 === 0 &&
     a.rowStride % 4 === 0 && a.batchStrides.every((s) => s % 4 === 0);
 }
 
+/** Elements of a tiled slab whose vec4 staging gives each of the 256 invocations a whole number of vec4s. */
+const VEC4_SLAB = 4 * 256;
+
 /**
- * How the lanes kernel may bind B as array<vec4<TB>>: 'rows' when B is row-major along N (a vec4 is 4
- * columns of one k), 'columns' when it is k-contiguous, as a PyTorch [out, in] weight read as w^T (a
- * vec4 is 4 consecutive k of one column), each only if every offset it forms (base, strides, N or K)
- * is a multiple of 4 elements; null otherwise (scalar loads).
+ * How the lanes kernel, or the tiled one with vec4 staging, may bind B as array<vec4<TB>>: 'rows' when B
+ * is row-major along N (a vec4 is 4 columns of one k), 'columns' (lanes only) when it is k-contiguous, as
+ * a PyTorch [out, in] weight read as w^T (a vec4 is 4 consecutive k of one column), each only if every
+ * offset it forms (base, strides, N or K) is a multiple of 4 elements; null otherwise (scalar loads).
  */
 export function vectorB(spec: GemmSpec, choice: KernelChoice): 'rows' | 'columns' | null {
-  if (choice.variant !== 'lanes') return null;
+  const tiled = choice.variant === 'tiled' && choice.vec4 === true && (64 * choice.blocks[1] * choice.tk) % VEC4_SLAB === 0;
+  if (choice.variant !== 'lanes' && !tiled) return null;
   const b = spec.b;
   const aligned = b.offset % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
   if (aligned && b.colStride === 1 && spec.n % 4 === 0 && b.rowStride % 4 === 0) return 'rows';
-  if (aligned && b.rowStride === 1 && spec.k % 4 === 0 && b.colStride % 4 === 0) return 'columns';
+  // The tiled kernel stages B along n only: walking a k-contiguous B along k was 2x slower on an H100.
+  if (aligned && !tiled && b.rowStride === 1 && spec.k % 4 === 0 && b.colStride % 4 === 0) return 'columns';
   return null;
 }
 
@@ -264,7 +277,30 @@ const LOAD_B_COLUMNS = `let on = kb < p.k;
   return transpose(mat4x4<f32>(c0, c1, c2, c3));`;
 
 /**
- * How the kernel binds A and B: the lanes kernel through vec4 bindings where vectorA / vectorB allow,
+ * The tiled kernel's vec4 staging of operand `x`. Its slab is `outer` rows (A: m; B: k) of `inner`
+ * contiguous elements (A: k; B: n), laid out [outer][inner / 4] in workgroup memory: invocation e of the
+ * slab's vec4s loads the 16 bytes at row e / LD4, elements 4 * (e % LD4) .. +3, and stores them whole as
+ * element e. The inner extent is a multiple of 4, so a vec4 lies all inside it or all outside.
+ */
+function tiledVec4Staging(x: 'a' | 'b'): Record<string, string> {
+  const [X, offset, outerBase, outerLimit, outerStride, innerBase, innerLimit] = x === 'a'
+    ? ['A', 'offs.x', 'row_base', 'p.m', 'p.a_sm', 'k0', 'p.k']
+    : ['B', 'offs.y', 'k0', 'p.k', 'p.b_sk', 'col_base', 'p.n'];
+  return {
+    [`${x}_next`]: `var<private> ${x}_next: array<vec4<f32>, ${X}_LOADS / 4u>;`,
+    [`fetch_${x}`]: `for (var j = 0u; j < ${X}_LOADS / 4u; j++) {
+    let e = li + WG * WG * j;
+    let outer = ${outerBase} + e / ${X}_LD4;
+    let inner = ${innerBase} + (e % ${X}_LD4) * 4u;
+    let at = ${offset} + min(outer, ${outerLimit} - 1u) * ${outerStride} + min(inner, ${innerLimit} - 4u);
+    ${x}_next[j] = select(vec4<f32>(0.0), vec4<f32>(${x}_in[at / 4u]), outer < ${outerLimit} && inner < ${innerLimit});
+  }`,
+    [`store_${x}`]: `for (var j = 0u; j < ${X}_LOADS / 4u; j++) { ${x}_tile[li + WG * WG * j] = ${x}_next[j]; }`,
+  };
+}
+
+/**
+ * How the kernel binds A and B: the lanes and tiled kernels through vec4 bindings where vectorA / vectorB allow,
  * the subgroup-matrix kernel always as raw vec4<u32>s of 8 halves (`packedHalves`).
  */
 interface VectorLoads {
@@ -290,7 +326,11 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
       };
     case 'tiled':
       return {
-        code: () => specialize('matmul', {}, { BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u` }),
+        code: () => specialize('matmul', {}, {
+          BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
+          ...(loads.a ? tiledVec4Staging('a') : {}),
+          ...(loads.b === 'rows' ? tiledVec4Staging('b') : {}),
+        }),
         entryPoint: 'matmul_tiled',
         key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,
       };
@@ -370,8 +410,6 @@ function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string 
   const strip = (s: string) => s.replace(/^enable [a-z0-9_]+;$/gm, '');
   return [...directives, strip(kernel), strip(common), spec.activation === 'gelu' ? WGSL_SOURCES.math : ''].join('\n');
 }
-
-/** Largest workgroup count per grid dimension in WebGPU. */
 
 /**
  * The launches for one GEMM: one per chunk of at most 65535 batch entries (grid z). The caller binds

@@ -18,6 +18,10 @@
 //   Register prefetch: the next slab's global loads are issued right after the barrier that publishes
 //   the current one, so their latency hides behind the FMAs instead of stalling every invocation.
 //   Any M, N, K; no alignment requirements.
+//   vec4 staging (launcher option `vec4`, kernels/matmul.ts): where A is k-contiguous (or B n-contiguous),
+//   4-aligned, with K (or N) a multiple of 4, that operand's slab is staged as vec4s: invocation e loads
+//   the 16 bytes that become element e of the tile and stores them whole, a quarter of the load, store
+//   and address instructions, with the same coalescing (consecutive invocations, consecutive 16 bytes).
 //
 // Memory traffic
 //   Global: each A element is read N/TILE_N times and each B element M/TILE_M times (vs N and M
@@ -42,7 +46,9 @@
 //   1576x3072x768: 9200 against 14600, a later run, 2026-11-27), so that option was removed. f16 inputs (read as f32): 28500 at
 //   4096^3; f16 GEMMs run matmul_subgroup_matrix.wgsl where the adapter has matrix units (3-4x this).
 //   The same day on an H200: 31100-31600 at 4096^3 against torch fp32 51400 (61%); no tile or slab
-//   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%.
+//   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%. vec4 staging came later
+//   and has no GPU figure yet (`scripts/device-session.sh f32` times it); on lavapipe, 128x128 TK 32 at
+//   512^3: 10.8 GFLOP/s against 9.5 with scalar staging (one run; lavapipe runs matmul_lanes.wgsl anyway).
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):
@@ -90,8 +96,11 @@ const B_LD4: u32 = TILE_N / 4u;                 // ... and of B
 
 var<workgroup> a_tile: array<vec4<f32>, TILE_M * A_LD4>;   // [m][k / 4]: a row's 4 consecutive k
 var<workgroup> b_tile: array<vec4<f32>, TK * B_LD4>;       // [k][n / 4]: 4 consecutive columns
-var<private> a_next: array<f32, A_LOADS>;                   // the prefetched next slab
-var<private> b_next: array<f32, B_LOADS>;
+// The prefetched next slab. With vec4 staging (launcher option, A k-contiguous / B n-contiguous and
+// 4-aligned) the `a_staging` / `b_staging` blocks below are swapped for vec4 versions: one 16-byte load and
+// one whole-vec4 store per 4 elements instead of four scalar loads and component stores.
+/*@a_next*/var<private> a_next: array<f32, A_LOADS>;/*@end*/
+/*@b_next*/var<private> b_next: array<f32, B_LOADS>;/*@end*/
 
 // Slab element e of A as (row m, k) and of B as (k, column n): consecutive elements walk k of A and n
 // of B.
@@ -106,18 +115,22 @@ fn b_slab_at(e: u32) -> vec2<u32> {
 // Reads this invocation's share of the slab starting at k0 into registers; consecutive invocations
 // read consecutive addresses of each operand, so warps read whole cache lines.
 fn fetch_slab(li: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32) {
+  /*@fetch_a*/
   for (var j = 0u; j < A_LOADS; j++) {
     let at = a_slab_at(li + WG * WG * j);
     let row = row_base + at.x;
     let k = k0 + at.y;
     a_next[j] = select(0.0, f32(a_in[offs.x + min(row, p.m - 1u) * p.a_sm + min(k, p.k - 1u) * p.a_sk]), row < p.m && k < p.k);
   }
+  /*@end*/
+  /*@fetch_b*/
   for (var j = 0u; j < B_LOADS; j++) {
     let at = b_slab_at(li + WG * WG * j);
     let k = k0 + at.x;
     let col = col_base + at.y;
     b_next[j] = select(0.0, f32(b_in[offs.y + min(k, p.k - 1u) * p.b_sk + min(col, p.n - 1u) * p.b_sn]), col < p.n && k < p.k);
   }
+  /*@end*/
 }
 
 @compute @workgroup_size(WG, WG)
@@ -133,14 +146,18 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 
   fetch_slab(li, offs, row_base, col_base, 0u);
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    /*@store_a*/
     for (var j = 0u; j < A_LOADS; j++) {
       let at = a_slab_at(li + WG * WG * j);
       a_tile[at.x * A_LD4 + at.y / 4u][at.y % 4u] = a_next[j];
     }
+    /*@end*/
+    /*@store_b*/
     for (var j = 0u; j < B_LOADS; j++) {
       let at = b_slab_at(li + WG * WG * j);
       b_tile[at.x * B_LD4 + at.y / 4u][at.y % 4u] = b_next[j];
     }
+    /*@end*/
     workgroupBarrier();
     if (k0 + TK < p.k) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
 

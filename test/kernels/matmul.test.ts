@@ -11,12 +11,13 @@ const t = suite('kernels: matmul');
 type SubgroupMatrixOptions = MatmulOptions['subgroupMatrix'];
 // The adapter's own choice (the lanes kernel on lavapipe) and the tiled GPU kernel, forced, at its
 // default 64x64 tile, at a 128x64 tile with 8-deep slabs (uneven register blocks, TK != 16) and at a
-// 64x128 tile with 32-deep slabs (the GPU default's depth), so a CPU-only run covers the GPU kernels'
-// indexing too. Each distinct kernel/epilogue/dtype combination
-// is one pipeline, which lavapipe compiles with LLVM in 1-2 s, so the cases below need few of them.
+// 64x128 tile with 32-deep slabs (the GPU default's depth) staged through vec4 loads where the layout
+// allows (scalar otherwise), so a CPU-only run covers the GPU kernels' indexing too. Each distinct
+// kernel/epilogue/dtype combination is one pipeline, which lavapipe compiles with LLVM in 1-2 s, so the
+// cases below need few of them.
 const kernels: MatmulOptions[] = [
   {}, { kernel: 'tiled' }, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 } },
-  { kernel: 'tiled', tile: { blocks: [1, 2], tk: 32 } },
+  { kernel: 'tiled', tile: { blocks: [1, 2], tk: 32, vec4: true } },
 ];
 t.before(async () => {
   await testDevice();
@@ -317,7 +318,7 @@ t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () 
   assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), big), DEFAULT_TILED);
 });
 
-t('lanes kernel: which A and B layouts bind as vec4s', () => {
+t('lanes and vec4-staged tiled kernels: which A and B layouts bind as vec4s', () => {
   const lanes = chooseKernel(caps('cpu', true, 8), plainSpec(64, 64, 64));
   const b = plainSpec(64, 64, 64).b;
   assert.is(vectorB(plainSpec(64, 64, 64), lanes), 'rows');
@@ -334,6 +335,13 @@ t('lanes kernel: which A and B layouts bind as vec4s', () => {
   assert.is(vectorA({ ...plainSpec(64, 64, 62), a: { ...a, rowStride: 62 } }, lanes), false, 'K % 4 != 0');
   assert.is(vectorA({ ...plainSpec(64, 64, 64), a: { ...a, rowStride: 1, colStride: 64 } }, lanes), false, 'transposed A');
   assert.is(vectorA(plainSpec(64, 64, 64), DEFAULT_TILED), false, 'tiled kernel');
+  // The tiled kernel with vec4 staging: A along k, B along n only, and only where every invocation stages
+  // whole vec4s (64 * blocks * tk a multiple of 1024).
+  const staged = { variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true } as const;
+  assert.is(vectorA(plainSpec(64, 64, 64), staged), true, 'tiled vec4: A');
+  assert.is(vectorB(plainSpec(64, 64, 64), staged), 'rows', 'tiled vec4: row-major B');
+  assert.is(vectorB(wT, staged), null, 'tiled vec4: w^T stays scalar');
+  assert.is(vectorA(plainSpec(64, 64, 64), { ...staged, blocks: [1, 1], tk: 8 }), false, '512-element slab: half a vec4 per invocation');
 });
 
 t('tuning table: subgroup matrices only for f16 operands with 4-aligned contiguous dims on adapters that have them', () => {

@@ -9,12 +9,15 @@
  *   PROBE_QUICK=1 ...      the ViT-B comparison only
  *   PROBE_FAMILIES=1 ...   also both kernel families ('tiled', 'lanes') forced, forward and backward, at the
  *                          ViT-B and ViT-L shapes (for choosing a GPU's family; the tiled forward is slow on CPUs)
+ *   PROBE_TILES=16x32,64x32 ...   the same for the tiled family at each forced tile (rows x staged rows),
+ *                          for choosing kernels/attention.ts PREFERRED.gpu
  *
  * Each case runs once (compile + check against the unfused result), then in batches for ~0.5 s, three
  * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
  * 2.5x that for the backward (dV, dP, dQ, dK: four products plus the recomputed Q K^T).
  */
 import { deviceInfo, hasF16, init, memoryStats, ops, sync, type Tensor } from '../engine/index.js';
+import type { AttentionKernelOption } from '../engine/ops/attention.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const proc = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process;
@@ -120,7 +123,16 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   for (const x of [q, k, v, out, lse, dOut]) x.dispose();
 }
 
-if (env.PROBE_FAMILIES === '1') {
+/** The variants PROBE_FAMILIES and PROBE_TILES ask for: both families, and the tiled one at each forced tile. */
+const variants: { label: string; options: AttentionKernelOption }[] = [
+  ...(env.PROBE_FAMILIES === '1' ? (['tiled', 'lanes'] as const).map((kernel) => ({ label: kernel, options: { kernel } })) : []),
+  ...(env.PROBE_TILES ?? '').split(',').filter((x) => x !== '').map((spec) => {
+    const [rows, tile] = spec.split('x').map(Number) as [number, number];
+    return { label: `tiled ${rows}x${tile}`, options: { tile: { rows, tile } } };
+  }),
+];
+
+if (variants.length > 0) {
   for (const [name, b, h, t] of [['ViT-B', 8, 12, 197], ['ViT-L', 8, 16, 257]] as const) {
     const d = 64;
     const flops = 4 * b * h * t * t * d;
@@ -128,24 +140,24 @@ if (env.PROBE_FAMILIES === '1') {
     const reference = unfused(q, k, v, 1 / Math.sqrt(d));
     const want = await reference[3]!.data();
     let firstDq: ArrayLike<number> | null = null;
-    for (const kernel of ['tiled', 'lanes'] as const) {
+    for (const { label, options } of variants) {
       let forward: number;
       try {
-        forward = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, { kernel })]);
+        forward = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, options)]);
       } catch (err) {
-        console.log(`${name} ${kernel}: ${(err as Error).message}`);
+        console.log(`${name} ${label}: ${(err as Error).message}`);
         continue;
       }
-      const { out, lse } = ops.scaledDotProductAttention(q, k, v, { returnLse: true, kernel });
-      const grads = ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, { kernel });
+      const { out, lse } = ops.scaledDotProductAttention(q, k, v, { ...options, returnLse: true });
+      const grads = ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, options);
       const dq = await grads.dq.data();
       firstDq ??= dq;
       const checks = `max |out - unfused| ${maxDiff(await out.data(), want).toExponential(1)}, ` +
         `max |dq - first family's dq| ${maxDiff(dq, firstDq).toExponential(1)}`;
       for (const x of Object.values(grads)) x.dispose();
-      const backward = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, { kernel })));
-      line(`${name} B=${b} H=${h} T=${t} d=${d} ${kernel} forward`, forward, flops, checks);
-      line(`${name} B=${b} H=${h} T=${t} d=${d} ${kernel} backward`, backward, 2.5 * flops);
+      const backward = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse, options)));
+      line(`${name} B=${b} H=${h} T=${t} d=${d} ${label} forward`, forward, flops, checks);
+      line(`${name} B=${b} H=${h} T=${t} d=${d} ${label} backward`, backward, 2.5 * flops);
       for (const x of [out, lse]) x.dispose();
     }
     for (const x of reference) x.dispose();

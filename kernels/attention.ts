@@ -47,7 +47,8 @@ export interface AttentionTile {
 /**
  * Preferred (rows, tile) per adapter class. 'cpu': on lavapipe (bench/attention-probe.ts) rows 8..32 and
  * tiles 16..64 all land within ~10%; 16 rows keep ragged ends small (T = 197 pads to 208). 'gpu': wider
- * workgroups for occupancy, not yet measured on a GPU.
+ * workgroups for occupancy, not yet measured on a GPU (`scripts/device-session.sh attention-tiles` sweeps
+ * forced tiles, AttentionKernelOption.tile).
  */
 const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
   cpu: { rows: 16, tile: 32 },
@@ -60,10 +61,14 @@ const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
  */
 export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, workgroupStorageBytes: number): AttentionTile {
   const pref = PREFERRED[adapterClass];
-  const bytesPerRow = 2 * Math.ceil(headDim / 4) * 16 + 8;
   let tile = pref.tile;
-  while (tile > 4 && tile * bytesPerRow > workgroupStorageBytes) tile /= 2;
+  while (tile > 4 && attentionTileBytes(headDim, tile) > workgroupStorageBytes) tile /= 2;
   return { rows: pref.rows, tile };
+}
+
+/** Workgroup memory of `tile` staged rows in the tiled kernels: two f32 rows padded to vec4s plus 8 bytes of flags each. */
+export function attentionTileBytes(headDim: number, tile: number): number {
+  return tile * (2 * Math.ceil(headDim / 4) * 16 + 8);
 }
 
 /** The markers of attention_common.wgsl: the q/k/v row loaders' bodies. */

@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# tune diagnose variants matmul-test attention conv bench tests).
+# tune diagnose variants matmul-test attention attention-tiles conv bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -91,6 +91,9 @@ SED
 fi
 want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
+# The tiled attention family's tile on the GPU (kernels/attention.ts PREFERRED.gpu was never measured; the
+# H100 bench had ViT-L's fused forward slower than the unfused composition): rows x staged rows.
+want attention-tiles && step attention-tiles 150 env PROBE_QUICK=1 PROBE_TILES=16x32,32x32,64x32,64x16,128x16,128x32,256x8 node .devbench/attention-probe.mjs
 # Every convolution kernel forced on the GPU: conv_gemm, the patchify GEMM path and conv_lanes (a fixed
 # subgroup width lets it run there too; CPUs take it by default).
 want conv && step conv 150 env PROBE_KERNELS=tiled,lanes,gemm node .devbench/conv-probe.mjs

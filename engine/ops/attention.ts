@@ -30,6 +30,7 @@ import {
   attentionLanesBackwardTile,
   attentionLanesTile,
   attentionTile,
+  attentionTileBytes,
   chooseAttentionKernel,
   type AttentionKernel,
   type AttentionBackwardOperands,
@@ -62,6 +63,17 @@ export interface AttentionKernelOption {
    * everywhere, 'lanes' needs subgroups of a fixed width (kernels/attention.ts).
    */
   kernel?: AttentionKernel;
+  /**
+   * Force the 'tiled' family's tile instead of the adapter class's (tests and tuning): invocations (own
+   * rows) per workgroup, and rows of the other operand staged per step in workgroup memory. Implies
+   * kernel 'tiled'.
+   */
+  tile?: AttentionTile;
+}
+
+/** The forced family: `kernel`, or 'tiled' when only a tile is forced. */
+function familyOf(options: AttentionKernelOption): AttentionKernel | undefined {
+  return options.kernel ?? (options.tile ? 'tiled' : undefined);
 }
 
 export interface AttentionForwardOptions extends AttentionOptions, AttentionKernelOption {
@@ -99,6 +111,19 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   const st = t.storage(op);
   if (st.rt !== rt) throw new ArgumentError(`${op}: ${name} ${fmtShape(t.shape)} lives on a different device than q`);
   return st.buffer;
+}
+
+/** A forced tile, checked against the device's workgroup limits before any GPU work. */
+function forcedTile(op: string, rt: Runtime, headDim: number, tile: AttentionTile): AttentionTile {
+  const maxRows = Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
+  const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const { rows, tile: staged } = tile;
+  if (!Number.isInteger(rows) || rows < 1 || rows > maxRows || !Number.isInteger(staged) || staged < 1)
+    throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (rows 1..${maxRows} invocations, tile >= 1 rows)`);
+  const bytes = attentionTileBytes(headDim, staged);
+  if (bytes > storage)
+    throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} stages ${bytes} bytes of workgroup memory at head dim ${headDim}, the device allows ${storage}`);
+  return { rows, tile: staged };
 }
 
 function checkGrid(op: string, shapes: string, blocks: number, heads: number, batch: number): void {
@@ -144,7 +169,7 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
 }
 
 /** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
-function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions): Plan {
+function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & AttentionKernelOption): Plan {
   const rt = q.storage(op).rt;
   const named = { q, k, v };
   for (const [name, t] of Object.entries(named)) {
@@ -186,7 +211,9 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     keyPadding = operand(kp);
   } else buffers.push(buffers[0]!);
 
-  const tile = attentionTile(rt.info.adapterClass, headDim, rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384);
+  const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (options.tile && options.kernel === 'lanes') throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not 'lanes'`);
+  const tile = options.tile ? forcedTile(op, rt, headDim, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
   checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {
     rt,
@@ -208,7 +235,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   const op = 'scaledDotProductAttention';
   const p = plan(op, q, k, v, options);
   const { rt, shape, buffers } = p;
-  const launch = forwardLaunch(op, p, options.kernel);
+  const launch = forwardLaunch(op, p, familyOf(options));
   const out = empty([shape.batch, shape.heads, shape.tq, shape.headDim], q.dtype, op);
   const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
   if (out.size > 0) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
@@ -247,7 +274,7 @@ export function scaledDotProductAttentionBackward(
   if (lse.dtype !== 'f32') throw new DTypeError(`${op}: lse must be f32 (as the forward returns it), got ${lse.dtype}`);
 
   const ops: AttentionBackwardOperands = { ...operands, out: operand(out), dOut: operand(dOut), lse: operand(lse) };
-  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, options.kernel);
+  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, familyOf(options));
   const dq = empty([batch, heads, tq, headDim], q.dtype, op);
   const dkv = empty([2, batch, heads, tk, headDim], q.dtype, op);
   const gradShape = [batch, heads, tk, headDim];

@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
 import { chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
+import type { AttentionKernelOption } from '../../engine/ops/attention.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: attention');
@@ -266,12 +267,17 @@ function options(up: Uploaded): { mask?: Tensor; keyPaddingMask?: Tensor; causal
 const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
 const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
-async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, kernel?: AttentionKernel): Promise<void> {
-  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, ...(kernel ? { kernel } : {}) });
+/** What a check forces: a kernel family, a tiled-family tile, or neither (the adapter's choice). */
+function forcedLabel(force: AttentionKernelOption): string {
+  return force.tile ? `tiled ${force.tile.rows}x${force.tile.tile}` : (force.kernel ?? 'default');
+}
+
+async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, force: AttentionKernelOption = {}): Promise<void> {
+  const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, ...force });
   try {
     const want = oracleForward(up.pr);
-    assertClose(await out.data(), want.out, { ...tol, what: `attention output (${kernel ?? 'default'} kernel)` });
-    assertClose(await lse.data(), want.lse, { ...lseTol, what: `attention lse (${kernel ?? 'default'} kernel)` });
+    assertClose(await out.data(), want.out, { ...tol, what: `attention output (${forcedLabel(force)} kernel)` });
+    assertClose(await lse.data(), want.lse, { ...lseTol, what: `attention lse (${forcedLabel(force)} kernel)` });
   } finally {
     dispose([out, lse]);
   }
@@ -460,7 +466,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
     for (const s of specs) {
       const up = upload(s);
       try {
-        await checkForward(up, F32_OUT, F32_LSE, kernel);
+        await checkForward(up, F32_OUT, F32_LSE, { kernel });
       } finally {
         dispose(up.all);
       }
@@ -469,7 +475,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
       const up = upload({ B: 1, H: 2, Tq: 35, Tk: 35, d: 64, causal: true, keyPadding: true, mask: 'qk', layout: 'fusedQkv', seed: 107 }, 'f16');
       try {
         // f16 output rounding (2^-11 relative, |out| < 1) on top of f32 accumulation, as above.
-        await checkForward(up, { atol: 1e-3, rtol: 2e-3 }, F32_LSE, kernel);
+        await checkForward(up, { atol: 1e-3, rtol: 2e-3 }, F32_LSE, { kernel });
       } finally {
         dispose(up.all);
       }
@@ -511,7 +517,7 @@ t('forward property, each kernel forced: random shapes, head dims, masks and lay
     fc.asyncProperty(spec, async ([kernel, s]) => {
       const up = upload(s);
       try {
-        await checkForward(up, F32_OUT, F32_LSE, kernel);
+        await checkForward(up, F32_OUT, F32_LSE, { kernel });
       } finally {
         dispose(up.all);
       }
@@ -564,15 +570,15 @@ t('forward kernel errors: unknown kernel; lanes forced without subgroups (tiled 
 
 // ---- backward ---------------------------------------------------------------------------------------
 
-async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rtol: number }, dtype: 'f32' | 'f16' = 'f32', kernel?: AttentionKernel): Promise<void> {
+async function checkBackward(up: Uploaded, seed: number, tol: { atol: number; rtol: number }, dtype: 'f32' | 'f16' = 'f32', force: AttentionKernelOption = {}): Promise<void> {
   const { B, H, Tq, d } = up.pr;
   const rnd = prng(seed ^ 0x5bd1e995);
   const dOValues = stored(Float64Array.from({ length: B * H * Tq * d }, () => rnd()), dtype);
   const dOut = ops.fromFlat(dOValues, [B, H, Tq, d], dtype);
   const opts = options(up);
   const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...opts, returnLse: true });
-  const { dq, dk, dv } = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, { ...opts, ...(kernel ? { kernel } : {}) });
-  const which = `(${kernel ?? 'default'} kernel)`;
+  const { dq, dk, dv } = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, { ...opts, ...force });
+  const which = `(${forcedLabel(force)} kernel)`;
   try {
     const fwd = oracleForward(up.pr);
     const want = oracleBackward(up.pr, fwd.P, dOValues);
@@ -595,7 +601,7 @@ t('backward, each kernel forced, matches the oracle analytic gradient for every 
     // Tq and Tk past 16 span several lanes-kernel row blocks (8 or 16 rows) and walked blocks (16 rows).
     const up = upload({ B: 1, H: 2, Tq: 21 - n, Tk: 17 + 2 * n, d, causal: n % 2 === 1, keyPadding: n % 2 === 0, mask: n === 2 ? 'full' : 'none', layout: 'bthd', seed: 40 + n });
     try {
-      for (const kernel of kernels) await checkBackward(up, n, F32_GRAD, 'f32', kernel);
+      for (const kernel of kernels) await checkBackward(up, n, F32_GRAD, 'f32', { kernel });
     } finally {
       dispose(up.all);
     }
@@ -623,13 +629,32 @@ t('backward property, each kernel forced: random shapes, masks, layouts', async 
     fc.asyncProperty(spec, async (s) => {
       const up = upload(s);
       try {
-        await checkBackward(up, s.seed, F32_GRAD, 'f32', s.kernel);
+        await checkBackward(up, s.seed, F32_GRAD, 'f32', { kernel: s.kernel });
       } finally {
         dispose(up.all);
       }
     }),
     { numRuns: 24 },
   );
+});
+
+t('forced tiles of the tiled family (the GPU tuning knob): forward and backward, ragged ends; bad tiles rejected', async () => {
+  // Tq = 37, Tk = 45: 1, 2 and 3 row blocks of 32, 16 and 13 rows, key tiles of 64, 8 and 5 rows (the last
+  // ragged), with every mask kind; d = 20 pads to 5 vec4 chunks.
+  const up = upload({ B: 2, H: 2, Tq: 37, Tk: 45, d: 20, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 61 });
+  try {
+    for (const tile of [{ rows: 32, tile: 64 }, { rows: 16, tile: 8 }, { rows: 13, tile: 5 }]) {
+      await checkForward(up, F32_OUT, F32_LSE, { tile });
+      await checkBackward(up, 62, F32_GRAD, 'f32', { tile });
+    }
+    const limits = runtime().info.limits;
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { tile: { rows: 0, tile: 8 } }), (e: Error) => e instanceof ArgumentError && /tile .* is invalid/.test(e.message));
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { tile: { rows: (limits.maxComputeInvocationsPerWorkgroup ?? 256) + 1, tile: 8 } }), (e: Error) => e instanceof ArgumentError && /rows 1\.\.\d+ invocations/.test(e.message));
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { tile: { rows: 16, tile: 1 << 20 } }), (e: Error) => e instanceof ArgumentError && /bytes of workgroup memory at head dim 20/.test(e.message));
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { kernel: 'lanes', tile: { rows: 16, tile: 8 } }), (e: Error) => e instanceof ArgumentError && /forced tile applies to the 'tiled' kernel/.test(e.message));
+  } finally {
+    dispose(up.all);
+  }
 });
 
 t('backward, each kernel forced: fully masked rows and padded keys get zero gradients', async () => {
@@ -640,7 +665,7 @@ t('backward, each kernel forced: fully masked rows and padded keys get zero grad
     up.keyPaddingMask!.dispose();
     up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
     up.all.push(up.keyPaddingMask);
-    for (const kernel of await kernelFamilies()) await checkBackward(up, 5, F32_GRAD, 'f32', kernel);
+    for (const kernel of await kernelFamilies()) await checkBackward(up, 5, F32_GRAD, 'f32', { kernel });
   } finally {
     dispose(up.all);
   }
@@ -652,7 +677,7 @@ t('backward f16: within f16 rounding of the gradients', async () => {
   try {
     // Inputs and dO are f16-rounded for the oracle too; out (saved in f16) feeds delta, which adds
     // ~2^-11 relative error per row on top of the f16 rounding of each gradient.
-    for (const kernel of await kernelFamilies()) await checkBackward(up, 8, { atol: 1e-2, rtol: 1e-2 }, 'f16', kernel);
+    for (const kernel of await kernelFamilies()) await checkBackward(up, 8, { atol: 1e-2, rtol: 1e-2 }, 'f16', { kernel });
   } finally {
     dispose(up.all);
   }

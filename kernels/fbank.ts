@@ -2,7 +2,7 @@
  * Launchers and host-side tables for kernels/wgsl/fbank.wgsl (Kaldi log-mel filterbanks). The window,
  * FFT twiddles and mel filterbank are computed here in float64 and uploaded once per configuration.
  */
-import { ParamWriter, WG1D, grid1d, specialize, type Launch } from './launch.js';
+import { ParamWriter, WG1D, grid1d, specialize, type AdapterClass, type Launch } from './launch.js';
 
 export type WindowType = 'hanning' | 'povey' | 'hamming' | 'rectangular';
 
@@ -56,6 +56,29 @@ export function kaldiMelBanks(numMel: number, fftSize: number, sampleRate: numbe
   return banks;
 }
 
+/**
+ * For each mel bin m of `banks` ([bins, numMel]), the first bin with a non-zero weight and one past the
+ * last (0, 0 for an empty filter), as numMel (first, end) pairs: log_mel sums only that range. A
+ * triangular filter spans about 2 * bins / (numMel + 1) bins, so this skips ~95% of the products at 64 mel.
+ */
+export function melRanges(banks: Float32Array, numMel: number): Uint32Array {
+  const bins = banks.length / numMel;
+  const ranges = new Uint32Array(2 * numMel);
+  for (let m = 0; m < numMel; m++) {
+    let first = -1;
+    let end = 0;
+    for (let k = 0; k < bins; k++) {
+      if (banks[k * numMel + m] !== 0) {
+        if (first < 0) first = k;
+        end = k + 1;
+      }
+    }
+    ranges[2 * m] = Math.max(first, 0);
+    ranges[2 * m + 1] = end;
+  }
+  return ranges;
+}
+
 export interface FbankGeometry {
   numFrames: number;
   frameLength: number;
@@ -81,12 +104,20 @@ function params(g: FbankGeometry): ArrayBuffer {
     .finish();
 }
 
-/** Bindings: signal, window, twiddles, power (out). */
-export function powerSpectrumLaunch(g: FbankGeometry): Launch {
-  return { key: 'fbank/power_spectrum', code: specialize('fbank'), entryPoint: 'power_spectrum', params: params(g), workgroups: grid1d(g.numFrames) };
+/**
+ * power_spectrum's workgroup width per adapter class: on lavapipe each workgroup barrier switches between
+ * the workgroup's SIMD groups, so one 8-wide group per frame runs fastest (see fbank.wgsl's header); GPUs
+ * keep 256 invocations (not measured there).
+ */
+export const FFT_WG: Readonly<Record<AdapterClass, number>> = { cpu: 8, gpu: 256 };
+
+/** Bindings: signal, window, twiddles, power (out). One workgroup per frame. */
+export function powerSpectrumLaunch(g: FbankGeometry, adapterClass: AdapterClass): Launch {
+  const wg = FFT_WG[adapterClass];
+  return { key: `fbank/power_spectrum/${wg}`, code: specialize('fbank'), entryPoint: 'power_spectrum', constants: { WG: wg }, params: params(g), workgroups: grid1d(g.numFrames) };
 }
 
-/** Bindings: power, mel banks, out. */
+/** Bindings: power, mel banks, mel ranges (melRanges), out. */
 export function logMelLaunch(g: FbankGeometry): Launch {
   return { key: 'fbank/log_mel', code: specialize('fbank'), entryPoint: 'log_mel', params: params(g), workgroups: grid1d(Math.ceil((g.numFrames * g.numMel) / WG1D)) };
 }

@@ -1,5 +1,5 @@
 /** Spectral features computed on the GPU: Kaldi-compatible log-mel filterbanks. */
-import { fftTwiddles, kaldiMelBanks, kaldiWindow, logMelLaunch, powerSpectrumLaunch, type WindowType } from '../../kernels/fbank.js';
+import { fftTwiddles, kaldiMelBanks, kaldiWindow, logMelLaunch, melRanges, powerSpectrumLaunch, type WindowType } from '../../kernels/fbank.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { empty, keep, type Tensor } from '../tensor.js';
 import { runtime } from '../runtime.js';
@@ -21,17 +21,25 @@ export interface FbankOptions {
 }
 
 /** Host tables uploaded once per configuration and device. */
-const tables = new Map<string, { window: Tensor; twiddles: Tensor; mel: Tensor; generation: number }>();
+interface FbankTables {
+  window: Tensor;
+  twiddles: Tensor;
+  mel: Tensor;
+  /** Per mel bin, the first bin with a non-zero weight and one past the last ([numMel, 2], u32). */
+  melRange: Tensor;
+}
+const tables = new Map<string, FbankTables & { generation: number }>();
 
-function tablesFor(key: string, make: () => [Float32Array, Float32Array, Float32Array]): { window: Tensor; twiddles: Tensor; mel: Tensor } {
+function tablesFor(key: string, make: () => [Float32Array, Float32Array, Float32Array, Uint32Array]): FbankTables {
   const gen = runtime('kaldiFbank').generation;
   const hit = tables.get(key);
   if (hit && hit.generation === gen && !hit.window.disposed) return hit;
-  const [w, t, m] = make();
+  const [w, t, m, r] = make();
   const entry = {
     window: keep(fromFlat(w, [w.length], 'f32', 'kaldiFbank')),
     twiddles: keep(fromFlat(t, [t.length], 'f32', 'kaldiFbank')),
     mel: keep(fromFlat(m, [m.length], 'f32', 'kaldiFbank')),
+    melRange: keep(fromFlat(r, [r.length / 2, 2], 'u32', 'kaldiFbank')),
     generation: gen,
   };
   tables.set(key, entry);
@@ -63,15 +71,18 @@ export function kaldiFbank(signal: Tensor, options: FbankOptions = {}): Tensor {
   const lowFreq = options.lowFreq ?? 20;
   const highFreq = options.highFreq ?? 0;
   const key = `${rate}/${frameLength}/${fftSize}/${numMel}/${windowType}/${lowFreq}/${highFreq}`;
-  const t = tablesFor(key, () => [kaldiWindow(windowType, frameLength), fftTwiddles(fftSize), kaldiMelBanks(numMel, fftSize, rate, lowFreq, highFreq)]);
+  const t = tablesFor(key, () => {
+    const banks = kaldiMelBanks(numMel, fftSize, rate, lowFreq, highFreq);
+    return [kaldiWindow(windowType, frameLength), fftTwiddles(fftSize), banks, melRanges(banks, numMel)];
+  });
   const x = contiguous(signal);
   const geometry = { numFrames, frameLength, frameShift, fftSize, numMel, preemph: options.preemphasis ?? 0.97, signalOffset: x.offset };
   const power = empty([numFrames, fftSize / 2 + 1], 'f32', op);
   const out = empty([numFrames, numMel], 'f32', op);
   try {
     const rt = x.storage(op).rt;
-    rt.run(powerSpectrumLaunch(geometry), [x.storage(op).buffer, t.window.storage(op).buffer, t.twiddles.storage(op).buffer, power.storage(op).buffer]);
-    rt.run(logMelLaunch(geometry), [power.storage(op).buffer, t.mel.storage(op).buffer, out.storage(op).buffer]);
+    rt.run(powerSpectrumLaunch(geometry, rt.info.adapterClass), [x.storage(op).buffer, t.window.storage(op).buffer, t.twiddles.storage(op).buffer, power.storage(op).buffer]);
+    rt.run(logMelLaunch(geometry), [power.storage(op).buffer, t.mel.storage(op).buffer, t.melRange.storage(op).buffer, out.storage(op).buffer]);
   } finally {
     x.dispose();
     power.dispose();

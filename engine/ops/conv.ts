@@ -7,9 +7,9 @@
  * All three ranks share one path: shapes are padded to three spatial dims with unit dims, and the kernels
  * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs: conv.wgsl's
  * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward, the
- * weight gradient and the stride-1 input gradient (2-5x faster there). Circular padding is an explicit wrap-around copy of the input
- * followed by an unpadded convolution, exactly torch's definition; its gradient folds the padded input
- * gradient back. Gradients are deterministic.
+ * weight gradient and the stride-1 input gradient (2-5x faster there). Circular padding is an explicit
+ * wrap-around copy of the input followed by an unpadded convolution, exactly torch's definition; its
+ * gradient folds the padded input gradient back. Gradients are deterministic.
  *
  * Patchify convolutions (kernel = stride, no padding or dilation, one group, sizes divisible by the kernel:
  * the ViT patch embedding, video tubelets, audio patches without overlap) have their gradients computed as
@@ -342,7 +342,7 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
   const rt = runtime(op);
   const lanes = lanesWidth(p, opts.kernel);
   // Patchify gradients are GEMMs (patchifyBackward), except the weight gradient where the lanes kernel runs:
-  // it measured 1.4-4x faster than the rearrangement plus GEMM on lavapipe (conv_lanes.wgsl).
+  // it measured 1.3-7x faster than the rearrangement plus GEMM on lavapipe (conv_lanes.wgsl).
   const patchify = isPatchify(p) && (opts.kernel === undefined || opts.kernel === 'gemm');
   const grads: ConvGrads = { dx: null, dw: null, db: null };
   try {

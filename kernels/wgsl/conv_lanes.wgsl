@@ -61,13 +61,13 @@
 //   video tubelets B=32 8x32x32, 2x8x8, 1->64 9.0        5.7        4.2       9.4        3.4        4.1
 //   ('GEMM': the patchify rearrangement plus matmul, engine/ops/conv.ts.) The lanes kernel is 3-5x
 //   conv_gemm here, 15x on conv1d's weight gradient (whose 21 positions left most of conv_gemm's 64-wide
-//   workgroups idle), and from even to 4x the GEMM path on patchify shapes, whose copies dominate small
+//   workgroups idle), and from even to 7x the GEMM path on patchify shapes, whose copies dominate small
 //   problems; so CPU adapters run it for every forward and weight gradient, patchify ones included. The
 //   input gradient of stride-1 convolutions runs here too: 3x3 12.3-15.2 against conv_gemm's 5.9-6.8 (two
 //   runs, the second on a busier machine); conv1d's (n = 7 input channels: 8-row tiles, so its gathers
 //   serve few rows) 4.7-4.9 against 3.1-5.5. Strided ones stay with conv_gemm (the audio patches' 100
-//   phases of 2 x 2 taps: 0.6-0.9) or, for patchify convolutions, the GEMM. conv1d's K = 21 leaves its weight loads scalar with a masked
-//   tail. ROWS is 32, as in the GEMM; other tiles were not swept.
+//   phases of 2 x 2 taps: 0.6-0.9) or, for patchify convolutions, the GEMM. conv1d's K = 21 leaves its
+//   weight loads scalar with a masked tail. ROWS is 32, as in the GEMM; other tiles were not swept.
 
 enable subgroups;
 

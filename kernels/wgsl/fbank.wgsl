@@ -138,7 +138,7 @@ fn power_spectrum(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 
 @group(0) @binding(1) var<storage, read> power_in: array<f32>;   // [num_frames, num_bins]
 @group(0) @binding(2) var<storage, read> mel: array<f32>;        // [num_bins, num_mel]
-@group(0) @binding(3) var<storage, read> mel_range: array<vec2<u32>>;  // [num_mel]: first bin, one past the last with weight
+@group(0) @binding(3) var<storage, read> mel_range: array<vec2<u32>>;  // [num_mel]: first, one past last bin
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;  // [num_frames, num_mel]
 
 @compute @workgroup_size(LOG_MEL_WG)

@@ -21,13 +21,13 @@
 // How work is split
 //   A workgroup is one subgroup of LANES invocations and computes ROWS rows x 4 * LANES positions: lane l
 //   owns positions 4l .. 4l + 3 of the workgroup's span, one vec4 accumulator per row. k advances in
-//   blocks of LANES. A block of B is 4 rows x LANES k per 4 rows: lane l loads 4 consecutive k of one row
-//   (one vec4 load when that chunk is always one aligned vec4), and for each row subgroupShuffle hands
-//   every lane that row's 4 values, as matmul_lanes.wgsl does with A. For each k, (c, t) is the same in
-//   every lane, so the odometer that tracks it (no division) and the A offset and coordinate step it
-//   implies are computed once per k, not per lane; per lane only the 4 reads at its positions differ
-//   (gathers, bounds-tested when some tap leaves A), and 4 k are chained into each accumulator write.
-//   No workgroup memory, no barriers.
+//   blocks of LANES. Each block of B is read as ROWS / 4 groups of 4 rows x LANES k: in each group, lane
+//   l loads 4 consecutive k of one row (one vec4 load when that chunk is always one aligned vec4), and for
+//   each row subgroupShuffle hands every lane that row's 4 values, as matmul_lanes.wgsl does with A.
+//   For each k, (c, t) is the same in every lane, so the odometer that tracks it (no division) and the A
+//   offset and coordinate step it implies are computed once per k, not per lane; per lane only the 4
+//   reads at its positions differ (gathers, bounds-tested when some tap leaves A), and 4 k are chained
+//   into each accumulator write. No workgroup memory, no barriers.
 //
 // Why not conv_gemm (conv.wgsl) here
 //   That kernel gives each invocation a 4 x 8 register tile with one f32 accumulator per output: on an

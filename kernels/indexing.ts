@@ -89,7 +89,7 @@ function launch(entryPoint: string, t: ElementType, code: string, f: Fields): La
 }
 
 /** gather, scatter_add and copy_into: PER positions per invocation, WG invocations per workgroup (MAP_TUNING). */
-function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
+function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into' | 'copy_into_vec4', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
   const { wg, per } = MAP_TUNING[adapterClass];
   return {
     key: `indexing/${entryPoint}/${t}/${wg}x${per}`,
@@ -131,7 +131,15 @@ export function scatterAddLaunch(
 export function copyIntoLaunch(t: ElementType, shape: readonly number[], x: Strided, out: Strided, adapterClass: AdapterClass = 'gpu'): Launch {
   const numel = shape.reduce((n, d) => n * d, 1);
   const m = merged(shape, [x, out]);
-  return cursorLaunch('copy_into', t, { numel, shape: m.shape, x: m.operands[0], out: m.operands[1] }, adapterClass);
+  const [xm, om] = m.operands as [Strided, Strided];
+  const inner = m.shape.length - 1;
+  // In units of 4 elements when each unit is one aligned vec4 in both tensors.
+  const vec4 = m.shape[inner]! % 4 === 0 && [xm, om].every((o) => o.strides[inner] === 1 && o.offset % 4 === 0 &&
+    o.strides.every((st, d) => d === inner || st % 4 === 0));
+  if (!vec4) return cursorLaunch('copy_into', t, { numel, shape: m.shape, x: xm, out: om }, adapterClass);
+  const units = (o: Strided): Strided => ({ offset: o.offset / 4, strides: o.strides.map((st, d) => (d === inner ? 1 : st / 4)) });
+  const shape4 = m.shape.map((n, d) => (d === inner ? n / 4 : n));
+  return cursorLaunch('copy_into_vec4', t, { numel: numel / 4, shape: shape4, x: units(xm), out: units(om) }, adapterClass);
 }
 
 /**

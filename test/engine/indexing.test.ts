@@ -69,9 +69,32 @@ t('concat of strided views along any axis (sizes 0 and 1 included) matches the h
   );
 });
 
+t('concat copies in 16-byte units where rows are 4-aligned (every dtype), element by element where not', async () => {
+  for (const dtype of types) {
+    // [6, 8] and a [6, 12] view with row stride 16 joined along axis 1: every run and offset 4-aligned,
+    // the output rows (20) too; then an [6, 3] part makes the output rows unaligned.
+    const a = ops.reshape(ops.arange(0, 48, 1, { dtype }), [6, 8]);
+    const bStore = ops.reshape(ops.arange(100, 196, 1, { dtype }), [6, 16]);
+    const b = ops.slice(bStore, [null, { start: 4 }]);
+    const c = ops.reshape(ops.arange(200, 218, 1, { dtype }), [6, 3]);
+    const ra = build([6, 8], ([i, j]) => i! * 8 + j!);
+    const rb = build([6, 12], ([i, j]) => 100 + i! * 16 + 4 + j!);
+    const rc = build([6, 3], ([i, j]) => 200 + i! * 3 + j!);
+    for (const [parts, refs] of [[[a, b], [ra, rb]], [[a, b, c], [ra, rb, rc]], [[b, a], [rb, ra]]] as const) {
+      const y = ops.concat([...parts], 1);
+      expectClose(await y.data(), concatRef([...refs], 1).data, EXACT);
+      y.dispose();
+    }
+    // Along axis 0 every part is one contiguous run.
+    const rows = ops.concat([a, a], 0);
+    expectClose(await rows.data(), concatRef([ra, ra], 0).data, EXACT);
+    for (const x of [a, bStore, b, c, rows]) x.dispose();
+  }
+});
+
 t('concat, gather and scatterAdd over long rows: invocations step within rows, across rows and past workgroups', async () => {
-  // On CPU adapters an invocation takes 32 positions 16 apart: rows of 45, 19 and 70 elements make it
-  // step inside a row, leave it mid-step and resume on the next, over several workgroups (numel > 512).
+  // On CPU adapters an invocation takes 32 consecutive positions: rows of 45, 19 and 70 elements make it
+  // cross rows mid-run and resume on the next, over several workgroups (numel > 512).
   const made: Tensor[] = [];
   const grid = (rows: number, cols: number) => {
     made.push(ops.arange(0, rows * cols));

@@ -197,6 +197,19 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   });
 }
 
+/** a * b + c in one pass (see the raw op); gradients as for mul and add. */
+export function mulAdd(a: Tensor, b: Tensor, c: Tensor): Tensor {
+  const out = raw.mulAdd(a, b, c);
+  if (!anyNeedsGrad(a, b, c)) return out;
+  const sa = save(a);
+  const sb = save(b);
+  return record('mulAdd', out, [a, b, c], [sa, sb], (g, [na, nb, nc]) => [
+    toOperand(na!, a, () => raw.mul(g, sb)),
+    toOperand(nb!, b, () => raw.mul(g, sa)),
+    toOperand(nc!, c, () => alias(g)),
+  ]);
+}
+
 /** The gradient flows to `a` where `cond` holds and to `b` elsewhere; `cond` gets none. */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const out = raw.where(cond, a, b);

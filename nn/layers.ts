@@ -98,10 +98,13 @@ export class BatchNorm1d extends Module implements UnaryModule {
       mean = this.running_mean;
       variance = this.running_var;
     }
+    // y = (x - mean) * factor + bias, applied as one pass over x: y = x * factor + shift with the
+    // per-channel shift = bias - mean * factor (it was sub, mul and add: three passes over x).
     const scale = track(ag.rsqrt(track(ag.add(variance, this.eps))));
     const factor = this.weight ? track(ag.mul(scale, this.weight)) : scale;
-    const normed = ag.mul(track(ag.sub(x, mean)), factor);
-    const y = this.bias ? ag.add(track(normed), this.bias) : normed;
+    const centre = track(ag.mul(mean, factor));
+    const shift = track(this.bias ? ag.sub(this.bias, centre) : ag.neg(centre));
+    const y = ag.mulAdd(x, factor, shift);
     for (const t of temps) t.dispose();
     return y;
   }

@@ -178,6 +178,20 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   }
 }
 
+/**
+ * a * b + c elementwise with broadcasting, in one pass (torch.addcmul(c, a, b) with value 1): float tensors
+ * of one dtype, computed in f32. Normalisation layers apply their per-channel scale and shift with it.
+ */
+export function mulAdd(a: Tensor, b: Tensor, c: Tensor): Tensor {
+  const op = 'mulAdd';
+  for (const t of [a, b, c]) t.storage(op);
+  if (b.dtype !== a.dtype || c.dtype !== a.dtype)
+    throw new DTypeError(`${op}: dtypes ${a.dtype} ${fmtShape(a.shape)}, ${b.dtype} ${fmtShape(b.shape)} and ${c.dtype} ${fmtShape(c.shape)} differ; cast first`);
+  requireFloat(op, a);
+  const shape = broadcastShapes(op, broadcastShapes(op, a.shape, b.shape), c.shape);
+  return run({ name: op, expr: 'a * b + c', out: a.dtype, widen: true }, [a, b, c], shape, op);
+}
+
 /** Clamps into [min, max] (either bound may be omitted). NaN stays NaN. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   x.storage('clamp');

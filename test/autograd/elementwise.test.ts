@@ -61,6 +61,10 @@ t('where routes the gradient by condition', async () => {
   cond.dispose();
 });
 
+t('mulAdd sends a * b + c gradients to all three operands, reduced over broadcast dims', async () => {
+  await gradcheck('mulAdd', ([x, s, c]) => ag.mulAdd(x!, s!, c!), [{ shape: [2, 3] }, { shape: [3] }, { shape: [2, 1] }]);
+});
+
 t('views match finite differences', async () => {
   const x = [{ shape: [2, 3, 4] }];
   await gradcheck('reshape', ([v]) => ag.reshape(v!, [4, 6]), x);

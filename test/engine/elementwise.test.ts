@@ -305,6 +305,25 @@ t('where selects with a broadcast condition of any dtype, scalar branches allowe
   for (const v of [c, w]) v.dispose();
 });
 
+t('mulAdd computes a * b + c in one pass with three-way broadcasting over strided views (f32, f16)', async () => {
+  for (const dtype of floatTypes) {
+    const arb = arbBroadcastShapes(3).chain(([sa, sb, sc]) => fc.tuple(arbTensorCaseOf(sa, dtype), arbTensorCaseOf(sb, dtype), arbTensorCaseOf(sc, dtype)));
+    await fc.assert(
+      fc.asyncProperty(arb, async (cases) => {
+        await withCases(cases, async ([a, b, c], [ea, eb, ec]) => {
+          await check(ops.mulAdd(a!, b!, c!), zip3(ea!, eb!, ec!, (x, y, z) => x * y + z), tolFor(dtype, undefined), `mulAdd ${dtype}`);
+        });
+      }),
+      { numRuns: 15 },
+    );
+  }
+  const [x, y] = [ops.tensor([1, 2], [2]), ops.tensor([1, 2], [2], { dtype: 'i32' })];
+  assert.throws(() => ops.mulAdd(x, x, y), (e: Error) => e instanceof DTypeError && /mulAdd: dtypes f32 \[2\], f32 \[2\] and i32 \[2\] differ/.test(e.message));
+  assert.throws(() => ops.mulAdd(y, y, y), (e: Error) => e instanceof DTypeError && /mulAdd/.test(e.message));
+  assert.throws(() => ops.mulAdd(x, x, ops.tensor([1, 2, 3], [3])), (e: Error) => e instanceof ShapeError && /mulAdd/.test(e.message));
+  for (const v of [x, y]) v.dispose();
+});
+
 t('clamp: floats keep NaN, bounds may be omitted; integer bounds round inward and saturate', async () => {
   await fc.assert(
     fc.asyncProperty(

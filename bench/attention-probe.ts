@@ -18,6 +18,7 @@
  */
 import { deviceInfo, hasF16, init, memoryStats, ops, sync, type Tensor } from '../engine/index.js';
 import type { AttentionKernelOption } from '../engine/ops/attention.js';
+import { maxDiff } from './harness.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const proc = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process;
@@ -74,12 +75,6 @@ function unfused(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor[] {
   const scores = ops.matmul(qs, ops.transpose(k));
   const p = ops.softmax(scores, -1);
   return [qs, scores, p, ops.matmul(p, v)];
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  return worst;
 }
 
 function line(label: string, ms: number, flops: number, extra = ''): void {

@@ -10,6 +10,7 @@
  */
 import { ArgumentError, deviceInfo, init, ops, sync, type Tensor } from '../engine/index.js';
 import type { ConvGradRequest, ConvKernel, ConvOptions } from '../engine/ops/conv.js';
+import { maxDiff } from './harness.js';
 
 interface Case {
   name: string;
@@ -58,12 +59,6 @@ async function firstData(fn: () => Tensor[]): Promise<Float32Array> {
   } finally {
     for (const t of out) t.dispose();
   }
-}
-
-function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i]! - b[i]!));
-  return d;
 }
 
 const env = process.env;

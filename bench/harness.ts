@@ -196,6 +196,13 @@ export interface SampledCheckOptions {
   samples?: number;
 }
 
+/** The largest absolute elementwise difference of two equally long arrays (the probes' cross-checks). */
+export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
 /**
  * A check that compares `samples` output elements with a float64 oracle evaluated only at those
  * indices, so large GEMMs validate in milliseconds. Every element is also checked to be finite.

@@ -1,7 +1,8 @@
 /**
  * Launchers for kernels/wgsl/conv.wgsl: convolution forward, input gradient and weight gradient as three
  * recipes for one implicit-GEMM kernel (`conv_gemm`), plus the bias gradient and circular padding; and for
- * kernels/wgsl/conv_lanes.wgsl, the forward on CPU adapters.
+ * kernels/wgsl/conv_lanes.wgsl, which CPU adapters use for the forward, the weight gradient and the stride-1
+ * input gradient.
  *
  * Everything is expressed in 3 spatial dims: 1-d and 2-d convolutions arrive here with unit leading dims
  * (size 1, stride 0, kernel 1), which cost nothing in the kernel's loops.

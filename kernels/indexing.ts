@@ -88,7 +88,7 @@ function launch(entryPoint: string, t: ElementType, code: string, f: Fields): La
   return { key: `indexing/${entryPoint}/${t}`, code, entryPoint, params: params(f), workgroups: grid1d(Math.ceil(f.numel / WG1D)) };
 }
 
-/** gather, scatter_add and copy_into: PER positions per invocation, WG invocations per workgroup (MAP_TUNING). */
+/** gather, scatter_add and copy_into (scalar or vec4): PER positions per invocation, WG per workgroup (MAP_TUNING). */
 function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into' | 'copy_into_vec4', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
   const { wg, per } = MAP_TUNING[adapterClass];
   return {

@@ -113,10 +113,9 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   return st.buffer;
 }
 
-/** A forced tile, checked against the device's workgroup limits before any GPU work. */
-function forcedTile(op: string, rt: Runtime, headDim: number, tile: AttentionTile): AttentionTile {
+/** A forced tile, checked against the device's workgroup limits (`storage` bytes) before any GPU work. */
+function forcedTile(op: string, rt: Runtime, headDim: number, storage: number, tile: AttentionTile): AttentionTile {
   const maxRows = Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
-  const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const { rows, tile: staged } = tile;
   if (!Number.isInteger(rows) || rows < 1 || rows > maxRows || !Number.isInteger(staged) || staged < 1)
     throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (rows 1..${maxRows} invocations, tile >= 1 rows)`);
@@ -213,7 +212,7 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 
   const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   if (options.tile && options.kernel === 'lanes') throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not 'lanes'`);
-  const tile = options.tile ? forcedTile(op, rt, headDim, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
+  const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
   checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {
     rt,

@@ -55,9 +55,10 @@ export interface TiledChoice {
   readonly blocks: readonly [m: number, n: number];
   readonly tk: number;
   /**
-   * Stage A and B through 16-byte loads and whole-vec4 workgroup stores where the layout allows (A
-   * k-contiguous, B n-contiguous, 4-aligned; see vectorA / vectorB). Not in the tuning table: not yet
-   * measured on a GPU (scripts/device-session.sh f32 times it against the scalar staging).
+   * Stage A and B through 16-byte loads where the layout allows (4-aligned A k-contiguous, B
+   * n-contiguous or k-contiguous; see vectorA / vectorB): whole-vec4 workgroup stores along A's k and
+   * B's n, four component stores for a k-contiguous B (tiledColumnStaging). Not in the tuning table:
+   * not yet measured on a GPU (scripts/device-session.sh f32 times it against the scalar staging).
    */
   readonly vec4?: boolean;
 }
@@ -249,9 +250,9 @@ const VEC4_SLAB = 4 * 256;
 
 /**
  * How the lanes kernel, or the tiled one with vec4 staging, may bind B as array<vec4<TB>>: 'rows' when B
- * is row-major along N (a vec4 is 4 columns of one k), 'columns' (lanes only) when it is k-contiguous, as
- * a PyTorch [out, in] weight read as w^T (a vec4 is 4 consecutive k of one column), each only if every
- * offset it forms (base, strides, N or K) is a multiple of 4 elements; null otherwise (scalar loads).
+ * is row-major along N (a vec4 is 4 columns of one k), 'columns' when it is k-contiguous, as a PyTorch
+ * [out, in] weight read as w^T (a vec4 is 4 consecutive k of one column), each only if every offset it
+ * forms (base, strides, N or K) is a multiple of 4 elements; null otherwise (scalar loads).
  */
 export function vectorB(spec: GemmSpec, choice: KernelChoice): 'rows' | 'columns' | null {
   const tiled = choice.variant === 'tiled' && choice.vec4 === true && (64 * choice.blocks[1] * choice.tk) % VEC4_SLAB === 0;
@@ -259,8 +260,7 @@ export function vectorB(spec: GemmSpec, choice: KernelChoice): 'rows' | 'columns
   const b = spec.b;
   const aligned = b.offset % 4 === 0 && b.batchStrides.every((s) => s % 4 === 0);
   if (aligned && b.colStride === 1 && spec.n % 4 === 0 && b.rowStride % 4 === 0) return 'rows';
-  // The tiled kernel stages B along n only: walking a k-contiguous B along k was 2x slower on an H100.
-  if (aligned && !tiled && b.rowStride === 1 && spec.k % 4 === 0 && b.colStride % 4 === 0) return 'columns';
+  if (aligned && b.rowStride === 1 && spec.k % 4 === 0 && b.colStride % 4 === 0) return 'columns';
   return null;
 }
 
@@ -300,6 +300,35 @@ function tiledVec4Staging(x: 'a' | 'b'): Record<string, string> {
 }
 
 /**
+ * The tiled kernel's staging of a k-contiguous B (a PyTorch [out, in] weight read as w^T) bound as
+ * vec4s. Invocation e of the slab's vec4s loads k0 + 4 * (e / TILE_N) .. +3 of column e % TILE_N as one
+ * 16-byte load and stores the 4 values down that column of the [k][n] slab. Consecutive invocations
+ * take consecutive columns, so a warp's stores hit consecutive banks; its loads touch one cache line
+ * per column, whose other 16-byte pieces the same fetch reads through the other chunks (with TK 32 a
+ * line is one column's whole slab), a quarter of the load instructions of scalar staging, which walks
+ * n with one element per load. An earlier variant walked k with scalar loads and strided stores
+ * (padded rows): 2x slower than scalar staging on an H100, and removed.
+ */
+function tiledColumnStaging(): Record<string, string> {
+  const chunk = `let e = li + WG * WG * j;
+    let n = e % TILE_N;
+    let k = (e / TILE_N) * 4u;`;
+  return {
+    b_next: 'var<private> b_next: array<vec4<f32>, B_LOADS / 4u>;',
+    fetch_b: `for (var j = 0u; j < B_LOADS / 4u; j++) {
+    ${chunk}
+    let col = col_base + n;
+    let at = offs.y + min(col, p.n - 1u) * p.b_sn + min(k0 + k, p.k - 4u);
+    b_next[j] = select(vec4<f32>(0.0), vec4<f32>(b_in[at / 4u]), col < p.n && k0 + k < p.k);
+  }`,
+    store_b: `for (var j = 0u; j < B_LOADS / 4u; j++) {
+      ${chunk}
+      for (var c = 0u; c < 4u; c++) { b_tile[(k + c) * B_LD4 + n / 4u][n % 4u] = b_next[j][c]; }
+    }`,
+  };
+}
+
+/**
  * How the kernel binds A and B: the lanes and tiled kernels through vec4 bindings where vectorA / vectorB allow,
  * the subgroup-matrix kernel always as raw vec4<u32>s of 8 halves (`packedHalves`).
  */
@@ -329,7 +358,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
         code: () => specialize('matmul', {}, {
           BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
           ...(loads.a ? tiledVec4Staging('a') : {}),
-          ...(loads.b === 'rows' ? tiledVec4Staging('b') : {}),
+          ...(loads.b === 'rows' ? tiledVec4Staging('b') : loads.b === 'columns' ? tiledColumnStaging() : {}),
         }),
         entryPoint: 'matmul_tiled',
         key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,

@@ -39,8 +39,9 @@ JS
   cp /tmp/adapter.mjs ./adapter-probe.mjs && step adapter 20 node adapter-probe.mjs; rm -f adapter-probe.mjs
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
-# f32 tiles, each with and without vec4 staging (the ':v4' option, unmeasured on GPUs so far; the 80%-of-cuBLAS
-# target is open: if a ':v4' tile wins, put it in TUNING.gpu with vec4: true).
+# f32 tiles, each with and without vec4 staging (the ':v4' option, unmeasured on GPUs so far; in the 'linear'
+# layout it stages w^T along k, where scalar staging reached only 40% of cuBLAS; the 80%-of-cuBLAS target is
+# open: if a ':v4' tile wins, put it in TUNING.gpu with vec4: true).
 want f32 && probe f32-tiled 150 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
   PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:16,tiled:2x2:16:v4,tiled:2x4:32,tiled:2x4:32:v4,tiled:4x2:32:v4
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per

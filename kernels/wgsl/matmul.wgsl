@@ -22,6 +22,9 @@
 //   4-aligned, with K (or N) a multiple of 4, that operand's slab is staged as vec4s: invocation e loads
 //   the 16 bytes that become element e of the tile and stores them whole, a quarter of the load, store
 //   and address instructions, with the same coalescing (consecutive invocations, consecutive 16 bytes).
+//   A k-contiguous B (x @ w^T with a PyTorch [out, in] weight, K % 4 == 0) is staged as vec4s along k:
+//   consecutive invocations take consecutive columns, each loads 4 k of its column and stores them down
+//   the column of the [k][n] slab (conflict-free stores; kernels/matmul.ts tiledColumnStaging).
 //
 // Memory traffic
 //   Global: each A element is read N/TILE_N times and each B element M/TILE_M times (vs N and M
@@ -48,7 +51,8 @@
 //   The same day on an H200: 31100-31600 at 4096^3 against torch fp32 51400 (61%); no tile or slab
 //   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%. vec4 staging came later
 //   and has no GPU figure yet (`scripts/device-session.sh f32` times it); on lavapipe, 128x128 TK 32 at
-//   512^3: 10.8 GFLOP/s against 9.5 with scalar staging (one run; lavapipe runs matmul_lanes.wgsl anyway).
+//   512^3: 10.8 GFLOP/s against 9.5 with scalar staging (one run; lavapipe runs matmul_lanes.wgsl anyway);
+//   a later run: A @ B 12.2 against 10.1, and x @ w^T staged along k 11.4 against 9.9 (process CPU time).
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):
@@ -96,9 +100,9 @@ const B_LD4: u32 = TILE_N / 4u;                 // ... and of B
 
 var<workgroup> a_tile: array<vec4<f32>, TILE_M * A_LD4>;   // [m][k / 4]: a row's 4 consecutive k
 var<workgroup> b_tile: array<vec4<f32>, TK * B_LD4>;       // [k][n / 4]: 4 consecutive columns
-// The prefetched next slab. With vec4 staging (launcher option, A k-contiguous / B n-contiguous and
-// 4-aligned) the `a_staging` / `b_staging` blocks below are swapped for vec4 versions: one 16-byte load and
-// one whole-vec4 store per 4 elements instead of four scalar loads and component stores.
+// The prefetched next slab. With vec4 staging (launcher option, A k-contiguous / B n- or k-contiguous
+// and 4-aligned) the fetch and store blocks below are swapped for vec4 versions: one 16-byte load per 4
+// elements instead of four scalar loads, and one whole-vec4 store (four down a column for a k-contiguous B).
 /*@a_next*/var<private> a_next: array<f32, A_LOADS>;/*@end*/
 /*@b_next*/var<private> b_next: array<f32, B_LOADS>;/*@end*/
 

@@ -51,7 +51,7 @@ t('property: random M, N, K in 1..70, transposed views, every kernel', async () 
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }), fc.integer({ min: 1, max: 70 }),
-      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 1, max: 1e6 }),
+      fc.boolean(), fc.boolean(), fc.integer({ min: 0, max: kernels.length - 1 }), fc.integer({ min: 1, max: 1e6 }),
       async (m, n, k, transA, transB, which, seed) => {
         // A transposed view: stored [K, M], viewed as [M, K] through swapped strides (no copy).
         const [as, ras] = randomPair(transA ? [k, m] : [m, k], seed);
@@ -229,7 +229,7 @@ t('linear folds batch dims into M where rows continue across the batch, and keep
   for (const v of [w, base, middle, swapped, res, sharedRes]) v.dispose();
 });
 
-t('linear: w^T with K % 4 == 0 (the lanes kernel loads 4 k of a column per vec4), any offset', async () => {
+t('linear: w^T with K % 4 == 0 (4 k of a column per vec4: lanes loads, tiled vec4 staging), any offset', async () => {
   for (const k of [4, 12, 36, 64]) {
     const [x, rx] = randomPair([2, 29, k], k);
     // Rows 2..11 of a [13, k + 4] matrix: the rows stay 4-aligned and column start 0 keeps the vec4
@@ -243,7 +243,9 @@ t('linear: w^T with K % 4 == 0 (the lanes kernel loads 4 k of a column per vec4)
       const rw = new NdArray([10, k], Array.from({ length: 10 * k }, (_, i) => rwAll.data[(2 + Math.floor(i / k)) * (k + 4) + start + (i % k)]!));
       const pre = zip(refMatmul(rx, refTranspose(rw)), new NdArray([1, 1, 10], rbias.data), (p, q) => p + q);
       const expected = zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q);
-      await check(ops.linear(x, w, bias, { activation: 'gelu', residual: res }), expected, k, `K=${k} column start ${start}`);
+      for (const o of [{}, kernels[3]!]) {
+        await check(ops.linear(x, w, bias, { activation: 'gelu', residual: res, ...o }), expected, k, `K=${k} column start ${start} ${JSON.stringify(o)}`);
+      }
       w.dispose();
     }
     for (const v of [x, wAll, bias, res]) v.dispose();
@@ -335,12 +337,13 @@ t('lanes and vec4-staged tiled kernels: which A and B layouts bind as vec4s', ()
   assert.is(vectorA({ ...plainSpec(64, 64, 62), a: { ...a, rowStride: 62 } }, lanes), false, 'K % 4 != 0');
   assert.is(vectorA({ ...plainSpec(64, 64, 64), a: { ...a, rowStride: 1, colStride: 64 } }, lanes), false, 'transposed A');
   assert.is(vectorA(plainSpec(64, 64, 64), DEFAULT_TILED), false, 'tiled kernel');
-  // The tiled kernel with vec4 staging: A along k, B along n only, and only where every invocation stages
-  // whole vec4s (64 * blocks * tk a multiple of 1024).
+  // The tiled kernel with vec4 staging: A along k, B along n or (w^T) along k, and only where every
+  // invocation stages whole vec4s (64 * blocks * tk a multiple of 1024).
   const staged = { variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true } as const;
   assert.is(vectorA(plainSpec(64, 64, 64), staged), true, 'tiled vec4: A');
   assert.is(vectorB(plainSpec(64, 64, 64), staged), 'rows', 'tiled vec4: row-major B');
-  assert.is(vectorB(wT, staged), null, 'tiled vec4: w^T stays scalar');
+  assert.is(vectorB(wT, staged), 'columns', 'tiled vec4: w^T along k');
+  assert.is(vectorB({ ...wT, k: 62 }, staged), null, 'tiled vec4: w^T with K % 4 != 0 stays scalar');
   assert.is(vectorA(plainSpec(64, 64, 64), { ...staged, blocks: [1, 1], tk: 8 }), false, '512-element slab: half a vec4 per invocation');
 });
 

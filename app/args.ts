@@ -81,7 +81,7 @@ export function parseModalities(list: readonly string[]): Modality[] {
 }
 
 export const MAIN_USAGE =
-  'usage: npm start -- [--modalities text,image,...] [--epochs N] [--checkpoint FILE] [--out DIR] [--force] [--seed N]';
+  'usage: npm start -- [--modalities text,image,...] [--epochs N] [--checkpoint FILE] [--out DIR] [--force] [--seed N] [--profile]';
 
 export interface MainOptions {
   modalities: Modality[];
@@ -91,11 +91,13 @@ export interface MainOptions {
   out: string;
   force: boolean;
   seed: number;
+  /** Time every GPU dispatch and report the kernels that took the time (kernels.json, and the top on stdout). */
+  profile: boolean;
 }
 
 /** The main job's command line (see MAIN_USAGE). */
 export function parseMainArgs(argv: readonly string[]): MainOptions {
-  const args = parseFlags(argv, { modalities: 'list', epochs: 'int', checkpoint: 'string', out: 'string', force: 'boolean', seed: 'int' });
+  const args = parseFlags(argv, { modalities: 'list', epochs: 'int', checkpoint: 'string', out: 'string', force: 'boolean', seed: 'int', profile: 'boolean' });
   const epochs = args.ints.get('epochs');
   if (epochs === 0) throw new UsageError('--epochs must be at least 1');
   const checkpoint = args.strings.get('checkpoint');
@@ -106,5 +108,6 @@ export function parseMainArgs(argv: readonly string[]): MainOptions {
     out: args.strings.get('out') ?? 'out',
     force: args.booleans.has('force'),
     seed: args.ints.get('seed') ?? 1,
+    profile: args.booleans.has('profile'),
   };
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { init } from '../engine/runtime.js';
+import { init, profile } from '../engine/runtime.js';
 import type { Modality } from '../metatransformer/data/types.js';
 import { MAIN_USAGE, UsageError, parseMainArgs, type MainOptions } from './args.js';
 import { PRETRAIN_HINT, SHIPPED_ENCODER, runJob } from './job.js';
@@ -16,6 +16,7 @@ import { ProgressBar, formatDuration, type ProgressSink } from './progress.js';
 import { toHtml } from './report/html.js';
 import { summaryRows, toMarkdown } from './report/markdown.js';
 import { formatMetric, metricName, toJSON, type EncoderKind, type JobReport } from './report/report.js';
+import { kernelTable } from './report/kernels.js';
 import { charts } from './report/svg.js';
 
 /** The package root: dist/app/main.js sits two levels below it. */
@@ -74,7 +75,7 @@ async function main(): Promise<number> {
   const bars = new Map<string, ProgressBar>();
   const labelWidth = Math.max(...opts.modalities.map((m) => m.length));
   const key = (m: Modality, k: EncoderKind) => `${m}/${k}`;
-  const report = await runJob(
+  const job = () => runJob(
     { ...opts, checkpoint, checkpointName: checkpoint.startsWith(PACKAGE_ROOT) ? checkpoint.slice(PACKAGE_ROOT.length) : checkpoint, platform: `node ${process.version} (Dawn)` },
     {
       onModalityStart: (m, d) => console.log(`\n${m}: ${d.dataset} (${d.train} train / ${d.test} test) — ${d.provenance}`),
@@ -87,7 +88,14 @@ async function main(): Promise<number> {
         bars.get(key(m, k))?.finish(`${metricName(task)} ${formatMetric(task, r.metric)}, ${r.examplesPerSecond.toFixed(0)} ex/s, ${r.trainableParameters} trainable params`),
     },
   );
+  const { result: report, kernels } = opts.profile ? await profile(job) : { result: await job(), kernels: null };
   const written = await writeReport(resolve(opts.out), report, opts.force);
+  if (kernels) {
+    const file = join(resolve(opts.out), 'kernels.json');
+    await writeFile(file, `${JSON.stringify(kernels, null, 1)}\n`, { flag: opts.force ? 'w' : 'wx' });
+    console.log(`\nGPU time per kernel (--profile; all ${kernels.length} in ${file}):`);
+    for (const line of kernelTable(kernels, 15)) console.log(line);
+  }
   console.log('');
   for (const row of summaryRows(report)) console.log(row.slice(0, 6).join(' | '));
   console.log(`\nwrote ${written.filter((f) => !f.includes('/charts/')).join(', ')} and ${written.length - 3} charts in ${dirname(written[0]!)}`);

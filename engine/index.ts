@@ -1,7 +1,8 @@
 /** The engine: device, tensors, memory, and the raw (non-differentiable) ops. */
 export * from './errors.js';
 export * from './dtype.js';
-export { init, deviceInfo, gpuDevice, hasF16, sync, runtime, type InitOptions, type DeviceInfo, type AdapterClass } from './runtime.js';
+export { init, deviceInfo, gpuDevice, hasF16, sync, profile, runtime, type InitOptions, type DeviceInfo, type AdapterClass } from './runtime.js';
+export type { KernelTime } from './profiler.js';
 export { Tensor, tidy, keep, memoryStats, emptyCache, empty, type MemoryStats, type NestedArray } from './tensor.js';
 export { manualSeed, Generator, globalGenerator } from './random.js';
 export * as ops from './ops/index.js';

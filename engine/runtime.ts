@@ -21,6 +21,7 @@ import type { AdapterClass, Launch } from '../kernels/launch.js';
 import { BufferPool, bucketSize } from './buffer-pool.js';
 import { ArgumentError, DeviceError, DeviceLostError, OmniError } from './errors.js';
 import { getGPU, isNode, noAdapterHint } from './platform.js';
+import { DispatchProfiler, type KernelTime } from './profiler.js';
 
 export interface InitOptions {
   /** Adapter preference passed to `requestAdapter`. */
@@ -169,6 +170,8 @@ export class Runtime {
   private nextBufferId = 0;
   private readonly flushEvery: number;
   private dispatchCount = 0;
+  /** Set while a profile runs: every dispatch then gets a timed pass of its own (engine/profiler.ts). */
+  private profiler: DispatchProfiler | null = null;
 
   /**
    * `gpu` and `heldAdapter` are held only to keep them alive. Under Dawn for Node, garbage-collecting the
@@ -270,10 +273,21 @@ export class Runtime {
       bindGroup = this.device.createBindGroup({ layout: compiled.layout, entries });
       this.bindGroups.set(key, bindGroup);
     }
+    if (this.profiler?.full) this.flush();
+    const timestampWrites = this.profiler?.timestampsFor(launch);
+    if (timestampWrites) {
+      this.pass?.end();
+      this.encoder ??= this.device.createCommandEncoder();
+      this.pass = this.encoder.beginComputePass({ timestampWrites });
+    }
     const pass = this.openPass();
     pass.setPipeline(compiled.pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(launch.workgroups[0], launch.workgroups[1], launch.workgroups[2]);
+    if (timestampWrites) {
+      pass.end();
+      this.pass = null;
+    }
     this.dispatchCount++;
     if (++this.pendingDispatches >= this.flushEvery) this.flush();
   }
@@ -356,9 +370,32 @@ export class Runtime {
     if (this.heapUsed > this.heapDirtyFrom)
       this.device.queue.writeBuffer(this.paramsHeap, this.heapDirtyFrom, this.heapStaging, this.heapDirtyFrom, this.heapUsed - this.heapDirtyFrom);
     this.heapDirtyFrom = this.heapUsed;
+    const readTimestamps = this.profiler?.resolveInto(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
+    readTimestamps?.();
     this.encoder = null;
     this.pendingDispatches = 0;
+  }
+
+  /** Starts timing every dispatch (see `profile`). */
+  startProfile(): void {
+    this.checkAlive('profile');
+    if (this.profiler) throw new ArgumentError('profile: a profile is already running on this device (profiles do not nest)');
+    this.flush();
+    this.profiler = new DispatchProfiler(this.device);
+  }
+
+  /** Submits what is recorded, stops timing and returns the GPU time per kernel, slowest first. */
+  async stopProfile(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new ArgumentError('profile: no profile is running');
+    this.flush();
+    this.profiler = null;
+    try {
+      return await profiler.results();
+    } finally {
+      profiler.destroy();
+    }
   }
 
   /** Copies `bytes` from `buffer` into a mappable staging buffer and returns them once the GPU is done. */
@@ -507,6 +544,25 @@ export function gpuDevice(): GPUDevice {
 /** True when the adapter supports f16 storage and arithmetic in shaders. */
 export function hasF16(): boolean {
   return runtime('hasF16').features.has('shader-f16');
+}
+
+/**
+ * Runs `fn` (synchronous or async) with every dispatch it records timed on the GPU, and returns its
+ * result with the GPU time per kernel (pipeline), slowest first. Needs the 'timestamp-query' feature
+ * (a DeviceError otherwise); profiles do not nest. Profiled work runs one compute pass per dispatch,
+ * a little slower than usual: read the shares (engine/profiler.ts says what the figures include).
+ */
+export async function profile<T>(fn: () => T | Promise<T>): Promise<{ result: T; kernels: KernelTime[] }> {
+  const rt = runtime('profile');
+  rt.startProfile();
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await rt.stopProfile().catch(() => undefined);
+    throw err;
+  }
+  return { result, kernels: await rt.stopProfile() };
 }
 
 /** Submits recorded work and waits for the GPU to finish it. */

@@ -105,8 +105,8 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
   return `attention/${entry}/d${headDim}/${Object.values(types).join(',')}/${tiles.map(([n, v]) => `${n}${v}`).join(',')}`;
 }
 
-/** attention_common.wgsl's Params; the forward passes have no out, dOut or lse operands (zeros). */
-function attentionParams(shape: AttentionShape, ops: AttentionOperands & Partial<Pick<AttentionBackwardOperands, 'out' | 'dOut' | 'lse'>>): ArrayBuffer {
+/** attention_common.wgsl's Params; the forward passes have no dOut, dQ, dK or dV operands (zeros). */
+function attentionParams(shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>): ArrayBuffer {
   const w = new ParamWriter()
     .u32(shape.tq)
     .u32(shape.tk)
@@ -114,17 +114,22 @@ function attentionParams(shape: AttentionShape, ops: AttentionOperands & Partial
     .u32(flags(shape, ops))
     .f32(shape.scale)
     .u32(shape.batch);
-  const operands = [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse];
+  const operands = [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse, ops.dq, ops.dk, ops.dv];
   for (const o of operands) w.u32(o?.offset ?? 0);
   for (const o of operands) w.u32x4Array(o?.strides ?? [], 1, 0);
   return w.finish();
+}
+
+/** The forward's operands: the inputs, and where the output goes (rows of unit column stride). */
+export interface AttentionForwardOperands extends AttentionOperands {
+  readonly out: Operand;
 }
 
 /**
  * Forward, attention.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller checks).
  * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
  */
-export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionTile): Launch {
+export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile): Launch {
   const types = typesOf(ops);
   const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
   return {
@@ -189,10 +194,10 @@ function aligned4(o: Operand): boolean {
  * Forward, attention_lanes.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller
  * checks). Same bindings as `attentionForwardLaunch`.
  */
-export function attentionLanesForwardLaunch(shape: AttentionShape, ops: AttentionOperands, tile: AttentionLanesTile): Launch {
+export function attentionLanesForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionLanesTile): Launch {
   const types = typesOf(ops);
   const tiles: [string, number][] = [['ROWS', tile.rows], ['KPL', tile.keysPerLane], ['LANES', tile.lanes]];
-  const vec4 = vectorOperands(shape, ops);
+  const vec4 = vectorOperands(shape, ops) && aligned4(ops.out);
   const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles) };
   if (vec4) {
     bodies.operands = [
@@ -211,12 +216,15 @@ export function attentionLanesForwardLaunch(shape: AttentionShape, ops: Attentio
   };
 }
 
-/** Strided operands only the backward pass reads. */
-export interface AttentionBackwardOperands extends AttentionOperands {
-  readonly out: Operand;
+/** The backward pass's operands: what it reads besides q, k, v and the masks, and where dQ, dK, dV go. */
+export interface AttentionBackwardOperands extends AttentionForwardOperands {
   readonly dOut: Operand;
   /** Forward log-sum-exp, strides [batch, head, row]. */
   readonly lse: Operand;
+  /** The gradients' destinations (rows of unit column stride); dK and dV lie in one buffer (binding `dkv`). */
+  readonly dq: Operand;
+  readonly dk: Operand;
+  readonly dv: Operand;
 }
 
 type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq';
@@ -248,7 +256,7 @@ export function attentionDeltaLaunch(shape: AttentionShape, ops: AttentionBackwa
   return backwardLaunch('attention_delta', shape, ops, tiles, grid1d(Math.ceil((shape.batch * shape.heads * shape.tq) / WG1D)));
 }
 
-/** dK and dV into one buffer (dK first): binds (q, k, v, mask, keyPadding, dOut, stats, dkv). */
+/** dK and dV into one buffer (at ops.dk and ops.dv): binds (q, k, v, mask, keyPadding, dOut, stats, dkv). */
 export function attentionDkDvLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile): Launch {
   const blocks = Math.ceil(shape.tk / tile.rows);
   const tiles: [string, number][] = [['BQ', tile.tile], ['BK', tile.rows]];

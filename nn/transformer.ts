@@ -27,9 +27,10 @@ export class MLP extends Module implements UnaryModule {
 }
 
 /**
- * Multi-head self-attention with a fused qkv projection: x [B, N, D] -> qkv [B, N, 3, H, hd] viewed as
- * q, k, v [B, H, N, hd] (strided views, no copies), fused scaled-dot-product attention with scale
- * hd^-0.5, heads merged back and projected by `proj`.
+ * Multi-head self-attention with a fused qkv projection: x [B, N, D] -> qkv [B, N, 3 * D], which the
+ * fused attention reads as q, k, v [B, H, N, hd] in place (scale hd^-0.5) and answers with the heads
+ * already merged, [B, N, D] (engine `multiHeadSelfAttention`: no copies around the kernel, and its
+ * backward writes the three gradients into one), projected by `proj`.
  */
 export class Attention extends Module implements UnaryModule {
   qkv: Linear;
@@ -47,16 +48,11 @@ export class Attention extends Module implements UnaryModule {
   }
   forward(x: Tensor, { mask, keyPaddingMask }: { mask?: Tensor; keyPaddingMask?: Tensor } = {}): Tensor {
     if (x.rank !== 3 || x.shape[2] !== this.dim) throw new ShapeError(`Attention: input must be [B, N, ${this.dim}], got ${fmtShape(x.shape)}`);
-    const [b, n] = x.shape as [number, number, number];
     const qkv = this.qkv.forward(x);
-    const split = ag.reshape(qkv, [b, n, 3, this.numHeads, this.headDim]);
-    const heads = ag.permute(split, [2, 0, 3, 1, 4]);
-    const [q, k, v] = [0, 1, 2].map((i) => ag.slice(heads, [i])) as [Tensor, Tensor, Tensor];
-    const attended = ag.scaledDotProductAttention(q, k, v, { scale: this.scale, mask, keyPaddingMask });
-    const merged = ag.transpose(attended, 1, 2);
-    const flat = ag.reshape(merged, [b, n, this.dim]);
-    const out = this.proj.forward(flat);
-    for (const t of [qkv, split, heads, q, k, v, attended, merged, flat]) t.dispose();
+    const merged = ag.multiHeadSelfAttention(qkv, this.numHeads, { scale: this.scale, mask, keyPaddingMask });
+    const out = this.proj.forward(merged);
+    qkv.dispose();
+    merged.dispose();
     return out;
   }
 }

@@ -18,6 +18,11 @@
  *    [B, 1, Tq, Tk]); -inf entries remove a key like the padding mask does.
  *  - `causal`: query i sees keys 0..i (top-left aligned, as PyTorch's `is_causal`, also when Tq != Tk).
  * A query row that sees no key at all gets output 0 and lse -inf (PyTorch would give NaN).
+ *
+ * `multiHeadSelfAttention` is the same attention on a packed [B, T, 3 * H * d] projection (a transformer
+ * block's qkv Linear): the kernels read q, k and v out of it, write the output with its heads merged,
+ * [B, T, H * d], and the backward writes dQ, dK and dV into one [B, T, 3 * H * d] gradient. Outputs go
+ * through the kernels' output strides, so nothing is permuted, copied, zero-filled or added around them.
  */
 import {
   MAX_HEAD_DIM,
@@ -34,16 +39,17 @@ import {
   chooseAttentionKernel,
   type AttentionKernel,
   type AttentionBackwardOperands,
+  type AttentionForwardOperands,
   type AttentionOperands,
   type AttentionShape,
   type AttentionTile,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
 import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
-import { isFloat } from '../dtype.js';
+import { isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { broadcastStrides, contiguousStrides, sameShape } from '../shape.js';
+import { broadcastStrides, contiguousStrides, sameShape, type Shape } from '../shape.js';
 import { empty, type Tensor } from '../tensor.js';
 
 export interface AttentionOptions {
@@ -145,13 +151,13 @@ function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { k
 }
 
 /** The forward launch for the chosen kernel family. */
-function forwardLaunch(op: string, p: Plan, forced: AttentionKernel | undefined): Launch {
+function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, forced: AttentionKernel | undefined): Launch {
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
-  if (kernel === 'tiled') return attentionForwardLaunch(shape, p.operands, p.tile);
+  if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
   const tile = attentionLanesTile(shape.headDim, lanes);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
-  return attentionLanesForwardLaunch(shape, p.operands, tile);
+  return attentionLanesForwardLaunch(shape, ops, tile);
 }
 
 /** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */
@@ -233,9 +239,17 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionForwardOptions = {}): Tensor | AttentionWithLse {
   const op = 'scaledDotProductAttention';
   const p = plan(op, q, k, v, options);
+  const out = empty([p.shape.batch, p.shape.heads, p.shape.tq, p.shape.headDim], q.dtype, op);
+  return forwardInto(op, p, out, operand(out), options);
+}
+
+/**
+ * Runs the planned forward into `out`, written at `outOperand` (its offset and [batch, head, row, column]
+ * strides); returns `out`, with the log-sum-exp when `returnLse` is set.
+ */
+function forwardInto(op: string, p: Plan, out: Tensor, outOperand: Operand, options: AttentionForwardOptions): Tensor | AttentionWithLse {
   const { rt, shape, buffers } = p;
-  const launch = forwardLaunch(op, p, familyOf(options));
-  const out = empty([shape.batch, shape.heads, shape.tq, shape.headDim], q.dtype, op);
+  const launch = forwardLaunch(op, p, { ...p.operands, out: outOperand }, familyOf(options));
   const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
   if (out.size > 0) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
   if (options.returnLse) return { out, lse };
@@ -261,35 +275,161 @@ export function scaledDotProductAttentionBackward(
 ): AttentionGradients {
   const op = 'scaledDotProductAttentionBackward';
   const p = plan(op, q, k, v, options);
-  const { rt, shape, operands, buffers } = p;
-  const { batch, heads, tq, tk, headDim } = shape;
-  for (const [name, t] of [['out', out], ['dOut', dOut]] as const) {
-    storageOn(op, rt, t, name);
-    if (!sameShape(t.shape, q.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match q ${fmtShape(q.shape)}`);
-    if (t.dtype !== q.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but q is ${q.dtype}`);
-  }
-  storageOn(op, rt, lse, 'lse');
-  if (!sameShape(lse.shape, [batch, heads, tq])) throw new ShapeError(`${op}: lse ${fmtShape(lse.shape)} must be [B, H, Tq] = ${fmtShape([batch, heads, tq])}`);
-  if (lse.dtype !== 'f32') throw new DTypeError(`${op}: lse must be f32 (as the forward returns it), got ${lse.dtype}`);
-
-  const ops: AttentionBackwardOperands = { ...operands, out: operand(out), dOut: operand(dOut), lse: operand(lse) };
-  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, familyOf(options));
+  const { batch, heads, tq, tk, headDim } = p.shape;
+  checkBackwardInputs(op, p, [['out', out, operand(out)], ['dOut', dOut, operand(dOut)]], { name: 'q', shape: q.shape, dtype: q.dtype }, lse);
   const dq = empty([batch, heads, tq, headDim], q.dtype, op);
   const dkv = empty([2, batch, heads, tk, headDim], q.dtype, op);
   const gradShape = [batch, heads, tk, headDim];
   const dk = dkv.view(gradShape, contiguousStrides(gradShape), 0);
   const dv = dkv.view(gradShape, contiguousStrides(gradShape), batch * heads * tk * headDim);
-  dkv.dispose();
-  if (dq.size === 0 && dk.size === 0) return { dq, dk, dv };
-  const stats = empty([batch, heads, tq, 2], 'f32', op);
+  const ops: AttentionBackwardOperands = {
+    ...p.operands, out: operand(out), dOut: operand(dOut), lse: operand(lse), dq: operand(dq), dk: operand(dk), dv: operand(dv),
+  };
+  try {
+    backwardInto(op, p, ops, { out, dOut, lse, dq, dkv }, options);
+  } finally {
+    dkv.dispose();
+  }
+  return { dq, dk, dv };
+}
+
+/**
+ * Checks the tensors the backward pass reads besides q, k, v (`reads`: name, tensor, its operand view):
+ * each has the shape and dtype of `like` (q, or the merged heads of a packed attention), and the lse.
+ */
+function checkBackwardInputs(
+  op: string,
+  p: Plan,
+  reads: readonly [string, Tensor, Operand][],
+  like: { name: string; shape: Shape; dtype: DType },
+  lse: Tensor,
+): void {
+  const { batch, heads, tq } = p.shape;
+  for (const [name, t] of reads) {
+    storageOn(op, p.rt, t, name);
+    if (!sameShape(t.shape, like.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match ${like.name} ${fmtShape(like.shape)}`);
+    if (t.dtype !== like.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but ${like.name} is ${like.dtype}`);
+  }
+  storageOn(op, p.rt, lse, 'lse');
+  if (!sameShape(lse.shape, [batch, heads, tq])) throw new ShapeError(`${op}: lse ${fmtShape(lse.shape)} must be [B, H, Tq] = ${fmtShape([batch, heads, tq])}`);
+  if (lse.dtype !== 'f32') throw new DTypeError(`${op}: lse must be f32 (as the forward returns it), got ${lse.dtype}`);
+}
+
+/**
+ * The backward dispatches: the delta pre-pass, then dK/dV into `dkv` (at ops.dk / ops.dv) and dQ into
+ * `dq` (at ops.dq); the two may be one buffer.
+ */
+function backwardInto(
+  op: string,
+  p: Plan,
+  ops: AttentionBackwardOperands,
+  t: { out: Tensor; dOut: Tensor; lse: Tensor; dq: Tensor; dkv: Tensor },
+  options: AttentionKernelOption,
+): void {
+  const { rt, shape, buffers } = p;
+  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, familyOf(options));
+  if (shape.batch * shape.heads * shape.headDim === 0) return;  // empty gradients
+  const stats = empty([shape.batch, shape.heads, shape.tq, 2], 'f32', op);
   try {
     const statsBuffer = stats.storage(op).buffer;
-    const dOutBuffer = dOut.storage(op).buffer;
-    if (tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [out.storage(op).buffer, dOutBuffer, lse.storage(op).buffer, statsBuffer]);
-    if (dk.size > 0) rt.run(dkdv, [...buffers, dOutBuffer, statsBuffer, dk.storage(op).buffer]);
-    if (dq.size > 0) rt.run(dqLaunch, [...buffers, dOutBuffer, statsBuffer, dq.storage(op).buffer]);
+    const dOutBuffer = t.dOut.storage(op).buffer;
+    if (shape.tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [t.out.storage(op).buffer, dOutBuffer, t.lse.storage(op).buffer, statsBuffer]);
+    if (shape.tk > 0) rt.run(dkdv, [...buffers, dOutBuffer, statsBuffer, t.dkv.storage(op).buffer]);
+    if (shape.tq > 0) rt.run(dqLaunch, [...buffers, dOutBuffer, statsBuffer, t.dq.storage(op).buffer]);
   } finally {
     stats.dispose();
   }
-  return { dq, dk, dv };
+}
+
+/**
+ * Multi-head self-attention on a packed projection, as a transformer block computes it:
+ *
+ *   qkv [B, T, 3 * H * d] (the output of one Linear, viewed as [B, T, 3, H, d])
+ *   -> q, k, v [B, H, T, d] -> scaledDotProductAttention -> heads merged back: [B, T, H * d]
+ *
+ * q, k and v are read in place out of `qkv` (any strides) and the output is written straight in the
+ * merged [B, T, H * d] layout the output projection reads, so no permute, slice or copy runs around the
+ * kernel (the unpacked composition copies the merged heads once, and its backward zero-fills and adds
+ * the three gradients). Masks and options as `scaledDotProductAttention`, with Tq = Tk = T.
+ */
+export function multiHeadSelfAttention(qkv: Tensor, heads: number, options: AttentionForwardOptions & { returnLse: true }): AttentionWithLse;
+export function multiHeadSelfAttention(qkv: Tensor, heads: number, options?: AttentionForwardOptions & { returnLse?: false }): Tensor;
+export function multiHeadSelfAttention(qkv: Tensor, heads: number, options: AttentionForwardOptions = {}): Tensor | AttentionWithLse {
+  const op = 'multiHeadSelfAttention';
+  const packed = packedViews(op, qkv, heads);
+  try {
+    const p = plan(op, packed.q, packed.k, packed.v, options);
+    const out = empty([packed.batch, packed.tokens, packed.width], qkv.dtype, op);
+    return forwardInto(op, p, out, packed.headsOf(out), options);
+  } finally {
+    packed.dispose();
+  }
+}
+
+/**
+ * Gradient of `multiHeadSelfAttention` with respect to `qkv`, given its output `out` [B, T, H * d], its
+ * log-sum-exp `lse`, the incoming gradient `dOut` [B, T, H * d] and the same heads and options: one
+ * contiguous [B, T, 3 * H * d] tensor, into which the kernels write dQ, dK and dV in place.
+ */
+export function multiHeadSelfAttentionBackward(
+  qkv: Tensor,
+  out: Tensor,
+  dOut: Tensor,
+  lse: Tensor,
+  heads: number,
+  options: AttentionOptions & AttentionKernelOption = {},
+): Tensor {
+  const op = 'multiHeadSelfAttentionBackward';
+  const packed = packedViews(op, qkv, heads);
+  try {
+    const p = plan(op, packed.q, packed.k, packed.v, options);
+    const merged = [packed.batch, packed.tokens, packed.width];
+    for (const [name, t] of [['out', out], ['dOut', dOut]] as const)
+      if (!sameShape(t.shape, merged)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match the merged heads [B, T, H * d] = ${fmtShape(merged)}`);
+    const reads: [string, Tensor, Operand][] = [['out', out, packed.headsOf(out)], ['dOut', dOut, packed.headsOf(dOut)]];
+    checkBackwardInputs(op, p, reads, { name: 'qkv', shape: merged, dtype: qkv.dtype }, lse);
+    const dqkv = empty(qkv.shape, qkv.dtype, op);
+    const [dq, dk, dv] = packed.slotsOf(dqkv);
+    const ops: AttentionBackwardOperands = { ...p.operands, out: reads[0]![2], dOut: reads[1]![2], lse: operand(lse), dq, dk, dv };
+    backwardInto(op, p, ops, { out, dOut, lse, dq: dqkv, dkv: dqkv }, options);
+    return dqkv;
+  } finally {
+    packed.dispose();
+  }
+}
+
+/**
+ * q, k, v as [B, H, T, d] views of a packed [B, T, 3 * H * d] projection, and the [batch, head, row,
+ * column] operands of tensors laid out like it: a merged [B, T, H * d] (headsOf) or another packed one
+ * (slotsOf: its q, k and v parts).
+ */
+function packedViews(op: string, qkv: Tensor, heads: number) {
+  qkv.storage(op);
+  if (!Number.isInteger(heads) || heads < 1) throw new ArgumentError(`${op}: heads must be a positive integer, got ${String(heads)}`);
+  if (qkv.rank !== 3 || qkv.shape[2]! % (3 * heads) !== 0)
+    throw new ShapeError(`${op}: qkv must be [B, T, 3 * heads * d] with heads = ${heads}, got ${fmtShape(qkv.shape)}`);
+  const [batch, tokens, packedWidth] = qkv.shape as [number, number, number];
+  const width = packedWidth / 3;
+  const headDim = width / heads;
+  // A [B, T, ..., d] tensor's (batch, token, column) strides, as [batch, head, row, column] of its slot `part`.
+  const slot = (t: Tensor, part: number): Operand => {
+    const [sb, st, sc] = t.strides as [number, number, number];
+    return { dtype: t.dtype, offset: t.offset + part * width * sc, strides: [sb, headDim * sc, st, sc] };
+  };
+  const headShape = [batch, heads, tokens, headDim];
+  const views = [0, 1, 2].map((part) => {
+    const o = slot(qkv, part);
+    return qkv.view(headShape, o.strides, o.offset);
+  }) as [Tensor, Tensor, Tensor];
+  return {
+    batch,
+    tokens,
+    width,
+    q: views[0],
+    k: views[1],
+    v: views[2],
+    headsOf: (t: Tensor): Operand => slot(t, 0),
+    slotsOf: (t: Tensor): [Operand, Operand, Operand] => [slot(t, 0), slot(t, 1), slot(t, 2)],
+    dispose: () => views.forEach((v) => v.dispose()),
+  };
 }

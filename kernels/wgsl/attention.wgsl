@@ -18,6 +18,9 @@
 //   (online softmax) and adds p_ij v_j. The Tq x Tk score matrix never exists; only a BC-long score
 //   vector per invocation does. Causal blocks stop at the block's last query row.
 //
+//   The output is written through its own strides (rows of unit column stride), e.g. straight into the
+//   [B, T, H, d] layout the output projection reads.
+//
 // Memory traffic
 //   Q and the output once; K and V once per query block (ceil(Tq / BR) times), all through workgroup
 //   memory; the optional additive mask once per score. Extra memory: the [B, H, Tq] lse only — O(T).
@@ -71,7 +74,8 @@ var<workgroup> k_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BC * D4>;
 var<workgroup> key_visible: array<u32, BC>;
 
-// Writes columns c..c+3 of a contiguous output row, those below D (D need not be a multiple of 4).
+// Writes columns c..c+3 of the output row starting at element `base`, those below D (D need not be a
+// multiple of 4; rows have unit column stride).
 fn store_row4(base: u32, c: u32, x: vec4<f32>) {
   out[base + c] = T(x.x);
   if (D % 4u == 0u || c + 1u < D) { out[base + c + 1u] = T(x.y); }
@@ -162,12 +166,12 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   }
 
   if (row_live) {
-    let out_row = (batch * p.heads + head) * p.tq + row;
+    let out_base = row_start(p.o_offset, p.o_strides, batch, head, row);
     // l >= 1 once any key is visible (the maximum contributes exp(0)), so l == 0 means fully masked.
     let inv = select(1.0 / l, 0.0, l == 0.0);
     for (var c4 = 0u; c4 < D4; c4++) {
-      store_row4(out_row * D, c4 * 4u, acc[c4] * inv);
+      store_row4(out_base, c4 * 4u, acc[c4] * inv);
     }
-    lse[out_row] = select(m + log(l), minus_inf, l == 0.0);
+    lse[(batch * p.heads + head) * p.tq + row] = select(m + log(l), minus_inf, l == 0.0);
   }
 }

@@ -99,7 +99,7 @@ fn load_do4(base: u32, c: u32) -> vec4<f32> {
 
 // ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // dK then dV, each contiguous [B, H, Tk, D]
+@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // holds dK and dV, at dk_offset / dv_offset and their strides
 
 var<workgroup> q_tile: array<vec4<f32>, BQ * D4>;
 var<workgroup> do_tile: array<vec4<f32>, BQ * D4>;
@@ -173,8 +173,8 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   }
 
   if (key_live) {
-    let dk_base = ((batch * p.heads + head) * p.tk + key_row) * D;
-    let dv_base = dk_base + p.batch * p.heads * p.tk * D;
+    let dk_base = row_start(p.dk_offset, p.dk_strides, batch, head, key_row);
+    let dv_base = row_start(p.dv_offset, p.dv_strides, batch, head, key_row);
     for (var c = 0u; c < D; c++) {
       dkv[dk_base + c] = T(dk[c / 4u][c % 4u] * p.scale);
       dkv[dv_base + c] = T(dv[c / 4u][c % 4u]);
@@ -184,7 +184,7 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
 
 // ---- attention_dq: dQ, one invocation per query row -----------------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // contiguous [B, H, Tq, D]
+@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // dQ at dq_offset and dq_strides
 
 var<workgroup> k_tile: array<vec4<f32>, BK * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BK * D4>;
@@ -253,7 +253,7 @@ fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   }
 
   if (row_live) {
-    let dq_base = ((batch * p.heads + head) * p.tq + row) * D;
+    let dq_base = row_start(p.dq_offset, p.dq_strides, batch, head, row);
     for (var c = 0u; c < D; c++) {
       dq_out[dq_base + c] = T(dq[c / 4u][c % 4u] * p.scale);
     }

@@ -7,10 +7,13 @@
 // The row loaders load_q4 / load_k4 / load_v4 read the kernel file's q, k and v bindings.
 //
 // Parameters: one layout for the forward and backward passes, written by one launcher function. Operands
-// are addressed through element offsets and four strides each, [batch, head, row, column] for q, k, v, o
-// and dO; [batch, head, query, key] for the additive mask (0 on broadcast dims); [batch, key] for the
-// key-padding mask; [batch, head, row] for the log-sum-exp. The forward kernels leave batch, o, dO and lse
-// unused (the launcher writes zeros there).
+// are addressed through element offsets and four strides each, [batch, head, row, column] for q, k, v, o,
+// dO, dQ, dK and dV; [batch, head, query, key] for the additive mask (0 on broadcast dims); [batch, key]
+// for the key-padding mask; [batch, head, row] for the log-sum-exp. Outputs are written through their
+// strides too (o by the forward, dQ / dK / dV by the backward; rows have unit column stride), so a packed
+// self-attention (kernels/attention.ts) reads q, k, v out of one [B, T, 3, H, d] projection, writes o as
+// [B, T, H, d] and its gradients into one [B, T, 3, H, d] buffer, with no copies around the kernels. The
+// forward kernels leave batch, dO, dQ, dK and dV unused (the launcher writes zeros there).
 
 const FLAG_CAUSAL: u32 = 1u;
 const FLAG_KEY_PADDING: u32 = 2u;
@@ -31,6 +34,9 @@ struct Params {
   o_offset: u32,
   do_offset: u32,
   lse_offset: u32,
+  dq_offset: u32,
+  dk_offset: u32,
+  dv_offset: u32,
   q_strides: vec4<u32>,     // batch, head, row, column
   k_strides: vec4<u32>,
   v_strides: vec4<u32>,
@@ -39,6 +45,14 @@ struct Params {
   o_strides: vec4<u32>,
   do_strides: vec4<u32>,
   lse_strides: vec4<u32>,   // batch, head, row, unused
+  dq_strides: vec4<u32>,
+  dk_strides: vec4<u32>,
+  dv_strides: vec4<u32>,
+}
+
+// Element index of row `row` of (batch, head) in an operand with these offset and strides.
+fn row_start(offset: u32, strides: vec4<u32>, batch: u32, head: u32, row: u32) -> u32 {
+  return offset + batch * strides.x + head * strides.y + row * strides.z;
 }
 
 @group(0) @binding(0) var<uniform> p: Params;

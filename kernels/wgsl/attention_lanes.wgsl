@@ -110,7 +110,7 @@ const KB: u32 = LANES * KPL;                // keys per block
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
 
-// Writes columns c..c+3 of a contiguous output row, those below D (with the vec4 operands, D % 4 == 0
+// Writes columns c..c+3 of the output row starting at element `base` (unit column stride), those below D (with the vec4 operands, D % 4 == 0
 // and `out` is array<vec4<T>> too).
 fn store4(base: u32, c: u32, x: vec4<f32>) {
   /*@store4*/
@@ -296,15 +296,15 @@ fn attention_lanes_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgr
       acc[r * CB + cb] *= inv;
     }
   }
-  let out_head = (batch * p.heads + head) * p.tq;
   // Rows past Tq replicate row Tq - 1 exactly (same query, same visible keys), so storing them onto
   // that row rewrites identical values and the loops need no branch (every lane stores the same lse).
   for (var cb = 0u; cb < CB; cb++) {
     for (var r = 0u; r < ROWS; r++) {
-      store4((out_head + min(q0 + r, p.tq - 1u)) * D, (cb * LANES + lane) * 4u, acc[r * CB + cb]);
+      store4(row_start(p.o_offset, p.o_strides, batch, head, min(q0 + r, p.tq - 1u)), (cb * LANES + lane) * 4u, acc[r * CB + cb]);
     }
   }
+  let lse_head = (batch * p.heads + head) * p.tq;
   for (var r = 0u; r < ROWS; r++) {
-    lse[out_head + min(q0 + r, p.tq - 1u)] = select(m[r] + log(l_sum[r]), minus_inf, l_sum[r] == 0.0);
+    lse[lse_head + min(q0 + r, p.tq - 1u)] = select(m[r] + log(l_sum[r]), minus_inf, l_sum[r] == 0.0);
   }
 }

@@ -93,7 +93,7 @@ fn load_do4(base: u32, c: u32) -> vec4<f32> {
   /*@end*/
 }
 
-// Write columns c..c+3 (those below D) of a contiguous gradient row.
+// Write columns c..c+3 (those below D) of the gradient row starting at element `base` (unit column stride).
 fn store4_dkv(base: u32, c: u32, x: vec4<f32>) {
   for (var e = 0u; e < 4u; e++) {
     if (c + e < D) { dkv[base + c + e] = T(x[e]); }
@@ -157,7 +157,7 @@ fn scores_and_dp(walk_queries: bool, own_s: ptr<function, array<vec4<f32>, ROWS 
 
 // ---- attention_lanes_dkdv: own ROWS key rows, walk the queries ------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // dK then dV, each contiguous [B, H, Tk, D]
+@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // holds dK and dV, at dk_offset / dv_offset and their strides
 
 @compute @workgroup_size(LANES)
 fn attention_lanes_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
@@ -251,19 +251,17 @@ fn attention_lanes_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup
     }
   }
 
-  let dk_head = (batch * p.heads + head) * p.tk;
-  let dv_head = dk_head + p.batch * p.heads * p.tk;
   for (var cb = 0u; cb < CB; cb++) {
     for (var r = 0u; r < ROWS; r++) {
-      store4_dkv((dk_head + key_at[r]) * D, (cb * LANES + lane) * 4u, dk[r * CB + cb] * p.scale);
-      store4_dkv((dv_head + key_at[r]) * D, (cb * LANES + lane) * 4u, dv[r * CB + cb]);
+      store4_dkv(row_start(p.dk_offset, p.dk_strides, batch, head, key_at[r]), (cb * LANES + lane) * 4u, dk[r * CB + cb] * p.scale);
+      store4_dkv(row_start(p.dv_offset, p.dv_strides, batch, head, key_at[r]), (cb * LANES + lane) * 4u, dv[r * CB + cb]);
     }
   }
 }
 
 // ---- attention_lanes_dq: own ROWS query rows, walk the keys ---------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // contiguous [B, H, Tq, D]
+@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // dQ at dq_offset and dq_strides
 
 @compute @workgroup_size(LANES)
 fn attention_lanes_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
@@ -349,10 +347,9 @@ fn attention_lanes_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_i
     }
   }
 
-  let dq_head = (batch * p.heads + head) * p.tq;
   for (var cb = 0u; cb < CB; cb++) {
     for (var r = 0u; r < ROWS; r++) {
-      store4_dq((dq_head + row_at[r]) * D, (cb * LANES + lane) * 4u, dq[r * CB + cb] * p.scale);
+      store4_dq(row_start(p.dq_offset, p.dq_strides, batch, head, row_at[r]), (cb * LANES + lane) * 4u, dq[r * CB + cb] * p.scale);
     }
   }
 }

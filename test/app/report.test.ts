@@ -180,8 +180,9 @@ t('main job arguments: defaults and errors', () => {
   assert.is(d.force, false);
   assert.is(d.seed, 1);
   assert.is(d.epochs, undefined);
-  const o = parseMainArgs(['--modalities', 'audio,graph', '--epochs', '2', '--checkpoint', 'b16.pth', '--out', 'r', '--force', '--seed', '7']);
-  assert.equal(o, { modalities: ['audio', 'graph'], epochs: 2, checkpoint: 'b16.pth', out: 'r', force: true, seed: 7 });
+  assert.is(d.profile, false);
+  const o = parseMainArgs(['--modalities', 'audio,graph', '--epochs', '2', '--checkpoint', 'b16.pth', '--out', 'r', '--force', '--seed', '7', '--profile']);
+  assert.equal(o, { modalities: ['audio', 'graph'], epochs: 2, checkpoint: 'b16.pth', out: 'r', force: true, seed: 7, profile: true });
   assert.throws(() => parseMainArgs(['--epochs', '0']), /at least 1/);
   assert.throws(() => parseMainArgs(['--modalities', 'sound']), /unknown modality 'sound'/);
   assert.ok(MAIN_USAGE.includes('--modalities'));

@@ -58,6 +58,11 @@ t('scaledDotProductAttention matches finite differences', async () => {
   ]);
 });
 
+t('multiHeadSelfAttention (packed qkv) matches finite differences', async () => {
+  await gradcheck('packed attention', ([qkv]) => ag.multiHeadSelfAttention(qkv!, 2), [{ shape: [1, 3, 12] }]);
+  await gradcheck('packed attention causal', ([qkv]) => ag.multiHeadSelfAttention(qkv!, 1, { causal: true, scale: 0.4 }), [{ shape: [2, 3, 6] }]);
+});
+
 t('conv1d/2d/3d match finite differences', async () => {
   await gradcheck('conv1d', ([x, w, b]) => ag.conv1d(x!, w!, b, { padding: 1, stride: 2 }), [
     { shape: [1, 2, 5] }, { shape: [2, 2, 3] }, { shape: [2] },

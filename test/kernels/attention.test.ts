@@ -190,6 +190,21 @@ function toBTHD(x: Float64Array, B: number, H: number, T: number, d: number): Fl
   return out;
 }
 
+/**
+ * Logical [B, H, T, d] tensors packed the way one projection lays them out: [B, T, parts * H * d], each
+ * token's row holding the parts one after another, each as [H, d]; rows are `pad` elements wider
+ * (zeros) so that a slice of the first parts * H * d columns is a strided view.
+ */
+function packTokens(parts: readonly Float64Array[], B: number, H: number, T: number, d: number, pad = 0): Float64Array {
+  const width = H * d;
+  const row = parts.length * width + pad;
+  const tokens = parts.map((x) => toBTHD(x, B, H, T, d));
+  const out = new Float64Array(B * T * row);
+  for (let r = 0; r < B * T; r++)
+    tokens.forEach((x, part) => out.set(x.subarray(r * width, (r + 1) * width), r * row + part * width));
+  return out;
+}
+
 function upload(s: Spec, dtype: 'f32' | 'f16' = 'f32'): Uploaded {
   const rnd = prng(s.seed);
   const gen = (n: number, amp = 1) => stored(Float64Array.from({ length: n }, () => rnd() * amp), dtype);
@@ -216,11 +231,7 @@ function upload(s: Spec, dtype: 'f32' | 'f16' = 'f32'): Uploaded {
   } else if (s.layout === 'fusedQkv') {
     // One [B, T, 3, H, d] projection output; q, k, v are slices of it, permuted to [B, H, T, d].
     if (Tq !== Tk) throw new Error('fusedQkv needs Tq == Tk');
-    const parts = [q, k, v].map((x) => toBTHD(x, B, H, Tq, d));
-    const fused = new Float64Array(3 * q.length);
-    for (let r = 0; r < B * Tq; r++)
-      for (let part = 0; part < 3; part++) fused.set(parts[part]!.subarray(r * H * d, (r + 1) * H * d), (r * 3 + part) * H * d);
-    const qkv = keep(ops.fromFlat(fused, [B, Tq, 3, H, d], dtype));
+    const qkv = keep(ops.fromFlat(packTokens([q, k, v], B, H, Tq, d), [B, Tq, 3, H, d], dtype));
     [qt, kt, vt] = [0, 1, 2].map((part) => keep(ops.permute(keep(ops.slice(qkv, [null, null, part])), [0, 2, 1, 3])));
   } else {
     // Shared k/v across heads (multi-query style): [B, 1, Tk, d] expanded with a stride-0 head dim.
@@ -713,6 +724,73 @@ t('the oracle gradient agrees with central finite differences (tiny case)', () =
   }
   // The padded key gets exactly zero gradient.
   assert.equal(Array.from(grads.dk.subarray(3 * d)), [0, 0]);
+});
+
+// ---- packed self-attention --------------------------------------------------------------------------
+
+t('multiHeadSelfAttention on a packed [B, T, 3 * H * d] projection: forward and backward against the oracle, each kernel forced', async () => {
+  const kernels = await kernelFamilies();
+  // d 16 takes the lanes kernels' vec4 paths, d 6 the scalar ones (and a padded last chunk), d 64 two
+  // chunks per lane; the packed rows are 4 elements wider than 3 * H * d (a strided view) when pad is set.
+  const cases = [
+    { d: 16, T: 21, causal: true, keyPadding: false, mask: 'none', pad: 0 },
+    { d: 6, T: 13, causal: false, keyPadding: true, mask: 'b1qk', pad: 4 },
+    { d: 64, T: 37, causal: true, keyPadding: true, mask: 'none', pad: 4 },
+  ] as const;
+  for (const [n, c] of cases.entries()) {
+    const up = upload({ B: 2, H: 3, Tq: c.T, Tk: c.T, d: c.d, causal: c.causal, keyPadding: c.keyPadding, mask: c.mask, layout: 'contiguous', seed: 70 + n });
+    const { B, H, d } = up.pr;
+    const T = c.T;
+    const width = H * d;
+    const wide = ops.fromFlat(packTokens([up.pr.q, up.pr.k, up.pr.v], B, H, T, d, c.pad), [B, T, 3 * width + c.pad], 'f32');
+    const qkv = ops.slice(wide, [null, null, { start: 0, end: 3 * width }]);
+    const rnd = prng(90 + n);
+    const dOLogical = Float64Array.from({ length: B * H * T * d }, () => rnd());
+    const dOut = ops.fromFlat(packTokens([dOLogical], B, H, T, d), [B, T, width], 'f32');
+    const fwd = oracleForward(up.pr);
+    const want = oracleBackward(up.pr, fwd.P, dOLogical);
+    try {
+      for (const kernel of kernels) {
+        const what = `d ${d} (${kernel} kernel)`;
+        const before = memoryStats().bytesLive;
+        const { out, lse } = ops.multiHeadSelfAttention(qkv, H, { ...options(up), returnLse: true, kernel });
+        // Only the output and the lse: q, k and v are read in place, the heads come out merged.
+        assert.is(memoryStats().bytesLive - before, (B * T * width + B * H * T) * 4, `${what}: bytes allocated`);
+        assert.equal([...out.shape], [B, T, width]);
+        assertClose(await out.data(), packTokens([fwd.out], B, H, T, d), { ...F32_OUT, what: `packed output, ${what}` });
+        assertClose(await lse.data(), fwd.lse, { ...F32_LSE, what: `packed lse, ${what}` });
+        const dqkv = ops.multiHeadSelfAttentionBackward(qkv, out, dOut, lse, H, { ...options(up), kernel });
+        assert.equal([...dqkv.shape], [B, T, 3 * width]);
+        assertClose(await dqkv.data(), packTokens([want.dq, want.dk, want.dv], B, H, T, d), { ...F32_GRAD, what: `packed gradient, ${what}` });
+        dispose([out, lse, dqkv]);
+      }
+    } finally {
+      dispose([...up.all, wide, qkv, dOut]);
+    }
+  }
+});
+
+t('multiHeadSelfAttention errors name the op and shapes before any GPU work', () => {
+  const mk = (shape: number[], dtype: 'f32' | 'u32' = 'f32') => ops.fromFlat(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, dtype);
+  const qkv = mk([2, 5, 24]);
+  const made = [qkv];
+  const use = (x: Tensor) => (made.push(x), x);
+  const dispatchesBefore = runtime().dispatches;
+  try {
+    assert.throws(() => ops.multiHeadSelfAttention(qkv, 3), (e: Error) => e instanceof ShapeError && /qkv must be \[B, T, 3 \* heads \* d\] with heads = 3, got \[2,5,24\]/.test(e.message));
+    assert.throws(() => ops.multiHeadSelfAttention(use(mk([2, 5, 4, 6])), 2), (e: Error) => e instanceof ShapeError && /qkv must be/.test(e.message));
+    assert.throws(() => ops.multiHeadSelfAttention(qkv, 0), (e: Error) => e instanceof ArgumentError && /heads must be a positive integer/.test(e.message));
+    assert.throws(() => ops.multiHeadSelfAttention(qkv, 2, { keyPaddingMask: use(mk([2, 4], 'u32')) }), (e: Error) => e instanceof ShapeError && /keyPaddingMask must be \[B, Tk\] = \[2,5\]/.test(e.message));
+    const bwd = ops.multiHeadSelfAttentionBackward;
+    const out = use(mk([2, 5, 8]));
+    const lse = use(mk([2, 2, 5]));
+    assert.throws(() => bwd(qkv, use(mk([2, 5, 6])), out, lse, 2), (e: Error) => e instanceof ShapeError && /out \[2,5,6\] must match the merged heads \[B, T, H \* d\] = \[2,5,8\]/.test(e.message));
+    assert.throws(() => bwd(qkv, out, use(mk([2, 5, 8], 'u32')), lse, 2), (e: Error) => e instanceof DTypeError && /dOut is u32 but qkv is f32/.test(e.message));
+    assert.throws(() => bwd(qkv, out, out, use(mk([2, 5, 2])), 2), (e: Error) => e instanceof ShapeError && /lse \[2,5,2\] must be \[B, H, Tq\] = \[2,2,5\]/.test(e.message));
+    assert.is(runtime().dispatches, dispatchesBefore, 'no dispatch was recorded');
+  } finally {
+    dispose(made);
+  }
 });
 
 // ---- errors -----------------------------------------------------------------------------------------

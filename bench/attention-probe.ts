@@ -16,37 +16,15 @@
  * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
  * 2.5x that for the backward (dV, dP, dQ, dK: four products plus the recomputed Q K^T).
  */
-import { deviceInfo, hasF16, init, memoryStats, ops, sync, type Tensor } from '../engine/index.js';
+import { deviceInfo, hasF16, init, memoryStats, ops, type Tensor } from '../engine/index.js';
 import type { AttentionKernelOption } from '../engine/ops/attention.js';
 import { maxDiff } from './harness.js';
+import { CORES, CPU_TIME, probeMs, probeTime } from './probe-timing.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
-const proc = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process;
-const CPU_TIME = env.PROBE_CPU_TIME === '1' && proc !== undefined;
-const CORES = Number(env.PROBE_CORES ?? 2);
-
-function cpuMs(): number {
-  const u = proc?.cpuUsage();
-  return u ? (u.user + u.system) / 1000 : 0;
-}
-
+/** Milliseconds per call as the probes report it (bench/probe-timing.ts: PROBE_CPU_TIME, best of 3 batches of 0.5 s). */
 async function bestMs(fn: () => Tensor[]): Promise<number> {
-  for (const t of fn()) t.dispose();
-  await sync();
-  let best = Infinity;
-  for (let round = 0; round < 3; round++) {
-    let reps = 0;
-    const start = performance.now();
-    const cpu0 = cpuMs();
-    while (performance.now() - start < 500 || reps === 0) {
-      for (const t of fn()) t.dispose();
-      await sync();
-      reps++;
-    }
-    const ms = CPU_TIME ? (cpuMs() - cpu0) / CORES : performance.now() - start;
-    best = Math.min(best, ms / reps);
-  }
-  return best;
+  return probeMs(await probeTime(fn));
 }
 
 /** Bytes of live tensors right after `fn` ran, with everything it made still alive, minus before. */

@@ -8,9 +8,10 @@
  * kernel volume), including padded taps. On a shared machine the CPU-time column is the meaningful one: an idle
  * 2-core machine gives at most twice it as wall-clock GFLOP/s.
  */
-import { ArgumentError, deviceInfo, init, ops, sync, type Tensor } from '../engine/index.js';
+import { ArgumentError, deviceInfo, init, ops, type Tensor } from '../engine/index.js';
 import type { ConvGradRequest, ConvKernel, ConvOptions } from '../engine/ops/conv.js';
 import { maxDiff } from './harness.js';
+import { probeTime } from './probe-timing.js';
 
 interface Case {
   name: string;
@@ -32,24 +33,8 @@ const CASES: Case[] = [
 
 const prod = (v: readonly number[]): number => v.reduce((a, b) => a * b, 1);
 
-/**
- * Wall milliseconds per call, and CPU milliseconds per call (lavapipe runs the shaders on this process's
- * threads, so CPU time is what the kernel costs even when other processes share the cores).
- */
-async function time(fn: () => Tensor[]): Promise<{ wall: number; cpu: number }> {
-  for (const t of fn()) t.dispose();
-  await sync();
-  let reps = 0;
-  const start = performance.now();
-  const cpu0 = process.cpuUsage();
-  while (performance.now() - start < 1000) {
-    for (const t of fn()) t.dispose();
-    await sync();
-    reps++;
-  }
-  const cpu = process.cpuUsage(cpu0);
-  return { wall: (performance.now() - start) / reps, cpu: (cpu.user + cpu.system) / 1000 / reps };
-}
+/** Wall and CPU milliseconds per call (bench/probe-timing.ts), over one second of calls. */
+const time = (fn: () => Tensor[]) => probeTime(fn, { windowMs: 1000, rounds: 1 });
 
 /** The first result of `fn` read back, every result disposed. */
 async function firstData(fn: () => Tensor[]): Promise<Float32Array> {

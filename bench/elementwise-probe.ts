@@ -8,35 +8,14 @@
  * rates swing with the load, so the probe also reports GB per CPU-second of this process (lavapipe's
  * worker threads included), which is far steadier; an idle machine gives at most cores x that rate.
  */
-import { deviceInfo, empty, init, ops, runtime, sync, type Tensor } from '../engine/index.js';
+import { deviceInfo, empty, init, ops, runtime, type Tensor } from '../engine/index.js';
+import { probeTime } from './probe-timing.js';
 
 const ROUNDS = 3;
 const filter = process.env['PROBE'] ?? '';
 
-/** Best wall-clock and CPU milliseconds per call over `ROUNDS` batches. */
-async function bestMs(fn: () => Tensor[], repeat = 1): Promise<{ wall: number; cpu: number }> {
-  const once = (): void => {
-    for (let i = 0; i < repeat; i++) for (const t of fn()) t.dispose();
-  };
-  once();
-  await sync();
-  let wall = Infinity;
-  let cpu = Infinity;
-  for (let round = 0; round < ROUNDS; round++) {
-    let reps = 0;
-    const start = performance.now();
-    const cpuStart = process.cpuUsage();
-    while (performance.now() - start < 300) {
-      once();
-      await sync();
-      reps++;
-    }
-    const used = process.cpuUsage(cpuStart);
-    wall = Math.min(wall, (performance.now() - start) / reps / repeat);
-    cpu = Math.min(cpu, (used.user + used.system) / 1000 / reps / repeat);
-  }
-  return { wall, cpu };
-}
+/** Best wall-clock and CPU milliseconds per call over `ROUNDS` batches of ~0.3 s (bench/probe-timing.ts). */
+const bestMs = (fn: () => Tensor[], repeat = 1) => probeTime(fn, { windowMs: 300, rounds: ROUNDS, repeat });
 
 async function report(name: string, bytes: number, fn: () => Tensor[]): Promise<void> {
   if (!name.includes(filter)) return;

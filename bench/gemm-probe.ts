@@ -23,6 +23,7 @@ import { init, runtime, sync } from '../engine/runtime.js';
 import { linear, matmul, type MatmulOptions } from '../engine/ops/matmul.js';
 import { fromFlat } from '../engine/ops/creation.js';
 import type { Tensor } from '../engine/tensor.js';
+import { CORES, CPU_TIME, cpuMs } from './probe-timing.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const SHAPES = (env.PROBE_SHAPES ?? '256x256x256,512x512x512,1024x1024x1024,197x768x768,197x3072x768,197x768x3072')
@@ -110,27 +111,20 @@ async function time(c: Case, o: MatmulOptions, m: number, n: number, k: number):
   if (CHECK && !(err <= (DTYPE === 'f16' ? 1e-4 : 1e-5) * Math.sqrt(k))) throw new Error(`${c.label} ${kernelName(o)}: max error ${err}`);
   let best = Infinity;
   for (let round = 0; round < ROUNDS; round++) {
-    const c0 = cpu();
+    const c0 = cpuMs();
     const t0 = performance.now();
     const outs: Tensor[] = [];
     for (let r = 0; r < REPS; r++) outs.push(c.run(o));
     await sync();
     const wall = (performance.now() - t0) / REPS;
     // On a shared machine, CPU time spread over the cores we may use bounds the uncontended wall time.
-    const busy = CPU_TIME ? (cpu() - c0) / CORES / REPS : wall;
+    const busy = CPU_TIME ? (cpuMs() - c0) / CORES / REPS : wall;
     best = Math.min(best, busy);
     for (const t of outs) t.dispose();
   }
   return (2 * m * n * k) / best / 1e6;
 }
 
-const proc = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process;
-const CPU_TIME = env.PROBE_CPU_TIME === '1' && proc !== undefined;
-const CORES = Number(env.PROBE_CORES ?? 2);
-function cpu(): number {
-  const u = proc?.cpuUsage();
-  return u ? (u.user + u.system) / 1000 : 0;
-}
 
 await init();
 const rt = runtime('gemm-probe');

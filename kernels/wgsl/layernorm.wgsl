@@ -61,6 +61,10 @@
 //   Quiet machine, npm run bench -- layernorm (wall clock, 2026-11-26): layer_norm 11.3-18.0 ms (1.4-2.2 GB/s)
 //   against a plain copy of the same bytes by the map kernel (x * 1) 13.1 ms (1.9 GB/s): within 2x of a
 //   shader copy (0.9-1.4x its time), and 6-9x a copyBufferToBuffer memcpy (2.0 ms, 12 GB/s).
+//   2026-11-27, after the elementwise kernels' consecutive per-invocation work (quiet machine):
+//   bench/norm-probe.ts layer_norm 6.96 ms (3.6 GB/s) against the map kernel's copy 6.13 ms (1.14x) and
+//   copyBufferToBuffer 1.27-1.56 ms (4.5x); npm run bench -- layernorm: 9.02 ms against 6.00 ms (1.5x),
+//   6.9x tfjs-webgpu's composition and 2.8x jax-js's jit in the same process.
 
 alias T = f32;
 alias V = vec4<f32>;

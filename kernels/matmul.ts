@@ -61,6 +61,12 @@ export interface TiledChoice {
    * not yet measured on a GPU (scripts/device-session.sh f32 times it against the scalar staging).
    */
   readonly vec4?: boolean;
+  /**
+   * Straight-line products over named accumulators instead of arrays indexed in loops (tiledUnrolledCode):
+   * the form that took the subgroup-matrix kernel from 27 to 62-75 TFLOP/s on NVIDIA through Dawn. Not
+   * in the tuning table: not yet measured on a GPU (the device session's f32 step times it).
+   */
+  readonly unrolled?: boolean;
 }
 
 /**
@@ -359,9 +365,10 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
           BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
           ...(loads.a ? tiledVec4Staging('a') : {}),
           ...(loads.b === 'rows' ? tiledVec4Staging('b') : loads.b === 'columns' ? tiledColumnStaging() : {}),
+          ...(choice.unrolled ? tiledUnrolledCode(choice.blocks[0], choice.blocks[1]) : {}),
         }),
         entryPoint: 'matmul_tiled',
-        key: `tiled/${choice.blocks.join('x')}/${choice.tk}`,
+        key: `tiled/${choice.blocks.join('x')}/${choice.tk}${choice.unrolled ? '/unrolled' : ''}`,
       };
     case 'subgroup-matrix': {
       const layout = subgroupMatrixLayout(spec);
@@ -384,6 +391,29 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
       };
     }
   }
+}
+
+/**
+ * matmul.wgsl's accumulators, products and stores written out for blocksM x blocksN register blocks:
+ * accumulator acc_r_j for row r (of 4 * blocksM) and block column j, the A values of one 4-deep k step
+ * as a_r, the B vectors as b_c_j, and one fma per (r, j, c) with constant indices only.
+ */
+export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'accumulators' | 'products' | 'stores', string> {
+  const rows = Array.from({ length: 4 * blocksM }, (_, r) => r);
+  const cols = Array.from({ length: blocksN }, (_, j) => j);
+  const pairs = rows.flatMap((r) => cols.map((j) => [r, j] as const));
+  const lane = ['x', 'y', 'z', 'w'];
+  return {
+    accumulators: pairs.map(([r, j]) => `var acc_${r}_${j} = vec4<f32>(0.0);`).join('\n  '),
+    products: [
+      ...rows.map((r) => `let a_${r} = a_tile[(${Math.floor(r / 4)}u * WG * 4u + lid.y * 4u + ${r % 4}u) * A_LD4 + kq];`),
+      ...[0, 1, 2, 3].flatMap((c) => [
+        ...cols.map((j) => `let b_${c}_${j} = b_tile[(kq * 4u + ${c}u) * B_LD4 + ${j}u * WG + lid.x];`),
+        ...pairs.map(([r, j]) => `acc_${r}_${j} = fma(vec4<f32>(a_${r}.${lane[c]}), b_${c}_${j}, acc_${r}_${j});`),
+      ]),
+    ].join('\n      '),
+    stores: pairs.map(([r, j]) => `store_block_row(bi, row_base, col_base, lid.xy, ${r}u, ${j}u, acc_${r}_${j}, offs.z);`).join('\n  '),
+  };
 }
 
 /**

@@ -42,8 +42,10 @@ want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
 # f32 tiles, each with and without vec4 staging (the ':v4' option, unmeasured on GPUs so far; in the 'linear'
 # layout it stages w^T along k, where scalar staging reached only 40% of cuBLAS; the 80%-of-cuBLAS target is
 # open: if a ':v4' tile wins, put it in TUNING.gpu with vec4: true).
-want f32 && probe f32-tiled 150 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
-  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:16,tiled:2x2:16:v4,tiled:2x4:32,tiled:2x4:32:v4,tiled:4x2:32:v4
+# ':u' writes the products out over named accumulators (the change that took the subgroup-matrix kernel
+# from 27 to 62-75 TFLOP/s; the f32 kernel sat at the same 27-31 TFLOP/s with its arrays).
+want f32 && probe f32-tiled 200 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
+  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:32:u,tiled:2x2:32:v4:u,tiled:2x2:16:v4,tiled:2x4:32:v4,tiled:2x4:32:v4:u,tiled:4x2:32:v4:u
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand), one process each.
 SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 4x2:4x4:32:1 2x4:4x4:16:2 2x4:4x2:32:2}

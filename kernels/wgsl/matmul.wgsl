@@ -53,6 +53,8 @@
 //   and has no GPU figure yet (`scripts/device-session.sh f32` times it); on lavapipe, 128x128 TK 32 at
 //   512^3: 10.8 GFLOP/s against 9.5 with scalar staging (one run; lavapipe runs matmul_lanes.wgsl anyway);
 //   a later run: A @ B 12.2 against 10.1, and x @ w^T staged along k 11.4 against 9.9 (process CPU time).
+//   The `unrolled` option (named accumulators, kernels/matmul.ts tiledUnrolledCode) has no GPU figure yet
+//   either; on lavapipe it is even with the loops (512^3: 9.8 vs 10.1; with vec4 staging 11.3).
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):
@@ -144,9 +146,13 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let offs = batch_offsets(bi);
   let row_base = wid.y * TILE_M;
   let col_base = wid.x * TILE_N;
-  // acc[(i * 4 + r) * BLOCKS_N + j]: row r of register block (i, j), its 4 columns as a vec4.
+  // acc[(i * 4 + r) * BLOCKS_N + j]: row r of register block (i, j), its 4 columns as a vec4. The launcher
+  // option `unrolled` swaps this and the two blocks marked below for straight-line code over named
+  // variables (kernels/matmul.ts tiledUnrolledCode), for compilers that keep loop-indexed arrays in memory.
+  /*@accumulators*/
   var acc: array<vec4<f32>, BLOCKS_M * 4u * BLOCKS_N>;
   for (var i = 0u; i < BLOCKS_M * 4u * BLOCKS_N; i++) { acc[i] = vec4<f32>(0.0); }
+  /*@end*/
 
   fetch_slab(li, offs, row_base, col_base, 0u);
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
@@ -166,6 +172,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     if (k0 + TK < p.k) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
 
     for (var kq = 0u; kq < TK / 4u; kq++) {
+      /*@products*/
       var a4: array<vec4<f32>, BLOCKS_M * 4u>;   // a4[i * 4 + r] = A[row, kq * 4 .. +3]
       for (var i = 0u; i < BLOCKS_M; i++) {
         for (var r = 0u; r < 4u; r++) {
@@ -180,17 +187,26 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
           }
         }
       }
+      /*@end*/
     }
     workgroupBarrier();
   }
 
+  /*@stores*/
   for (var r = 0u; r < BLOCKS_M * 4u; r++) {
-    let row = row_base + (r / 4u) * WG * 4u + lid.y * 4u + r % 4u;
     for (var j = 0u; j < BLOCKS_N; j++) {
-      for (var c = 0u; c < 4u; c++) {
-        let col = col_base + j * WG * 4u + lid.x * 4u + c;
-        if (row < p.m && col < p.n) { store_out(bi, row, col, acc[r * BLOCKS_N + j][c], offs.z); }
-      }
+      store_block_row(bi, row_base, col_base, lid.xy, r, j, acc[r * BLOCKS_N + j], offs.z);
     }
+  }
+  /*@end*/
+}
+
+// Row r (0 .. 4 * BLOCKS_M) of this invocation's register block (i = r / 4, j): its 4 columns, those
+// inside M x N, through the epilogue.
+fn store_block_row(bi: u32, row_base: u32, col_base: u32, lid: vec2<u32>, r: u32, j: u32, v: vec4<f32>, res_base: u32) {
+  let row = row_base + (r / 4u) * WG * 4u + lid.y * 4u + r % 4u;
+  for (var c = 0u; c < 4u; c++) {
+    let col = col_base + j * WG * 4u + lid.x * 4u + c;
+    if (row < p.m && col < p.n) { store_out(bi, row, col, v[c], res_base); }
   }
 }

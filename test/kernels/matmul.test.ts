@@ -12,12 +12,14 @@ type SubgroupMatrixOptions = MatmulOptions['subgroupMatrix'];
 // The adapter's own choice (the lanes kernel on lavapipe) and the tiled GPU kernel, forced, at its
 // default 64x64 tile, at a 128x64 tile with 8-deep slabs (uneven register blocks, TK != 16) and at a
 // 64x128 tile with 32-deep slabs (the GPU default's depth) staged through vec4 loads where the layout
-// allows (scalar otherwise), so a CPU-only run covers the GPU kernels' indexing too. Each distinct
+// allows (scalar otherwise), and a 128x64 tile with its products written out over named accumulators
+// (the `unrolled` option), so a CPU-only run covers the GPU kernels' indexing too. Each distinct
 // kernel/epilogue/dtype combination is one pipeline, which lavapipe compiles with LLVM in 1-2 s, so the
 // cases below need few of them.
 const kernels: MatmulOptions[] = [
   {}, { kernel: 'tiled' }, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 } },
   { kernel: 'tiled', tile: { blocks: [1, 2], tk: 32, vec4: true } },
+  { kernel: 'tiled', tile: { blocks: [2, 1], tk: 16, unrolled: true } },
 ];
 t.before(async () => {
   await testDevice();
@@ -243,7 +245,7 @@ t('linear: w^T with K % 4 == 0 (4 k of a column per vec4: lanes loads, tiled vec
       const rw = new NdArray([10, k], Array.from({ length: 10 * k }, (_, i) => rwAll.data[(2 + Math.floor(i / k)) * (k + 4) + start + (i % k)]!));
       const pre = zip(refMatmul(rx, refTranspose(rw)), new NdArray([1, 1, 10], rbias.data), (p, q) => p + q);
       const expected = zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q);
-      for (const o of [{}, kernels[3]!]) {
+      for (const o of [{}, kernels[3]!, kernels[4]!]) {
         await check(ops.linear(x, w, bias, { activation: 'gelu', residual: res, ...o }), expected, k, `K=${k} column start ${start} ${JSON.stringify(o)}`);
       }
       w.dispose();

@@ -770,6 +770,32 @@ t('multiHeadSelfAttention on a packed [B, T, 3 * H * d] projection: forward and 
   }
 });
 
+t('multiHeadSelfAttention f16: within f16 rounding, each kernel forced', async () => {
+  if (!hasF16()) return;
+  const up = upload({ B: 2, H: 2, Tq: 19, Tk: 19, d: 16, causal: false, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 77 }, 'f16');
+  const { B, H, d } = up.pr;
+  const T = 19;
+  const qkv = ops.fromFlat(packTokens([up.pr.q, up.pr.k, up.pr.v], B, H, T, d), [B, T, 3 * H * d], 'f16');
+  const rnd = prng(78);
+  const dOLogical = stored(Float64Array.from({ length: B * H * T * d }, () => rnd()), 'f16');
+  const dOut = ops.fromFlat(packTokens([dOLogical], B, H, T, d), [B, T, H * d], 'f16');
+  const fwd = oracleForward(up.pr);
+  const want = oracleBackward(up.pr, fwd.P, dOLogical);
+  try {
+    for (const kernel of await kernelFamilies()) {
+      const { out, lse } = ops.multiHeadSelfAttention(qkv, H, { ...options(up), returnLse: true, kernel });
+      assert.is(out.dtype, 'f16');
+      // Tolerances as the unpacked f16 tests: f16 rounding of the output, then of each gradient.
+      assertClose(await out.data(), packTokens([fwd.out], B, H, T, d), { atol: 1e-3, rtol: 2e-3, what: `packed f16 output (${kernel})` });
+      const dqkv = ops.multiHeadSelfAttentionBackward(qkv, out, dOut, lse, H, { ...options(up), kernel });
+      assertClose(await dqkv.data(), packTokens([want.dq, want.dk, want.dv], B, H, T, d), { atol: 1e-2, rtol: 1e-2, what: `packed f16 gradient (${kernel})` });
+      dispose([out, lse, dqkv]);
+    }
+  } finally {
+    dispose([...up.all, qkv, dOut]);
+  }
+});
+
 t('multiHeadSelfAttention errors name the op and shapes before any GPU work', () => {
   const mk = (shape: number[], dtype: 'f32' | 'u32' = 'f32') => ops.fromFlat(new Float32Array(shape.reduce((a, b) => a * b, 1)), shape, dtype);
   const qkv = mk([2, 5, 24]);

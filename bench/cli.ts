@@ -2,7 +2,7 @@
 import { ENGINES, GROUPS, type EngineId, type Group } from './harness.js';
 import type { SuiteOptions } from './suite.js';
 
-export const USAGE = `usage: node dist/bench/run.js [${GROUPS.join('|')}]... [--quick] [--large] [--engines LIST] [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...`;
+export const USAGE = `usage: node dist/bench/run.js [${GROUPS.join('|')}]... [--quick] [--large] [--profile] [--engines LIST] [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...`;
 
 export interface CliOptions extends SuiteOptions {
   json?: string;
@@ -22,6 +22,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     };
     if (arg === '--quick') opts.quick = true;
     else if (arg === '--large') opts.large = true;
+    else if (arg === '--profile') opts.profile = true;
     else if (arg === '--json') opts.json = value();
     else if (arg === '--md') opts.md = value();
     else if (arg === '--svg') opts.svg = value();

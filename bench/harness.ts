@@ -96,6 +96,16 @@ export interface Figure {
 
 export type Status = 'ok' | 'unsupported' | 'failed' | 'invalid';
 
+/** GPU time of one kernel pipeline in a profiled batch (engine `profile`, bench --profile). */
+export interface KernelShare {
+  /** The pipeline cache key (kernel family, variant, tile, dtypes, epilogue). */
+  key: string;
+  /** Dispatches per iteration. */
+  dispatches: number;
+  /** GPU milliseconds per iteration. */
+  ms: number;
+}
+
 export interface VariantResult {
   engine: EngineId;
   label: string;
@@ -104,6 +114,8 @@ export interface VariantResult {
   /** Why it did not produce figures, or a note about what ran. */
   reason?: string;
   figures: Figure[];
+  /** Our variants under --profile: GPU time per kernel of one timed-size batch, per iteration, slowest first. */
+  kernels?: KernelShare[];
 }
 
 export interface Ratio {
@@ -140,10 +152,15 @@ export const QUICK_TIMING: TimingOptions = { warmups: 1, repeats: 2, targetMs: 3
 /** Measures `record` (which only records GPU work) in GPU time; milliseconds. */
 export type GpuTimeFn = (record: () => void) => Promise<number>;
 
+/** Runs `work` with every dispatch timed; GPU time per kernel pipeline over the whole of it. */
+export type ProfileFn = (work: () => Promise<void>) => Promise<{ key: string; dispatches: number; ms: number }[]>;
+
 export interface RunContext {
   timing: TimingOptions;
   /** Present when the adapter has timestamp queries. */
   gpuTime?: GpuTimeFn;
+  /** Present under --profile (and timestamp queries): our variants also get a per-kernel breakdown. */
+  profile?: ProfileFn;
   /** Engines to run (ours is always run). */
   engines: ReadonlySet<EngineId>;
   now?: () => number;
@@ -284,6 +301,14 @@ export async function measureVariant(c: BenchCase, v: Variant, check: OutputChec
         samples.push(ms / iterations);
       }
       figures.push(figure('gpu-timestamp', iterations, samples, c));
+    }
+    if (ctx.profile && v.engine === 'omnitensor' && !c.wallOnly) {
+      const kernels = await ctx.profile(async () => {
+        await runner.run(iterations);
+        await runner.sync();
+      });
+      const perIteration = kernels.map((k) => ({ key: k.key, dispatches: k.dispatches / iterations, ms: k.ms / iterations }));
+      return noted({ ...base, status: 'ok', figures, kernels: perIteration });
     }
     return noted({ ...base, status: 'ok', figures });
   } catch (err) {

@@ -2,7 +2,7 @@
  * Runs the suite on the active platform (Node or browser): creates our device, exposes WebGPU to the
  * peers, registers the cases and measures them one by one, reporting a progress line per case.
  */
-import { init } from '../engine/runtime.js';
+import { init, profile } from '../engine/runtime.js';
 import { allCases } from './cases/index.js';
 import { GpuTimer } from './gpu-timer.js';
 import { DEFAULT_TIMING, QUICK_TIMING, runCase, type CaseResult, type EngineId, type Group, type VariantResult } from './harness.js';
@@ -16,6 +16,8 @@ export interface SuiteOptions {
   groups: Group[];
   engines: EngineId[];
   dawnFlags: string[];
+  /** Also break our variants' GPU time down per kernel (needs timestamp queries). */
+  profile?: boolean;
 }
 
 function variantSummary(v: VariantResult): string {
@@ -49,7 +51,7 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
   const timer = GpuTimer.create();
   const cases = allCases({ ...options, adapterClass: info.adapterClass, f16: info.features.includes('shader-f16') });
   const notes: string[] = [];
-  if (!timer) notes.push('this adapter has no timestamp-query: wall-clock figures only');
+  if (!timer) notes.push(`this adapter has no timestamp-query: wall-clock figures only${options.profile ? ' (no --profile breakdown)' : ''}`);
   for (const n of notes) log(`note: ${n}`);
   log(`adapter: ${info.description || info.device || info.vendor} (${info.adapterClass}), ${cases.length} cases`);
   const results: CaseResult[] = [];
@@ -57,6 +59,7 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
     timing: options.quick ? QUICK_TIMING : DEFAULT_TIMING,
     engines: new Set<EngineId>(['omnitensor', ...options.engines]),
     ...(timer ? { gpuTime: (record: () => void) => timer.measure(record) } : {}),
+    ...(timer && options.profile ? { profile: async (work: () => Promise<void>) => (await profile(work)).kernels } : {}),
   };
   for (const [i, c] of cases.entries()) {
     const r = await runCase(c, ctx);
@@ -82,7 +85,7 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
       features: info.features,
     },
     environment: env,
-    options: { quick: options.quick, large: options.large, groups: options.groups, dawnFlags: options.dawnFlags },
+    options: { quick: options.quick, large: options.large, groups: options.groups, dawnFlags: options.dawnFlags, profile: options.profile === true },
     methods: METHODS,
     notes,
     cases: results,

@@ -100,6 +100,7 @@ want attention-tiles && step attention-tiles 150 env PROBE_QUICK=1 PROBE_TILES=1
 # Every convolution kernel forced on the GPU: conv_gemm, the patchify GEMM path and conv_lanes (a fixed
 # subgroup width lets it run there too; CPUs take it by default).
 want conv && step conv 150 env PROBE_KERNELS=tiled,lanes,gemm node .devbench/conv-probe.mjs
-want bench && step bench 200 node .devbench/bench.mjs --json "$out/bench.json" --md "$out/bench.md"
+# --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
+want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
 tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

@@ -52,8 +52,32 @@ export function toMarkdown(report: BenchReport): string {
     header!,
     `|${HEADER.map(() => '---').join('|')}|`,
     ...rows,
+    ...kernelSection(report),
   ];
   return lines.join('\n') + '\n';
+}
+
+/** Kernels shown per profiled variant; the rest are summed into one row. */
+const KERNELS_SHOWN = 5;
+
+/** Under --profile: where each of our variants spends its GPU time, per iteration, slowest kernels first. */
+function kernelSection(report: BenchReport): string[] {
+  const profiled = report.cases.flatMap((c) => c.variants.filter((v) => v.kernels?.length).map((v) => ({ c, v, kernels: v.kernels! })));
+  if (profiled.length === 0) return [];
+  const lines = ['', '## GPU time per kernel (--profile)', '', 'One timed-size batch per variant with a timestamp pair around every dispatch; per iteration.', ''];
+  lines.push('| case | variant | kernel | dispatches | GPU ms | share |', '|---|---|---|---|---|---|');
+  for (const { c, v, kernels } of profiled) {
+    const total = kernels.reduce((s, k) => s + k.ms, 0);
+    const share = (ms: number) => `${total > 0 ? num((100 * ms) / total) : '0'}%`;
+    const shown = kernels.slice(0, KERNELS_SHOWN).map((k) => [k.key, num(k.dispatches), num(k.ms), share(k.ms)]);
+    const rest = kernels.slice(KERNELS_SHOWN);
+    if (rest.length) {
+      const ms = rest.reduce((s, k) => s + k.ms, 0);
+      shown.push([`(${rest.length} more)`, num(rest.reduce((s, k) => s + k.dispatches, 0)), num(ms), share(ms)]);
+    }
+    for (const [i, r] of shown.entries()) lines.push(`| ${cell(i === 0 ? c.name : '')} | ${cell(i === 0 ? v.label : '')} | ${r.map(cell).join(' | ')} |`);
+  }
+  return lines;
 }
 
 function row(name: string, shape: string, v: VariantResult, speedup: number | undefined): string[] {

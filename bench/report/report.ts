@@ -8,7 +8,7 @@ export interface BenchReport {
   adapter: Pick<DeviceInfo, 'vendor' | 'architecture' | 'device' | 'description' | 'adapterClass' | 'platform' | 'features'>;
   /** Runtime versions: node / user agent, and the peer libraries. */
   environment: Record<string, string>;
-  options: { quick: boolean; large: boolean; groups: string[]; dawnFlags: string[] };
+  options: { quick: boolean; large: boolean; groups: string[]; dawnFlags: string[]; profile?: boolean };
   methods: Record<Method, string>;
   notes: string[];
   cases: CaseResult[];

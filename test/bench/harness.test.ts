@@ -136,6 +136,23 @@ t('measureVariant adds GPU-timestamp figures when a GPU timer is given', async (
   assert.is(gpu!.ms.median, 5 / gpu!.iterations);
 });
 
+t('measureVariant under --profile: our variants get GPU time per kernel, per iteration', async () => {
+  const c = expCase();
+  const setup = await c.setup();
+  let batches = 0;
+  const profile = async (work: () => Promise<void>) => {
+    await work();
+    batches++;
+    return [{ key: 'elementwise/1/exp', dispatches: 4, ms: 8 }];
+  };
+  const r = await measureVariant(c, setup.variants[0]!, setup.check, { ...ctx, profile });
+  const iterations = r.figures[0]!.iterations;
+  assert.is(batches, 1, 'one profiled batch');
+  assert.equal(r.kernels, [{ key: 'elementwise/1/exp', dispatches: 4 / iterations, ms: 8 / iterations }]);
+  // Without a profile function nothing is attached.
+  assert.is((await measureVariant(c, setup.variants[0]!, setup.check, ctx)).kernels, undefined);
+});
+
 t('a case whose setup throws Unsupported is reported, not fatal', async () => {
   const c: BenchCase = {
     name: 'model',
@@ -201,6 +218,22 @@ t('markdown: every table row has the header column count; pipes are escaped', ()
   assert.ok(md.includes('unsupported: no op \\| yet'));
 });
 
+t('markdown under --profile: a per-kernel section, top kernels then the rest summed, pipes escaped', () => {
+  const report = sampleReport();
+  const ours = report.cases[0]!.variants[0]!;
+  ours.kernels = Array.from({ length: 7 }, (_, i) => ({ key: `k${i}|x`, dispatches: 1, ms: 7 - i }));
+  const md = toMarkdown(report);
+  const section = md.slice(md.indexOf('## GPU time per kernel (--profile)'));
+  assert.ok(section.length > 0 && md.includes('## GPU time per kernel'));
+  const rows = section.split('\n').filter((l) => l.startsWith('|'));
+  const cells = (l: string) => l.replace(/\\\|/g, '').split('|').length;
+  for (const r of rows) assert.is(cells(r), cells(rows[0]!), r);
+  assert.is(rows.length, 2 + 5 + 1, 'header, rule, 5 kernels, the rest');
+  assert.ok(section.includes('k0\\|x'), 'pipes in keys escaped');
+  assert.ok(section.includes('| (2 more) | 2.00 | 3.00 | 10.7% |'), section);
+  assert.not.ok(toMarkdown(sampleReport()).includes('GPU time per kernel'), 'no section without --profile');
+});
+
 /** Checks that tags nest and close, and that text holds no raw '<' or '&' outside entities. */
 function assertWellFormed(svgText: string): void {
   const stack: string[] = [];
@@ -238,6 +271,8 @@ t('parseArgs: groups, flags and errors', () => {
   assert.is(o.json, 'a.json');
   assert.equal(o.dawnFlags, ['enable-dawn-features=x,y']);
   assert.equal(o.engines, ['omnitensor', 'jax-js']);
+  assert.is(o.profile, undefined);
+  assert.is(parseArgs(['model', '--profile']).profile, true);
   assert.throws(() => parseArgs(['gemmm']), /unknown argument 'gemmm'/);
   assert.throws(() => parseArgs(['--json']), /--json needs a value/);
   assert.throws(() => parseArgs(['--engines', 'torch']), /unknown engine\(s\) torch/);

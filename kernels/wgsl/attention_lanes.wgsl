@@ -46,6 +46,12 @@
 //     the K and V loads cost (about 6 instructions per element) and why more rows per workgroup (fewer
 //     re-reads of K and V) win until the per-lane state spills too much. ffma is lowered to mul + add.
 //   Measured breakdown at ViT-B (f32, 16 rows): scores ~18 ms, P V ~26 ms, masks/softmax/rest ~9 ms.
+//   - The transposed design, lanes owning query rows so that every K and V address is the same in all
+//     lanes (q rows and accumulators per lane, no shuffles, a plain per-row softmax), was prototyped
+//     outside the engine on 2026-11-27: 137 ms with 4 rows per lane, 220 with 2, 384-393 with 1, against
+//     33.6 for this kernel. Mesa 25.0.7's gallivm emits a subgroup-uniform address as the same per-lane
+//     loop as a divergent one (later gallivm versions scalarise uniform values), so uniform loads buy
+//     nothing here and the subgroupShuffle broadcasts stay.
 //
 // Constraints
 //   Needs `subgroups` with a subgroup size equal to LANES; Tq, Tk >= 1; grid <= 65535 per dimension.

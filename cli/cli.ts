@@ -26,7 +26,6 @@ import { loadModelFile, modelFileBytes, parseModelInfo } from '../app/model-file
 import { readSafetensors } from '../nn/checkpoint/index.js';
 import { formatMetric, metricName } from '../app/report/report.js';
 import { stratifiedSplit, type Modality, type Split } from '../metatransformer/data/types.js';
-import type { MetaTransformerEncoder } from '../metatransformer/encoder.js';
 import { readCsvFile, type ColumnKind } from '../metatransformer/io/csv.js';
 import { writeNpy } from '../metatransformer/io/npy.js';
 import type { MetaTransformer } from '../metatransformer/model.js';
@@ -54,7 +53,6 @@ export interface CliIO {
 }
 
 const CLI_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TABLE_MODALITIES: readonly Modality[] = ['text', 'tabular', 'timeseries'];
 
 function existingFile(path: string, what: string): string {
   if (!existsSync(path)) throw new UsageError(`${what} ${path}: no such file`);

@@ -174,19 +174,18 @@ export class Runtime {
   private profiler: DispatchProfiler | null = null;
 
   /**
-   * `gpu` and `heldAdapter` are held only to keep them alive. Under Dawn for Node, garbage-collecting the
-   * GPU instance destroys the native instance under a live device, which crashes the process at a random
-   * later point; and dawn.node's pending-promise polls reach their owner's runner through a raw pointer,
-   * so an adapter collected while its requestDevice poll is still queued (a paced poll waits up to 1 ms)
-   * would leave that poll pointing at freed memory.
+   * `held` (the GPU instance and adapter the device came from) is referenced only to keep them alive.
+   * Under Dawn for Node, garbage-collecting the GPU instance destroys the native instance under a live
+   * device, which crashes the process at a random later point; and dawn.node's pending-promise polls
+   * reach their owner's runner through a raw pointer, so an adapter collected while its requestDevice
+   * poll is still queued (a paced poll waits up to 1 ms) would leave that poll pointing at freed memory.
    */
   constructor(
     readonly device: GPUDevice,
     info: DeviceInfo,
     generation: number,
     flushEvery: number,
-    private readonly gpu: GPU | null,
-    private readonly heldAdapter: GPUAdapter | null,
+    readonly held: { readonly gpu: GPU | null; readonly adapter: GPUAdapter | null },
   ) {
     this.info = info;
     this.generation = generation;
@@ -520,7 +519,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     limits: limitsRecord(device.limits),
     subgroupMatrixF16: device.features.has('chromium-experimental-subgroup-matrix') && hasF16MatrixConfig(adapterInfo, device.adapterInfo),
   };
-  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, gpu, heldAdapter);
+  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, { gpu, adapter: heldAdapter });
   return info;
 }
 

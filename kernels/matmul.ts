@@ -105,7 +105,7 @@ export interface GemmCaps {
 
 type TuningEntry =
   | { readonly maxM: number; readonly variant: 'lanes'; readonly rows: number }
-  | { readonly maxM: number; readonly variant: 'tiled'; readonly blocks: readonly [number, number]; readonly tk: number; readonly vec4?: boolean };
+  | ({ readonly maxM: number; readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled'>);
 
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
@@ -221,7 +221,9 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const table = TUNING[caps.adapterClass];
   const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
-  const tiled: TiledChoice = { variant: 'tiled', blocks: entry.blocks, tk: entry.tk };
+  const tiled: TiledChoice = {
+    variant: 'tiled', blocks: entry.blocks, tk: entry.tk, ...(entry.vec4 ? { vec4: true } : {}), ...(entry.unrolled ? { unrolled: true } : {}),
+  };
   return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;
 }
 

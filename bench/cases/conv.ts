@@ -14,7 +14,6 @@ export function patchEmbedCase(batch: number, size = 224, patch = 16, channels =
   const grid = size / patch;
   const xShape = [batch, channels, size, size];
   const wShape = [dim, channels, patch, patch];
-  const outShape = [batch, dim, grid, grid];
   const k = channels * patch * patch;
   return {
     name: `conv2d patch-embed B=${batch}`,

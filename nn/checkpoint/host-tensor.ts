@@ -9,7 +9,7 @@
  * even like IEEE 754 hardware does).
  */
 import { DTypeError, FormatError, ShapeError, fmtShape } from '../../engine/errors.js';
-import { bf16BitsToF32, f16BitsToF32 } from '../../engine/f16.js';
+import { f16BitsToF32 } from '../../engine/f16.js';
 import type { openBytes } from '../../engine/platform.js';
 
 /** Anything a checkpoint reader opens: what `openBytes` accepts (file path in Node, URL, Blob, Response, bytes). */

@@ -33,9 +33,6 @@ function concatRef(parts: NdArray[], axis: number): NdArray {
   });
 }
 
-/** Reads an i32 tensor case as plain integers. */
-const ints = (a: NdArray) => Array.from(a.data);
-
 t('concat of strided views along any axis (sizes 0 and 1 included) matches the host', async () => {
   await fc.assert(
     fc.asyncProperty(

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ArgumentError, DTypeError, ShapeError, hasF16, init, ops, runtime, type Tensor } from '../../engine/index.js';
+import { ArgumentError, DTypeError, ShapeError, hasF16, init, ops, runtime } from '../../engine/index.js';
 import type { ConvKernel, ConvOptions } from '../../engine/ops/conv.js';
 import { assertClose, assertThrows, resetTestDevice, testDevice } from '../helpers.js';
 

@@ -6,7 +6,7 @@ import { layerNormDxLaunch, layerNormLaunch } from '../../kernels/layernorm.js';
 import { runtime } from '../../engine/runtime.js';
 import { empty } from '../../engine/tensor.js';
 import { assertThrows, testDevice } from '../helpers.js';
-import { NdArray, arbViewOf, expectClose, materialize, type ViewCase } from '../oracle.js';
+import { arbViewOf, expectClose, materialize, type ViewCase } from '../oracle.js';
 
 const t = suite('kernels: layernorm');
 t.before(async () => {

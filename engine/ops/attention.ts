@@ -276,7 +276,7 @@ export function scaledDotProductAttentionBackward(
   const op = 'scaledDotProductAttentionBackward';
   const p = plan(op, q, k, v, options);
   const { batch, heads, tq, tk, headDim } = p.shape;
-  checkBackwardInputs(op, p, [['out', out, operand(out)], ['dOut', dOut, operand(dOut)]], { name: 'q', shape: q.shape, dtype: q.dtype }, lse);
+  checkBackwardInputs(op, p, { out, dOut }, { shape: q.shape, shapeOf: 'q', dtype: q.dtype, dtypeOf: 'q' }, lse);
   const dq = empty([batch, heads, tq, headDim], q.dtype, op);
   const dkv = empty([2, batch, heads, tk, headDim], q.dtype, op);
   const gradShape = [batch, heads, tk, headDim];
@@ -294,21 +294,22 @@ export function scaledDotProductAttentionBackward(
 }
 
 /**
- * Checks the tensors the backward pass reads besides q, k, v (`reads`: name, tensor, its operand view):
- * each has the shape and dtype of `like` (q, or the merged heads of a packed attention), and the lse.
+ * Checks the tensors the backward pass reads besides q, k, v: `out` and `dOut` have the expected shape
+ * and dtype (`shapeOf` / `dtypeOf` name where they come from in the messages: q, or the merged heads and
+ * qkv of a packed attention), and the lse is the forward's.
  */
 function checkBackwardInputs(
   op: string,
   p: Plan,
-  reads: readonly [string, Tensor, Operand][],
-  like: { name: string; shape: Shape; dtype: DType },
+  reads: { out: Tensor; dOut: Tensor },
+  like: { shape: Shape; shapeOf: string; dtype: DType; dtypeOf: string },
   lse: Tensor,
 ): void {
   const { batch, heads, tq } = p.shape;
-  for (const [name, t] of reads) {
+  for (const [name, t] of Object.entries(reads)) {
     storageOn(op, p.rt, t, name);
-    if (!sameShape(t.shape, like.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match ${like.name} ${fmtShape(like.shape)}`);
-    if (t.dtype !== like.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but ${like.name} is ${like.dtype}`);
+    if (!sameShape(t.shape, like.shape)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match ${like.shapeOf} ${fmtShape(like.shape)}`);
+    if (t.dtype !== like.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but ${like.dtypeOf} is ${like.dtype}`);
   }
   storageOn(op, p.rt, lse, 'lse');
   if (!sameShape(lse.shape, [batch, heads, tq])) throw new ShapeError(`${op}: lse ${fmtShape(lse.shape)} must be [B, H, Tq] = ${fmtShape([batch, heads, tq])}`);
@@ -384,13 +385,10 @@ export function multiHeadSelfAttentionBackward(
   try {
     const p = plan(op, packed.q, packed.k, packed.v, options);
     const merged = [packed.batch, packed.tokens, packed.width];
-    for (const [name, t] of [['out', out], ['dOut', dOut]] as const)
-      if (!sameShape(t.shape, merged)) throw new ShapeError(`${op}: ${name} ${fmtShape(t.shape)} must match the merged heads [B, T, H * d] = ${fmtShape(merged)}`);
-    const reads: [string, Tensor, Operand][] = [['out', out, packed.headsOf(out)], ['dOut', dOut, packed.headsOf(dOut)]];
-    checkBackwardInputs(op, p, reads, { name: 'qkv', shape: merged, dtype: qkv.dtype }, lse);
+    checkBackwardInputs(op, p, { out, dOut }, { shape: merged, shapeOf: 'the merged heads [B, T, H * d] =', dtype: qkv.dtype, dtypeOf: 'qkv' }, lse);
     const dqkv = empty(qkv.shape, qkv.dtype, op);
     const [dq, dk, dv] = packed.slotsOf(dqkv);
-    const ops: AttentionBackwardOperands = { ...p.operands, out: reads[0]![2], dOut: reads[1]![2], lse: operand(lse), dq, dk, dv };
+    const ops: AttentionBackwardOperands = { ...p.operands, out: packed.headsOf(out), dOut: packed.headsOf(dOut), lse: operand(lse), dq, dk, dv };
     backwardInto(op, p, ops, { out, dOut, lse, dq: dqkv, dkv: dqkv }, options);
     return dqkv;
   } finally {

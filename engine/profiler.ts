@@ -27,6 +27,21 @@ export interface KernelTime {
   readonly ms: number;
 }
 
+/** A profile cut for display: the `top` slowest kernels, the rest summed (null when none), and the total. */
+export interface KernelSummary<K> {
+  readonly top: K[];
+  readonly rest: { readonly kernels: number; readonly dispatches: number; readonly ms: number } | null;
+  readonly total: { readonly dispatches: number; readonly ms: number };
+}
+
+/** Cuts a profile (any order) for display: its `top` slowest kernels, then the rest and the total summed. */
+export function summarizeKernels<K extends { readonly dispatches: number; readonly ms: number }>(kernels: readonly K[], top: number): KernelSummary<K> {
+  const sum = (ks: readonly K[]) => ({ dispatches: ks.reduce((s, k) => s + k.dispatches, 0), ms: ks.reduce((s, k) => s + k.ms, 0) });
+  const sorted = [...kernels].sort((a, b) => b.ms - a.ms);
+  const rest = sorted.slice(top);
+  return { top: sorted.slice(0, top), rest: rest.length ? { kernels: rest.length, ...sum(rest) } : null, total: sum(kernels) };
+}
+
 /** Timestamp pairs per query set: a batch holds at most this many dispatches before it is submitted. */
 export const PROFILE_CAPACITY = 256;
 

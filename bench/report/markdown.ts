@@ -1,5 +1,6 @@
 /** The report as a markdown table: one row per engine variant, figures as median [min-max]. */
 import type { Figure, Stats, VariantResult } from '../harness.js';
+import { summarizeKernels } from '../../engine/profiler.js';
 import type { BenchReport } from './report.js';
 
 const cell = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -67,14 +68,10 @@ function kernelSection(report: BenchReport): string[] {
   const lines = ['', '## GPU time per kernel (--profile)', '', 'One timed-size batch per variant with a timestamp pair around every dispatch; per iteration.', ''];
   lines.push('| case | variant | kernel | dispatches | GPU ms | share |', '|---|---|---|---|---|---|');
   for (const { c, v, kernels } of profiled) {
-    const total = kernels.reduce((s, k) => s + k.ms, 0);
-    const share = (ms: number) => `${total > 0 ? num((100 * ms) / total) : '0'}%`;
-    const shown = kernels.slice(0, KERNELS_SHOWN).map((k) => [k.key, num(k.dispatches), num(k.ms), share(k.ms)]);
-    const rest = kernels.slice(KERNELS_SHOWN);
-    if (rest.length) {
-      const ms = rest.reduce((s, k) => s + k.ms, 0);
-      shown.push([`(${rest.length} more)`, num(rest.reduce((s, k) => s + k.dispatches, 0)), num(ms), share(ms)]);
-    }
+    const { top, rest, total } = summarizeKernels(kernels, KERNELS_SHOWN);
+    const share = (ms: number) => `${total.ms > 0 ? num((100 * ms) / total.ms) : '0'}%`;
+    const shown = top.map((k) => [k.key, num(k.dispatches), num(k.ms), share(k.ms)]);
+    if (rest) shown.push([`(${rest.kernels} more)`, num(rest.dispatches), num(rest.ms), share(rest.ms)]);
     for (const [i, r] of shown.entries()) lines.push(`| ${cell(i === 0 ? c.name : '')} | ${cell(i === 0 ? v.label : '')} | ${r.map(cell).join(' | ')} |`);
   }
   return lines;

@@ -1,7 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ArgumentError, DeviceError, init, ops, profile, runtime, sync, type KernelTime } from '../../index.js';
-import { PROFILE_CAPACITY } from '../../engine/profiler.js';
+import { PROFILE_CAPACITY, summarizeKernels } from '../../engine/profiler.js';
+import { kernelTable } from '../../app/report/kernels.js';
 import { assertRejects, resetTestDevice, testDevice } from '../helpers.js';
 
 // engine/profiler.ts: every dispatch in a profile gets a timed pass of its own; the totals come back per
@@ -86,6 +87,20 @@ t('profiles do not nest; an error inside ends the profile and propagates', async
   const next = await profile(() => ops.add(x, x));
   assert.equal(byEntry(next.kernels, 'map').map((k) => k.dispatches), [1]);
   for (const v of [x, outer.result, next.result]) v.dispose();
+});
+
+t('summaries for display: the slowest kernels, the rest and the total summed', () => {
+  const k = (key: string, dispatches: number, ms: number): KernelTime => ({ key, entryPoint: 'main', dispatches, ms });
+  const kernels = [k('b', 2, 1), k('a', 1, 5), k('c', 4, 3), k('d', 8, 0.5)];
+  const s = summarizeKernels(kernels, 2);
+  assert.equal(s.top.map((x) => x.key), ['a', 'c'], 'slowest first, whatever the input order');
+  assert.equal(s.rest, { kernels: 2, dispatches: 10, ms: 1.5 });
+  assert.equal(s.total, { dispatches: 15, ms: 9.5 });
+  assert.is(summarizeKernels(kernels, 4).rest, null);
+  const lines = kernelTable(kernels, 2);
+  assert.is(lines.length, 1 + 2 + 1 + 1, 'header, two kernels, the rest, the total');
+  assert.match(lines[3]!, /\(2 more kernels\)$/);
+  assert.match(lines[4]!, /^100\.0%\s+9\.5 ms\s+15 x .*total GPU time$/);
 });
 
 t('without timestamp-query the profile is refused with a DeviceError, before running fn', async () => {

@@ -60,6 +60,28 @@ export async function getGPU(dawnFlags: readonly string[] = [], dawnSpinMs = DEF
   return dawn.create([...fromEnv, ...dawnFlags]);
 }
 
+let nodeCollector: (() => void) | undefined;
+
+/**
+ * Node only (null in browsers): a function that runs a full garbage collection now. WebGPU objects have
+ * no destroy() for bind groups, so a dropped one lives until V8 collects its wrapper, and V8 sees only
+ * the wrapper's few bytes; the runtime calls this when it drops a full bind-group cache (see
+ * engine/runtime.ts for the lavapipe mapping limit that makes this necessary). V8 exposes `gc` to
+ * contexts created after `--expose-gc` is set, so one new context hands it over.
+ */
+export async function garbageCollector(): Promise<(() => void) | null> {
+  if (!isNode) return null;
+  if (!nodeCollector) {
+    const v8 = await importNode<{ setFlagsFromString(flags: string): void }>('node:v8');
+    const vm = await importNode<{ runInNewContext(code: string): unknown }>('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc');
+    if (typeof gc !== 'function') return null;
+    nodeCollector = gc as () => void;
+  }
+  return nodeCollector;
+}
+
 /** How long each wait on Dawn polls back to back before its polls are paced (see `paceDawnPolls`). */
 export const DEFAULT_DAWN_SPIN_MS = 1;
 

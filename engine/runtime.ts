@@ -13,14 +13,25 @@
  * steps of a training loop and the layers of a model, and the pool often hands the same buffers back.
  * `createBindGroup` was the largest host cost of a dispatch (~18 of ~28 us under Dawn on lavapipe; a
  * repeated 1-element add now costs ~20 us of CPU instead of ~38). Measured on the main job's image and
- * tabular runs: 80,000 dispatches, 1,779 distinct uniform blocks, 58% of bind groups reused. The heap
- * and the bind-group cache are emptied together when the heap is full (after submitting the work that
- * reads the old slots), and the bind groups when the pool frees its buffers.
+ * tabular runs: 67,000 dispatches, 27,000-30,000 bind groups built. The heap and the bind-group cache
+ * are emptied together when the heap is full (after submitting the work that reads the old slots), and
+ * the bind groups when the pool frees its buffers.
+ *
+ * Why the number of live bind groups is bounded: lavapipe (Mesa 25) backs every descriptor set with a
+ * memory mapping of its own, and Linux caps a process at 65,530 mappings (vm.max_map_count). WebGPU
+ * has no destroy() for bind groups: a dropped one lives until V8 collects its wrapper, and V8, seeing
+ * only the wrapper's few bytes, may not do so for a long time. With a 32,768-entry cache, a CI test
+ * process reached ~64,000 mappings and died with SIGSEGV in lavapipe's vkCreateDescriptorPool (a failed
+ * mmap). So the cache holds MAX_BIND_GROUPS, and dropping a large cache also runs a garbage collection
+ * where the platform offers one (Node: `garbageCollector`), which frees the dropped bind groups at once.
+ * The modality end-to-end test now peaks at ~12,000 mappings. Binding the uniform block with a dynamic
+ * offset instead (bind groups named by buffers alone) built only 10% fewer bind groups and made every
+ * dispatch cost lavapipe ~60 us more of GPU time (a 1-element add: 20 -> 82 us), so slots stay in the key.
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';
 import { BufferPool, bucketSize } from './buffer-pool.js';
 import { ArgumentError, DeviceError, DeviceLostError, OmniError } from './errors.js';
-import { getGPU, isNode, noAdapterHint } from './platform.js';
+import { garbageCollector, getGPU, isNode, noAdapterHint } from './platform.js';
 import { DispatchProfiler, type KernelTime } from './profiler.js';
 
 export interface InitOptions {
@@ -69,10 +80,13 @@ const PARAM_ALIGN = 256;
 /** 4096 slots of up to 256 bytes (the main job's image + tabular runs use 1,779). */
 const HEAP_BYTES = 1 << 20;
 /**
- * Cached bind groups before the cache starts over: each holds its buffers alive, so it stays bounded
- * (a few MB of Dawn objects at most); the main job's image + tabular runs build ~34,000 in all.
+ * Cached bind groups before the cache starts over: each holds its buffers alive and, on lavapipe, a
+ * memory mapping (see the header), so the cache stays far below the process's 65,530 mappings even
+ * with a full cache's worth of dropped ones not yet collected.
  */
-const MAX_BIND_GROUPS = 32768;
+const MAX_BIND_GROUPS = 8192;
+/** Dropping at least this many bind groups runs a garbage collection (a full one takes ~10 ms or more). */
+const COLLECT_AFTER_DROPPING = 1024;
 
 interface CompiledPipeline {
   readonly pipeline: GPUComputePipeline;
@@ -170,6 +184,7 @@ export class Runtime {
   private nextBufferId = 0;
   private readonly flushEvery: number;
   private dispatchCount = 0;
+  private bindGroupsBuiltCount = 0;
   /** Set while a profile runs: every dispatch then gets a timed pass of its own (engine/profiler.ts). */
   private profiler: DispatchProfiler | null = null;
 
@@ -186,6 +201,7 @@ export class Runtime {
     generation: number,
     flushEvery: number,
     readonly held: { readonly gpu: GPU | null; readonly adapter: GPUAdapter | null },
+    private readonly collectGarbage: (() => void) | null = null,
   ) {
     this.info = info;
     this.generation = generation;
@@ -249,6 +265,11 @@ export class Runtime {
     return this.bindGroups.size;
   }
 
+  /** Bind groups built since the runtime started (each one a cache miss; for tests and benchmarks). */
+  get bindGroupsBuilt(): number {
+    return this.bindGroupsBuiltCount;
+  }
+
   private openPass(): GPUComputePassEncoder {
     if (!this.pass) {
       this.encoder ??= this.device.createCommandEncoder();
@@ -266,10 +287,11 @@ export class Runtime {
     for (const buffer of buffers) key += `/${this.bufferId(buffer)}`;
     let bindGroup = this.bindGroups.get(key);
     if (!bindGroup) {
-      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.bindGroups.clear();
+      if (this.bindGroups.size >= MAX_BIND_GROUPS) this.dropBindGroups();
       const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: this.paramsHeap, offset: slot, size: launch.params.byteLength } }];
       buffers.forEach((buffer, i) => entries.push({ binding: i + 1, resource: { buffer } }));
       bindGroup = this.device.createBindGroup({ layout: compiled.layout, entries });
+      this.bindGroupsBuiltCount++;
       this.bindGroups.set(key, bindGroup);
     }
     if (this.profiler?.full) this.flush();
@@ -309,6 +331,16 @@ export class Runtime {
   }
 
   /**
+   * Empties the bind-group cache. Dropping many also runs a garbage collection where the platform has
+   * one, so that their wrappers (and lavapipe's mappings behind them) go now: see the header.
+   */
+  private dropBindGroups(): void {
+    const dropped = this.bindGroups.size;
+    this.bindGroups.clear();
+    if (dropped >= COLLECT_AFTER_DROPPING) this.collectGarbage?.();
+  }
+
+  /**
    * Empties the full uniform heap. The work recorded so far reads the old slots, so it is submitted (with
    * its slots uploaded) first: later uploads are queued behind it. Every cached bind group names an old
    * slot, so they go too.
@@ -316,7 +348,7 @@ export class Runtime {
   private recycleHeap(): void {
     this.flush();
     this.paramsSlots.clear();
-    this.bindGroups.clear();
+    this.dropBindGroups();
     this.heapUsed = 0;
     this.heapDirtyFrom = 0;
   }
@@ -338,7 +370,7 @@ export class Runtime {
   emptyCache(): void {
     this.flush();
     this.pool.clear();
-    this.bindGroups.clear();
+    this.dropBindGroups();
   }
 
   /** Records a buffer-to-buffer copy (ends the open compute pass). */
@@ -519,7 +551,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     limits: limitsRecord(device.limits),
     subgroupMatrixF16: device.features.has('chromium-experimental-subgroup-matrix') && hasF16MatrixConfig(adapterInfo, device.adapterInfo),
   };
-  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, { gpu, adapter: heldAdapter });
+  current = new Runtime(device, info, ++generation, options.flushEvery ?? 128, { gpu, adapter: heldAdapter }, await garbageCollector());
   return info;
 }
 

@@ -52,6 +52,8 @@ t('tensor() refuses ragged nesting, wrong counts, non-numbers and out-of-range i
   assertThrows(() => ops.tensor([NaN], undefined, { dtype: 'u32' }), DTypeError, /value NaN/);
   assertThrows(() => ops.tensor([1], [-1]), ShapeError, /^tensor: invalid shape \[-1\]/);
   assertThrows(() => ops.tensor([1], undefined, { dtype: 'f64' as never }), DTypeError, /^tensor: unknown dtype 'f64'/);
+  // The raw flat constructor, called from plain JavaScript without its dtype argument.
+  assertThrows(() => ops.fromFlat([1], [1], undefined as never), DTypeError, /^tensor: unknown dtype 'undefined'/);
   assertThrows(() => ops.full([2], 1.5, { dtype: 'i32' }), DTypeError, /^full: value 1.5/);
   assertThrows(() => ops.full([2], -1, { dtype: 'u32' }), DTypeError, /^full: value -1/);
 });

@@ -29,6 +29,9 @@
 //   - The 4-k step stays a loop: NIR unrolls it (both halves of the block) when ROWS <= 20, and the
 //     unrolled code measured 30-50% slower (all 8 B rows live at once). Hence 32 rows in the tuning
 //     table (kernels/matmul.ts) for M > 8; small M takes fewer (ROWS is a multiple of 4).
+//   - Mesa's LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups on this AVX-512 machine, but LLVM 15's
+//     code for them ran every GEMM variant at 2.0-2.4 GFLOP/s (1024^3, 197x3072x768; 8-wide: up to 42)
+//     and fused attention at ViT-B in 915 ms instead of 38 (2026-11-27): the default 256 stays.
 //   1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
 //   vec4 blocks, 24 rows 22-25, 32 rows 26-27. Figures per shape are in matmul.wgsl's header.
 //   Wall clock in `npm run bench` (2026-11-27, after engine/platform.ts stopped Dawn's Node binding from

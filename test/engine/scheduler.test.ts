@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { emptyCache, ops, runtime, sync, type Tensor } from '../../index.js';
 import { testDevice } from '../helpers.js';
+import { garbageCollector, isNode } from '../../engine/platform.js';
 
 // engine/runtime.ts keeps each distinct uniform block in one slot of a uniform heap and reuses a bind
 // group whenever (pipeline, slot, buffers) repeats. These check that reuse happens, that it never serves
@@ -62,6 +63,12 @@ t('emptyCache while recorded work still reads pooled buffers: the work runs firs
   assert.equal(Array.from(await again.data()), [3, 5, 7, 9]);
   for (const x of [a, out, doubled, again]) x.dispose();
   await sync();
+});
+
+t('a garbage collector for dropped bind groups exists under Node only (browsers collect on their own schedule)', async () => {
+  const collect = await garbageCollector();
+  assert.is(collect !== null, isNode);
+  collect?.();
 });
 
 t.run();

@@ -6,7 +6,7 @@
  * drops a view's reference, and the buffer returns to the pool when its last view is gone. `tidy(fn)`
  * disposes every tensor created inside `fn` except those it returns or `keep`s.
  */
-import { byteSize, type DType, type AnyTypedArray } from './dtype.js';
+import { byteSize, checkDType, type DType, type AnyTypedArray } from './dtype.js';
 import { ArgumentError, DisposedError, ShapeError, fmtShape } from './errors.js';
 import { f16ArrayToF32 } from './f16.js';
 import { runtime, type Runtime } from './runtime.js';
@@ -178,6 +178,8 @@ export function empty(shape: Shape, dtype: DType, op = 'empty'): Tensor {
  * here instead of allocating gigabytes on the CPU first.
  */
 export function checkBindable(op: string, shape: Shape, dtype: DType, rt: Runtime = runtime(op)): number {
+  // Plain-JavaScript callers can pass anything: an unknown dtype would otherwise reach a shader's source.
+  checkDType(op, dtype);
   const bytes = Math.max(4, Math.ceil((sizeOf(shape) * byteSize(dtype)) / 4) * 4);
   const limit = rt.info.limits.maxStorageBufferBindingSize ?? 134217728;
   if (bytes > limit)

@@ -76,7 +76,6 @@ export function checkIntegers(values: ArrayLike<number>, dtype: 'i32' | 'u32', o
 
 /** Uploads a flat array into a new contiguous tensor. */
 export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, op = 'tensor'): Tensor {
-  checkDType(op, dtype);
   checkBindable(op, shape, dtype);
   const bytes = encode(values, dtype, op);
   const t = empty(shape, dtype, op);

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ops, hasF16, manualSeed, Generator, ShapeError, DTypeError, ArgumentError, type Tensor } from '../../engine/index.js';
+import { ops, empty, hasF16, manualSeed, Generator, ShapeError, DTypeError, ArgumentError, type Tensor } from '../../engine/index.js';
 import { assertRejects, assertThrows, testDevice } from '../helpers.js';
 import { NdArray, arbShape, arbFloats, expectClose, roundTo } from '../oracle.js';
 
@@ -54,6 +54,7 @@ t('tensor() refuses ragged nesting, wrong counts, non-numbers and out-of-range i
   assertThrows(() => ops.tensor([1], undefined, { dtype: 'f64' as never }), DTypeError, /^tensor: unknown dtype 'f64'/);
   // The raw flat constructor, called from plain JavaScript without its dtype argument.
   assertThrows(() => ops.fromFlat([1], [1], undefined as never), DTypeError, /^tensor: unknown dtype 'undefined'/);
+  assertThrows(() => empty([2], 'f64' as never), DTypeError, /^empty: unknown dtype 'f64'/);
   assertThrows(() => ops.full([2], 1.5, { dtype: 'i32' }), DTypeError, /^full: value 1.5/);
   assertThrows(() => ops.full([2], -1, { dtype: 'u32' }), DTypeError, /^full: value -1/);
 });

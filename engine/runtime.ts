@@ -13,9 +13,9 @@
  * steps of a training loop and the layers of a model, and the pool often hands the same buffers back.
  * `createBindGroup` was the largest host cost of a dispatch (~18 of ~28 us under Dawn on lavapipe; a
  * repeated 1-element add now costs ~20 us of CPU instead of ~38). Measured on the main job's image and
- * tabular runs: 67,000 dispatches, 27,000-30,000 bind groups built. The heap and the bind-group cache
- * are emptied together when the heap is full (after submitting the work that reads the old slots), and
- * the bind groups when the pool frees its buffers.
+ * tabular runs: 67,000 dispatches, 32,345 bind groups built (30,149 with the earlier 32,768-entry
+ * cache). The heap and the bind-group cache are emptied together when the heap is full (after
+ * submitting the work that reads the old slots), and the bind groups when the pool frees its buffers.
  *
  * Why the number of live bind groups is bounded: lavapipe (Mesa 25) backs every descriptor set with a
  * memory mapping of its own, and Linux caps a process at 65,530 mappings (vm.max_map_count). WebGPU
@@ -26,7 +26,7 @@
  * where the platform offers one (Node: `garbageCollector`), which frees the dropped bind groups at once.
  * The modality end-to-end test now peaks at ~14,600 mappings (36,000 before); the main job's image and
  * tabular runs force 3 collections, 53 ms in all. Binding the uniform block with a dynamic offset
- * instead (bind groups named by buffers alone) built only 10% fewer bind groups and made every dispatch
+ * instead (bind groups named by buffers alone) built only 16% fewer (27,313) and made every dispatch
  * cost lavapipe ~60 us more of GPU time (a 1-element add: 20 -> 82 us), so slots stay in the key.
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';

@@ -41,6 +41,18 @@ function plan(n: number, rows: number, axisStride: number, adapterClass: Adapter
 }
 
 /**
+ * Whether the vec4 column forms (softmax_cols4, backward_cols4) may run: the axis has unit stride in every
+ * operand, and every input row starts at the output row's offset mod 4, so that all walk the same vec4
+ * chunk boundaries: each input's offset, and its strides over the other (merged) dims, are multiples of 4
+ * apart from the output's (whose offset is 0). `rowStrides` are the merged strides of (a, b, out).
+ */
+function vec4Rows(axis: number, rowStrides: readonly (readonly number[])[], inputs: readonly StridedOperand[], outStrides: readonly number[]): boolean {
+  const outRows = rowStrides[2]!;
+  return outStrides[axis] === 1 && inputs.every((x, k) =>
+    x.strides[axis] === 1 && x.offset % 4 === 0 && rowStrides[k]!.every((s, d) => (s - outRows[d]!) % 4 === 0));
+}
+
+/**
  * Shared by forward and backward: `a` is x (forward) or y (backward), `b` is dy (backward only), `out`
  * the output's strides. The dims other than `axis` are merged where every operand allows.
  */
@@ -51,7 +63,8 @@ function launch(spec: SoftmaxSpec, forward: boolean, a: StridedOperand, b: Strid
   const rows = merged.shape.reduce((n, v) => n * v, 1);
   const n = spec.shape[spec.axis]!;
   const { columns, wg } = plan(n, rows, a.strides[spec.axis]!, spec.adapterClass);
-  const entryPoint = `${forward ? 'softmax' : 'backward'}_${columns ? 'cols' : 'rows'}`;
+  const vec4 = columns && vec4Rows(spec.axis, merged.strides, [a, ...(b ? [b] : [])], outStrides);
+  const entryPoint = `${forward ? 'softmax' : 'backward'}_${columns ? 'cols' : 'rows'}${vec4 ? '4' : ''}`;
   const params = new ParamWriter()
     .u32(rows)
     .u32(n)

@@ -22,6 +22,9 @@
 //           workgroup read consecutive addresses at every step. CPU adapters (lavapipe) use it whenever
 //           there are enough rows: it needs no barrier, and a lavapipe barrier is a coroutine switch
 //           per 8-wide SIMD batch.
+//   *_cols4: the same on CPU adapters when rows are contiguous in every operand (the usual last-axis
+//           case): each invocation walks its row as vec4 chunks of the flat buffer, with branch-free
+//           vec4 arithmetic. See the section above softmax_cols4 for why and how.
 //
 // Numerical stability: online max-subtracted sums, one exp per element
 //   The statistics pass keeps (m, s) with s = sum exp(x_i - m) and rescales s whenever the running max
@@ -41,14 +44,21 @@
 // backward reads y and dy twice and writes N. Bandwidth bound on GPUs; on lavapipe per-invocation work
 // dominates (see Measured).
 //
-// Measured (lavapipe, 2 cores shared with other jobs, llvmpipe LLVM 15, 256-bit SIMD; bench/norm-probe.ts,
-// best of three ~0.4 s batches; GB/s counts each input read once and each output written once)
-//   softmax 18912 x 197 (ViT-B scores, last axis):  74 ms, 0.40 GB/s
-//     same bytes, contiguousCopy kernel:           315 ms, 0.09 GB/s;  copyBufferToBuffer 3.4 ms, 8.7 GB/s
-//   logSoftmax, same shape:                          71 ms, 0.42 GB/s
-//   softmaxBackward, same shape (reads y, dy):       71 ms, 0.63 GB/s
-//   softmax over axis 1 of [96, 197, 197] (strided): 94 ms, 0.32 GB/s
-//   One run at load ~10 on the 2 cores; quieter runs were up to 1.5x faster.
+// Measured (lavapipe 25.0.7, 2 cores, Node/Dawn; bench/norm-probe.ts with PROBE_CPU_TIME=1, i.e. process
+// CPU time / 2, best of three ~0.4 s batches; GB/s counts each input read once and each output written
+// once; two runs each, 2026-11-27)
+//                                                   *_cols (scalar)      *_cols4
+//   softmax 18912 x 197 (ViT-B scores, last axis):  12.9-13.1 ms         7.4-7.8 ms, 3.8-4.0 GB/s
+//   logSoftmax, same shape:                          12.1-12.7 ms         6.4-6.6 ms, 4.5-4.7 GB/s
+//   softmaxBackward, same shape (reads y, dy):       12.2-12.6 ms         6.9-7.1 ms, 6.3-6.5 GB/s
+//   softmax over axis 1 of [96, 197, 197] (strided): 14.0-15.8 ms (always the scalar form)
+//   a copy of 4096 x 768 f32 (12.6 MB against softmax's 14.9) by the map kernel (x * 1): 4.3-4.9 ms;
+//   copyBufferToBuffer of softmax's bytes: 1.3 ms.
+//   What the scalar form spent (code variants, same probe): each of its two per-element loads ~3 ms;
+//   online_add's branches little, because the loads dominated. With vec4 loads the order flipped: the
+//   same vec4 kernel with online_add per element took 10.4 ms, of which ~5 ms were its branches
+//   (a plain sum instead: 5.5 ms), hence online_add4 and forward_value4.
+//   (Before 2026-11-27 this table read 71-94 ms: one run at load ~10, before Dawn's polls were paced.)
 
 alias T = f32;
 
@@ -119,6 +129,10 @@ fn exp_neg(d: f32) -> f32 {
   return exp(-min(d, 104.0));
 }
 
+fn exp_neg4(d: vec4<f32>) -> vec4<f32> {
+  return exp(-min(d, vec4<f32>(104.0)));
+}
+
 // Online softmax state: (running max m of the finite elements, s = sum exp(x_i - m), count of NaN /
 // +inf elements). s == 0 means no finite element yet (m is then meaningless).
 const EMPTY_STATE = vec3<f32>(0.0, 0.0, 0.0);
@@ -129,6 +143,23 @@ fn online_add(state: vec3<f32>, v: f32) -> vec3<f32> {
   if (state.y == 0.0) { return vec3<f32>(v, 1.0, state.z); }
   let e = exp_neg(abs(v - state.x));
   return select(vec3<f32>(state.x, state.y + e, state.z), vec3<f32>(v, state.y * e + 1.0, state.z), v > state.x);
+}
+
+// online_add for the elements of a vec4 with `inside` set, without a branch: the chunk's largest finite
+// element joins the running maximum first, and then one exp per element plus one for the rescale of s,
+// all selects, which lavapipe runs as straight SIMD code where online_add's per-element branches cost
+// more than the loads. (The first finite elements set m; a chunk with none leaves s at 0.)
+fn online_add4(state: vec3<f32>, v: vec4<f32>, inside: vec4<bool>) -> vec3<f32> {
+  let bits = bitcast<vec4<u32>>(v);
+  let poison = inside & ((bits & vec4<u32>(0x7fffffffu)) >= vec4<u32>(0x7f800000u)) & (bits != vec4<u32>(0xff800000u));
+  let finite = inside & ((bits & vec4<u32>(0x7fffffffu)) < vec4<u32>(0x7f800000u));
+  let vf = select(vec4<f32>(-3.4028234e38), v, finite);   // the lowest finite f32 where not finite
+  let chunk_max = max(max(vf.x, vf.y), max(vf.z, vf.w));
+  let started = state.y > 0.0;
+  let m = select(chunk_max, max(state.x, chunk_max), started);
+  let e = select(vec4<f32>(0.0), exp_neg4(vec4<f32>(m) - vf), finite);
+  let s = select(0.0, state.y * exp_neg(m - state.x), started) + dot(e, vec4<f32>(1.0));
+  return vec3<f32>(m, s, state.z + dot(select(vec4<f32>(0.0), vec4<f32>(1.0), poison), vec4<f32>(1.0)));
 }
 
 fn online_merge(a: vec3<f32>, b: vec3<f32>) -> vec3<f32> {
@@ -177,6 +208,21 @@ fn forward_value(v: f32, f: vec4<f32>) -> T {
   return T(select(exp(v - f.x) * f.y, 0.0, is_neg_inf(v)));
 }
 
+// forward_value for a vec4 without a branch: non-finite inputs go through the arithmetic as the lowest
+// finite f32 (exp of it underflows to 0) and their outputs are then selected.
+fn forward_value4(v: vec4<f32>, f: vec4<f32>) -> vec4<T> {
+  let bits = bitcast<vec4<u32>>(v);
+  let neg_infs = bits == vec4<u32>(0xff800000u);
+  let vs = select(vec4<f32>(-3.4028234e38), v, (bits & vec4<u32>(0x7fffffffu)) < vec4<u32>(0x7f800000u));
+  var o: vec4<f32>;
+  if (LOG) {
+    o = select(vs - vec4<f32>(f.x + f.z), vec4<f32>(neg_inf()), neg_infs);
+  } else {
+    o = select(exp_neg4(vec4<f32>(f.x) - vs) * f.y, vec4<f32>(0.0), neg_infs);
+  }
+  return vec4<T>(select(o, vec4<f32>(quiet_nan()), f.w != 0.0));
+}
+
 fn workgroup_row(wid: vec3<u32>, nwg: vec3<u32>) -> u32 {
   return wid.y * nwg.x + wid.x;
 }
@@ -210,6 +256,65 @@ fn softmax_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let f = finish(state);
   for (var k = 0u; k < p.n; k++) {
     y[base.z + k * p.out_axis_stride] = forward_value(f32(x[base.x + k * p.a_axis_stride]), f);
+  }
+}
+
+// ---- the column form over vec4s (CPU adapters, rows contiguous in every operand) ----
+// When the axis has unit stride in every operand, and every operand's row starts at the same offset mod 4
+// as the output's (kernels/softmax.ts checks), the column forms walk whole vec4 chunks of the flat
+// buffers instead of elements, masking off the elements of neighbouring rows. On lavapipe each per-lane
+// load or store is a bounds-checked scalar access per lane whatever its width, so a vec4 costs about what
+// one element did, and the vec4 arithmetic below has no branch (online_add4, forward_value4). The chunks
+// at a row's two ends are shared with the neighbouring rows, i.e. other invocations: those are written a
+// component at a time, never as whole vec4s. Buffers are whole multiples of 16 bytes
+// (engine/buffer-pool.ts), so a row's last chunk is inside its binding.
+
+// A row of the output: its elements [begin, end) and the vec4 chunks first ..= last that hold them.
+struct RowSpan {
+  begin: u32,
+  end: u32,
+  first: u32,
+  last: u32,
+}
+
+fn row_span(begin: u32) -> RowSpan {
+  return RowSpan(begin, begin + p.n, begin / 4u, (begin + p.n - 1u) / 4u);
+}
+
+// Which elements of chunk c (elements 4c .. 4c+3) lie in the row.
+fn chunk_mask(c: u32, span: RowSpan) -> vec4<bool> {
+  let i = vec4<u32>(4u * c) + vec4<u32>(0u, 1u, 2u, 3u);
+  return (i >= vec4<u32>(span.begin)) & (i < vec4<u32>(span.end));
+}
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read_write> y4: array<vec4<T>>;
+
+@compute @workgroup_size(WG)
+fn softmax_cols4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = workgroup_row(wid, nwg) * WG + lid3.x;
+  if (row >= p.rows) { return; }
+  let base = row_bases(row);
+  let span = row_span(base.z);
+  // Chunk c of y holds the elements of x's chunk x_first + c (u32 arithmetic wraps, so x_first may
+  // 'underflow' when x's rows lie below y's).
+  let x_first = base.x / 4u - span.first;
+  var state = EMPTY_STATE;
+  for (var c = span.first; c <= span.last; c++) {
+    state = online_add4(state, vec4<f32>(x4[x_first + c]), chunk_mask(c, span));
+  }
+  let f = finish(state);
+  for (var c = span.first; c <= span.last; c++) {
+    let o = forward_value4(vec4<f32>(x4[x_first + c]), f);
+    let inside = chunk_mask(c, span);
+    if (all(inside)) {
+      y4[c] = o;
+    } else {
+      for (var e = 0u; e < 4u; e++) {
+        if (inside[e]) { y4[c][e] = o[e]; }
+      }
+    }
   }
 }
 
@@ -261,5 +366,41 @@ fn backward_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   for (var k = 0u; k < p.n; k++) {
     let yv = f32(y_saved[base.x + k * p.a_axis_stride]);
     dx_out[base.z + k * p.out_axis_stride] = backward_value(yv, f32(dy_in[base.y + k * p.b_axis_stride]), total);
+  }
+}
+
+@group(0) @binding(1) var<storage, read> y_saved4: array<vec4<T>>;
+@group(0) @binding(2) var<storage, read> dy_in4: array<vec4<T>>;
+@group(0) @binding(3) var<storage, read_write> dx_out4: array<vec4<T>>;
+
+// backward_cols over vec4 chunks, as softmax_cols4 (y, dy and dx rows all start at the same offset mod 4).
+@compute @workgroup_size(WG)
+fn backward_cols4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = workgroup_row(wid, nwg) * WG + lid3.x;
+  if (row >= p.rows) { return; }
+  let base = row_bases(row);
+  let span = row_span(base.z);
+  let y_first = base.x / 4u - span.first;   // as x_first in softmax_cols4
+  let dy_first = base.y / 4u - span.first;
+  var total = 0.0;
+  for (var c = span.first; c <= span.last; c++) {
+    let yv = vec4<f32>(y_saved4[y_first + c]);
+    let dy = vec4<f32>(dy_in4[dy_first + c]);
+    let term = select(dy, dy * yv, !LOG);
+    total += dot(select(vec4<f32>(0.0), term, chunk_mask(c, span)), vec4<f32>(1.0));
+  }
+  for (var c = span.first; c <= span.last; c++) {
+    let yv = vec4<f32>(y_saved4[y_first + c]);
+    let dy = vec4<f32>(dy_in4[dy_first + c]);
+    let o = vec4<T>(select(yv * (dy - total), dy - exp(yv) * total, LOG));
+    let inside = chunk_mask(c, span);
+    if (all(inside)) {
+      dx_out4[c] = o;
+    } else {
+      for (var e = 0u; e < 4u; e++) {
+        if (inside[e]) { dx_out4[c][e] = o[e]; }
+      }
+    }
   }
 }

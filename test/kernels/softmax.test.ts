@@ -15,6 +15,7 @@ import {
   logSoftmax as oracleLogSoftmax,
   map,
   materialize,
+  slice as sliceNd,
   softmax as oracleSoftmax,
   sum,
   zip,
@@ -125,6 +126,11 @@ const FORMS: { name: string; shape: number[]; axis: number; transpose?: boolean 
   { name: 'columns: axis 1 of [B, C, T] read in place', shape: [3, 70, 40], axis: 1 },
   { name: 'columns: last axis of a transposed view', shape: [90, 80], axis: -1, transpose: true },
   { name: 'rows: strided axis with few rows', shape: [200, 5], axis: 0 },
+  // CPU adapters: contiguous rows as vec4 chunks of the flat buffer (rows of 13 start mid-chunk; rows of
+  // 3 share chunks with up to two neighbours; rows of 8 are whole chunks).
+  { name: 'columns over vec4 chunks: last axis, rows of 13', shape: [70, 13], axis: -1 },
+  { name: 'columns over vec4 chunks: rows of 3', shape: [2, 50, 3], axis: -1 },
+  { name: 'columns over vec4 chunks: rows of 8', shape: [66, 8], axis: -1 },
 ];
 
 for (const form of FORMS)
@@ -179,7 +185,50 @@ t('-inf entries give 0 (log: -inf); all -inf rows and NaN rows give NaN; both ke
   const got = await yc.data();
   for (let r = 0; r < rows.length; r++)
     for (let k = 0; k < 3; k++) expectClose([got[k * 100 + r * 20]!], [expectedSoftmax[r]![k]!], { ...PROB, what: `column form row ${r}` });
-  for (const v of [x, y, ly, wide, yc]) v.dispose();
+  // And as 100 contiguous rows of 3 (20 copies of each), the vec4 column form on CPU adapters: rows share
+  // chunks, so a NaN or -inf must not leak into a neighbouring row.
+  const tall = ops.tensor(rows.flatMap((r) => new Array(20).fill(r)), [100, 3]);
+  const yt = await ops.softmax(tall, -1).data();
+  const lyt = await ops.logSoftmax(tall, -1).data();
+  for (let r = 0; r < rows.length; r++)
+    for (const copy of [0, 7, 19]) {
+      const at = (r * 20 + copy) * 3;
+      expectClose(Array.from(yt.slice(at, at + 3)), expectedSoftmax[r]!, { ...PROB, what: `vec4 column form row ${r}` });
+      if (r === 0) expectClose(Array.from(lyt.slice(at, at + 3)), [-Infinity, -Math.log1p(Math.E), -Math.log1p(1 / Math.E)], { ...LOGPROB, what: 'vec4 logSoftmax' });
+    }
+  for (const v of [x, y, ly, wide, yc, tall]) v.dispose();
+});
+
+t('the vec4 column forms: every other operand offset and row stride, chosen only where rows align', async () => {
+  // Rows of x start at offsets 0, 4 or 2 (mod 4) of its buffer; the output's always at multiples of 13.
+  const full = ops.tensor(values(80 * 17, 5), [80, 17]);
+  const fe = await NdArray.fromTensor(full);
+  for (const start of [0, 4, 2]) {
+    const x = ops.narrow(full, 1, start, 13);
+    const xe = sliceNd(fe, [null, { start, end: start + 13 }]);
+    const y = ops.softmax(x, -1);
+    const ly = ops.logSoftmax(x, -1);
+    await expectTensorClose(y, oracleSoftmax(xe, -1), { atol: 1e-6, rtol: 1e-4, what: `softmax of columns ${start}..` });
+    await expectTensorClose(ly, oracleLogSoftmax(xe, -1), { atol: 1e-5, rtol: 1e-5, what: `logSoftmax of columns ${start}..` });
+    const dy = ops.narrow(full, 1, 4 - (start % 4), 13);
+    const dye = sliceNd(fe, [null, { start: 4 - (start % 4), end: 17 - (start % 4) }]);
+    const ye = await NdArray.fromTensor(y);
+    const dx = ops.softmaxBackward(y, dy, -1);
+    await expectTensorClose(dx, oracleSoftmaxBackward(ye, dye, -1), { atol: 1e-5, rtol: 1e-4, what: `softmaxBackward, dy from column ${4 - (start % 4)}` });
+    for (const v of [x, y, ly, dy, dx]) v.dispose();
+  }
+  full.dispose();
+  // The form each of those picks on a CPU adapter: vec4 chunks only where every row starts at the
+  // output row's offset mod 4 (x's row stride 17 and the output's 13 are 4 apart).
+  const spec = { dtype: 'f32' as const, shape: [80, 13], axis: 1, log: false, adapterClass: 'cpu' as const };
+  const out = [13, 1];
+  assert.is(softmaxLaunch(spec, { offset: 0, strides: [17, 1] }, out).entryPoint, 'softmax_cols4');
+  assert.is(softmaxLaunch(spec, { offset: 2, strides: [17, 1] }, out).entryPoint, 'softmax_cols');
+  assert.is(softmaxLaunch(spec, { offset: 0, strides: [15, 1] }, out).entryPoint, 'softmax_cols');
+  assert.is(softmaxLaunch(spec, { offset: 0, strides: [1, 80] }, out).entryPoint, 'softmax_cols');
+  assert.is(softmaxBackwardLaunch(spec, { offset: 0, strides: out }, { offset: 4, strides: [17, 1] }, out).entryPoint, 'backward_cols4');
+  assert.is(softmaxBackwardLaunch(spec, { offset: 0, strides: out }, { offset: 3, strides: [17, 1] }, out).entryPoint, 'backward_cols');
+  assert.is(softmaxLaunch({ ...spec, adapterClass: 'gpu' }, { offset: 0, strides: [17, 1] }, out).entryPoint, 'softmax_rows');
 });
 
 t('large magnitudes do not overflow; expanded (stride-0) axis; rank 0; empty', async () => {
@@ -203,9 +252,11 @@ t('f16: f32 math, outputs within f16 rounding', async () => {
     assert.throws(() => ops.tensor([1], [1], { dtype: 'f16' }), (e: unknown) => e instanceof DTypeError);
     return;
   }
-  for (const axis of [-1, 0]) {
-    const x = ops.tensor(values(5 * 197, 9), [5, 197], { dtype: 'f16' });
-    const dy = ops.tensor(values(5 * 197, 10), [5, 197], { dtype: 'f16' });
+  // [5, 197]: the row form (last axis) and the column form (axis 0); [70, 13]: the vec4 column form.
+  for (const [shape, axis] of [[[5, 197], -1], [[5, 197], 0], [[70, 13], -1]] as const) {
+    const n = shape[0] * shape[1];
+    const x = ops.tensor(values(n, 9), [...shape], { dtype: 'f16' });
+    const dy = ops.tensor(values(n, 10), [...shape], { dtype: 'f16' });
     const [xe, dye] = await Promise.all([NdArray.fromTensor(x), NdArray.fromTensor(dy)]);
     const y = ops.softmax(x, axis);
     const ly = ops.logSoftmax(x, axis);

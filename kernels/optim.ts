@@ -3,8 +3,8 @@
  * assignment). Both write into existing buffers, which is why they live apart from the map kernels that
  * always allocate their output.
  */
-import { coalesce } from './elementwise.js';
-import { ParamWriter, WG1D, grid1d, specialize, type ElementType, type Launch } from './launch.js';
+import { MAP_TUNING, coalesce } from './elementwise.js';
+import { ParamWriter, WG1D, grid1d, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
 
 export interface AdamStep {
   numel: number;
@@ -38,29 +38,40 @@ function optimParams(numel: number, gradOffset: number, flags: number, f: readon
   return w.finish();
 }
 
-/** Bindings: grad, weight, m, v. */
-export function adamLaunch(s: AdamStep): Launch {
-  const bc1 = 1 - s.beta1 ** s.step;
-  const bc2Sqrt = Math.sqrt(1 - s.beta2 ** s.step);
+/**
+ * The launch shape shared by both updates: units of four elements, the invocation shape of the map kernels
+ * for the adapter class, and the gradient bound as vec4s when its offset allows (optim.wgsl's header).
+ */
+function updateLaunch(entryPoint: 'adam' | 'sgd', numel: number, gradOffset: number, adapterClass: AdapterClass, params: ArrayBuffer): Launch {
+  const { wg, per } = MAP_TUNING[adapterClass];
+  const vecGrad = gradOffset % 4 === 0;
   return {
-    key: 'optim/adam',
-    code: () => specialize('optim'),
-    entryPoint: 'adam',
-    params: optimParams(s.numel, s.gradOffset, s.decoupled ? 1 : 0, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, bc1, bc2Sqrt]),
-    workgroups: grid1d(Math.ceil(s.numel / WG1D)),
+    key: `optim/${entryPoint}/grad${vecGrad ? 4 : 1}/wg${wg}/per${per}`,
+    code: () =>
+      specialize('optim', {}, vecGrad ? {
+        grad: '@group(0) @binding(1) var<storage, read> grad: array<vec4<f32>>;',
+        load_grad4: 'return grad[(p.grad_offset + e) / 4u];',
+      } : {}),
+    entryPoint,
+    constants: { WG: wg, PER: per },
+    params,
+    workgroups: grid1d(Math.ceil(numel / 4 / (wg * per))),
   };
 }
 
+/** Bindings: grad, weight, m, v. */
+export function adamLaunch(s: AdamStep, adapterClass: AdapterClass): Launch {
+  const bc1 = 1 - s.beta1 ** s.step;
+  const bc2Sqrt = Math.sqrt(1 - s.beta2 ** s.step);
+  const params = optimParams(s.numel, s.gradOffset, s.decoupled ? 1 : 0, [s.lr, s.beta1, s.beta2, s.eps, s.weightDecay, bc1, bc2Sqrt]);
+  return updateLaunch('adam', s.numel, s.gradOffset, adapterClass, params);
+}
+
 /** Bindings: grad, weight, momentum buffer (a placeholder when momentum is 0). */
-export function sgdLaunch(s: SgdStep): Launch {
+export function sgdLaunch(s: SgdStep, adapterClass: AdapterClass): Launch {
   const flags = (s.nesterov ? 2 : 0) | (s.first ? 4 : 0);
-  return {
-    key: 'optim/sgd',
-    code: () => specialize('optim'),
-    entryPoint: 'sgd',
-    params: optimParams(s.numel, s.gradOffset, flags, [s.lr, s.momentum, s.dampening, 0, s.weightDecay, 1, 1]),
-    workgroups: grid1d(Math.ceil(s.numel / WG1D)),
-  };
+  const params = optimParams(s.numel, s.gradOffset, flags, [s.lr, s.momentum, s.dampening, 0, s.weightDecay, 1, 1]);
+  return updateLaunch('sgd', s.numel, s.gradOffset, adapterClass, params);
 }
 
 export interface StridedView {

@@ -41,7 +41,7 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, op
   checkState(op, param, grad, [m, v]);
   if (param.size === 0) return;
   const st = param.storage(op);
-  st.rt.run(adamLaunch({ ...options, numel: param.size, gradOffset: grad.offset }), [
+  st.rt.run(adamLaunch({ ...options, numel: param.size, gradOffset: grad.offset }, st.rt.info.adapterClass), [
     grad.storage(op).buffer, st.buffer, m.storage(op).buffer, v.storage(op).buffer,
   ]);
 }
@@ -56,11 +56,11 @@ export function sgdUpdate(param: Tensor, grad: Tensor, momentumBuffer: Tensor | 
   if (param.size === 0) return;
   const st = param.storage(op);
   // Without momentum the kernel never reads its state binding, but WebGPU forbids binding one buffer to two
-  // writable slots, so a 4-byte placeholder fills it.
+  // writable slots, so a one-element placeholder (a 16-byte buffer, as every pooled buffer) fills it.
   const placeholder = momentumBuffer ? null : empty([1], 'f32', op);
   try {
     const state = (momentumBuffer ?? placeholder!).storage(op).buffer;
-    st.rt.run(sgdLaunch({ ...options, numel: param.size, gradOffset: grad.offset }), [grad.storage(op).buffer, st.buffer, state]);
+    st.rt.run(sgdLaunch({ ...options, numel: param.size, gradOffset: grad.offset }, st.rt.info.adapterClass), [grad.storage(op).buffer, st.buffer, state]);
   } finally {
     placeholder?.dispose();
   }

@@ -71,6 +71,15 @@
 //   lavapipe and was counted in the process CPU time): 36.0-38.2 ms (25-26 GFLOP/s), unfused 57-69 ms
 //   -> 1.6-1.8x in three runs; causal 25.2 ms. The issue's target, 3x faster than unfused (~23 ms, i.e. ~41 GFLOP/s, above what
 //   our best GEMM reaches on this adapter: 34-37 at 1024^3), is NOT met for the non-causal ViT-B case.
+//   Then softmax.wgsl's vec4 column form made the composition's softmax 1.7x faster (13.0 -> 7.4 ms):
+//   fused 36.1 ms, unfused 52.6 ms (mul 2.3 + Q K^T 21.3 + softmax ~7.5 + P V 25.0) -> 1.46x. The two
+//   GEMMs alone take 46 ms; 3x would need this kernel at ~17.5 ms, i.e. ~55 GFLOP/s.
+//   Small head dims and short sequences (the main job: d = 16, T = 7..50, B = 32, H = 4): the time is
+//   per row and key block, not per flop. At T = 17 the kernel takes ~0.96 ms whether d is 16 or 64, and
+//   doubling B doubles it (~5 us per workgroup of 32 rows), so it runs at ~2.5 GFLOP/s. Fewer rows or
+//   keys per block (16/8 rows, 1/3 keys per lane) did not help at T = 17..50; only at T <= 8 did 8 rows
+//   with 1 key per lane (0.40 vs 0.98 ms) and, in the backward, 8 rows with 1 walked row per lane (1.27
+//   vs 1.87 ms); not adopted for one modality's ~1 s.
 //   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)
 //   Text B=8 H=8 T=77 d=64 causal:        lanes 4.6 ms,   tiled 22.6 ms, unfused 17.4 ms -> 3.8x
 //   B=2 H=12 T=197: d=32 (32 rows) 10.6 ms 11 GFLOP/s; d=80 (16 rows) 38-44 ms 6.7-7.9; d=128 (16 rows)

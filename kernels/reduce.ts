@@ -165,7 +165,7 @@ const VEC4_BODIES = {
   x_binding: '@group(0) @binding(1) var<storage, read> x: array<vec4<T>>;',
   x_at: 'return x[i >> 2u][i & 3u];',
   x4_at: 'return x[i >> 2u];',
-  accumulate: `for (var r = start + 4u * lid; r < end; r += 4u * WG) {
+  accumulate: `for (var r = start + 4u * lid; r < end; r += 4u * lanes) {
     let q = x4_at(base + r);
     for (var e = 0u; e < 4u; e++) {
       if (r + e < end) { acc = combine(acc, load(q[e], r + e)); }
@@ -243,11 +243,14 @@ function coalesced(input: ReduceInput): Layout {
 /**
  * Tuning per adapter class. CPU (lavapipe): a workgroup is a loop on one core over 8-wide SIMD lanes,
  * barriers are expensive and only a few workgroups run at once, so workgroups are small and a split
- * needs only a handful of chunks. GPU: 256-wide workgroups and enough chunks to fill every SM.
+ * needs only a handful of chunks; with `runsMinOutputs` outputs or more (16 workgroups of one invocation
+ * per output, enough for a many-core CPU too) every reduction takes the barrier-free reduce_cols. GPU:
+ * 256-wide workgroups and enough chunks to fill every SM; one invocation per output only where outputs
+ * are neighbours in memory (`columnLayout`) or extents short.
  */
 const TUNING = {
-  cpu: { wg: 32, splitTarget: 16, minChunk: 4096, colsMinOutputs: 64, colsMaxExtent: 16 },
-  gpu: { wg: 256, splitTarget: 512, minChunk: 8192, colsMinOutputs: 4096, colsMaxExtent: 16 },
+  cpu: { wg: 32, splitTarget: 16, minChunk: 4096, colsMinOutputs: 64, colsMaxExtent: 16, runsMinOutputs: 512 },
+  gpu: { wg: 256, splitTarget: 512, minChunk: 8192, colsMinOutputs: 4096, colsMaxExtent: 16, runsMinOutputs: Infinity },
 } as const;
 
 /** Plans the dispatches of one reduction (n_out >= 1 and n_red >= 1; the engine handles empty cases). */
@@ -278,9 +281,13 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
     const cols4 = shape.outShape.length === 1 && innerOutputStride === 1 && input.offset % 4 === 0 && shape.redStrides.every((s) => s % 4 === 0);
     return cols4
       ? { launches: [launch('reduce_cols4', shape.nRed, 1, Math.ceil(shape.nOut / 4 / tune.wg), true)], partials: 0 }
-      : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg))], partials: 0 };
+      : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
   }
 
+  // CPU adapters with enough outputs whose runs are contiguous: one invocation per output walking its run
+  // (as vec4s where it is also 4-aligned), no barrier; see reduce.wgsl's header.
+  if (config.adapterClass === 'cpu' && innerRedStride === 1 && shape.nOut >= tune.runsMinOutputs)
+    return { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
   if (shape.nOut < tune.splitTarget && shape.nRed >= 2 * tune.minChunk) {
     const wanted = Math.min(Math.ceil(tune.splitTarget / shape.nOut), Math.floor(shape.nRed / tune.minChunk));
     const chunk = Math.ceil(shape.nRed / wanted / 4) * 4;

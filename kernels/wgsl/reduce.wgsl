@@ -43,9 +43,13 @@
 //                   bound as array<vec4<T>> and each invocation loads four consecutive elements at once,
 //                   combining them in index order: a quarter of the per-lane address computations and
 //                   loads, which dominate on CPU adapters (lavapipe turns each per-lane load into a gather).
-//   reduce_cols     one invocation per output element, reducing its extent sequentially. Used for short
+//   reduce_cols     one invocation per output element, reducing its extent sequentially (accumulate with
+//                   one lane; the vec4 variant walks a contiguous run four elements per load). Used for short
 //                   extents and for reductions over outer axes (sum over axis 0 of [4096,768]) where
-//                   consecutive invocations own consecutive outputs and so read consecutive addresses.
+//                   consecutive invocations own consecutive outputs and so read consecutive addresses; and
+//                   on CPU adapters for every reduction over contiguous runs with 512+ outputs (a row sum,
+//                   a logsumexp over scores): no barrier and no cross-lane step, which on lavapipe cost
+//                   more than the loads (see Measured).
 //   reduce_cols4    the same with four adjacent outputs per invocation and one vec4 load per reduced index
 //                   (vec4 variant: outputs contiguous and 4-aligned, reduced strides multiples of 4).
 //   cumsum_lines    one invocation per line along the scanned axis (moved innermost by the launcher),
@@ -59,20 +63,27 @@
 //   rank <= 8 on each side; offsets, strides and extents < 2^32; WG a power of two <= 256 and, for the
 //   subgroup path, >= the subgroup size (the CPU tuning's WG = 32 covers software adapters' 4-16 lanes).
 //
-// Measured (lavapipe, 2 cores, Node/Dawn, CPU tuning WG = 32; bench script kept in node_modules/.cache;
-// best of 3x4 runs, with the 2 cores shared by other jobs at load average ~15, so absolute figures are
-// pessimistic: elementwise neg of 16M f32 ran at 0.06-0.14 GB/s read+write in the same sessions):
-//   sum of a 4096x768 f32 tensor over the last axis (12.6 MB read, reduce_rows):
-//     35-47 ms = 0.27-0.36 GB/s with subgroups; 83 ms = 0.15 GB/s with the workgroup-memory tree
-//   full sum of 16M f32 elements (67 MB read, reduce_partial x16 + reduce_final):
-//     101-235 ms = 0.29-0.66 GB/s with subgroups; 281 ms = 0.24 GB/s with the tree
-//   For the CPU class, WG = 32 beat 64/128/256 (2-5x for the row sum): on lavapipe every barrier and
-//   tree level is a pass over the whole workgroup.
-//   Quiet machine, npm run bench -- reduce (wall clock, same process as the peers), before -> after the
-//   vec4 variant: sum over rows of 1024x3072 8.67 -> 3.77 ms (3.3 GB/s; jax-js 4.5 ms, tfjs 10.3 ms);
-//   full sum of 4M 11.2 -> 3.81 ms (4.4 GB/s; jax-js 4.4 ms, tfjs 15.1 ms); with reduce_cols4, the sum over
-//   columns of 1024x3072 8.44 -> 3.60 ms (3.5 GB/s; jax-js 8.1 ms, tfjs 59.5 ms). Row sums vary 3.8-4.3 ms
-//   between runs, level with jax-js (3.9-4.5 ms).
+// Measured (lavapipe 25.0.7, 2 cores, Node/Dawn; CPU tuning WG = 32)
+//   npm run bench -- reduce (wall clock, same process as the peers, 2026-11-27), after the vec4 variant:
+//   sum over rows of 1024x3072 3.77 ms (jax-js 4.5, tfjs 10.3), full sum of 4M 3.81 ms (jax-js 4.4,
+//   tfjs 15.1), with reduce_cols4 the sum over columns of 1024x3072 3.60 ms (jax-js 8.1, tfjs 59.5);
+//   before the vec4 variant 8.67, 11.2 and 8.44 ms.
+//   reduce_cols over contiguous runs on CPU adapters against one workgroup per output (reduce_rows with
+//   subgroups), process CPU time / 2, best of 3 batches of 0.3 s, two runs each (a /tmp script timing
+//   the ops, 2026-11-27):
+//                                   workgroup per output   invocation per output
+//     sum   1024 x 3072 rows        2.6-2.7 ms             1.9-2.2 ms
+//     max   1024 x 3072 rows        2.9-3.0                2.1-2.2
+//     mean  4096 x 768 rows         4.4                    1.9-2.3
+//     var   4096 x 768 rows         7.0-7.1                3.5
+//     argmax 4096 x 768 rows        5.7-5.8                2.7-2.8
+//     sum   4096 x 767 (unaligned)  6.2-6.3                3.8-3.9   (scalar walk)
+//     max   18912 x 197 (scores)    16.3-16.4              5.0-5.1   (scalar walk)
+//     logsumexp 18912 x 197         26.1-26.4              8.3-8.6   (its subgroup butterfly was the cost)
+//   Long runs with few outputs (64 x 262144, 100 x 100001) keep the workgroup per output below 512
+//   outputs: 7.3-10.8 ms either way. For the CPU class, WG = 32 beat 64/128/256 for reduce_rows (2-5x for
+//   the row sum, on a loaded machine): on lavapipe every barrier and tree level is a pass over the whole
+//   workgroup.
 
 alias T = f32;   // stored input element
 alias A = f32;   // accumulator value
@@ -208,13 +219,14 @@ fn red_offset(r: u32) -> u32 {
   return off;
 }
 
-// This invocation's share of reduced indices [start, end), strided by WG. The launcher swaps in a vec4
-// body when the reduced run is contiguous and 4-aligned (see the header): each invocation then takes four
-// consecutive elements per load, r = start + 4 lid, start + 4 (lid + WG), ..., still in increasing order.
-fn accumulate(base: u32, start: u32, end: u32, lid: u32) -> Acc {
+// The share of reduced indices [start, end) of invocation `lid` of `lanes` that split them (WG in a
+// workgroup per output, 1 in reduce_cols). The launcher swaps in a vec4 body when the reduced run is
+// contiguous and 4-aligned (see the header): each invocation then takes four consecutive elements per
+// load, r = start + 4 lid, start + 4 (lid + lanes), ..., still in increasing order.
+fn accumulate(base: u32, start: u32, end: u32, lid: u32, lanes: u32) -> Acc {
   var acc = identity();
   /*@accumulate*/
-  for (var r = start + lid; r < end; r += WG) {
+  for (var r = start + lid; r < end; r += lanes) {
     acc = combine(acc, load(x_at(base + red_offset(r)), r));
   }
   /*@end*/
@@ -241,7 +253,7 @@ fn x4_at(i: u32) -> vec4<T> {
 fn reduce_rows(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
   let o = wid.y * nwg.x + wid.x;
   if (o >= p.n_out) { return; }
-  let total = workgroup_reduce(accumulate(out_base(o), 0u, p.n_red, ids.lid), ids);
+  let total = workgroup_reduce(accumulate(out_base(o), 0u, p.n_red, ids.lid, WG), ids);
   if (ids.lid == 0u) { out[o] = finish(total); }
 }
 
@@ -255,7 +267,7 @@ fn reduce_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups
   let o = g / p.splits;
   let start = (g % p.splits) * p.chunk;
   let end = min(p.n_red, start + p.chunk);
-  let total = workgroup_reduce(accumulate(out_base(o), start, end, ids.lid), ids);
+  let total = workgroup_reduce(accumulate(out_base(o), start, end, ids.lid, WG), ids);
   if (ids.lid == 0u) { part_out[g] = total; }
 }
 
@@ -278,12 +290,7 @@ fn reduce_final(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) 
 fn reduce_cols(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ids: Ids) {
   let o = (wid.y * nwg.x + wid.x) * WG + ids.lid;
   if (o >= p.n_out) { return; }
-  let base = out_base(o);
-  var acc = identity();
-  for (var r = 0u; r < p.n_red; r++) {
-    acc = combine(acc, load(x_at(base + red_offset(r)), r));
-  }
-  out[o] = finish(acc);
+  out[o] = finish(accumulate(out_base(o), 0u, p.n_red, 0u, 1u));
 }
 
 // reduce_cols for four adjacent outputs per invocation (vec4 variant only): outputs contiguous and

@@ -291,6 +291,37 @@ t('vec4 loads of contiguous runs and of 4 adjacent columns: aligned and unaligne
   }
 });
 
+t('CPU adapters: one invocation per output over contiguous runs (512+ outputs, or short extents), vec4 where aligned, every kind', async () => {
+  // Rows of 20 (aligned: vec4 walk), 18 (rows start 2 apart mod 4: scalar walk), 7 (runs of 7 from a
+  // 4-aligned start every 8: vec4 walk with a ragged end) and 12 (short extents take reduce_cols on every
+  // adapter; vec4 here), with ties, a NaN row and -inf entries.
+  const plan = (x: Tensor) =>
+    reducePlan('sum', {
+      dtype: 'f32', offset: x.offset, outShape: [x.shape[0]!], outStrides: [x.strides[0]!], redShape: [x.shape[1]!], redStrides: [x.strides[1]!],
+    }, { adapterClass: 'cpu', subgroups: false }).launches[0]!;
+  for (const [rows, cols, stride] of [[600, 20, 20], [520, 18, 18], [530, 7, 8], [70, 12, 12]] as const) {
+    const data = Float64Array.from({ length: rows * stride }, (_, i) => Math.sin(i * 0.37) * 4 + (i % 5));
+    for (let c = 0; c < cols; c += 3) data[7 * stride + c] = 9; // tied maxima in row 7
+    data[11 * stride + cols - 1] = NaN;
+    data[12 * stride] = -Infinity;
+    const full = ops.tensor(Float32Array.from(data), [rows, stride]);
+    const x = stride === cols ? full : ops.slice(full, [null, { end: cols }]);
+    const picked = Array.from({ length: rows * cols }, (_, i) => data[Math.floor(i / cols) * stride + (i % cols)]!);
+    const xs = new NdArray([rows, cols], roundTo('f32', Float64Array.from(picked)));
+    try {
+      const launch = plan(x);
+      assert.is(launch.entryPoint, 'reduce_cols', `[${rows}, ${cols}] stride ${stride}`);
+      assert.is(launch.key.includes('/v4/'), stride % 4 === 0, `[${rows}, ${cols}] stride ${stride}: vec4 runs only where rows start 4-aligned`);
+      for (const path of ['engine', 'cpu-plain'] as const)
+        for (const kind of ['sum', 'mean', 'max', 'min', 'argmax', 'argmin', 'var', 'logsumexp', 'prod'] as const)
+          await check(path, kind, x, xs, 1, false, `[${rows}, ${cols}] stride ${stride} ${kind} ${path}`);
+    } finally {
+      if (x !== full) x.dispose();
+      full.dispose();
+    }
+  }
+});
+
 t('f16 inputs accumulate in f32', async () => {
   if (!hasF16()) return;
   const x = ops.ones([3000], { dtype: 'f16' });

@@ -88,8 +88,8 @@ function launch(entryPoint: string, t: ElementType, code: string, f: Fields): La
   return { key: `indexing/${entryPoint}/${t}`, code, entryPoint, params: params(f), workgroups: grid1d(Math.ceil(f.numel / WG1D)) };
 }
 
-/** gather, scatter_add and copy_into (scalar or vec4): PER positions per invocation, WG per workgroup (MAP_TUNING). */
-function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into' | 'copy_into_vec4', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
+/** gather and copy_into (scalar or vec4) and scatter_add: PER positions per invocation, WG per workgroup (MAP_TUNING). */
+function cursorLaunch(entryPoint: 'gather' | 'gather_vec4' | 'scatter_add' | 'copy_into' | 'copy_into_vec4', t: ElementType, f: Fields, adapterClass: AdapterClass): Launch {
   const { wg, per } = MAP_TUNING[adapterClass];
   return {
     key: `indexing/${entryPoint}/${t}/${wg}x${per}`,
@@ -101,6 +101,20 @@ function cursorLaunch(entryPoint: 'gather' | 'scatter_add' | 'copy_into' | 'copy
   };
 }
 
+/** Whether dim `inner` of `o` is contiguous and every other stride and the offset are multiples of 4. */
+function alignedRows(o: Strided, inner: number): boolean {
+  return o.strides[inner] === 1 && o.offset % 4 === 0 && o.strides.every((st, d) => d === inner || st % 4 === 0);
+}
+
+/** An alignedRows operand in units of 4 elements (the vec4 kernels' indexing). */
+function inUnits(o: Strided, inner: number): Strided {
+  return { offset: o.offset / 4, strides: o.strides.map((st, d) => (d === inner ? 1 : st / 4)) };
+}
+
+function shapeInUnits(shape: readonly number[], inner: number): number[] {
+  return shape.map((n, d) => (d === inner ? n / 4 : n));
+}
+
 /**
  * out[e] = x[x.offset + pos·x.strides + index[...] * axisStride] over `shape` (the index's shape); the
  * caller zeroes x's stride on `axis` and passes it as `axisStride`. Binds (x, index, out).
@@ -110,7 +124,14 @@ export function gatherLaunch(
 ): Launch {
   const numel = shape.reduce((n, d) => n * d, 1);
   const m = merged(shape, [x, index]);
-  return cursorLaunch('gather', t, { numel, shape: m.shape, axisSize, axisStride, x: m.operands[0], index: m.operands[1] }, adapterClass);
+  const [xm, im] = m.operands as [Strided, Strided];
+  const inner = m.shape.length - 1;
+  // Row lookups in units of 4 elements: x contiguous and 4-aligned along the innermost dim, the index
+  // constant along it.
+  const vec4 = m.shape[inner]! % 4 === 0 && im.strides[inner] === 0 && axisStride % 4 === 0 && alignedRows(xm, inner);
+  if (!vec4) return cursorLaunch('gather', t, { numel, shape: m.shape, axisSize, axisStride, x: xm, index: im }, adapterClass);
+  const fields = { numel: numel / 4, shape: shapeInUnits(m.shape, inner), axisSize, axisStride: axisStride / 4, x: inUnits(xm, inner), index: im };
+  return cursorLaunch('gather_vec4', t, fields, adapterClass);
 }
 
 /**
@@ -134,12 +155,10 @@ export function copyIntoLaunch(t: ElementType, shape: readonly number[], x: Stri
   const [xm, om] = m.operands as [Strided, Strided];
   const inner = m.shape.length - 1;
   // In units of 4 elements when each unit is one aligned vec4 in both tensors.
-  const vec4 = m.shape[inner]! % 4 === 0 && [xm, om].every((o) => o.strides[inner] === 1 && o.offset % 4 === 0 &&
-    o.strides.every((st, d) => d === inner || st % 4 === 0));
+  const vec4 = m.shape[inner]! % 4 === 0 && alignedRows(xm, inner) && alignedRows(om, inner);
   if (!vec4) return cursorLaunch('copy_into', t, { numel, shape: m.shape, x: xm, out: om }, adapterClass);
-  const units = (o: Strided): Strided => ({ offset: o.offset / 4, strides: o.strides.map((st, d) => (d === inner ? 1 : st / 4)) });
-  const shape4 = m.shape.map((n, d) => (d === inner ? n / 4 : n));
-  return cursorLaunch('copy_into_vec4', t, { numel: numel / 4, shape: shape4, x: units(xm), out: units(om) }, adapterClass);
+  const fields = { numel: numel / 4, shape: shapeInUnits(m.shape, inner), x: inUnits(xm, inner), out: inUnits(om, inner) };
+  return cursorLaunch('copy_into_vec4', t, fields, adapterClass);
 }
 
 /**

@@ -5,7 +5,9 @@
 //   gather       out[e] = x[x_base(e) + index[i_base(e)] * axis_stride] over the index's shape, i.e.
 //                torch.gather along `axis`; index_select is the same with the index broadcast (stride 0)
 //                over every dim but `axis`. An index outside [0, axis_size) cannot raise on the GPU, so
-//                that element is written as poison: NaN for floats, 0 for integers.
+//                that element is written as poison: NaN for floats, 0 for integers. gather_vec4 is the
+//                same in units of 4 elements for row lookups (contiguous, 4-aligned rows, one index per
+//                unit).
 //   scatter_add  out[o_base(e) + index[i_base(e)] * axis_stride] += src[s_base(e)] over the index's
 //                shape (torch.scatter_add_ into zeros). Out-of-range indices are skipped.
 //   copy_into    out[out_offset + pos(e)·out_strides] = x[x_offset + pos(e)·x_strides]: writes a strided
@@ -48,24 +50,27 @@
 // Constraints
 //   rank <= 8; indices are i32; offsets and strides < 2^32.
 //
-// Measured (lavapipe, 2 cores shared with other jobs at load average ~10, so only the ratios mean much;
-// best of 3x4 runs, bench script kept in node_modules/.cache; before the cursor walk above):
-//   embeddingLookup of 4096 rows x 768 f32 from a [30000,768] table: 443 ms, 0.06 GB/s read+write
-//   concat of two [2048,768] f32 along axis 1:                           407 ms, 0.06 GB/s
-//   scatterAdd of [4096,768] f32 rows into [30000,768] (f32 CAS loop):  502 ms, 0.05 GB/s
-//   elementwise neg of [4096,768] f32 in the same runs:                  244 ms, 0.10 GB/s
-// With the cursor walk (2026-11-27, quiet machine, best of 3 batches of 10; before -> after, same run):
-//   indexSelect of 4096 rows x 768 f32 from a [30000,768] table:  59.0 -> 18.8-19.8 ms (0.08 -> 0.32 GB/s)
-//   concat of expand([512,1,32] -> [512,8,32]) and [512,8,32] along the last axis (the point-cloud
-//   tokenizer's join): 5.4 -> 3.4 ms stepping rows only, 2.2-3.4 ms stepping planes; a contiguous copy
-//   of the expanded part alone (map kernel) 1.0 ms.
-//   scatterAdd of those 4096 rows back into [30000,768] (zero fill included; f32 CAS): 124.7 -> 88.8 ms.
-// Consecutive positions per invocation instead of positions WG apart (2026-11-27, quiet machine, best of 3
-// batches of 20; before -> after, same session): embedding lookup of 8192 rows x 16 from [100,16] 3.28 ->
-// 1.52 ms; the point-cloud join above 4.18 -> 3.73 ms; concat of two [2048,768] (axis 0 or 1) 17.9-19.0 ->
-// 18.1-18.6 ms and indexSelect of 4096 rows x 768 20.8 -> 21.2 ms, unchanged within noise.
-// copy_into_vec4 (same session, after the above): the point-cloud join 3.73 -> 1.25 ms; concat of two
-// [2048,768] 18.1-18.6 -> 6.9-7.1 ms (1.8 GB/s; the map kernel copies at ~4.5).
+// Measured (lavapipe 25.0.7, 2 cores). Now: bench/indexing-probe.ts with PROBE_CPU_TIME=1 (process CPU
+// time / 2, best of 3 batches of 0.3 s), 2026-11-27, after gather_vec4:
+//   indexSelect of 4096 rows x 768 f32 from [30000,768]:           6.1-6.5 ms (4.0 GB/s)
+//   embeddingLookup [32,77] x 512 from [49408,512] (CLIP text):   2.9-3.1 ms
+//   embeddingLookup 8192 x 16 from [100,16]:                      0.62-0.85 ms
+//   concat of two [2048,768] along axis 1 (copy_into_vec4):       5.5 ms (4.6 GB/s)
+//   the point-cloud tokenizer's join (concat of expand([512,1,32] -> [512,8,32]) and [512,8,32] along
+//   the last axis):                                                1.2 ms
+//   scatterAdd of the 4096 rows back into [30000,768] (zero fill of the 92 MB target included; f32 CAS):
+//                                                                  80 ms (0.32 GB/s)
+//   For scale, the map kernel copies at 5-6 GB/s on this machine.
+// How it got there (each step: before -> after in one session, 2026-11-27; the first two steps from a
+// script that was not kept):
+//   the cursor walk (one unravel per PER positions, not per element): indexSelect 59.0 -> 18.8-19.8 ms;
+//   the point-cloud join 5.4 -> 3.4 ms; scatterAdd 124.7 -> 88.8 ms. Earlier, at load ~10 and with a
+//   per-element unravel: embeddingLookup 443 ms, concat 407 ms, scatterAdd 502 ms.
+//   consecutive positions per invocation (not WG apart): embedding 8192 x 16 3.28 -> 1.52 ms; the join
+//   4.18 -> 3.73 ms; concat and indexSelect unchanged within noise.
+//   copy_into_vec4: the join 3.73 -> 1.25 ms; concat of two [2048,768] 18.1-18.6 -> 6.9-7.1 ms.
+//   gather_vec4 (process CPU time, two runs each): indexSelect 17.6-18.0 -> 6.1-6.5 ms, the CLIP-size
+//   embedding 7.2-7.5 -> 2.9 ms, embedding 8192 x 16 1.13-1.14 -> 0.62-0.64 ms.
 
 alias T = f32;        // element type of x / src / out
 alias S = u32;        // atomic cell type for scatter_add (u32 holding f32 bits, or i32 / u32)
@@ -233,6 +238,28 @@ fn copy_into_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   for (var j = 0u; j < PER; j++) {
     if (c.e >= p.numel) { return; }
     copied4[p.o_offset + c.w.o] = x4[p.x_offset + c.w.x];
+    c = advance(c);
+  }
+}
+
+// gather in units of 4 elements for row lookups (index_select, embedding): the innermost dim is contiguous
+// in x, its extent, x's offset, its other strides and axis_stride are multiples of 4 (passed in units of
+// 4), and the index is constant along it (stride 0), so each unit is one index load, one 16-byte load and
+// one 16-byte store. The output is the fresh contiguous `gathered`, unit e at gathered4[e].
+@group(0) @binding(3) var<storage, read_write> gathered4: array<vec4<T>>;
+
+@compute @workgroup_size(WG)
+fn gather_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+               @builtin(num_workgroups) nwg: vec3<u32>) {
+  var c = cursor_at(first_position(wid, lid, nwg));
+  for (var j = 0u; j < PER; j++) {
+    if (c.e >= p.numel) { return; }
+    let k = index[p.i_offset + c.w.i];
+    if (k < 0 || u32(k) >= p.axis_size) {
+      gathered4[c.e] = vec4<T>(poison());
+    } else {
+      gathered4[c.e] = x4[p.x_offset + c.w.x + u32(k) * p.axis_stride];
+    }
     c = advance(c);
   }
 }

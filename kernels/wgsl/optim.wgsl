@@ -29,8 +29,8 @@
 //   the grad declaration and load_grad4's body), else as scalars. Buffers are whole multiples of 16 bytes
 //   (engine/buffer-pool.ts), so every unit that starts below numel lies inside its bindings.
 //
-// Measured (lavapipe 25.0.7, 2 cores; 10M parameters, process CPU time / 2, best of 3 batches of 0.5 s,
-// a /tmp script timing ops.adamUpdate / ops.sgdUpdate; 2026-11-27):
+// Measured (lavapipe 25.0.7, 2 cores; 10M parameters, process CPU time / 2, best of 3 batches; the cases
+// of bench/reduce-probe.ts with PROBE_CPU_TIME=1, 2026-11-27, which read 26.3 and 19.1 ms in a later run):
 //                       one invocation per element (until this date)   vec4 units (this file)
 //   AdamW               49.5 ms (5.7 GB/s of its 28 B per element)       28.4-28.9 ms (9.7-9.9 GB/s)
 //   SGD with momentum   41.4 ms (4.8 GB/s of 20 B)                       20.4-20.7 ms (9.7-9.8 GB/s)

@@ -69,8 +69,8 @@
 //   tfjs 15.1), with reduce_cols4 the sum over columns of 1024x3072 3.60 ms (jax-js 8.1, tfjs 59.5);
 //   before the vec4 variant 8.67, 11.2 and 8.44 ms.
 //   reduce_cols over contiguous runs on CPU adapters against one workgroup per output (reduce_rows with
-//   subgroups), process CPU time / 2, best of 3 batches of 0.3 s, two runs each (a /tmp script timing
-//   the ops, 2026-11-27):
+//   subgroups): bench/reduce-probe.ts's cases with PROBE_CPU_TIME=1 (process CPU time / 2, best of 3
+//   batches of 0.3 s), two runs of each build, 2026-11-27:
 //                                   workgroup per output   invocation per output
 //     sum   1024 x 3072 rows        2.6-2.7 ms             1.9-2.2 ms
 //     max   1024 x 3072 rows        2.9-3.0                2.1-2.2

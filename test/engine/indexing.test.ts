@@ -2,6 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, ArgumentError, DTypeError, DisposedError, ShapeError, type DType, type Tensor } from '../../engine/index.js';
+import { gatherLaunch } from '../../kernels/indexing.js';
 import { testDevice } from '../helpers.js';
 import { NdArray, arbShape, arbTensorCaseOf, expectClose, materialize, sizeOf, stridesOf, unravel } from '../oracle.js';
 
@@ -181,6 +182,38 @@ t('embeddingLookup: ids of any shape pick rows of the table', async () => {
   const ids = ops.tensor([[2, 0], [1, 1]], undefined, { dtype: 'i32' });
   assert.equal(await ops.embeddingLookup(table, ids).toArray(), [[[20, 21], [0, 1]], [[10, 11], [10, 11]]]);
   assert.equal(await ops.embeddingLookup(table, [1]).toArray(), [[10, 11]]);
+});
+
+t('row lookups (indexSelect, embeddingLookup) copy 16-byte units where rows are 4-aligned (every dtype), elements where not', async () => {
+  const picks = [3, -1, 0, 6, 7, 3];
+  for (const dtype of types) {
+    // A [7, 16] store; views of it: the whole table, its first 12 columns (row stride 16), columns 2..13
+    // (offset 2: unaligned) and columns 0..5 (rows of 6).
+    const store = ops.reshape(ops.arange(0, 112, 1, { dtype }), [7, 16]);
+    const views: [string, Tensor, number, number, boolean][] = [
+      ['[7, 16]', store, 0, 16, true],
+      ['first 12 columns', ops.slice(store, [null, { end: 12 }]), 0, 12, true],
+      ['columns 2..13', ops.slice(store, [null, { start: 2, end: 14 }]), 2, 12, false],
+      ['columns 0..5', ops.slice(store, [null, { end: 6 }]), 0, 6, false],
+    ];
+    const ids = ops.tensor(Int32Array.from(picks), [2, 3], { dtype: 'i32' });
+    for (const [name, table, start, width, unitCopies] of views) {
+      const launch = gatherLaunch(dtype, [picks.length, width], 7, 16, { offset: start, strides: [0, 1] }, { offset: 0, strides: [1, 0] });
+      assert.is(launch.entryPoint, unitCopies ? 'gather_vec4' : 'gather', `${name}: kernel`);
+      const ref = build([2, 3, width], ([i, j, c]) => {
+        const k = picks[i! * 3 + j!]!;
+        return k < 0 || k >= 7 ? poisonOf(dtype) : k * 16 + start + c!;
+      });
+      const rows = ops.embeddingLookup(table, ids);
+      expectClose(await rows.data(), ref.data, { ...EXACT, what: `${dtype} ${name}` });
+      rows.dispose();
+    }
+    // Along axis 1 of [2, 7, 8] (axis stride 8): units within each picked row of every outer slice.
+    const cube = ops.reshape(ops.arange(0, 112, 1, { dtype }), [2, 7, 8]);
+    const picked = ops.indexSelect(cube, 1, [6, 0, 6]);
+    expectClose(await picked.data(), build([2, 3, 8], ([b, j, c]) => b! * 56 + [6, 0, 6][j!]! * 8 + c!).data, { ...EXACT, what: `${dtype} axis 1` });
+    for (const x of new Set([store, ids, cube, picked, ...views.map((v) => v[1])])) x.dispose();
+  }
 });
 
 t('gather (torch semantics) over strided inputs, poison for out-of-range indices', async () => {

@@ -29,6 +29,12 @@
 //   - The 4-k step stays a loop: NIR unrolls it (both halves of the block) when ROWS <= 20, and the
 //     unrolled code measured 30-50% slower (all 8 B rows live at once). Hence 32 rows in the tuning
 //     table (kernels/matmul.ts) for M > 8; small M takes fewer (ROWS is a multiple of 4).
+//   - Tried on 2026-11-27 for the main job's short-K shapes (3152 x {64,256} x 64 run at 25-29 GFLOP/s,
+//     ~3 us of CPU per workgroup beyond the flops): 8 columns per lane (two vec4 blocks sharing each
+//     shuffled A) ran 1024^3 at 30-35 and 3152x64x64 at 19-21 with 16-32 rows, below this kernel; and
+//     ROWS = 48 or 64 (loops over more than 32 trips are never unrolled, so the accumulators go to
+//     memory with indirect indexing) 8-10 GFLOP/s everywhere. Vec4 output stores where N % 4 == 0
+//     changed nothing measurable.
 //   - Mesa's LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups on this AVX-512 machine, but LLVM 15's
 //     code for them ran every GEMM variant at 2.0-2.4 GFLOP/s (1024^3, 197x3072x768; 8-wide: up to 42)
 //     and fused attention at ViT-B in 915 ms instead of 38 (2026-11-27): the default 256 stays.

@@ -1,6 +1,6 @@
 /**
  * Indexing throughput probe (not a test): times the cases quoted in the header of
- * kernels/wgsl/indexing.wgsl.
+ * kernels/wgsl/indexing.wgsl and kernels/wgsl/index_add.wgsl.
  *   XDG_RUNTIME_DIR=/tmp node scripts/run-test.mjs bench/indexing-probe.ts   (PROBE_CPU_TIME=1 on a shared machine)
  * Each case runs once to compile, then in batches for ~0.3 s, three times; the best batch counts
  * (bench/probe-timing.ts). GB/s counts each element read once and written once (index loads excluded).
@@ -37,4 +37,10 @@ await report('concat of expand([512,1,32] -> [512,8,32]) and [512,8,32], last ax
 const grads = ops.randn([4096, 768]);
 const index = ops.expand(ops.reshape(rows, [4096, 1]), [4096, 768]);
 await report('scatterAdd of 4096 rows x 768 f32 into [30000,768] (zero fill included)', 2 * rowBytes, () => [ops.scatterAdd([30000, 768], 0, index, grads)]);
+// The deterministic index_add of the same rows (index_add.wgsl: sort, then sums that write every row).
+await report('indexAdd of 4096 rows x 768 f32 into [30000,768] (embedding backward)', 2 * rowBytes, () => [ops.indexAdd([30000, 768], 0, rows, grads)]);
+const clipGrads = ops.randn([32 * 77, 512]);
+await report('indexAdd of [32*77] x 512 f32 into [49408,512] (CLIP text)', 2 * clipGrads.size * 4, () => [ops.indexAdd([49408, 512], 0, ids(32 * 77, 49408), clipGrads)]);
+const smallGrads = ops.randn([8192, 16]);
+await report('indexAdd of 8192 x 16 f32 into [100,16]', 2 * smallGrads.size * 4, () => [ops.indexAdd([100, 16], 0, ids(8192, 100), smallGrads)]);
 process.exit(0);

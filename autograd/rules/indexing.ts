@@ -20,19 +20,15 @@ function ownIndex(indices: IndexLike): Tensor {
   return indices instanceof Tensor ? save(indices) : fromFlat(indices, [indices.length], 'i32', 'indexSelect');
 }
 
-/** Sum of `g` into a tensor whose `axis` has `size` entries, g's slice j going to position index[j]. */
+/**
+ * Sum of `g` into a tensor whose `axis` has `size` entries, g's slice j going to position index[j]:
+ * raw.indexAdd, whose sums run in a fixed order, so repeated ids (a token twice in a batch) give the same
+ * gradient bits on every run.
+ */
 function indexAddBack(g: Tensor, axis: number, index: Tensor, size: number): Tensor {
   const target = [...g.shape];
   target[axis] = size;
-  const viewShape = g.shape.map((d, i) => (i === axis ? d : 1));
-  const shaped = raw.reshape(index, viewShape);
-  const expanded = raw.expand(shaped, g.shape);
-  try {
-    return raw.scatterAdd(target, axis, expanded, g);
-  } finally {
-    shaped.dispose();
-    expanded.dispose();
-  }
+  return raw.indexAdd(target, axis, index, g);
 }
 
 /** concat backward: the gradient's slice for each input. */

@@ -10,12 +10,13 @@
 import {
   copyIntoLaunch, gatherLaunch, oneHotLaunch, padLaunch, scatterAddLaunch, triangleLaunch, type PadMode, type Strided,
 } from '../../kernels/indexing.js';
+import { indexAddPlan, type IndexAddBuffer } from '../../kernels/index-add.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, contiguousStrides, normAxis, type Shape } from '../shape.js';
 import { empty, type Tensor } from '../tensor.js';
 import { fromFlat, zeros } from './creation.js';
-import { cast } from './elementwise.js';
+import { cast, contiguous } from './elementwise.js';
 import { reshape, unsqueeze } from './views.js';
 
 /** Indices as an i32 tensor, or host integers (validated on the host before any GPU work). */
@@ -182,6 +183,50 @@ export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tenso
   } finally {
     acc.dispose();
   }
+}
+
+/**
+ * torch's index_add into zeros, deterministically: out has `shape`, and slice j of `src` along `axis` is
+ * added to out's slice index[j] (index: a 1-D i32 tensor with src.shape[axis] entries; out-of-range entries
+ * are skipped, as scatterAdd does). Every output element sums its contributions in increasing j, so the
+ * result has the same bits on every run (kernels/wgsl/index_add.wgsl), unlike scatterAdd's atomics. The
+ * backward of indexSelect and embeddingLookup. Floats (f16 too) sum in f32, integers exactly (wrapping).
+ */
+export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor): Tensor {
+  const op = 'indexAdd';
+  const target = checkShape(op, shape);
+  src.storage(op);
+  requireIndex(op, index);
+  const a = normAxis(op, axis, Math.max(target.length, 1));
+  if (index.rank !== 1) throw new ShapeError(`${op}: index must be 1-D, got ${fmtShape(index.shape)}`);
+  if (src.rank !== target.length || src.shape.some((d, i) => (i === a ? d !== index.size : d !== target[i])))
+    throw new ShapeError(`${op}: src ${fmtShape(src.shape)} must match target ${fmtShape(target)} except along axis ${a}, where it needs index's ${index.size} entries`);
+  const out = empty(target, src.dtype, op);
+  if (out.size === 0) return out;
+  const outer = target.slice(0, a).reduce((n, d) => n * d, 1);
+  const inner = target.slice(a + 1).reduce((n, d) => n * d, 1);
+  const n = index.size;
+  if (n === 0) {
+    out.dispose();
+    return zeros(target, { dtype: src.dtype });
+  }
+  const srcC = contiguous(src);
+  const indexC = contiguous(index);
+  const plan = indexAddPlan({
+    dtype: src.dtype, n, size: target[a]!, outer, inner, indexOffset: indexC.offset, srcOffset: srcC.offset, adapterClass: out.storage(op).rt.info.adapterClass,
+  });
+  const scratch = {
+    keysA: empty([n], 'u32', op), posA: empty([n], 'u32', op), keysB: empty([n], 'u32', op), posB: empty([n], 'u32', op),
+    hist: empty([256 * plan.blocks], 'u32', op), starts: empty([target[a]! + 1], 'u32', op),
+  };
+  const buffers: Record<IndexAddBuffer, Tensor> = { ...scratch, index: indexC, src: srcC, out };
+  try {
+    const rt = out.storage(op).rt;
+    for (const { launch, binds } of plan.launches) rt.run(launch, binds.map((role) => buffers[role].storage(op).buffer));
+  } finally {
+    for (const t of [...Object.values(scratch), srcC, indexC]) t.dispose();
+  }
+  return out;
 }
 
 /** f32 one-hot encoding: result [...indices.shape, numClasses]. */

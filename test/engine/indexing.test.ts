@@ -1,10 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ops, hasF16, ArgumentError, DTypeError, DisposedError, ShapeError, type DType, type Tensor } from '../../engine/index.js';
+import { deviceInfo, empty, ops, hasF16, runtime, ArgumentError, DTypeError, DisposedError, ShapeError, type DType, type Tensor } from '../../engine/index.js';
+import { indexAddPlan, type IndexAddBuffer } from '../../kernels/index-add.js';
 import { gatherLaunch } from '../../kernels/indexing.js';
 import { testDevice } from '../helpers.js';
-import { NdArray, arbShape, arbTensorCaseOf, expectClose, materialize, sizeOf, stridesOf, unravel } from '../oracle.js';
+import { NdArray, arbShape, arbTensorCaseOf, expectClose, materialize, roundTo, sizeOf, stridesOf, unravel } from '../oracle.js';
 
 const t = suite('engine: indexing');
 let types: DType[] = ['f32', 'i32'];
@@ -303,6 +304,107 @@ t('scatterAdd with many collisions sums every contribution (atomic f32 and i32)'
   assert.equal(Array.from(await f.data()), [n, 0]);
   const i = ops.scatterAdd([1], 0, index, ops.ones([n], { dtype: 'i32' }));
   assert.equal(Array.from(await i.data()), [n]);
+});
+
+/**
+ * torch's index_add into zeros, summed left to right in j as the kernel promises: f32 sums rounded after
+ * every addition (f16: in f32, rounded to f16 once at the end), i32 sums wrapping. Out-of-range entries skip.
+ */
+function indexAddReference(dtype: DType, target: readonly number[], axis: number, index: readonly number[], src: NdArray): number[] {
+  const outer = target.slice(0, axis).reduce((n, d) => n * d, 1);
+  const inner = target.slice(axis + 1).reduce((n, d) => n * d, 1);
+  const size = target[axis]!;
+  const out = new Array<number>(outer * size * inner).fill(0);
+  for (let o = 0; o < outer; o++)
+    for (let j = 0; j < index.length; j++) {
+      const v = index[j]!;
+      if (v < 0 || v >= size) continue;
+      for (let i = 0; i < inner; i++) {
+        const at = (o * size + v) * inner + i;
+        const x = src.data[(o * index.length + j) * inner + i]!;
+        out[at] = dtype === 'i32' ? (out[at]! + x) | 0 : Math.fround(out[at]! + x);
+      }
+    }
+  return Array.from(roundTo(dtype, out));
+}
+
+t('indexAdd: left-to-right sums of every dtype and axis, duplicates, out-of-range entries, strided src and index', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...types).chain((dtype) =>
+        arbShape({ minRank: 1, maxRank: 3, maxDim: 6 }).chain((s) =>
+          fc.tuple(
+            fc.constant(dtype),
+            fc.constant(s),
+            fc.integer({ min: 0, max: s.length - 1 }),
+            fc.array(fc.integer({ min: -2, max: 8 }), { maxLength: 40 }),
+            fc.boolean(),
+          ),
+        ),
+      ),
+      async ([dtype, target, axis, picks, transposed]) => {
+        const srcShape = target.map((d, i) => (i === axis ? picks.length : d));
+        const n = srcShape.reduce((a, b) => a * b, 1);
+        const values = Array.from({ length: n }, (_, i) => (dtype === 'i32' ? ((i * 7) % 11) - 5 : Math.sin(i * 0.7) * 3));
+        const expectedSrc = new NdArray(srcShape, roundTo(dtype, values));
+        // When asked, the same values read through a permuted view (a non-contiguous src): stored with
+        // the dims reversed, then permuted back.
+        const reversed = [...srcShape].reverse();
+        const flip = transposed && srcShape.length >= 2;
+        const stored = flip
+          ? ops.tensor(Array.from(NdArray.filled(reversed, (i) => expectedSrc.at(...unravel(i, reversed).reverse())).data), reversed, { dtype })
+          : ops.tensor(values, srcShape, { dtype });
+        const src = flip ? ops.permute(stored, srcShape.map((_, d) => srcShape.length - 1 - d)) : stored;
+        // The index as a stepped view of a longer tensor (offset 1, stride 2).
+        const backing = ops.tensor(Int32Array.from([99, ...picks.flatMap((k) => [k, 99])]), [1 + 2 * picks.length], { dtype: 'i32' });
+        const index = ops.slice(backing, [{ start: 1, step: 2 }]);
+        const y = ops.indexAdd(target, axis, index, src);
+        try {
+          assert.equal([...y.shape], [...target]);
+          expectClose(await y.data(), indexAddReference(dtype, target, axis, picks, expectedSrc), { ...EXACT, what: `${dtype} [${target}] axis ${axis}` });
+        } finally {
+          for (const x of new Set([stored, src, backing, index, y])) x.dispose();
+        }
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+t('indexAdd: many blocks, 1-3 sort passes, vec4 and scalar units, both adapter classes give the same bits', async () => {
+  // 700 positions (3 blocks of 256) over targets of 300 (2 passes) and 70000 rows (3 passes) entries,
+  // with runs of one key spread over all blocks; rows of 8 (vec4 units) and of 3.
+  for (const [size, inner] of [[300, 8], [300, 3], [70000, 1]] as const) {
+    const picks = Array.from({ length: 700 }, (_, j) => (j % 5 === 0 ? 17 : (j * 37) % (size + 3)) - 1);
+    const values = Array.from({ length: 700 * inner }, (_, i) => Math.cos(i * 0.37) * 2);
+    const src = ops.tensor(values, [700, inner]);
+    const index = ops.tensor(Int32Array.from(picks), [700], { dtype: 'i32' });
+    const expected = indexAddReference('f32', [size, inner], 0, picks, new NdArray([700, inner], roundTo('f32', values)));
+    const y = ops.indexAdd([size, inner], 0, index, src);
+    expectClose(await y.data(), expected, { ...EXACT, what: `indexAdd [${size}, ${inner}]` });
+    // The other adapter class's split of the sums (one unit per invocation, or a line per invocation).
+    const plan = indexAddPlan({ dtype: 'f32', n: 700, size, outer: 1, inner, indexOffset: 0, srcOffset: 0, adapterClass: deviceInfo().adapterClass === 'cpu' ? 'gpu' : 'cpu' });
+    assert.is(plan.passes, size === 70000 ? 3 : 2);
+    const scratch = {
+      keysA: empty([700], 'u32'), posA: empty([700], 'u32'), keysB: empty([700], 'u32'), posB: empty([700], 'u32'),
+      hist: empty([256 * plan.blocks], 'u32'), starts: empty([size + 1], 'u32'),
+    };
+    const other = empty([size, inner], 'f32');
+    const buffers: Record<IndexAddBuffer, Tensor> = { ...scratch, index, src, out: other };
+    for (const { launch, binds } of plan.launches) runtime().run(launch, binds.map((role) => buffers[role].storage('test').buffer));
+    expectClose(await other.data(), expected, { ...EXACT, what: `indexAdd [${size}, ${inner}], the other class's launch` });
+    for (const x of [src, index, y, other, ...Object.values(scratch)]) x.dispose();
+  }
+});
+
+t('indexAdd errors name the op and the shapes', () => {
+  const src = ops.zeros([3, 2]);
+  const index = ops.tensor(Int32Array.from([0, 1, 0]), [3], { dtype: 'i32' });
+  assert.throws(() => ops.indexAdd([2, 2], 0, ops.reshape(index, [3, 1]), src), (e: unknown) => e instanceof ShapeError && /indexAdd: index must be 1-D/.test(String(e)));
+  assert.throws(() => ops.indexAdd([2, 3], 0, index, src), (e: unknown) => e instanceof ShapeError && /indexAdd: src \[3,2\]/.test(String(e)));
+  assert.throws(() => ops.indexAdd([2, 2], 0, ops.zeros([3]), src), (e: unknown) => e instanceof DTypeError && /indexAdd: indices must be an i32 tensor/.test(String(e)));
+  assert.throws(() => ops.indexAdd([2, 2], 2, index, src), (e: unknown) => e instanceof ArgumentError && /indexAdd/.test(String(e)));
+  for (const x of [src, index]) x.dispose();
 });
 
 t('oneHot: f32 rows, NaN rows for out-of-range classes', async () => {

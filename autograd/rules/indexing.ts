@@ -1,8 +1,10 @@
 /**
  * Backward rules for data movement:
  *   concat / stack   -> each input gets its slice of the gradient (views, no copies)
- *   indexSelect / embeddingLookup / gather -> scatter-add of the gradient back to the source positions
+ *   indexSelect / embeddingLookup -> indexAdd of the gradient back to the selected slices (deterministic)
+ *   gather           -> scatterAdd of the gradient back to the gathered elements (atomic)
  *   scatterAdd       -> gather of the gradient at the scattered positions (src gets no gradient outside index)
+ *   indexAdd         -> indexSelect of the gradient at the indexed slices
  *   pad              -> constant: the interior slice; reflect/circular: every output position is a copy of
  *                       one input position per padded dim, so the gradient is scatter-added back dim by dim
  * oneHot has no gradient (its input is an index tensor).
@@ -92,6 +94,18 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const idx = save(index);
   const shape = x.shape;
   return record('gather', out, [x], [idx], (g) => [raw.scatterAdd(shape, a, idx, g)]);
+}
+
+/**
+ * indexAdd backward: src's slice j gets g's slice index[j] (indexSelect; like the forward's skipped
+ * out-of-range entries, those slices read indexSelect's poison).
+ */
+export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor): Tensor {
+  const out = raw.indexAdd(shape, axis, index, src);
+  if (!anyNeedsGrad(src)) return out;
+  const a = normAxis('indexAdd', axis, Math.max(shape.length, 1));
+  const idx = save(index);
+  return record('indexAdd', out, [src], [idx], (g) => [raw.indexSelect(g, a, idx)]);
 }
 
 /** scatterAdd backward: src's gradient is g gathered at the index positions (zero where index does not reach). */

@@ -284,9 +284,9 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
       : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
   }
 
-  // CPU adapters with enough outputs whose runs are contiguous: one invocation per output walking its run
-  // (as vec4s where it is also 4-aligned), no barrier; see reduce.wgsl's header.
-  if (config.adapterClass === 'cpu' && innerRedStride === 1 && shape.nOut >= tune.runsMinOutputs)
+  // Enough outputs whose runs are contiguous (CPU adapters only, by runsMinOutputs): one invocation per
+  // output walking its run (as vec4s where it is also 4-aligned), no barrier; see reduce.wgsl's header.
+  if (innerRedStride === 1 && shape.nOut >= tune.runsMinOutputs)
     return { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
   if (shape.nOut < tune.splitTarget && shape.nRed >= 2 * tune.minChunk) {
     const wanted = Math.min(Math.ceil(tune.splitTarget / shape.nOut), Math.floor(shape.nRed / tune.minChunk));

@@ -80,6 +80,13 @@
 //   keys per block (16/8 rows, 1/3 keys per lane) did not help at T = 17..50; only at T <= 8 did 8 rows
 //   with 1 key per lane (0.40 vs 0.98 ms) and, in the backward, 8 rows with 1 walked row per lane (1.27
 //   vs 1.87 ms); not adopted for one modality's ~1 s.
+//   Folding the idle lanes of P V at d = 16 (4 chunks on 8 lanes: two row groups of 4 lanes, each lane
+//   accumulating every other row, p picked per group by a select) was tried the same day: without P V
+//   at all the kernel took the same ~1 ms at T = 17 (1.85 against 2.45 ms at T = 50), so the fold could
+//   win little. Written with a helper that took the per-row arrays by value it ran T = 50 in 2.39-2.52
+//   ms against 2.74-3.06 (T = 7: 0.82-0.86 against 0.94-0.99), but that helper made d = 64 (one group)
+//   30% slower (47 against 35 ms at ViT-B); written with inline selects, d = 64 was unchanged and d = 16
+//   25-30% slower (T = 50: 3.5-4.0 ms). Not kept: NIR's unrolling decides these, not the arithmetic.
 //   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)
 //   Text B=8 H=8 T=77 d=64 causal:        lanes 4.6 ms,   tiled 22.6 ms, unfused 17.4 ms -> 3.8x
 //   B=2 H=12 T=197: d=32 (32 rows) 10.6 ms 11 GFLOP/s; d=80 (16 rows) 38-44 ms 6.7-7.9; d=128 (16 rows)

@@ -1,5 +1,5 @@
 // Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
-// CLI with its peers (tfjs-webgpu, jax-js), the GEMM, attention and convolution probes, and the kernel, engine,
+// CLI with its peers (tfjs-webgpu, jax-js), the GEMM, attention, convolution, indexing and reduction probes, and the kernel, engine,
 // autograd and nn test suites with uvu and fast-check, each one self-contained .mjs under .devbench/
 // (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.
@@ -16,6 +16,8 @@ await build({ ...common, entryPoints: ['dist/bench/run.js'], outfile: `${out}/be
 await build({ ...common, entryPoints: ['dist/bench/gemm-probe.js'], outfile: `${out}/gemm-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/attention-probe.js'], outfile: `${out}/attention-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/conv-probe.js'], outfile: `${out}/conv-probe.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/indexing-probe.js'], outfile: `${out}/indexing-probe.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/reduce-probe.js'], outfile: `${out}/reduce-probe.mjs` });
 // The GEMM kernels' own suite alone (its subgroup-matrix test runs only where the adapter has matrix units).
 await build({ ...common, entryPoints: ['dist/test/kernels/matmul.test.js'], outfile: `${out}/matmul-test.mjs` });
 
@@ -34,4 +36,4 @@ writeFileSync(entry, [
   'process.exit(process.exitCode ?? 0);',
 ].join('\n'));
 await build({ ...common, entryPoints: [entry], outfile: `${out}/tests.mjs` });
-console.log(`bundled ${files.length} test files, the bench and the GEMM, attention and convolution probes into ${out}/`);
+console.log(`bundled ${files.length} test files, the bench and the GEMM, attention, convolution, indexing and reduction probes into ${out}/`);

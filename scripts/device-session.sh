@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# tune diagnose variants matmul-test attention attention-tiles conv bench tests).
+# tune diagnose variants matmul-test attention attention-tiles conv indexing reduce bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -100,7 +100,11 @@ want attention-tiles && step attention-tiles 150 env PROBE_QUICK=1 PROBE_TILES=1
 # Every convolution kernel forced on the GPU: conv_gemm, the patchify GEMM path and conv_lanes (a fixed
 # subgroup width lets it run there too; CPUs take it by default).
 want conv && step conv 150 env PROBE_KERNELS=tiled,lanes,gemm node .devbench/conv-probe.mjs
+# The lookup, index_add (its serial-per-block radix sort was never timed on a GPU), reduction and
+# optimizer-update kernels changed on 2026-11-27 for CPU adapters; these probes time their GPU paths.
+want indexing && step indexing 60 node .devbench/indexing-probe.mjs
+want reduce && step reduce 60 node .devbench/reduce-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
 want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
 want tests && step tests 100 node .devbench/tests.mjs
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

@@ -277,8 +277,12 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
   const innerRedStride = shape.redStrides[shape.redStrides.length - 1];
   const columnLayout = innerOutputStride === 1 && innerRedStride !== 1 && shape.nOut >= tune.colsMinOutputs;
   if (shape.nRed <= tune.colsMaxExtent || columnLayout) {
-    // Four adjacent outputs per invocation when they are contiguous and every reduced step keeps 4-alignment.
-    const cols4 = shape.outShape.length === 1 && innerOutputStride === 1 && input.offset % 4 === 0 && shape.redStrides.every((s) => s % 4 === 0);
+    // Four adjacent outputs per invocation when the innermost kept dim is contiguous with a multiple of 4
+    // entries (so each group of four shares its other coordinates) and every other step keeps 4-alignment.
+    const outer = shape.outStrides.slice(0, -1);
+    const innerOutputs = shape.outShape[shape.outShape.length - 1]!;
+    const cols4 = innerOutputStride === 1 && (shape.outShape.length === 1 || innerOutputs % 4 === 0) && outer.every((s) => s % 4 === 0) &&
+      input.offset % 4 === 0 && shape.redStrides.every((s) => s % 4 === 0);
     return cols4
       ? { launches: [launch('reduce_cols4', shape.nRed, 1, Math.ceil(shape.nOut / 4 / tune.wg), true)], partials: 0 }
       : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };

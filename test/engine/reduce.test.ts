@@ -322,6 +322,30 @@ t('CPU adapters: one invocation per output over contiguous runs (512+ outputs, o
   }
 });
 
+t('four adjacent outputs per invocation over a middle axis (max-pooling a group of points): every kind, aligned or not', async () => {
+  // [70, 5, 12] reduced over axis 1: outputs [70, 12], contiguous inner dim of 12 (reduce_cols4); [70, 5, 6]:
+  // 6 inner outputs (one per invocation); the first of them also as a view at offset 4 of a larger buffer.
+  for (const [m, k, c, offset] of [[70, 5, 12, 0], [70, 5, 12, 4], [70, 5, 6, 0]] as const) {
+    const data = Float64Array.from({ length: offset + m * k * c }, (_, i) => Math.sin(i * 0.61) * 3 + (i % 7));
+    data[offset + 3 * k * c + 2 * c + 1] = NaN;
+    const whole = ops.tensor(Float32Array.from(data), [offset + m * k * c]);
+    const x = ops.reshape(ops.slice(whole, [{ start: offset }]), [m, k, c]);
+    const xs = new NdArray([m, k, c], roundTo('f32', data.slice(offset)));
+    const launch = reducePlan('max', {
+      dtype: 'f32', offset: x.offset, outShape: [m, c], outStrides: [k * c, 1], redShape: [k], redStrides: [c],
+    }, { adapterClass: 'cpu', subgroups: false }).launches[0]!;
+    assert.is(launch.entryPoint, c % 4 === 0 ? 'reduce_cols4' : 'reduce_cols', `[${m}, ${k}, ${c}] at offset ${offset}`);
+    try {
+      for (const path of ['engine', 'cpu-plain', 'gpu-plain'] as const)
+        for (const kind of ['sum', 'max', 'argmax', 'var', 'logsumexp'] as const)
+          await check(path, kind, x, xs, 1, false, `[${m}, ${k}, ${c}] at ${offset} ${kind} ${path}`);
+    } finally {
+      x.dispose();
+      whole.dispose();
+    }
+  }
+});
+
 t('f16 inputs accumulate in f32', async () => {
   if (!hasF16()) return;
   const x = ops.ones([3000], { dtype: 'f16' });

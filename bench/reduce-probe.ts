@@ -32,6 +32,10 @@ await report('max over rows of 18912x197 (attention scores)', bytes(scores), () 
 await report('logsumexp over rows of 18912x197', bytes(scores), () => [ops.logsumexp(scores, -1)]);
 await report('sum over rows of 64x262144 (few long rows)', bytes(long), () => [ops.sum(long, -1)]);
 await report('sum over columns of 1024x3072', bytes(wide), () => [ops.sum(wide, 0)]);
+const groups = ops.randn([512, 8, 32]);
+const bigGroups = ops.randn([4096, 16, 128]);
+await report('max over axis 1 of [512,8,32] (point groups)', bytes(groups), () => [ops.max(groups, 1)]);
+await report('max over axis 1 of [4096,16,128]', bytes(bigGroups), () => [ops.max(bigGroups, 1)]);
 await report('sum of all 3M elements of 1024x3072', bytes(wide), () => [ops.sum(wide)]);
 
 const n = 10_000_000;

@@ -82,9 +82,10 @@
 //     sum   4096 x 767 (unaligned)  6.2-6.3                3.8-3.9   (scalar walk)
 //     max   18912 x 197 (scores)    16.3-16.4              5.0-5.1   (scalar walk)
 //     logsumexp 18912 x 197         26.1-26.4              8.3-8.6   (its subgroup butterfly was the cost)
-//   reduce_cols4 over a middle axis, once it no longer required a single kept dim (same probe settings,
-//   a /tmp script, 2026-11-27): max over axis 1 of [512, 8, 32] 1.00 -> 0.45 ms, of [512, 8, 64] 1.20 ->
-//   0.74 ms, of [4096, 16, 128] 18.4 -> 7.8 ms (the point-cloud tokenizer's max-pooling shapes first).
+//   reduce_cols4 over a middle axis, once it no longer required a single kept dim (same settings, one
+//   run of each build, 2026-11-27): max over axis 1 of [512, 8, 32] 1.00 -> 0.45 ms, of [512, 8, 64]
+//   1.20 -> 0.74 ms, of [4096, 16, 128] 18.4 -> 7.8 ms (the point-cloud tokenizer's max-pooling shapes;
+//   the first and last are reduce-probe cases).
 //   Long runs with few outputs (64 x 262144, 100 x 100001) keep the workgroup per output below 512
 //   outputs: 7.3-10.8 ms either way. For the CPU class, WG = 32 beat 64/128/256 for reduce_rows (2-5x for
 //   the row sum, on a loaded machine): on lavapipe every barrier and tree level is a pass over the whole

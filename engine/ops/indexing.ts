@@ -168,6 +168,18 @@ export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tenso
     throw new ShapeError(`scatterAdd: index ${fmtShape(index.shape)}, src ${fmtShape(src.shape)} and target ${fmtShape(target)} must have the same rank`);
   if (index.shape.some((d, i) => d > src.shape[i]! || (i !== a && d > target[i]!)))
     throw new ShapeError(`scatterAdd: index shape ${fmtShape(index.shape)} must fit inside src ${fmtShape(src.shape)}, and inside target ${fmtShape(target)} outside axis ${a}`);
+  // Whole slices (the index constant outside the axis, as an expanded 1-D index is, and covering src and
+  // the target there): indexAdd gives the same sums deterministically, and faster.
+  const wholeSlices = index.rank > 0 && index.strides.every((st, i) => i === a || st === 0 || index.shape[i] === 1) &&
+    index.shape.every((d, i) => d === src.shape[i] && (i === a || d === target[i]));
+  if (wholeSlices) {
+    const line = index.view([index.shape[a]!], [index.strides[a]!]);
+    try {
+      return indexAdd(target, a, line, src);
+    } finally {
+      line.dispose();
+    }
+  }
   const accType = src.dtype === 'f16' ? 'f32' : src.dtype;
   const acc = zeros(target, { dtype: accType });
   if (index.size > 0) {
@@ -186,7 +198,8 @@ export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tenso
 }
 
 /**
- * torch's index_add into zeros, deterministically: out has `shape`, and slice j of `src` along `axis` is
+ * torch's index_add into zeros, deterministically (scatterAdd takes this path when its index names whole
+ * slices): out has `shape`, and slice j of `src` along `axis` is
  * added to out's slice index[j] (index: a 1-D i32 tensor with src.shape[axis] entries; out-of-range entries
  * are skipped, as scatterAdd does). Every output element sums its contributions in increasing j, so the
  * result has the same bits on every run (kernels/wgsl/index_add.wgsl), unlike scatterAdd's atomics. The

@@ -42,11 +42,12 @@
 //   Several index elements may hit the same output, so additions are atomic: atomicAdd for i32/u32; for
 //   f32 a compare-exchange loop on the bit pattern (WGSL has no float atomics). The summation order then
 //   follows the hardware's scheduling, so f32 results may differ in the last bits between runs (as
-//   torch's CUDA scatter_add_). The gradients of index_select and embedding lookups, where one index names
-//   a whole slice, do not come here: index_add.wgsl sorts the index positions by target and sums each
-//   output in index order, deterministically and, for embedding-sized tables, 3-4x faster than this
-//   kernel (no atomics, no separate zero fill). scatter_add keeps serving gather's backward, where every
-//   element has its own index.
+//   torch's CUDA scatter_add_). Where each index names a whole slice (the gradients of index_select and
+//   embedding lookups, or a scatterAdd with an index expanded from 1-D) the op does not come here:
+//   index_add.wgsl sorts the index positions by target and sums each output in index order,
+//   deterministically and, for embedding-sized tables, 3-4x faster than this kernel (no atomics, no
+//   separate zero fill). This kernel keeps the cases where elements have indices of their own (gather's
+//   backward).
 //
 // Constraints
 //   rank <= 8; indices are i32; offsets and strides < 2^32.

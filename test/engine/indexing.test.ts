@@ -297,13 +297,17 @@ t('scatterAdd accumulates duplicates (the backward of gather), f32/f16/i32, stri
   );
 });
 
-t('scatterAdd with many collisions sums every contribution (atomic f32 and i32)', async () => {
+t('scatterAdd with many collisions sums every contribution (atomic f32 and i32, and the whole-slice path)', async () => {
   const n = 5000;
-  const index = ops.zeros([n], { dtype: 'i32' });
-  const f = ops.scatterAdd([2], 0, index, ops.ones([n]));
-  assert.equal(Array.from(await f.data()), [n, 0]);
-  const i = ops.scatterAdd([1], 0, index, ops.ones([n], { dtype: 'i32' }));
-  assert.equal(Array.from(await i.data()), [n]);
+  // A [n, 2] index of its own per element (not whole slices): the atomic kernel.
+  const index = ops.zeros([n, 2], { dtype: 'i32' });
+  const f = ops.scatterAdd([2, 2], 0, index, ops.ones([n, 2]));
+  assert.equal(Array.from(await f.data()), [n, n, 0, 0]);
+  const i = ops.scatterAdd([1, 2], 0, index, ops.ones([n, 2], { dtype: 'i32' }));
+  assert.equal(Array.from(await i.data()), [n, n]);
+  // A 1-D index names whole (one-element) slices: indexAdd.
+  const line = ops.zeros([n], { dtype: 'i32' });
+  assert.equal(Array.from(await ops.scatterAdd([2], 0, line, ops.ones([n])).data()), [n, 0]);
 });
 
 /**
@@ -395,6 +399,22 @@ t('indexAdd: many blocks, 1-3 sort passes, vec4 and scalar units, both adapter c
     expectClose(await other.data(), expected, { ...EXACT, what: `indexAdd [${size}, ${inner}], the other class's launch` });
     for (const x of [src, index, y, other, ...Object.values(scratch)]) x.dispose();
   }
+});
+
+t('scatterAdd whose index names whole slices (expanded from 1-D) sums them left to right, as indexAdd', async () => {
+  const picks = Array.from({ length: 600 }, (_, j) => (j % 3 === 0 ? 5 : (j * 13) % 41) - 1);
+  const values = Array.from({ length: 600 * 6 }, (_, i) => Math.sin(i * 0.29) * 4);
+  const src = ops.tensor(values, [600, 6]);
+  const line = ops.tensor(Int32Array.from(picks), [600, 1], { dtype: 'i32' });
+  const index = ops.expand(line, [600, 6]);
+  const y = ops.scatterAdd([40, 6], 0, index, src);
+  expectClose(await y.data(), indexAddReference('f32', [40, 6], 0, picks, new NdArray([600, 6], roundTo('f32', values))), { ...EXACT, what: 'scatterAdd rows' });
+  // An index covering only part of src outside the axis keeps the atomic kernel; same sums up to order.
+  const part = ops.slice(index, [null, { end: 4 }]);
+  const z = ops.scatterAdd([40, 6], 0, part, src);
+  const ref = indexAddReference('f32', [40, 6], 0, picks, new NdArray([600, 6], roundTo('f32', values)));
+  expectClose(await z.data(), ref.map((v, i) => (i % 6 < 4 ? v : 0)), { atol: 1e-4, rtol: 1e-5, what: 'scatterAdd on part of each row' });
+  for (const x of [src, line, index, y, part, z]) x.dispose();
 });
 
 t('indexAdd errors name the op and the shapes', () => {

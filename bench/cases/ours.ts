@@ -16,6 +16,8 @@ export interface EngineOps {
   softmax: (x: Tensor, axis: number) => Tensor;
   conv2d: (x: Tensor, w: Tensor, b: Tensor | null, options?: { stride?: number | readonly number[] }) => Tensor;
   sum: (x: Tensor, axes?: number | readonly number[]) => Tensor;
+  indexAdd: (shape: readonly number[], axis: number, index: Tensor, src: Tensor) => Tensor;
+  cast: (x: Tensor, dtype: 'i32') => Tensor;
 }
 
 /** Our op `name`, or Unsupported naming what is missing. */

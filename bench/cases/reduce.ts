@@ -44,6 +44,42 @@ export function sumCase(name: string, shape: readonly number[], axis: number | n
   };
 }
 
+/**
+ * An embedding's backward: the gradient rows of `n` token ids summed into a [vocab, dim] table, rows of
+ * repeated ids added together (a segmented sum). Ours is indexAdd (deterministic: a sort, then ordered
+ * sums); TF.js runs tf.unsortedSegmentSum. jax-js 0.1.25 has no scatter or segment op, and its best
+ * composition, a one-hot [n, vocab] matrix times the gradient, would need n * vocab floats (487 MB at
+ * CLIP's vocabulary), so it is left out.
+ */
+export function embeddingBackwardCase(n: number, vocab: number, dim: number): BenchCase {
+  return {
+    name: `embedding backward ${n}x${dim} -> ${vocab}`,
+    group: 'reduce',
+    shape: `ids ${n}, grad ${fmt([n, dim])}, table ${fmt([vocab, dim])}`,
+    dtype: 'f32',
+    bytes: (n * dim + vocab * dim) * 4,
+    async setup() {
+      const grad = host([n, dim], 71);
+      // Ids as f32 host values (the runners upload f32), spread over the vocabulary with repeats.
+      const ids = { data: Float32Array.from({ length: n }, (_, j) => (j * 7919) % Math.min(vocab, n >> 1)), shape: [n] };
+      const rows = new Map<number, number[]>();
+      ids.data.forEach((v, j) => rows.set(v, [...(rows.get(v) ?? []), j]));
+      const expectedAt = (i: number): number => {
+        const [v, c] = [Math.floor(i / dim), i % dim];
+        return (rows.get(v) ?? []).reduce((s, j) => s + grad.data[j * dim + c]!, 0);
+      };
+      return {
+        check: sampledCheck({ size: vocab * dim, expectedAt, atol: 1e-4, rtol: 1e-5, samples: 64 }),
+        variants: variants({
+          inputs: [grad, ids],
+          ours: { label: 'indexAdd', op: ([g, i]) => requireOp('indexAdd')([vocab, dim], 0, requireOp('cast')(i!, 'i32'), g!) },
+          tfjs: { label: 'tf.unsortedSegmentSum', op: (tf, [g, i]) => tf.unsortedSegmentSum(g!, tf.cast(i!, 'int32') as Parameters<typeof tf.unsortedSegmentSum>[1], vocab) },
+        }),
+      };
+    },
+  };
+}
+
 /** 4096x3072 and 16M elements (a quarter of that on a CPU adapter unless --large). */
 export function reduceCases(options: { small: boolean }): BenchCase[] {
   const rows = options.small ? 1024 : 4096;
@@ -52,5 +88,7 @@ export function reduceCases(options: { small: boolean }): BenchCase[] {
     sumCase(`sum rows ${rows}x3072`, [rows, 3072], 1),
     sumCase(`sum columns ${rows}x3072`, [rows, 3072], 0),
     sumCase(`sum all ${all >> 20}M`, [all], null),
+    // CLIP's text batch (32 x 77 tokens, width 512, vocabulary 49408).
+    embeddingBackwardCase(32 * 77, 49408, 512),
   ];
 }

@@ -43,14 +43,12 @@ function splitOf(s: IndexAddShape): Split {
 
 /**
  * The dispatches of one index_add and the buffers each binds, named by role; the caller owns the buffers:
- *   keys, pos: two ping-pong pairs of n u32 (`a` and `b`); hist: 256 * blocks u32; starts: size + 1 u32.
- * A pass reads one pair and writes the other; after `passes` passes the sorted pairs are in `sortedIn`.
+ *   keys, pos: two ping-pong pairs of n u32 (A and B); hist: 256 * blocks u32; starts: size + 1 u32.
+ * A pass reads one pair and writes the other; the last pass's output pair feeds the runs and the sums.
  */
 export interface IndexAddPlan {
   readonly blocks: number;
   readonly passes: number;
-  /** Which ping-pong pair ('a' or 'b') holds the sorted pairs at the end. */
-  readonly sortedIn: 'a' | 'b';
   readonly launches: readonly { readonly launch: Launch; readonly binds: readonly IndexAddBuffer[] }[];
 }
 
@@ -72,7 +70,7 @@ function params(s: IndexAddShape, split: Split, blocks: number, shift: number): 
 }
 
 /** Digit passes needed for keys 0 ..= size (out-of-range positions get key `size`). */
-export function indexAddPasses(size: number): number {
+function indexAddPasses(size: number): number {
   return Math.max(1, Math.ceil(Math.ceil(Math.log2(size + 1)) / DIGIT_BITS));
 }
 
@@ -85,34 +83,36 @@ export function indexAddPlan(s: IndexAddShape): IndexAddPlan {
   const code = () => specialize('index_add', { U: unitOf(s.dtype), UA: unitOf(accumulator) });
   const sortKey = (entry: string, first: boolean) => `index_add/${entry}/${s.dtype}/first${+first}`;
   const launches: { launch: Launch; binds: IndexAddBuffer[] }[] = [];
+  // Pass k writes pair A when k is even, else B, and reads the other (the first pass reads the index).
+  const pairWritten = (pass: number): [IndexAddBuffer, IndexAddBuffer] => (pass % 2 === 0 ? ['keysA', 'posA'] : ['keysB', 'posB']);
   for (let pass = 0; pass < passes; pass++) {
     const first = pass === 0;
-    // Pass k reads pair (k odd ? a : b) and writes the other; the first pass reads the index instead.
-    const [keysIn, posIn, keysOut, posOut]: IndexAddBuffer[] = pass % 2 === 0 ? ['keysB', 'posB', 'keysA', 'posA'] : ['keysA', 'posA', 'keysB', 'posB'];
+    const [keysIn, posIn] = pairWritten(pass + 1);
+    const [keysOut, posOut] = pairWritten(pass);
     const p = params(s, split, blocks, pass * DIGIT_BITS);
-    const sortBinds: IndexAddBuffer[] = ['index', keysIn!, 'hist', posIn!, keysOut!, posOut!];
+    const sortBinds: IndexAddBuffer[] = ['index', keysIn, 'hist', posIn, keysOut, posOut];
     const constants = { FIRST: +first };
     launches.push(
-      { launch: { key: sortKey('sort_histogram', first), code, entryPoint: 'sort_histogram', constants, params: p, workgroups: grid1d(Math.ceil(blocks / SORT_WG)) }, binds: ['index', keysIn!, 'hist'] },
+      { launch: { key: sortKey('sort_histogram', first), code, entryPoint: 'sort_histogram', constants, params: p, workgroups: grid1d(Math.ceil(blocks / SORT_WG)) }, binds: ['index', keysIn, 'hist'] },
       { launch: { key: sortKey('sort_offsets', first), code, entryPoint: 'sort_offsets', params: p, workgroups: [1, 1, 1] }, binds: ['hist'] },
       { launch: { key: sortKey('sort_scatter', first), code, entryPoint: 'sort_scatter', constants, params: p, workgroups: grid1d(Math.ceil(blocks / SORT_WG)) }, binds: sortBinds },
     );
   }
-  const sortedIn = passes % 2 === 1 ? 'a' : 'b';
+  const [sortedKeys, sortedPos] = pairWritten(passes - 1);
   const p = params(s, split, blocks, 0);
   const wg = s.adapterClass === 'cpu' ? 16 : 256;
   launches.push(
     {
       launch: { key: `index_add/run_starts/${s.dtype}`, code, entryPoint: 'run_starts', params: p, workgroups: grid1d(Math.ceil((s.size + 1) / SORT_WG)) },
-      binds: [sortedIn === 'a' ? 'keysA' : 'keysB', 'starts'],
+      binds: [sortedKeys, 'starts'],
     },
     {
       launch: {
         key: `index_add/index_add_rows/${s.dtype}/unit${split.unit}/wg${wg}`, code, entryPoint: 'index_add_rows', constants: { WG: wg }, params: p,
         workgroups: grid1d(Math.ceil((s.outer * s.size * split.segments) / wg)),
       },
-      binds: ['starts', sortedIn === 'a' ? 'posA' : 'posB', 'src', 'out'],
+      binds: ['starts', sortedPos, 'src', 'out'],
     },
   );
-  return { blocks, passes, sortedIn, launches };
+  return { blocks, passes, launches };
 }

@@ -276,21 +276,20 @@ export function reducePlan(kind: ReduceKind, input: ReduceInput, config: ReduceC
   const innerOutputStride = shape.outStrides[shape.outStrides.length - 1];
   const innerRedStride = shape.redStrides[shape.redStrides.length - 1];
   const columnLayout = innerOutputStride === 1 && innerRedStride !== 1 && shape.nOut >= tune.colsMinOutputs;
-  if (shape.nRed <= tune.colsMaxExtent || columnLayout) {
+  const shortOrColumns = shape.nRed <= tune.colsMaxExtent || columnLayout;
+  if (shortOrColumns) {
     // Four adjacent outputs per invocation when the innermost kept dim is contiguous with a multiple of 4
     // entries (so each group of four shares its other coordinates) and every other step keeps 4-alignment.
     const outer = shape.outStrides.slice(0, -1);
     const innerOutputs = shape.outShape[shape.outShape.length - 1]!;
     const cols4 = innerOutputStride === 1 && (shape.outShape.length === 1 || innerOutputs % 4 === 0) && outer.every((s) => s % 4 === 0) &&
       input.offset % 4 === 0 && shape.redStrides.every((s) => s % 4 === 0);
-    return cols4
-      ? { launches: [launch('reduce_cols4', shape.nRed, 1, Math.ceil(shape.nOut / 4 / tune.wg), true)], partials: 0 }
-      : { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
+    if (cols4) return { launches: [launch('reduce_cols4', shape.nRed, 1, Math.ceil(shape.nOut / 4 / tune.wg), true)], partials: 0 };
   }
-
-  // Enough outputs whose runs are contiguous (CPU adapters only, by runsMinOutputs): one invocation per
-  // output walking its run (as vec4s where it is also 4-aligned), no barrier; see reduce.wgsl's header.
-  if (innerRedStride === 1 && shape.nOut >= tune.runsMinOutputs)
+  // One invocation per output, walking its run (as vec4s where it is contiguous and 4-aligned): the short
+  // and column cases above, and, on CPU adapters (runsMinOutputs), any contiguous runs with enough outputs:
+  // no barrier; see reduce.wgsl's header.
+  if (shortOrColumns || (innerRedStride === 1 && shape.nOut >= tune.runsMinOutputs))
     return { launches: [launch('reduce_cols', shape.nRed, 1, Math.ceil(shape.nOut / tune.wg), vec4)], partials: 0 };
   if (shape.nOut < tune.splitTarget && shape.nRed >= 2 * tune.minChunk) {
     const wanted = Math.min(Math.ceil(tune.splitTarget / shape.nOut), Math.floor(shape.nRed / tune.minChunk));

@@ -214,19 +214,17 @@ export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor)
   if (index.rank !== 1) throw new ShapeError(`${op}: index must be 1-D, got ${fmtShape(index.shape)}`);
   if (src.rank !== target.length || src.shape.some((d, i) => (i === a ? d !== index.size : d !== target[i])))
     throw new ShapeError(`${op}: src ${fmtShape(src.shape)} must match target ${fmtShape(target)} except along axis ${a}, where it needs index's ${index.size} entries`);
-  const out = empty(target, src.dtype, op);
-  if (out.size === 0) return out;
-  const outer = target.slice(0, a).reduce((n, d) => n * d, 1);
-  const inner = target.slice(a + 1).reduce((n, d) => n * d, 1);
   const n = index.size;
-  if (n === 0) {
-    out.dispose();
-    return zeros(target, { dtype: src.dtype });
-  }
+  // Nothing to add (or nowhere to add it): zeros, and no sort.
+  if (n === 0 || target.some((d) => d === 0)) return zeros(target, { dtype: src.dtype });
+  const out = empty(target, src.dtype, op);
+  const rt = out.storage(op).rt;
+  const outer = target.slice(0, a).reduce((p, d) => p * d, 1);
+  const inner = target.slice(a + 1).reduce((p, d) => p * d, 1);
   const srcC = contiguous(src);
   const indexC = contiguous(index);
   const plan = indexAddPlan({
-    dtype: src.dtype, n, size: target[a]!, outer, inner, indexOffset: indexC.offset, srcOffset: srcC.offset, adapterClass: out.storage(op).rt.info.adapterClass,
+    dtype: src.dtype, n, size: target[a]!, outer, inner, indexOffset: indexC.offset, srcOffset: srcC.offset, adapterClass: rt.info.adapterClass,
   });
   const scratch = {
     keysA: empty([n], 'u32', op), posA: empty([n], 'u32', op), keysB: empty([n], 'u32', op), posB: empty([n], 'u32', op),
@@ -234,7 +232,6 @@ export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor)
   };
   const buffers: Record<IndexAddBuffer, Tensor> = { ...scratch, index: indexC, src: srcC, out };
   try {
-    const rt = out.storage(op).rt;
     for (const { launch, binds } of plan.launches) rt.run(launch, binds.map((role) => buffers[role].storage(op).buffer));
   } finally {
     for (const t of [...Object.values(scratch), srcC, indexC]) t.dispose();

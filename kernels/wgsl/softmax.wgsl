@@ -129,6 +129,15 @@ fn exp_neg(d: f32) -> f32 {
   return exp(-min(d, 104.0));
 }
 
+// The vec4 forms' stand-in for non-finite elements: the lowest finite f32, which keeps inf and NaN out of
+// their arithmetic (exp of it, less any finite maximum, underflows to 0); the results at those elements
+// are then selected.
+const LOWEST_F32 = -3.4028234e38;
+
+fn finite_or_lowest4(v: vec4<f32>) -> vec4<f32> {
+  return select(vec4<f32>(LOWEST_F32), v, (bitcast<vec4<u32>>(v) & vec4<u32>(0x7fffffffu)) < vec4<u32>(0x7f800000u));
+}
+
 fn exp_neg4(d: vec4<f32>) -> vec4<f32> {
   return exp(-min(d, vec4<f32>(104.0)));
 }
@@ -153,7 +162,7 @@ fn online_add4(state: vec3<f32>, v: vec4<f32>, inside: vec4<bool>) -> vec3<f32> 
   let bits = bitcast<vec4<u32>>(v);
   let poison = inside & ((bits & vec4<u32>(0x7fffffffu)) >= vec4<u32>(0x7f800000u)) & (bits != vec4<u32>(0xff800000u));
   let finite = inside & ((bits & vec4<u32>(0x7fffffffu)) < vec4<u32>(0x7f800000u));
-  let vf = select(vec4<f32>(-3.4028234e38), v, finite);   // the lowest finite f32 where not finite
+  let vf = select(vec4<f32>(LOWEST_F32), v, finite);   // also LOWEST_F32 outside the row
   let chunk_max = max(max(vf.x, vf.y), max(vf.z, vf.w));
   let started = state.y > 0.0;
   let m = select(chunk_max, max(state.x, chunk_max), started);
@@ -213,7 +222,7 @@ fn forward_value(v: f32, f: vec4<f32>) -> T {
 fn forward_value4(v: vec4<f32>, f: vec4<f32>) -> vec4<T> {
   let bits = bitcast<vec4<u32>>(v);
   let neg_infs = bits == vec4<u32>(0xff800000u);
-  let vs = select(vec4<f32>(-3.4028234e38), v, (bits & vec4<u32>(0x7fffffffu)) < vec4<u32>(0x7f800000u));
+  let vs = finite_or_lowest4(v);
   var o: vec4<f32>;
   if (LOG) {
     o = select(vs - vec4<f32>(f.x + f.z), vec4<f32>(neg_inf()), neg_infs);

@@ -1,6 +1,7 @@
 /**
  * Launchers for kernels/wgsl/conv.wgsl: convolution forward, input gradient and weight gradient as three
- * recipes for one implicit-GEMM kernel (`conv_gemm`), plus the bias gradient and circular padding; and for
+ * recipes for one implicit-GEMM kernel (`conv_gemm`), plus the bias gradient, circular padding and col2im
+ * (the strided input gradient's second half, after a GEMM into columns); and for
  * kernels/wgsl/conv_lanes.wgsl, which CPU adapters use for the forward, the weight gradient and the stride-1
  * input gradient.
  *
@@ -244,6 +245,29 @@ export function convInputGradLaunch(g: ConvGeometry, dtype: FloatType, dy: Strid
     phase: { dil: g.dilation, pad: g.padBefore, ksize: g.kernel, kstep, wsp: sp(w) },
   };
   return gemmLaunch(spec, g.groups, dtype, choice.tile, true);
+}
+
+/**
+ * col2im for the input gradient of a strided convolution: dx[b, g * cg + c, x] = the sum of the columns
+ * cols[b, g, c, t, u] (contiguous f32, [chunk, groups, cg, prod(kernel), prod(outSize)]) over every tap t and
+ * output position u that read input pixel x. Writes `batchCount` batch elements of the contiguous dx
+ * [batch, inChannels, ...inSize] starting at batch element `batchStart`; conv.wgsl's `col2im`.
+ */
+export function col2imLaunch(g: ConvGeometry, dtype: FloatType, batchStart: number, batchCount: number): Launch {
+  const perBatch = g.inChannels * prod(g.inSize);
+  const count = batchCount * perBatch;
+  const v = (x: Vec3): number[] => [...x, 0];
+  const w = new ParamWriter()
+    .u32(count).u32(prod(g.outSize)).u32(prod(g.kernel)).u32(batchStart * perBatch);
+  for (const f of [g.inSize, g.outSize, g.kernel, g.stride, g.dilation, g.padBefore, map3((d) => g.stride[d] / gcd(g.stride[d], g.dilation[d]))])
+    w.u32x4Array(v(f), 1);
+  return {
+    key: `conv/col2im/${dtype}`,
+    code: () => specialize('conv', { T: dtype }),
+    entryPoint: 'col2im',
+    params: w.finish(),
+    workgroups: grid1d(Math.ceil(count / 256)),
+  };
 }
 
 /** dw[co, ci, k] = sum_{b, o} dy[b, co, o] * x[b, ci, o*stride - pad + k*dil]; dw is contiguous. */

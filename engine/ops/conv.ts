@@ -7,7 +7,9 @@
  * All three ranks share one path: shapes are padded to three spatial dims with unit dims, and the kernels
  * (kernels/conv.ts) evaluate forward, input gradient and weight gradient as implicit GEMMs: conv.wgsl's
  * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward, the
- * weight gradient and the stride-1 input gradient (2-5x faster there). Circular padding is an explicit
+ * weight gradient and the stride-1 input gradient (2-5x faster there). The input gradient of a strided
+ * convolution is a batched GEMM into columns (w^T dy) plus col2im on every adapter (`inputGradByColumns`).
+ * Circular padding is an explicit
  * wrap-around copy of the input followed by an unpadded convolution, exactly torch's definition; its
  * gradient folds the padded input gradient back. Gradients are deterministic.
  *
@@ -19,7 +21,7 @@
  * rearrangement plus GEMM, so it takes those forwards as well.
  */
 import {
-  CONV_TILES, biasGradLaunch, circularLaunch, convForwardLaunch, convInputGradLaunch, convLanesTile, convWeightGradLaunch,
+  CONV_TILES, biasGradLaunch, circularLaunch, col2imLaunch, convForwardLaunch, convInputGradLaunch, convLanesTile, convWeightGradLaunch,
   spatiallyCompact, type ConvGeometry, type ConvKernelChoice, type FloatType, type Strided5, type Vec3,
 } from '../../kernels/conv.js';
 import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
@@ -28,7 +30,7 @@ import { runtime } from '../runtime.js';
 import { empty, type Tensor } from '../tensor.js';
 import { contiguous } from './elementwise.js';
 import { linear, matmul } from './matmul.js';
-import { permute, reshape, transpose } from './views.js';
+import { narrow, permute, reshape, transpose } from './views.js';
 
 /** One value for every spatial dim, or one per dim. */
 export type IntOrTuple = number | readonly number[];
@@ -49,7 +51,9 @@ export interface ConvOptions {
    * needs subgroups of a fixed width) or 'gemm' (patchify convolutions only: the rearrangement into one
    * GEMM). By default patchify convolutions take 'gemm' on GPUs, and on CPU adapters with fixed-width
    * subgroups 'lanes' except for their input gradient; others take 'lanes' on such CPUs and 'tiled'
-   * elsewhere. The input gradient of a strided convolution always runs conv_gemm (or the GEMM).
+   * elsewhere. The input gradient of a strided convolution runs as GEMMs plus col2im unless 'tiled' is
+   * forced (conv_gemm's phases; also the fallback when the columns would not fit their memory budget), or
+   * as the patchify GEMM for patchify convolutions.
    */
   kernel?: ConvKernel;
 }
@@ -273,6 +277,48 @@ function patchifyBackward(p: Plan, dy: Tensor, x: Tensor, w: Tensor, need: ConvG
   }
 }
 
+/** The most bytes of f32 columns `inputGradByColumns` holds at once; larger batches run in chunks. */
+const COLUMN_BYTES = 64 * 2 ** 20;
+
+/**
+ * The input gradient of a strided convolution as GEMMs plus col2im (conv.wgsl `col2im`): per chunk of the
+ * batch, the columns cols[b, g] = w_g^T dy[b, g] ([cg * taps, og] @ [og, positions], one batched GEMM over
+ * batch and groups), then dx = col2im(cols), every input pixel summing the columns that read it. The phased
+ * conv_gemm runs each stride residue as its own small correlation, which on lavapipe measured 10-40x slower
+ * on overlapping strided patches (conv.wgsl's header). Null when one batch element's columns exceed
+ * COLUMN_BYTES: the caller then runs the phased kernel.
+ */
+function inputGradByColumns(p: Plan, g: ConvGeometry, dy: Tensor, w: Tensor, dxShape: readonly number[]): Tensor | null {
+  const [groups, cg, og] = [g.groups, g.inChannels / g.groups, g.outChannels / g.groups];
+  const taps = g.kernel[0] * g.kernel[1] * g.kernel[2];
+  const positions = g.outSize[0] * g.outSize[1] * g.outSize[2];
+  const chunk = Math.floor(COLUMN_BYTES / (g.inChannels * taps * positions * 4));
+  // The GEMM's columns are the positions: past MAX_GRID_DIM tiles of its narrowest (32-column) tile it
+  // could not launch them.
+  if (chunk < 1 || positions > MAX_GRID_DIM * 32) return null;
+  // w_g^T copied k-contiguous (a weight-sized copy), so that the GEMM loads it as vec4s.
+  const wT = pipe(w, (t) => reshape(t, [groups, og, cg * taps]), (t) => transpose(t), contiguous);
+  const dyRows = reshape(dy, [g.batch, groups, og, positions]);
+  const dx = empty(dxShape, p.dtype, p.op);
+  try {
+    for (let b0 = 0; b0 < g.batch; b0 += chunk) {
+      const count = Math.min(chunk, g.batch - b0);
+      const part = narrow(dyRows, 0, b0, count);
+      const cols = matmul(wT, part, { outDtype: 'f32' });
+      part.dispose();
+      runtime(p.op).run(col2imLaunch(g, p.dtype, b0, count), [cols.storage(p.op).buffer, dx.storage(p.op).buffer]);
+      cols.dispose();
+    }
+  } catch (err) {
+    dx.dispose();
+    throw err;
+  } finally {
+    wT.dispose();
+    dyRows.dispose();
+  }
+  return dx;
+}
+
 /**
  * Where the lanes kernel may run (checked before any GPU work): a forced 'lanes' needs subgroups of a fixed
  * width; by default CPU adapters with them take it and every other adapter takes 'tiled'.
@@ -368,14 +414,20 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
     }
     if (need.needInput && grads.dx === null) {
       const c = p.circular ? circularGeometry(p) : null;
+      const dxGeometry = c ? c.geometry : g;
+      const dxShape = c ? c.shape : x.shape;
+      const strided = g.stride.some((s) => s !== 1);
       // The lanes kernel takes stride 1 (one phase), reading each weight row's taps as one unit-stride run.
-      const dxLanes = g.stride.every((s) => s === 1) ? lanes : null;
+      const dxLanes = strided ? null : lanes;
       const wk = compactFor(dxLanes, w, g.kernel);
       // With circular padding the transposed convolution yields the padded input's gradient, folded back after.
-      const dxp = empty(c ? c.shape : x.shape, p.dtype, op);
+      let dxp = strided && opts.kernel !== 'tiled' ? inputGradByColumns(p, dxGeometry, dy, w, dxShape) : null;
       try {
-        const launch = recipe(p, dxLanes, opts.kernel, g.inChannels / g.groups, (choice) => convInputGradLaunch(c ? c.geometry : g, p.dtype, strided5(dy), strided5(wk), choice));
-        rt.run(launch, [dy.storage(op).buffer, wk.storage(op).buffer, wk.storage(op).buffer, dxp.storage(op).buffer]);
+        if (dxp === null) {
+          dxp = empty(dxShape, p.dtype, op);
+          const launch = recipe(p, dxLanes, opts.kernel, g.inChannels / g.groups, (choice) => convInputGradLaunch(dxGeometry, p.dtype, strided5(dy), strided5(wk), choice));
+          rt.run(launch, [dy.storage(op).buffer, wk.storage(op).buffer, wk.storage(op).buffer, dxp.storage(op).buffer]);
+        }
         if (c) {
           grads.dx = empty(x.shape, p.dtype, op);
           rt.run(circularLaunch(p.dtype, true, g.batch, g.inChannels, g.inSize, g.padBefore, c.padded, strided5(dxp)), [
@@ -385,7 +437,7 @@ function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, op
           grads.dx = dxp;
         }
       } finally {
-        if (dxp !== grads.dx) dxp.dispose();
+        if (dxp !== null && dxp !== grads.dx) dxp.dispose();
         if (wk !== w) wk.dispose();
       }
     }

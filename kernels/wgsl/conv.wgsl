@@ -20,6 +20,11 @@
 //              fixed order, so it is deterministic without atomics.
 //   M = the u grid times lead (per group and phase), N = n (per group), K = c times taps; nothing like
 //   im2col is materialised.
+//   The phased input gradient serves stride 1 (one phase) and the fallback: strided input gradients run as
+//   a GEMM into columns plus `col2im` (engine/ops/conv.ts inputGradByColumns): phases of few taps each
+//   leave this kernel with little work per invocation (see Measured).
+//   `col2im`: dx[b, c, x] = the sum of the columns cols[b, c, t, u] over the taps t and positions u that
+//   read pixel x (the columns come from one batched GEMM, cols = w^T dy per group).
 //   `bias_grad`: db[n] = sum of dy over batch and space. `circular_pad` / `circular_fold`: torch's
 //   padding_mode='circular' as an explicit wrap-around copy of x (the convolution then runs unpadded), and its
 //   adjoint, summing the padded gradient back onto the positions it was copied from.
@@ -56,9 +61,16 @@
 //     conv1d circular k=3 p=1, 7->512, L=96, B=32  2.9-4.1     3.1-4.0       0.6-0.7
 //   CPU adapters with fixed-width subgroups now run the forward, the weight gradient and the stride-1 input
 //   gradient on conv_lanes.wgsl instead (3x3: 21, 23 and 12-15 GFLOP/s; its header has the comparison), so
-//   on lavapipe this kernel serves strided input gradients; GPUs run all three recipes here (no GPU figures
-//   measured yet). The audio patches' dx is slow because each of its 100 phases is a 2 x 2-tap correlation
-//   over few pixels.
+//   on lavapipe this kernel serves the fallback of strided input gradients; GPUs run all three recipes
+//   here (no GPU figures measured yet). The audio patches' dx is slow because each of its 100 phases is a
+//   2 x 2-tap correlation over few pixels, so strided input gradients now run as a GEMM into columns plus
+//   `col2im` on every adapter (bench/conv-probe.ts, PROBE_CPU_TIME=1, PROBE_KERNELS=tiled forcing the
+//   phases; lavapipe, 2026-11-27, on a slower host than the figures above, wall clock):
+//     AST audio patches dx:                        phased 1168 ms (0.41 GFLOP/s) -> columns 37-42 ms (11-13)
+//     3x3 stride 2 pad 1, 64->128, 56x56, B=4 dx:  phased 155 ms (3.0)            -> columns 79 ms (5.8)
+//   The columns take Cin * taps * positions * 4 bytes per batch element; batches run in chunks of at most
+//   64 MiB, and a single element over that budget falls back to the phases. GPUs take the columns too,
+//   unmeasured there (`scripts/device-session.sh conv` times both).
 //   Patchify convolutions (kernel = stride, no padding, sizes divisible) go through the GEMM on GPUs:
 //   engine/ops/conv.ts rearranges them into one linear (kernels/wgsl/matmul*.wgsl), and their gradients
 //   are GEMMs on every adapter.
@@ -371,4 +383,78 @@ fn circular_fold(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
     }
   }
   pad_dst[e] = T(sum);
+}
+
+// ---- col2im: the input gradient of a strided convolution from its columns ----
+// The launcher first computes the columns with one GEMM per group, cols[b, g, c, t, u] = sum_n w[g, n, c, t]
+// dy[b, g, n, u] (n over the group's output channels, t over the kernel taps, u over the output positions),
+// then this kernel sums, for every input pixel x, the columns that the forward read it through:
+//   dx[b, g * cg + c, x] = sum over taps t and positions u with u * stride - pad + t * dil = x  of  cols[b, g, c, t, u].
+// One invocation per dx element; per dim only the taps that can meet x are visited: (x + pad - t * dil) must
+// be a multiple of the stride, which holds for t = t0, t0 + kstep, ... (kstep = stride / gcd(stride, dil),
+// t0 < kstep found by search, none if the residue is unreachable), and then u = (x + pad - t * dil) / stride
+// must lie in [0, out). The taps are summed in increasing order: deterministic, no atomics.
+
+struct FoldParams {
+  count: u32,          // dx elements written by this launch
+  positions: u32,      // output positions per channel, prod(out_size)
+  taps: u32,           // kernel taps per channel, prod(kernel)
+  out_offset: u32,     // first dx element of this launch (the batch chunk)
+  in_size: vec4<i32>,  // unpadded input extents
+  out_size: vec4<i32>,
+  kernel: vec4<i32>,
+  stride: vec4<i32>,
+  dilation: vec4<i32>,
+  pad: vec4<i32>,      // padding before each dim
+  kstep: vec4<i32>,    // stride / gcd(stride, dilation)
+}
+
+@group(0) @binding(0) var<uniform> fp: FoldParams;
+@group(0) @binding(1) var<storage, read> columns: array<f32>;   // [chunk batch, groups, cg, taps, positions]
+@group(0) @binding(2) var<storage, read_write> folded: array<T>; // dx, contiguous [batch, channels, ...in_size]
+
+// The first tap of dim d that meets padded coordinate xp, or -1 when none does.
+fn first_tap(d: u32, xp: i32) -> i32 {
+  let residue = xp % fp.stride[d];
+  for (var k = 0; k < fp.kstep[d]; k++) {
+    if ((k * fp.dilation[d]) % fp.stride[d] == residue) { return k; }
+  }
+  return -1;
+}
+
+@compute @workgroup_size(256)
+fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let e = gid.x + gid.y * nwg.x * 256u;
+  if (e >= fp.count) { return; }
+  let plane = u32(fp.in_size.x * fp.in_size.y * fp.in_size.z);
+  // (b * groups + g) * cg + c: dx's channel index over the chunk is also the columns' row block.
+  let channel = e / plane;
+  let xp = unravel3(e % plane, fp.in_size) + fp.pad.xyz;
+  let t0 = vec3<i32>(first_tap(0u, xp.x), first_tap(1u, xp.y), first_tap(2u, xp.z));
+  var sum = 0.0;
+  if (all(t0 >= vec3<i32>(0))) {
+    let base = channel * fp.taps * fp.positions;
+    for (var ta = t0.x; ta < fp.kernel.x; ta += fp.kstep.x) {
+      let va = xp.x - ta * fp.dilation.x;
+      if (va < 0) { break; }  // later taps reach further left
+      let ua = va / fp.stride.x;
+      if (ua >= fp.out_size.x) { continue; }
+      for (var tb = t0.y; tb < fp.kernel.y; tb += fp.kstep.y) {
+        let vb = xp.y - tb * fp.dilation.y;
+        if (vb < 0) { break; }
+        let ub = vb / fp.stride.y;
+        if (ub >= fp.out_size.y) { continue; }
+        for (var tc = t0.z; tc < fp.kernel.z; tc += fp.kstep.z) {
+          let vc = xp.z - tc * fp.dilation.z;
+          if (vc < 0) { break; }
+          let uc = vc / fp.stride.z;
+          if (uc >= fp.out_size.z) { continue; }
+          let tap = u32((ta * fp.kernel.y + tb) * fp.kernel.z + tc);
+          let u = u32((ua * fp.out_size.y + ub) * fp.out_size.z + uc);
+          sum += columns[base + tap * fp.positions + u];
+        }
+      }
+    }
+  }
+  folded[fp.out_offset + e] = T(sum);
 }

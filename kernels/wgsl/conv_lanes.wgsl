@@ -65,8 +65,9 @@
 //   problems; so CPU adapters run it for every forward and weight gradient, patchify ones included. The
 //   input gradient of stride-1 convolutions runs here too: 3x3 12.3-15.2 against conv_gemm's 5.9-6.8 (two
 //   runs, the second on a busier machine); conv1d's (n = 7 input channels: 8-row tiles, so its gathers
-//   serve few rows) 4.7-4.9 against 3.1-5.5. Strided ones stay with conv_gemm (the audio patches' 100
-//   phases of 2 x 2 taps: 0.6-0.9) or, for patchify convolutions, the GEMM. conv1d's K = 21 leaves its
+//   serve few rows) 4.7-4.9 against 3.1-5.5. Strided ones run as a GEMM into columns plus conv.wgsl's
+//   col2im (the audio patches' 100 phases of 2 x 2 taps ran 0.4-0.9 on conv_gemm) or, for patchify
+//   convolutions, the GEMM. conv1d's K = 21 leaves its
 //   weight loads scalar with a masked tail. ROWS is 32, as in the GEMM; other tiles were not swept.
 
 enable subgroups;

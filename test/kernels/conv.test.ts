@@ -431,6 +431,21 @@ t('gradients are only computed when requested, and are bitwise deterministic', a
   for (let i = 0; i < 3; i++) assert.equal(Array.from(a[i]!), Array.from(b[i]!), `gradient ${i} differs between runs`);
 });
 
+t('strided input gradients (GEMMs plus col2im): residues no tap meets, dilation, groups, circular, conv1d/3d, batch chunks, fallback', async () => {
+  // Stride 3 with dilation 2 (taps 3 apart meet each residue), stride 2 with dilation 2 (odd residues meet
+  // no tap: zero rows of dx), groups, asymmetric strides and padding.
+  await checkCase([2, 4, 9, 10], [6, 2, 3, 3], true, { groups: 2, stride: [3, 2], dilation: [2, 2], padding: [1, 2] }, 80);
+  // A 1-tap kernel with stride 2 (ResNet's downsampling shortcut): every other input pixel gets nothing.
+  await checkCase([2, 3, 11], [4, 3, 1], false, { stride: 2 }, 81);
+  await checkCase([2, 3, 12], [4, 3, 3], true, { stride: 2, padding: 1, paddingMode: 'circular' }, 82);
+  await checkCase([1, 2, 7, 9, 8], [3, 2, 3, 2, 3], false, { stride: [2, 3, 2], padding: 1 }, 83);
+  // Columns of 4 channels x 256 taps x 89 x 89 positions (32.4 MB per batch element) against a 64 MiB
+  // budget: chunks of 2 and 1 batch elements. (dw sums ~24k products, hence the looser tolerance.)
+  await checkCase([3, 4, 192, 192], [2, 4, 16, 16], false, { stride: 2 }, 84, 1e-3);
+  // 8 channels x 256 taps x 93 x 93 positions (70.8 MB) exceed the budget: the phased kernel runs instead.
+  await checkCase([1, 8, 200, 200], [2, 8, 16, 16], false, { stride: 2 }, 85, 1e-3);
+});
+
 // ---------- f16 ----------
 
 t('f16 storage with f32 accumulation (every kernel, and the patchify GEMM path)', async () => {

@@ -7,7 +7,7 @@
  *   PROBE_CPU_TIME=1 ...   on a shared CPU-only machine: time = process CPU time / PROBE_CORES (default 2),
  *                          which other tenants' load does not inflate (lavapipe's threads are ours)
  *   PROBE_QUICK=1 ...      the ViT-B comparison only
- *   PROBE_FAMILIES=1 ...   also both kernel families ('tiled', 'lanes') forced, forward and backward, at the
+ *   PROBE_FAMILIES=1 ...   also every kernel family ('tiled', 'blocked', 'lanes') forced, forward and backward, at the
  *                          ViT-B and ViT-L shapes (for choosing a GPU's family; the tiled forward is slow on CPUs)
  *   PROBE_TILES=16x32,64x32 ...   the same for the tiled family at each forced tile (rows x staged rows),
  *                          for choosing kernels/attention.ts PREFERRED.gpu
@@ -92,13 +92,30 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   const dOut = uniform([b, h, t, d], 4);
   const backwardMs = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)));
   line('fused backward (delta + dK/dV + dQ)', backwardMs, 2.5 * flops);
+  // What autograd runs for the composition, given its stored probabilities: four GEMMs on transposed views
+  // and the softmax backward (the forward's recomputation is not needed there, so 2x the forward's flops).
+  const [qs, scores, probs, o] = unfused(q, k, v, scale);
+  for (const x of [scores, o]) x.dispose();
+  const unfusedBackwardMs = await bestMs(() => {
+    const dv = ops.matmul(ops.transpose(probs), dOut);
+    const dp = ops.matmul(dOut, ops.transpose(v));
+    const ds = ops.softmaxBackward(probs, dp);
+    const dq = ops.matmul(ds, k);
+    const dk = ops.matmul(ops.transpose(ds), qs);
+    return [dv, dp, ds, dq, dk];
+  });
+  line('unfused backward (4 matmuls + softmax backward)', unfusedBackwardMs, 2 * flops, `(unfused time / fused time = ${(unfusedBackwardMs / backwardMs).toFixed(2)})`);
+  for (const x of [qs, probs]) x.dispose();
   console.log(`bytes allocated: backward ${allocated(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)))} (dq, dk, dv; the (lse, delta) scratch is freed inside)`);
   for (const x of [q, k, v, out, lse, dOut]) x.dispose();
 }
 
-/** The variants PROBE_FAMILIES and PROBE_TILES ask for: both families, and the tiled one at each forced tile. */
+/**
+ * The variants PROBE_FAMILIES and PROBE_TILES ask for: every family ('blocked' is a forward kernel; its
+ * backward is the tiled one), and the tiled one at each forced tile.
+ */
 const variants: { label: string; options: AttentionKernelOption }[] = [
-  ...(env.PROBE_FAMILIES === '1' ? (['tiled', 'lanes'] as const).map((kernel) => ({ label: kernel, options: { kernel } })) : []),
+  ...(env.PROBE_FAMILIES === '1' ? (['tiled', 'blocked', 'lanes'] as const).map((kernel) => ({ label: kernel, options: { kernel } })) : []),
   ...(env.PROBE_TILES ?? '').split(',').filter((x) => x !== '').map((spec) => {
     const [rows, tile] = spec.split('x').map(Number) as [number, number];
     return { label: `tiled ${rows}x${tile}`, options: { tile: { rows, tile } } };

@@ -78,7 +78,7 @@ const COMMON_MARKERS: readonly string[] = ['load_q4', 'load_k4', 'load_v4'];
  * A kernel file completed by attention_common.wgsl (uniforms, flags, row loaders, mask readers); `bodies`
  * may name markers of either file.
  */
-function attentionCode(file: 'attention' | 'attention_lanes' | 'attention_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
+function attentionCode(file: 'attention' | 'attention_blocked' | 'attention_lanes' | 'attention_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
   const entries = Object.entries(bodies);
   const own = Object.fromEntries(entries.filter(([marker]) => !COMMON_MARKERS.includes(marker)));
   const shared = Object.fromEntries(entries.filter(([marker]) => COMMON_MARKERS.includes(marker)));
@@ -130,24 +130,71 @@ export interface AttentionForwardOperands extends AttentionOperands {
  * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
  */
 export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile): Launch {
+  return stagedForwardLaunch('attention', 'attention_forward', shape, ops, [['BR', tile.rows], ['BC', tile.tile]]);
+}
+
+/**
+ * A forward whose kernel file takes q, k, v, the masks, out and lse as array<T> bindings and BR query rows
+ * per workgroup from its `tiles` block (attention.wgsl, attention_blocked.wgsl).
+ */
+function stagedForwardLaunch(
+  file: 'attention' | 'attention_blocked', entryPoint: string, shape: AttentionShape, ops: AttentionForwardOperands, tiles: [string, number][],
+): Launch {
   const types = typesOf(ops);
-  const tiles: [string, number][] = [['BR', tile.rows], ['BC', tile.tile]];
+  const rows = tiles.find(([name]) => name === 'BR')![1];
   return {
-    key: keyOf('forward', shape.headDim, types, tiles),
-    code: () => attentionCode('attention', types, { tiles: tilesBlock(shape.headDim, tiles) }),
-    entryPoint: 'attention_forward',
+    key: keyOf(entryPoint, shape.headDim, types, tiles),
+    code: () => attentionCode(file, types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    entryPoint,
     params: attentionParams(shape, ops),
-    workgroups: [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch],
+    workgroups: [Math.ceil(shape.tq / rows), shape.heads, shape.batch],
   };
 }
 
 /**
  * Kernel families, forward and backward: 'tiled' (attention.wgsl and attention_backward.wgsl, one
  * invocation per row, the other side's tiles in workgroup memory; the GPU kernels and the portable
- * fallback) and 'lanes' (attention_lanes.wgsl and attention_lanes_backward.wgsl, one subgroup = one SIMD
- * register; CPU adapters such as lavapipe).
+ * fallback), 'lanes' (attention_lanes.wgsl and attention_lanes_backward.wgsl, one subgroup = one SIMD
+ * register; CPU adapters such as lavapipe) and 'blocked' (attention_blocked.wgsl: the forward with score
+ * and output tiles register-blocked across the workgroup, for GPUs; its backward is the 'tiled' one).
+ * 'blocked' is not yet measured on a GPU, so no adapter picks it by default.
  */
-export type AttentionKernel = 'tiled' | 'lanes';
+export type AttentionKernel = 'tiled' | 'lanes' | 'blocked';
+
+/** Tile of attention_blocked.wgsl: query rows per workgroup, keys per staged tile, invocation rows. */
+export interface AttentionBlockedTile {
+  readonly rows: number;
+  readonly keys: number;
+  readonly rowGroups: number;
+}
+
+/** Workgroup memory of attention_blocked.wgsl at a tile: Q, padded K and V rows, P, row partials, key flags. */
+export function attentionBlockedBytes(headDim: number, tile: AttentionBlockedTile): number {
+  const d4 = Math.ceil(headDim / 4);
+  return 16 * (tile.rows * d4 + 2 * tile.keys * (d4 + 1)) + 4 * (tile.rows * tile.keys + tile.rows * 8 + tile.keys);
+}
+
+/**
+ * The largest blocked tile whose workgroup memory fits `workgroupStorageBytes` (64 rows x 32 keys on 128
+ * invocations at d <= 64 under Vulkan's usual 48 KiB; WebGPU's default 16 KiB gets 16 x 16), with at most
+ * `maxInvocations` invocations: 4 query rows per invocation, 8 invocations per row group.
+ */
+export function attentionBlockedTile(headDim: number, workgroupStorageBytes: number, maxInvocations: number): AttentionBlockedTile {
+  const candidates: AttentionBlockedTile[] = [
+    { rows: 64, keys: 32, rowGroups: 16 }, { rows: 32, keys: 32, rowGroups: 8 }, { rows: 32, keys: 16, rowGroups: 8 },
+    { rows: 16, keys: 16, rowGroups: 4 }, { rows: 16, keys: 8, rowGroups: 4 }, { rows: 8, keys: 8, rowGroups: 2 },
+  ];
+  const fits = (t: AttentionBlockedTile): boolean => attentionBlockedBytes(headDim, t) <= workgroupStorageBytes && 8 * t.rowGroups <= maxInvocations;
+  return candidates.find(fits) ?? candidates[candidates.length - 1]!;
+}
+
+/**
+ * Forward, attention_blocked.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller
+ * checks). Same bindings as `attentionForwardLaunch`.
+ */
+export function attentionBlockedForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionBlockedTile): Launch {
+  return stagedForwardLaunch('attention_blocked', 'attention_blocked_forward', shape, ops, [['BR', tile.rows], ['BC', tile.keys], ['TY', tile.rowGroups]]);
+}
 
 /** Query rows per workgroup, keys per lane per block, and the subgroup width of the lanes kernel. */
 export interface AttentionLanesTile {

@@ -26,6 +26,8 @@
  */
 import {
   MAX_HEAD_DIM,
+  attentionBlockedForwardLaunch,
+  attentionBlockedTile,
   attentionDeltaLaunch,
   attentionDkDvLaunch,
   attentionDqLaunch,
@@ -65,8 +67,9 @@ export interface AttentionOptions {
 
 export interface AttentionKernelOption {
   /**
-   * Force a kernel family instead of the adapter's choice (tests and benchmarks): 'tiled' runs
-   * everywhere, 'lanes' needs subgroups of a fixed width (kernels/attention.ts).
+   * Force a kernel family instead of the adapter's choice (tests and benchmarks): 'tiled' and 'blocked'
+   * (a GPU forward, not yet any adapter's default; its backward is 'tiled') run everywhere, 'lanes' needs
+   * subgroups of a fixed width (kernels/attention.ts).
    */
   kernel?: AttentionKernel;
   /**
@@ -143,8 +146,8 @@ function checkGrid(op: string, shapes: string, blocks: number, heads: number, ba
 function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { kernel: AttentionKernel; lanes: number } {
   const hasSubgroups = p.rt.features.has('subgroups');
   const lanes = p.rt.fixedSubgroupSize;
-  if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes')
-    throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled' or 'lanes')`);
+  if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes' && kernel !== 'blocked')
+    throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled', 'lanes' or 'blocked')`);
   if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))
     throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
   return { kernel: kernel ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
@@ -155,6 +158,13 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
   if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
+  if (kernel === 'blocked') {
+    const limits = p.rt.info.limits;
+    const maxInvocations = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256);
+    const tile = attentionBlockedTile(shape.headDim, limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations);
+    checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
+    return attentionBlockedForwardLaunch(shape, ops, tile);
+  }
   const tile = attentionLanesTile(shape.headDim, lanes);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
   return attentionLanesForwardLaunch(shape, ops, tile);
@@ -164,7 +174,8 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
 function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, forced: AttentionKernel | undefined): { dkdv: Launch; dqLaunch: Launch } {
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
-  if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
+  // The 'blocked' family is a forward kernel; its backward is the 'tiled' one.
+  if (kernel !== 'lanes') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
   const tile = attentionLanesBackwardTile(shape.headDim, lanes);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
   return {
@@ -217,7 +228,8 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   } else buffers.push(buffers[0]!);
 
   const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
-  if (options.tile && options.kernel === 'lanes') throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not 'lanes'`);
+  if (options.tile && options.kernel !== undefined && options.kernel !== 'tiled')
+    throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not '${options.kernel}'`);
   const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
   checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {

@@ -39,15 +39,21 @@
 //   Tq, Tk >= 1 (the launcher handles empty cases); grid <= 65535 per dimension; strides in elements.
 //   Workgroup memory: 2 * BC * ceil(D/4) * 16 + 4 * BC bytes (the launcher sizes BC to the device limit).
 //
-// Measured (lavapipe, 2 cores, shared machine, PROBE_CPU_TIME=1 bench/attention-probe.ts; BR=16 BC=32):
-//   ViT-B B=8 H=12 T=197 d=64 f32: 348 ms, 2.7 GFLOP/s; causal 184 ms; f16 341 ms. Other head dims at
-//   B=2: d=32 2.3, d=80 2.8, d=96 2.8, d=128 1.9 GFLOP/s. BR/BC from 8..64 move this by +-10% only.
-//   The unfused composition (mul + matmul + softmax + matmul on the subgroup 'lanes' GEMM) runs the same
-//   ViT-B case in 118 ms (8.1 GFLOP/s), so on lavapipe this kernel is ~3x SLOWER in time, while it
-//   allocates 4.8 MB (output; +76 KB lse) against 39.5 MB (scores and probabilities) for the composition.
-//   Grouping keys four at a time into a vec4 of scores, or reading K straight from the storage buffer
-//   instead of workgroup tiles, measured slower (2.0 and 1.2 GFLOP/s). CPU adapters with subgroups run
-//   attention_lanes.wgsl instead (ViT-B 51-53 ms); its header lists what costs time on lavapipe.
+// Measured
+//   NVIDIA H100 80GB (Dawn + Vulkan, driver 580.159, 2026-11-27; `npm run bench` wall clock, BR = 64,
+//   BC = 32, f32; 'unfused' = our matmul + scale + mask + softmax + matmul on the tiled GEMM):
+//     ViT-B B=8 H=12 T=197 d=64      0.327 ms (2.9 TFLOP/s)   unfused 0.480 ms   1.47x
+//     ViT-L B=8 H=16 T=257 d=64      1.60 ms (1.4 TFLOP/s)    unfused 1.26 ms    0.79x: slower
+//     text B=8 T=512 causal          0.276 ms                 unfused 0.378 ms   1.37x
+//   One invocation per query row keeps a whole row's dot products serial in that invocation (64 FMAs per
+//   score at d = 64) and a 64-row workgroup holds 2 x D floats per invocation in registers, so few warps
+//   per SM hide the latency; ViT-L's 257 keys make it worse. The remedy would be FlashAttention-2's
+//   split, score and output tiles register-blocked across the workgroup like the GEMM's, not yet written.
+//   lavapipe (2 cores, PROBE_CPU_TIME=1 bench/attention-probe.ts, BR = 16, BC = 32): ViT-B B=8 319-348 ms
+//   (2.7-3.0 GFLOP/s); its barriers split each workgroup into coroutines and every per-lane load is a
+//   gather, so CPU adapters with subgroups run attention_lanes.wgsl (36 ms there). BR/BC from 8 to 64
+//   moved it by +-10%; grouping keys four at a time into a vec4 of scores, or reading K straight from the
+//   storage buffer instead of workgroup tiles, measured slower (2.0 and 1.2 GFLOP/s).
 
 alias T = f32;
 alias M = f32;

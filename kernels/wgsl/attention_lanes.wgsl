@@ -45,7 +45,8 @@
 //   - A storage load whose address differs per lane is LANES bounds-checked scalar loads; that is what
 //     the K and V loads cost (about 6 instructions per element) and why more rows per workgroup (fewer
 //     re-reads of K and V) win until the per-lane state spills too much. ffma is lowered to mul + add.
-//   Measured breakdown at ViT-B (f32, 16 rows): scores ~18 ms, P V ~26 ms, masks/softmax/rest ~9 ms.
+//   Breakdown at ViT-B (f32, 16 rows, before the paced polls, 53 ms in all): scores ~18 ms, P V ~26 ms,
+//   masks/softmax/rest ~9 ms. P V's accumulators (ROWS x CB vec4 per lane) outgrow the register file.
 //   - The transposed design, lanes owning query rows so that every K and V address is the same in all
 //     lanes (q rows and accumulators per lane, no shuffles, a plain per-row softmax), was prototyped
 //     outside the engine on 2026-11-27: 137 ms with 4 rows per lane, 220 with 2, 384-393 with 1, against
@@ -59,48 +60,43 @@
 //   ROWS by that). Rows past Tq compute an exact copy of row Tq - 1 (clamped query, clamped causal
 //   limit) and store it there again, which keeps the store loop branch-free.
 //
-// Measured (lavapipe 25.0.7, 2 cores, shared machine; process CPU time / 2 as in bench/attention-probe.ts
-// with PROBE_CPU_TIME=1, best of 3; 'tiled' = attention.wgsl forced, 'unfused' = mul + matmul ('lanes'
-// GEMM) + softmax + matmul, plus an additive -inf mask where causal; LANES = 8, KPL = 2, f32):
-//   ViT-B B=8 H=12 T=197 d=64 (16 rows):  lanes 51-57 ms (17-18 GFLOP/s), tiled 319 ms, unfused 112-123 ms
-//     -> 2.0-2.2x faster than the unfused composition (probe: 57.4 vs 122.8 ms, ratio 2.14) and ~6x
-//     faster than the tiled kernel (2026-11-26).
-//   2026-11-27, after the lanes GEMM got ~2x faster (matmul_lanes.wgsl), which speeds up the unfused
-//   composition too: 24 rows 59-63 ms (15-16 GFLOP/s, 16 rows 63-67), unfused 98-105 ms -> 1.6-1.8x.
-//   Later that day, with Dawn's polls paced (engine/platform.ts: its busy poll had taken a core from
-//   lavapipe and was counted in the process CPU time): 36.0-38.2 ms (25-26 GFLOP/s), unfused 57-69 ms
-//   -> 1.6-1.8x in three runs; causal 25.2 ms. The issue's target, 3x faster than unfused (~23 ms, i.e. ~41 GFLOP/s, above what
-//   our best GEMM reaches on this adapter: 34-37 at 1024^3), is NOT met for the non-causal ViT-B case.
-//   Then softmax.wgsl's vec4 column form made the composition's softmax 1.7x faster (13.0 -> 7.4 ms):
-//   fused 36.1 ms, unfused 52.6 ms (mul 2.3 + Q K^T 21.3 + softmax ~7.5 + P V 25.0) -> 1.46x. The two
-//   GEMMs alone take 46 ms; 3x would need this kernel at ~17.5 ms, i.e. ~55 GFLOP/s.
-//   Small head dims and short sequences (the main job: d = 16, T = 7..50, B = 32, H = 4): the time is
-//   per row and key block, not per flop. At T = 17 the kernel takes ~0.96 ms whether d is 16 or 64, and
-//   doubling B doubles it (~5 us per workgroup of 32 rows), so it runs at ~2.5 GFLOP/s. Fewer rows or
-//   keys per block (16/8 rows, 1/3 keys per lane) did not help at T = 17..50; only at T <= 8 did 8 rows
-//   with 1 key per lane (0.40 vs 0.98 ms) and, in the backward, 8 rows with 1 walked row per lane (1.27
-//   vs 1.87 ms); not adopted for one modality's ~1 s.
-//   Folding the idle lanes of P V at d = 16 (4 chunks on 8 lanes: two row groups of 4 lanes, each lane
-//   accumulating every other row, p picked per group by a select) was tried the same day: without P V
-//   at all the kernel took the same ~1 ms at T = 17 (1.85 against 2.45 ms at T = 50), so the fold could
-//   win little. Written with a helper that took the per-row arrays by value it ran T = 50 in 2.39-2.52
-//   ms against 2.74-3.06 (T = 7: 0.82-0.86 against 0.94-0.99), but that helper made d = 64 (one group)
-//   30% slower (47 against 35 ms at ViT-B); written with inline selects, d = 64 was unchanged and d = 16
-//   25-30% slower (T = 50: 3.5-4.0 ms). Not kept: NIR's unrolling decides these, not the arithmetic.
-//   ViT-B causal:                         lanes 34-36 ms, tiled 182 ms, unfused 126 ms  -> 3.7x (11-27: 44 ms)
-//   Text B=8 H=8 T=77 d=64 causal:        lanes 4.6 ms,   tiled 22.6 ms, unfused 17.4 ms -> 3.8x
-//   B=2 H=12 T=197: d=32 (32 rows) 10.6 ms 11 GFLOP/s; d=80 (16 rows) 38-44 ms 6.7-7.9; d=128 (16 rows)
-//   53-59 ms 8.0-9.0 (tiled: d=32 46 ms, d=128 247 ms). f16 runs the same f32 math.
-//   Tiles tried at d=64: rows 4/8/12/16/24/32 x keys per lane 1/2/4 -> 2 keys best (4 rows: 180 ms).
-//   More rows cut the K/V loads, but at 32 rows with 2 chunks per lane the row loops exceed NIR's
-//   unroll budget, the per-row arrays go indirect and the time triples (225 ms); d <= 32 (one chunk per
-//   lane) gets 32 rows. The budget has two parts: a loop over more than 32 iterations is never
-//   unrolled (the scores used to be zeroed by one loop over ROWS * KPL, 48 trips at 24 rows, which made
-//   24 rows as slow as 32: 144 ms), and trip count x body size must stay small.
-//   Chaining 2 keys per accumulator write in P V (the GEMM's trick) measured 64 vs 68 ms, within noise;
-//   4 keys or 2 chunks per score write were slower (140 / 82 ms): not kept.
-//   Memory: the output and the [B, H, Tq] lse only, as the tiled kernel (4.8 MB + 76 KB at ViT-B,
-//   against 39.5 MB of scores and probabilities for the composition).
+// Measured (bench/attention-probe.ts with PROBE_CPU_TIME=1: process CPU time / 2, best of 3 batches;
+// lavapipe 25.0.7 on 2 cores of a shared Xeon, f32 unless noted, LANES = 8, KPL = 2, ROWS from the
+// launcher: 24 at d = 64; 'unfused' = mul + matmul (matmul_lanes.wgsl) + softmax + matmul, with an
+// additive -inf mask where causal; 'tiled' = attention.wgsl forced)
+//                                      this kernel           unfused                         ratio
+//   ViT-B B=8 H=12 T=197 d=64          36.1 ms (26 GFLOP/s)   52.6 ms (Q K^T 21.3, P V 25.0,   1.46x
+//                                                             softmax ~7.5, scaling 2.3)
+//     the same on a later host         42.6 ms (22 GFLOP/s)   60.0 ms                          1.41x
+//     (that host runs lavapipe's GEMMs ~2x slower in wall clock, numpy 1.4x faster: the ratio held)
+//   ViT-B causal                       25.2 ms (causal blocks stop at their last row)
+//   Before Dawn's polls were paced (engine/platform.ts), both sides then paying a busy-polling core:
+//   ViT-B causal                       34-36 ms              126 ms                           3.7x
+//   text B=8 H=8 T=77 d=64 causal      4.6 ms                17.4 ms                          3.8x
+//   B=2 H=12 T=197, later host: d=32 (32 rows) 7.2 ms, d=80 (16 rows) 35 ms, d=96 48 ms, d=128 (16 rows)
+//   40 ms; f16 runs the same f32 math (ViT-B 42 ms there). The tiled kernel: ViT-B 319 ms.
+//   Memory: the output and the [B, H, Tq] lse only (4.8 MB + 76 KB at ViT-B), against 39.5 MB of scores
+//   and probabilities for the composition.
+//   The issue's target, 3x the unfused composition at ViT-B, is NOT met: the composition's two GEMMs alone
+//   take 46 of its 52.6 ms, so 3x would need this kernel at ~17.5 ms, ~55 GFLOP/s, above what the GEMM
+//   itself reaches on this adapter (34-42 GFLOP/s at 1024^3).
+//
+// Tried and not kept (same probe, ViT-B unless noted)
+//   - Tiles at d = 64: rows 4/8/12/16/24/32 x keys per lane 1/2/4; 24 rows x 2 keys is best (4 rows: 180
+//     ms). At 32 rows with 2 chunks per lane the row loops exceed NIR's unroll budget, the per-row arrays
+//     go to indirect memory and the time triples; a loop of more than 32 trips is never unrolled (zeroing
+//     the scores in one loop over ROWS * KPL = 48 trips made 24 rows as slow as 32). d <= 32 (one chunk per
+//     lane) takes 32 rows.
+//   - Chaining 2 keys per accumulator write in P V (the GEMM's trick): within noise (64 vs 68 ms, before
+//     the paced polls); 4 keys, or 2 chunks per score write: slower (140 / 82 ms).
+//   - Lanes owning query rows (see above): 137-393 ms against 33.6.
+//   - LP_NATIVE_VECTOR_WIDTH=512 (16-wide subgroups): 915 ms instead of 38.
+//   - The main job's small shapes (d = 16, T = 7..50, B = 32, H = 4) cost per row block, not per flop:
+//     ~0.96 ms at T = 17 whether d is 16 or 64, ~5 us per 32-row workgroup. Fewer rows or keys per block
+//     helped only at T <= 8 (8 rows, 1 key per lane: 0.40 vs 0.98 ms forward; 1.27 vs 1.87 backward),
+//     not adopted for one modality's ~1 s. Folding P V's idle lanes at d = 16 (4 chunks on 8 lanes: two
+//     row groups) won 10-15% at d = 16 in one form but cost 30% at d = 64, and lost 25-30% at d = 16 in
+//     the other: NIR's unrolling decides these, not the arithmetic.
 
 enable subgroups;
 

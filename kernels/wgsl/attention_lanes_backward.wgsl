@@ -50,6 +50,11 @@
 //                                           passes measured 130-139 ms (three runs) vs 133 written out twice.
 //   B=2 H=12 T=197: d=32 (16 rows) 49-56 ms vs 102; d=80 (8 rows) 154 vs 383; d=96 (8 rows) 151;
 //   d=128 (8 rows) 200-259 vs 564-630.
+//   Against the composition's backward (bench/attention-probe.ts, same ViT-B case, a later host, two
+//   runs): fused 127.5 / 130 ms, composition 98.0 / 114 ms (dV = P^T dO, dP = dO V^T, the softmax
+//   backward, dQ = dS K, dK = dS^T Q on the lanes GEMM): the fused passes are 1.1-1.3x slower here. They
+//   recompute Q K^T and dO V^T in both passes, 7 T x T x d products against the composition's 4, which
+//   reads the probabilities it stored (14.9 MB at ViT-B B=8, O(T^2)) and so has nothing to recompute.
 //   Tiles at d=64, own rows x walked rows per lane (ms): 4x2 428, 8x1 257, 8x2 293, 8x4 296, 12x2 228,
 //   16x1 221, 16x2 204, 24x1 486, 24x2 748, 32x1 882: past 16 rows the row loops leave NIR's unroll
 //   budget and the per-row arrays go to indirect memory, as in the forward. At d >= 80 (3+ chunks per

@@ -70,24 +70,10 @@
 //       same with the B loads removed (upper bound) ............................... 25.8
 //       4 k chained per accumulator write, 24 rows ................................. 17-21
 //       same, A read as vec4 blocks of 4 rows x 8 k, 32 rows (matmul_lanes.wgsl) ....... 25-27
-//   * final kernel (bench/gemm-probe.ts, PROBE_CPU_TIME=1: this process's CPU time / 2 cores, the
-//     uncontended estimate on a shared machine; three runs, 2026-11-27). GFLOP/s, M x N x K, auto = lanes
-//     kernel with 32 rows:
-//                          matmul (B row-major, vec4 B)   linear (w [out,in] read as w^T)   tiled
-//       256^3                      10.0-19.3                      11.1-19.6                  2.7
-//       512^3                      18.2-25.0                      18.3-24.4                  2.8
-//       1024^3                     25.2-26.9                      22.6-27.5                  2.7
-//       197x768x768                16.7-18.8                      17.9-20.2                  2.0
-//       197x3072x768 (fc1)         15.6-20.1                      14.5-21.7                  2.0
-//       197x768x3072 (fc2)         17.9-20.1                      19.7-22.2                  2.0
-//     The kernel before this session's changes (one accumulator write per k, 12 rows, scalar loads of A
-//     and of w^T) read 9-14 GFLOP/s across these shapes, 5.4-8.3 for x @ w^T (runs earlier that day).
+//   * the lanes kernel's figures per shape and in `npm run bench` are in matmul_lanes.wgsl's header;
+//     this tiled kernel stays at 2.4-3.6 GFLOP/s (gemm-probe, 2026-11-27, 256^3 to 1024^3 and ViT-B's
+//     197-row shapes).
 //   Reference on the same machine: naive WGSL 0.4-0.8, tfjs-webgpu 2.0-3.9, jax-js 0.1.25 2-6.4 GFLOP/s.
-//   * wall clock, the three engines side by side in one process (npm run bench, 2026-11-27, on a machine
-//     shared with other tenants), final kernel: 1024^3 ours 85-118 ms in seven GEMM-only or shorter runs
-//     (4.9-6.2x tfjs-webgpu, 4.4-6.7x jax-js) and 143 ms in the full suite (3.6x / 4.0x; its GPU timestamps
-//     read 82.8 ms = 25.9 GFLOP/s). The issue asks 5x tfjs (met in 6 of those 8 runs) and 2x jax-js (met);
-//     ~20% of numpy/OpenBLAS on the same 2 cores (131 GFLOP/s). 197x768x3072: 4.8-5.3x tfjs, 8.7-9.4x jax-js.
 
 const BLOCKS_M: u32 = /*@BLOCKS_M*/1u/*@end*/;   // 4x4 register blocks per invocation along M
 const BLOCKS_N: u32 = /*@BLOCKS_N*/1u/*@end*/;   // ... and along N

@@ -39,11 +39,19 @@
 //     code for them ran every GEMM variant at 2.0-2.4 GFLOP/s (1024^3, 197x3072x768; 8-wide: up to 42)
 //     and fused attention at ViT-B in 915 ms instead of 38 (2026-11-27): the default 256 stays.
 //   1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
-//   vec4 blocks, 24 rows 22-25, 32 rows 26-27. Figures per shape are in matmul.wgsl's header.
+//   vec4 blocks, 24 rows 22-25, 32 rows 26-27 (process CPU time then included Dawn's busy poll).
+//   Per shape (bench/gemm-probe.ts, PROBE_CPU_TIME=1, the later host below, 2026-11-27; GFLOP/s, the
+//   range of the default choice and the forced 32-row kernel over two runs; 'linear' reads w [out, in]
+//   as w^T):        256^3       512^3       1024^3      197x768x768  197x3072x768  197x768x3072
+//     matmul        18.3-19.1   19.5-20.1   18.7-21.1   18.7-25.8    17.7-18.8     34.4-35.4
+//     linear        17.1-19.4   21.0-21.5   21.6-24.1   18.0-21.9    24.8-25.7     20.6-36.3
 //   Wall clock in `npm run bench` (2026-11-27, after engine/platform.ts stopped Dawn's Node binding from
 //   busy-polling a core away from lavapipe's two threads): 1024^3 57.5-63.4 ms (34-37 GFLOP/s; GPU
 //   timestamps 53.4 ms) in four runs, 5.8-9.2x tfjs-backend-webgpu 4.22 and 5.8-11.8x jax-js 0.1.25 in
 //   the same process; ViT-B fc1 197x768x3072 31.2 ms (29.8 GFLOP/s). numpy/OpenBLAS: 131 GFLOP/s.
+//   A later host the same day (a Xeon with AMX; numpy 183 GFLOP/s there) ran lavapipe about 2x slower:
+//   1024^3 115-134 ms (16-19 GFLOP/s; GPU timestamps 118 ms) in two runs, 4.7-5.7x tfjs-webgpu and
+//   3.9-6.0x jax-js, the peers slowed less than we did; gemm-probe's CPU-time rate 20-23 GFLOP/s.
 //
 // Constraints
 //   Needs `subgroups` and a subgroup size equal to LANES, a multiple of 4 (the launcher only picks this

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
-import { chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
+import { attentionBlockedBytes, attentionBlockedTile, chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
@@ -462,6 +462,11 @@ async function kernelFamilies(): Promise<AttentionKernel[]> {
   }
 }
 
+/** The forward kernels: the families above and 'blocked' (a forward only; its backward is 'tiled'). */
+async function forwardKernels(): Promise<AttentionKernel[]> {
+  return [...(await kernelFamilies()), 'blocked'];
+}
+
 t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, masks, layouts', async () => {
   // Tq = 37 and Tk = 45 span several lanes-kernel row blocks (16 or 32 rows) and key blocks (16 keys);
   // d = 3 leaves lanes without a column chunk and needs the padded scalar loads; d % 4 == 0 with
@@ -473,7 +478,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
     { B: 2, H: 1, Tq: 37, Tk: 19, d: 3, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 103 },
     { B: 1, H: 2, Tq: 17, Tk: 45, d: 32, causal: false, keyPadding: false, mask: 'b1qk', layout: 'kvHeadBroadcast', seed: 104 },
   ];
-  for (const kernel of await kernelFamilies()) {
+  for (const kernel of await forwardKernels()) {
     for (const s of specs) {
       const up = upload(s);
       try {
@@ -495,7 +500,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
 });
 
 t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', async () => {
-  for (const kernel of await kernelFamilies()) {
+  for (const kernel of await forwardKernels()) {
     const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 64, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 7 });
     try {
       up.pr.kpm!.fill(1, 0, 9); // batch 0: every key is padding
@@ -522,7 +527,7 @@ t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', a
 });
 
 t('forward property, each kernel forced: random shapes, head dims, masks and layouts', async () => {
-  const kernels = await kernelFamilies();
+  const kernels = await forwardKernels();
   const spec = fc.tuple(fc.constantFrom(...kernels), attentionCases(2, [3, 32, 64]));
   await fc.assert(
     fc.asyncProperty(spec, async ([kernel, s]) => {
@@ -535,6 +540,15 @@ t('forward property, each kernel forced: random shapes, head dims, masks and lay
     }),
     { numRuns: 30 },
   );
+});
+
+t('blocked tiles: the largest that fits the workgroup memory and invocation limits', () => {
+  // d = 64: 64 rows x 32 keys take 44,160 bytes (Vulkan's usual 48 KiB); WebGPU's default 16 KiB gets 16 x 16.
+  assert.equal(attentionBlockedTile(64, 49152, 256), { rows: 64, keys: 32, rowGroups: 16 });
+  assert.is(attentionBlockedBytes(64, { rows: 64, keys: 32, rowGroups: 16 }), 44160);
+  assert.equal(attentionBlockedTile(64, 16384, 256), { rows: 16, keys: 16, rowGroups: 4 });
+  assert.equal(attentionBlockedTile(64, 49152, 64), { rows: 32, keys: 32, rowGroups: 8 }, '64 invocations at most');
+  assert.equal(attentionBlockedTile(128, 49152, 256), { rows: 32, keys: 16, rowGroups: 8 });
 });
 
 t('forward kernel choice: lanes on CPU adapters with fixed-width subgroups, tiled otherwise', () => {

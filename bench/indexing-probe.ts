@@ -36,7 +36,10 @@ const global = ops.randn([512, 1, 32]);
 await report('concat of expand([512,1,32] -> [512,8,32]) and [512,8,32], last axis', 4 * local.size * 4, () => [ops.concat([ops.expand(global, [512, 8, 32]), local], 2)]);
 const grads = ops.randn([4096, 768]);
 const index = ops.expand(ops.reshape(rows, [4096, 1]), [4096, 768]);
-await report('scatterAdd of 4096 rows x 768 f32 into [30000,768] (zero fill included)', 2 * rowBytes, () => [ops.scatterAdd([30000, 768], 0, index, grads)]);
+await report('scatterAdd of 4096 whole rows x 768 f32 into [30000,768] (indexAdd path)', 2 * rowBytes, () => [ops.scatterAdd([30000, 768], 0, index, grads)]);
+// gather's backward: every element has an index of its own (the atomic scatter_add kernel).
+const perElement = ids(4096 * 768, 768, [4096, 768]);
+await report('scatterAdd per element: [4096,768] into [4096,768] along axis 1 (gather backward)', 2 * rowBytes, () => [ops.scatterAdd([4096, 768], 1, perElement, grads)]);
 // The deterministic index_add of the same rows (index_add.wgsl: sort, then sums that write every row).
 await report('indexAdd of 4096 rows x 768 f32 into [30000,768] (embedding backward)', 2 * rowBytes, () => [ops.indexAdd([30000, 768], 0, rows, grads)]);
 const clipGrads = ops.randn([32 * 77, 512]);

@@ -45,8 +45,12 @@
 //   until it has been.
 //   lavapipe (2 cores, PROBE_CPU_TIME=1, 2026-11-27; its 32 KiB of workgroup memory give 32 rows x 32 keys
 //   on 64 invocations at d = 64): ViT-B B=8 H=12 T=197 202 ms (4.7 GFLOP/s) against attention.wgsl's 334
-//   ms; ViT-L B=8 H=16 T=257 445 ms against 544. Barriers split every workgroup into coroutines there, as
-//   attention.wgsl's do, so CPU adapters run attention_lanes.wgsl (37 and 74 ms on those shapes).
+//   ms; ViT-L B=8 H=16 T=257 445 ms against 544; a second run, with d = 128 at B=2: 122 against 224 ms,
+//   but d = 32 44 against 39 and the main job's short sequences (B=32 H=4 d=16) 8.1-18 ms against 1.1-12
+//   at T = 9..50: a 32 x 32 tile is mostly padding there, and 64 invocations pay more barrier switches
+//   than attention.wgsl's 16. Barriers split every workgroup into coroutines on lavapipe, as
+//   attention.wgsl's do, so CPU adapters run attention_lanes.wgsl (37 and 74 ms on ViT-B and ViT-L). On a
+//   GPU, short sequences will want a smaller tile than the largest that fits.
 
 alias T = f32;
 alias M = f32;

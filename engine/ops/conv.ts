@@ -9,9 +9,9 @@
  * conv_gemm on GPUs, and on CPU adapters with fixed-width subgroups conv_lanes.wgsl for the forward, the
  * weight gradient and the stride-1 input gradient (2-5x faster there). The input gradient of a strided
  * convolution is a batched GEMM into columns (w^T dy) plus col2im on every adapter (`inputGradByColumns`).
- * Circular padding is an explicit
- * wrap-around copy of the input followed by an unpadded convolution, exactly torch's definition; its
- * gradient folds the padded input gradient back. Gradients are deterministic.
+ * Circular padding is an explicit wrap-around copy of the input followed by an unpadded convolution,
+ * exactly torch's definition; its gradient folds the padded input gradient back. Gradients are
+ * deterministic.
  *
  * Patchify convolutions (kernel = stride, no padding or dilation, one group, sizes divisible by the kernel:
  * the ViT patch embedding, video tubelets, audio patches without overlap) have their gradients computed as

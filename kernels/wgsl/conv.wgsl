@@ -64,8 +64,8 @@
 //   on lavapipe this kernel serves the fallback of strided input gradients; GPUs run all three recipes
 //   here (no GPU figures measured yet). The audio patches' dx is slow because each of its 100 phases is a
 //   2 x 2-tap correlation over few pixels, so strided input gradients now run as a GEMM into columns plus
-//   `col2im` on every adapter (bench/conv-probe.ts, PROBE_CPU_TIME=1, PROBE_KERNELS=tiled forcing the
-//   phases; lavapipe, 2026-11-27, on a slower host than the figures above, wall clock):
+//   `col2im` on every adapter (bench/conv-probe.ts, wall clock, PROBE_KERNELS=tiled forcing the phases;
+//   lavapipe, 2026-11-27, on a slower host than the figures above):
 //     AST audio patches dx:                        phased 1168 ms (0.41 GFLOP/s) -> columns 37-42 ms (11-13)
 //     3x3 stride 2 pad 1, 64->128, 56x56, B=4 dx:  phased 155 ms (3.0)            -> columns 79 ms (5.8)
 //   The columns take Cin * taps * positions * 4 bytes per batch element; batches run in chunks of at most

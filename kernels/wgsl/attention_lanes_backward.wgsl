@@ -55,6 +55,9 @@
 //   backward, dQ = dS K, dK = dS^T Q on the lanes GEMM): the fused passes are 1.1-1.3x slower here. They
 //   recompute Q K^T and dO V^T in both passes, 7 T x T x d products against the composition's 4, which
 //   reads the probabilities it stored (14.9 MB at ViT-B B=8, O(T^2)) and so has nothing to recompute.
+//   Folding dK/dV's idle lanes at d = 16 (dV's 4 chunks on lanes 0-3, dK's on lanes 4-7, one accumulator
+//   per lane instead of two) gave the same results and no measurable gain (B=32 H=4: T = 9, 17, 50 and
+//   T = 197 within run-to-run noise, 2026-11-27); not kept, as for the forward's fold.
 //   Tiles at d=64, own rows x walked rows per lane (ms): 4x2 428, 8x1 257, 8x2 293, 8x4 296, 12x2 228,
 //   16x1 221, 16x2 204, 24x1 486, 24x2 748, 32x1 882: past 16 rows the row loops leave NIR's unroll
 //   budget and the per-row arrays go to indirect memory, as in the forward. At d >= 80 (3+ chunks per

@@ -633,6 +633,18 @@ t('backward, each kernel forced, matches the oracle analytic gradient for every 
   }
 });
 
+t('backward, each kernel forced, at short head dims (d = 16 as in the main job, d = 3 with padded chunks)', async () => {
+  const kernels = await kernelFamilies();
+  for (const [n, d] of [16, 3].entries()) {
+    const up = upload({ B: 2, H: 2, Tq: 19 + n, Tk: 23 - 2 * n, d, causal: n === 1, keyPadding: true, mask: n === 0 ? 'qk' : 'none', layout: n === 0 ? 'contiguous' : 'bthd', seed: 70 + n });
+    try {
+      for (const kernel of kernels) await checkBackward(up, 72 + n, F32_GRAD, 'f32', { kernel });
+    } finally {
+      dispose(up.all);
+    }
+  }
+});
+
 t('backward property, each kernel forced: random shapes, masks, layouts', async () => {
   const kernels = await kernelFamilies();
   const spec = fc

@@ -110,10 +110,7 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   for (const x of [q, k, v, out, lse, dOut]) x.dispose();
 }
 
-/**
- * The variants PROBE_FAMILIES and PROBE_TILES ask for: every family ('blocked' is a forward kernel; its
- * backward is the tiled one), and the tiled one at each forced tile.
- */
+/** The variants PROBE_FAMILIES and PROBE_TILES ask for: every family, and the tiled one at each forced tile. */
 const variants: { label: string; options: AttentionKernelOption }[] = [
   ...(env.PROBE_FAMILIES === '1' ? (['tiled', 'blocked', 'lanes'] as const).map((kernel) => ({ label: kernel, options: { kernel } })) : []),
   ...(env.PROBE_TILES ?? '').split(',').filter((x) => x !== '').map((spec) => {

@@ -78,7 +78,8 @@ const COMMON_MARKERS: readonly string[] = ['load_q4', 'load_k4', 'load_v4'];
  * A kernel file completed by attention_common.wgsl (uniforms, flags, row loaders, mask readers); `bodies`
  * may name markers of either file.
  */
-function attentionCode(file: 'attention' | 'attention_blocked' | 'attention_lanes' | 'attention_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
+function attentionCode(
+  file: 'attention' | 'attention_blocked' | 'attention_lanes' | 'attention_backward' | 'attention_blocked_backward' | 'attention_lanes_backward', types: Record<string, string>, bodies: Record<string, string>): string {
   const entries = Object.entries(bodies);
   const own = Object.fromEntries(entries.filter(([marker]) => !COMMON_MARKERS.includes(marker)));
   const shared = Object.fromEntries(entries.filter(([marker]) => COMMON_MARKERS.includes(marker)));
@@ -155,9 +156,9 @@ function stagedForwardLaunch(
  * Kernel families, forward and backward: 'tiled' (attention.wgsl and attention_backward.wgsl, one
  * invocation per row, the other side's tiles in workgroup memory; the GPU kernels and the portable
  * fallback), 'lanes' (attention_lanes.wgsl and attention_lanes_backward.wgsl, one subgroup = one SIMD
- * register; CPU adapters such as lavapipe) and 'blocked' (attention_blocked.wgsl: the forward with score
- * and output tiles register-blocked across the workgroup, for GPUs; its backward is the 'tiled' one).
- * 'blocked' is not yet measured on a GPU, so no adapter picks it by default.
+ * register; CPU adapters such as lavapipe) and 'blocked' (attention_blocked.wgsl and
+ * attention_blocked_backward.wgsl: score and output tiles register-blocked across the workgroup, for
+ * GPUs). 'blocked' is not yet measured on a GPU, so no adapter picks it by default.
  */
 export type AttentionKernel = 'tiled' | 'lanes' | 'blocked';
 
@@ -274,7 +275,7 @@ export interface AttentionBackwardOperands extends AttentionForwardOperands {
   readonly dv: Operand;
 }
 
-type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq';
+type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq' | 'attention_blocked_dkdv' | 'attention_blocked_dq';
 
 function backwardLaunch(
   entry: BackwardEntry,
@@ -284,9 +285,10 @@ function backwardLaunch(
   workgroups: readonly [number, number, number],
 ): Launch {
   const types = typesOf(ops);
+  const file = entry.startsWith('attention_blocked') ? 'attention_blocked_backward' : 'attention_backward';
   return {
     key: keyOf(entry, shape.headDim, types, tiles),
-    code: () => attentionCode('attention_backward', types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    code: () => attentionCode(file, types, { tiles: tilesBlock(shape.headDim, tiles) }),
     entryPoint: entry,
     params: attentionParams(shape, ops),
     workgroups,
@@ -315,6 +317,38 @@ export function attentionDqLaunch(shape: AttentionShape, ops: AttentionBackwardO
   const blocks = Math.ceil(shape.tq / tile.rows);
   const tiles: [string, number][] = [['BQ', tile.rows], ['BK', tile.tile]];
   return backwardLaunch('attention_dq', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+}
+
+/** Workgroup memory of attention_blocked_backward.wgsl: own and padded walked rows, P and dS, (L, delta) and flags. */
+export function attentionBlockedBackwardBytes(headDim: number, tile: AttentionBlockedTile): number {
+  const d4 = Math.ceil(headDim / 4);
+  return 16 * (2 * tile.rows * d4 + 2 * tile.keys * (d4 + 1)) + 8 * tile.rows * tile.keys + 12 * tile.keys;
+}
+
+/**
+ * The largest blocked backward tile (own rows, walked rows per tile, invocation rows) that fits the
+ * device's workgroup memory and invocation limits: 32 x 32 on 64 invocations at d = 64 needs 41.5 KiB,
+ * 16 x 16 on 32 invocations fits WebGPU's default 16 KiB.
+ */
+export function attentionBlockedBackwardTile(headDim: number, workgroupStorageBytes: number, maxInvocations: number): AttentionBlockedTile {
+  const candidates: AttentionBlockedTile[] = [
+    { rows: 32, keys: 32, rowGroups: 8 }, { rows: 32, keys: 16, rowGroups: 8 }, { rows: 16, keys: 16, rowGroups: 4 },
+    { rows: 16, keys: 8, rowGroups: 4 }, { rows: 8, keys: 8, rowGroups: 2 },
+  ];
+  const fits = (t: AttentionBlockedTile): boolean => attentionBlockedBackwardBytes(headDim, t) <= workgroupStorageBytes && 8 * t.rowGroups <= maxInvocations;
+  return candidates.find(fits) ?? candidates[candidates.length - 1]!;
+}
+
+/** dK and dV, attention_blocked_backward.wgsl: the same bindings as `attentionDkDvLaunch`. */
+export function attentionBlockedDkDvLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionBlockedTile): Launch {
+  const tiles: [string, number][] = [['OWN', tile.rows], ['WALK', tile.keys], ['TY', tile.rowGroups]];
+  return backwardLaunch('attention_blocked_dkdv', shape, ops, tiles, [Math.ceil(shape.tk / tile.rows), shape.heads, shape.batch]);
+}
+
+/** dQ, attention_blocked_backward.wgsl: the same bindings as `attentionDqLaunch`. */
+export function attentionBlockedDqLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionBlockedTile): Launch {
+  const tiles: [string, number][] = [['OWN', tile.rows], ['WALK', tile.keys], ['TY', tile.rowGroups]];
+  return backwardLaunch('attention_blocked_dq', shape, ops, tiles, [Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch]);
 }
 
 /** Own rows per workgroup, walked rows per lane per block, and the subgroup width of the lanes backward. */

@@ -26,6 +26,9 @@
  */
 import {
   MAX_HEAD_DIM,
+  attentionBlockedBackwardTile,
+  attentionBlockedDkDvLaunch,
+  attentionBlockedDqLaunch,
   attentionBlockedForwardLaunch,
   attentionBlockedTile,
   attentionDeltaLaunch,
@@ -68,7 +71,7 @@ export interface AttentionOptions {
 export interface AttentionKernelOption {
   /**
    * Force a kernel family instead of the adapter's choice (tests and benchmarks): 'tiled' and 'blocked'
-   * (a GPU forward, not yet any adapter's default; its backward is 'tiled') run everywhere, 'lanes' needs
+   * (register-blocked kernels for GPUs, not yet any adapter's default) run everywhere, 'lanes' needs
    * subgroups of a fixed width (kernels/attention.ts).
    */
   kernel?: AttentionKernel;
@@ -122,9 +125,14 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   return st.buffer;
 }
 
+/** The most invocations one workgroup of a 1-D dispatch may have on this device. */
+function maxInvocations(rt: Runtime): number {
+  return Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
+}
+
 /** A forced tile, checked against the device's workgroup limits (`storage` bytes) before any GPU work. */
 function forcedTile(op: string, rt: Runtime, headDim: number, storage: number, tile: AttentionTile): AttentionTile {
-  const maxRows = Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
+  const maxRows = maxInvocations(rt);
   const { rows, tile: staged } = tile;
   if (!Number.isInteger(rows) || rows < 1 || rows > maxRows || !Number.isInteger(staged) || staged < 1)
     throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (rows 1..${maxRows} invocations, tile >= 1 rows)`);
@@ -159,9 +167,7 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
   const { shape } = p;
   if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
   if (kernel === 'blocked') {
-    const limits = p.rt.info.limits;
-    const maxInvocations = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256);
-    const tile = attentionBlockedTile(shape.headDim, limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations);
+    const tile = attentionBlockedTile(shape.headDim, p.rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations(p.rt));
     checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
     return attentionBlockedForwardLaunch(shape, ops, tile);
   }
@@ -174,8 +180,12 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
 function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, forced: AttentionKernel | undefined): { dkdv: Launch; dqLaunch: Launch } {
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
-  // The 'blocked' family is a forward kernel; its backward is the 'tiled' one.
-  if (kernel !== 'lanes') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
+  if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
+  if (kernel === 'blocked') {
+    const tile = attentionBlockedBackwardTile(shape.headDim, p.rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations(p.rt));
+    checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
+    return { dkdv: attentionBlockedDkDvLaunch(shape, ops, tile), dqLaunch: attentionBlockedDqLaunch(shape, ops, tile) };
+  }
   const tile = attentionLanesBackwardTile(shape.headDim, lanes);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
   return {

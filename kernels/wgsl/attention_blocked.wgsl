@@ -39,6 +39,8 @@
 //   Tq, Tk >= 1; grid <= 65535 per dimension; BC a multiple of 8, BR a multiple of TY.
 //   Rows past Tq compute on a clamped copy of row Tq - 1 and store nothing.
 //
+// Its backward, attention_blocked_backward.wgsl, splits the two gradient passes the same way.
+//
 // Measured
 //   Not yet on a GPU: `scripts/device-session.sh attention` times it against attention.wgsl and the lanes
 //   kernel (bench/attention-probe.ts with PROBE_FAMILIES=1), and the GPUs' default stays attention.wgsl

@@ -447,24 +447,19 @@ t('f16 inputs (f32 math): within f16 output rounding', async () => {
 
 // ---- forward kernels, each forced ------------------------------------------------------------------
 
-/** The kernel families this adapter runs: 'tiled' everywhere, 'lanes' where subgroups have a fixed width. */
+/** The kernel families this adapter runs: 'tiled' and 'blocked' everywhere, 'lanes' where subgroups have a fixed width. */
 async function kernelFamilies(): Promise<AttentionKernel[]> {
   // d = 3 with a scalar layout: the same pipeline as the d = 3 case below, so no extra compile.
   const x = ops.fromFlat(new Float32Array(3), [1, 1, 1, 3], 'f32');
   try {
     ops.scaledDotProductAttention(x, x, x, { kernel: 'lanes' }).dispose();
-    return ['tiled', 'lanes'];
+    return ['tiled', 'blocked', 'lanes'];
   } catch (e) {
-    if (e instanceof ArgumentError && /subgroups/.test(e.message)) return ['tiled'];
+    if (e instanceof ArgumentError && /subgroups/.test(e.message)) return ['tiled', 'blocked'];
     throw e;
   } finally {
     x.dispose();
   }
-}
-
-/** The forward kernels: the families above and 'blocked' (a forward only; its backward is 'tiled'). */
-async function forwardKernels(): Promise<AttentionKernel[]> {
-  return [...(await kernelFamilies()), 'blocked'];
 }
 
 t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, masks, layouts', async () => {
@@ -478,7 +473,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
     { B: 2, H: 1, Tq: 37, Tk: 19, d: 3, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 103 },
     { B: 1, H: 2, Tq: 17, Tk: 45, d: 32, causal: false, keyPadding: false, mask: 'b1qk', layout: 'kvHeadBroadcast', seed: 104 },
   ];
-  for (const kernel of await forwardKernels()) {
+  for (const kernel of await kernelFamilies()) {
     for (const s of specs) {
       const up = upload(s);
       try {
@@ -500,7 +495,7 @@ t('each forward kernel, forced: row/key blocks with ragged ends, odd head dims, 
 });
 
 t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', async () => {
-  for (const kernel of await forwardKernels()) {
+  for (const kernel of await kernelFamilies()) {
     const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 64, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 7 });
     try {
       up.pr.kpm!.fill(1, 0, 9); // batch 0: every key is padding
@@ -527,7 +522,7 @@ t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', a
 });
 
 t('forward property, each kernel forced: random shapes, head dims, masks and layouts', async () => {
-  const kernels = await forwardKernels();
+  const kernels = await kernelFamilies();
   const spec = fc.tuple(fc.constantFrom(...kernels), attentionCases(2, [3, 32, 64]));
   await fc.assert(
     fc.asyncProperty(spec, async ([kernel, s]) => {

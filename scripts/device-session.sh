@@ -93,6 +93,8 @@ SED
   done
 fi
 want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
+# Every attention family forced at ViT-B and ViT-L, forward and backward: 'tiled' (the GPUs' default), 'blocked'
+# (register-blocked, written for GPUs and never measured on one) and 'lanes' (refused without a fixed subgroup size).
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
 # The tiled attention family's tile on the GPU (kernels/attention.ts PREFERRED.gpu was never measured; the
 # H100 bench had ViT-L's fused forward slower than the unfused composition): rows x staged rows.

@@ -5,6 +5,7 @@ import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, Shape
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
 import { attentionBlockedBytes, attentionBlockedTile, chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
+import * as ag from '../../autograd/index.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
 const t = suite('kernels: attention');
@@ -668,6 +669,61 @@ t('backward property, each kernel forced: random shapes, masks, layouts', async 
     }),
     { numRuns: 24 },
   );
+});
+
+// ---- against our own unfused composition -----------------------------------------------------------
+
+t('each family matches the unfused composition (matmul, softmax, matmul) and its autograd gradients', async () => {
+  // The composition the fused kernels replace, on the same device: scores = (q * scale) k^T + mask, with the
+  // key padding and the causal structure as -inf entries of one additive mask, softmax, then P v; its
+  // gradients come from autograd through those ops (dOut = w). No row is fully masked (key 0 stays visible),
+  // where the composition would give NaN and the fused kernels 0.
+  const [B, H, Tq, Tk, d] = [2, 3, 19, 23, 32];
+  const rnd = prng(97);
+  const draw = (n: number): Float32Array => Float32Array.from({ length: n }, () => rnd());
+  const [qv, kv, vv, wv] = [draw(B * H * Tq * d), draw(B * H * Tk * d), draw(B * H * Tk * d), draw(B * H * Tq * d)];
+  const maskv = Float32Array.from({ length: B * Tq * Tk }, () => rnd());   // [B, 1, Tq, Tk]
+  const padded = (b: number, j: number): boolean => b === 1 && j >= Tk - 4;
+  const scale = 1 / Math.sqrt(d);
+  const kinds = await kernelFamilies();
+  for (const causal of [false, true]) {
+    const full = new Float32Array(B * Tq * Tk);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < Tq; i++)
+        for (let j = 0; j < Tk; j++) {
+          const at = (b * Tq + i) * Tk + j;
+          full[at] = padded(b, j) || (causal && j > i) ? -Infinity : maskv[at]!;
+        }
+    const leaves = [qv, kv, vv].map((x, n) => {
+      const leaf = ag.tensor(x, [B, H, n === 0 ? Tq : Tk, d]);
+      leaf.requiresGrad = true;
+      return leaf;
+    }) as [Tensor, Tensor, Tensor];
+    const [q, k, v] = leaves;
+    const w = ops.fromFlat(wv, [B, H, Tq, d], 'f32');
+    const fullMask = ops.fromFlat(full, [B, 1, Tq, Tk], 'f32');
+    const scores = ag.add(ag.matmul(ag.mul(q, scale), ag.transpose(k)), fullMask);
+    const composed = ag.matmul(ag.softmax(scores, -1), v);
+    ag.backward(ag.sum(ag.mul(composed, w)));
+    const want = { out: await composed.data(), dq: await q.grad!.data(), dk: await k.grad!.data(), dv: await v.grad!.data() };
+    const mask = ops.fromFlat(maskv, [B, 1, Tq, Tk], 'f32');
+    const kpm = ops.fromFlat(Uint32Array.from({ length: B * Tk }, (_, e) => (padded(Math.floor(e / Tk), e % Tk) ? 1 : 0)), [B, Tk], 'u32');
+    try {
+      for (const kernel of kinds) {
+        const opts = { mask, keyPaddingMask: kpm, causal, kernel };
+        const what = `${kernel}${causal ? ', causal' : ''}`;
+        const { out, lse } = ops.scaledDotProductAttention(q, k, v, { ...opts, returnLse: true });
+        const g = ops.scaledDotProductAttentionBackward(q, k, v, out, w, lse, opts);
+        assertClose(await out.data(), want.out, { ...F32_OUT, what: `${what}: output vs composition` });
+        assertClose(await g.dq.data(), want.dq, { ...F32_GRAD, what: `${what}: dq vs autograd of the composition` });
+        assertClose(await g.dk.data(), want.dk, { ...F32_GRAD, what: `${what}: dk vs autograd of the composition` });
+        assertClose(await g.dv.data(), want.dv, { ...F32_GRAD, what: `${what}: dv vs autograd of the composition` });
+        dispose([out, lse, g.dq, g.dk, g.dv]);
+      }
+    } finally {
+      dispose([...leaves, w, fullMask, scores, composed, mask, kpm]);
+    }
+  }
 });
 
 t('forced tiles of the tiled family (the GPU tuning knob): forward and backward, ragged ends; bad tiles rejected', async () => {

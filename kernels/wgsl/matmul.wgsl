@@ -33,6 +33,12 @@
 //   Loads are coalesced along A's k when A is row-major and along B's n when B is row-major; other
 //   layouts (transposed views) are still correct, just less coalesced.
 //
+// Constraints
+//   Any M, N, K >= 1 and any strides (elements past M, N or K are zero-filled in the slabs, never stored);
+//   vec4 staging only where the launcher found the operand 4-aligned. Grid: ceil(N / TILE_N) x
+//   ceil(M / TILE_M) x batch, each <= 65535 (kernels/matmul.ts splits larger batches into launches, and
+//   folds batch dims into M where the operands allow); offsets and strides < 2^32 elements.
+//
 // Measured on a GPU (NVIDIA H100 80GB through Dawn + Vulkan, driver 580.159, 2026-11-27; bench/gemm-probe.ts,
 // wall clock over 10 back-to-back dispatches, best of 2, after a validated run; f32 in and out):
 //                       64x64 TK16   128x128 TK8   128x128 TK16   128x128 TK32   256x128 TK8

@@ -38,7 +38,9 @@
 //   - Mesa's LP_NATIVE_VECTOR_WIDTH=512 gives 16-wide subgroups on this AVX-512 machine, but LLVM 15's
 //     code for them ran every GEMM variant at 2.0-2.4 GFLOP/s (1024^3, 197x3072x768; 8-wide: up to 42)
 //     and fused attention at ViT-B in 915 ms instead of 38 (2026-11-27): the default 256 stays.
-//   1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
+//
+// Measured (lavapipe 25.0.7, 2 cores)
+//   The steps above at 1024^3, GFLOP/s (process CPU time): one write per k, 12 rows 11-14; chained, 24 rows 17-21; A as
 //   vec4 blocks, 24 rows 22-25, 32 rows 26-27 (process CPU time then included Dawn's busy poll).
 //   Per shape (bench/gemm-probe.ts, PROBE_CPU_TIME=1, the later host below, 2026-11-27; GFLOP/s, the
 //   range of the default choice and the forced 32-row kernel over two runs; 'linear' reads w [out, in]

@@ -44,6 +44,9 @@
 // backward reads y and dy twice and writes N. Bandwidth bound on GPUs; on lavapipe per-invocation work
 // dominates (see Measured).
 //
+// Constraints: rank <= 8 after merging the dims other than the axis; outputs are contiguous (offset 0);
+// row counts past 65535 workgroups spill into the grid's y dimension; N < 2^24 so counts stay exact in f32.
+//
 // Measured (lavapipe 25.0.7, 2 cores, Node/Dawn; bench/norm-probe.ts with PROBE_CPU_TIME=1, i.e. process
 // CPU time / 2, best of three ~0.4 s batches; GB/s counts each input read once and each output written
 // once; two runs each, 2026-11-27)

@@ -175,18 +175,26 @@ export function attentionBlockedBytes(headDim: number, tile: AttentionBlockedTil
   return 16 * (tile.rows * d4 + 2 * tile.keys * (d4 + 1)) + 4 * (tile.rows * tile.keys + tile.rows * 8 + tile.keys);
 }
 
+/** The blocked kernels' tiles, largest first: 4 own rows per invocation, 8 invocations per row group. */
+const BLOCKED_TILES: readonly AttentionBlockedTile[] = [
+  { rows: 64, keys: 32, rowGroups: 16 }, { rows: 32, keys: 32, rowGroups: 8 }, { rows: 32, keys: 16, rowGroups: 8 },
+  { rows: 16, keys: 16, rowGroups: 4 }, { rows: 16, keys: 8, rowGroups: 4 }, { rows: 8, keys: 8, rowGroups: 2 },
+];
+
+/** The first of `tiles` whose workgroup memory (`bytes`) and invocations fit the device, else the smallest. */
+function largestBlockedTile(
+  tiles: readonly AttentionBlockedTile[], bytes: (tile: AttentionBlockedTile) => number, workgroupStorageBytes: number, maxInvocations: number,
+): AttentionBlockedTile {
+  return tiles.find((t) => bytes(t) <= workgroupStorageBytes && 8 * t.rowGroups <= maxInvocations) ?? tiles[tiles.length - 1]!;
+}
+
 /**
  * The largest blocked tile whose workgroup memory fits `workgroupStorageBytes` (64 rows x 32 keys on 128
  * invocations at d <= 64 under Vulkan's usual 48 KiB; WebGPU's default 16 KiB gets 16 x 16), with at most
- * `maxInvocations` invocations: 4 query rows per invocation, 8 invocations per row group.
+ * `maxInvocations` invocations.
  */
 export function attentionBlockedTile(headDim: number, workgroupStorageBytes: number, maxInvocations: number): AttentionBlockedTile {
-  const candidates: AttentionBlockedTile[] = [
-    { rows: 64, keys: 32, rowGroups: 16 }, { rows: 32, keys: 32, rowGroups: 8 }, { rows: 32, keys: 16, rowGroups: 8 },
-    { rows: 16, keys: 16, rowGroups: 4 }, { rows: 16, keys: 8, rowGroups: 4 }, { rows: 8, keys: 8, rowGroups: 2 },
-  ];
-  const fits = (t: AttentionBlockedTile): boolean => attentionBlockedBytes(headDim, t) <= workgroupStorageBytes && 8 * t.rowGroups <= maxInvocations;
-  return candidates.find(fits) ?? candidates[candidates.length - 1]!;
+  return largestBlockedTile(BLOCKED_TILES, (t) => attentionBlockedBytes(headDim, t), workgroupStorageBytes, maxInvocations);
 }
 
 /**
@@ -327,16 +335,12 @@ export function attentionBlockedBackwardBytes(headDim: number, tile: AttentionBl
 
 /**
  * The largest blocked backward tile (own rows, walked rows per tile, invocation rows) that fits the
- * device's workgroup memory and invocation limits: 32 x 32 on 64 invocations at d = 64 needs 41.5 KiB,
- * 16 x 16 on 32 invocations fits WebGPU's default 16 KiB.
+ * device's workgroup memory and invocation limits: 32 x 32 on 64 invocations at d = 64 needs 41.4 KiB
+ * (Vulkan's usual 48 KiB), lavapipe's 32 KiB gets 32 x 16 and WebGPU's default 16 KiB 16 x 8.
  */
 export function attentionBlockedBackwardTile(headDim: number, workgroupStorageBytes: number, maxInvocations: number): AttentionBlockedTile {
-  const candidates: AttentionBlockedTile[] = [
-    { rows: 32, keys: 32, rowGroups: 8 }, { rows: 32, keys: 16, rowGroups: 8 }, { rows: 16, keys: 16, rowGroups: 4 },
-    { rows: 16, keys: 8, rowGroups: 4 }, { rows: 8, keys: 8, rowGroups: 2 },
-  ];
-  const fits = (t: AttentionBlockedTile): boolean => attentionBlockedBackwardBytes(headDim, t) <= workgroupStorageBytes && 8 * t.rowGroups <= maxInvocations;
-  return candidates.find(fits) ?? candidates[candidates.length - 1]!;
+  // From 32 own rows down: the backward keeps two accumulators per own row and column chunk.
+  return largestBlockedTile(BLOCKED_TILES.slice(1), (t) => attentionBlockedBackwardBytes(headDim, t), workgroupStorageBytes, maxInvocations);
 }
 
 /** dK and dV, attention_blocked_backward.wgsl: the same bindings as `attentionDkDvLaunch`. */

@@ -125,6 +125,11 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   return st.buffer;
 }
 
+/** Workgroup memory one workgroup may use on this device. */
+function workgroupStorage(rt: Runtime): number {
+  return rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+}
+
 /** The most invocations one workgroup of a 1-D dispatch may have on this device. */
 function maxInvocations(rt: Runtime): number {
   return Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
@@ -166,14 +171,11 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
   if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
-  if (kernel === 'blocked') {
-    const tile = attentionBlockedTile(shape.headDim, p.rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations(p.rt));
-    checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
-    return attentionBlockedForwardLaunch(shape, ops, tile);
-  }
-  const tile = attentionLanesTile(shape.headDim, lanes);
-  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, Math.ceil(shape.tq / tile.rows), shape.heads, shape.batch);
-  return attentionLanesForwardLaunch(shape, ops, tile);
+  const launch = kernel === 'blocked'
+    ? attentionBlockedForwardLaunch(shape, ops, attentionBlockedTile(shape.headDim, workgroupStorage(p.rt), maxInvocations(p.rt)))
+    : attentionLanesForwardLaunch(shape, ops, attentionLanesTile(shape.headDim, lanes));
+  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, launch.workgroups[0]!, shape.heads, shape.batch);
+  return launch;
 }
 
 /** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */
@@ -181,17 +183,20 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
   const { kernel, lanes } = kernelOf(op, p, forced);
   const { shape } = p;
   if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
+  let launches: { dkdv: Launch; dqLaunch: Launch };
   if (kernel === 'blocked') {
-    const tile = attentionBlockedBackwardTile(shape.headDim, p.rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, maxInvocations(p.rt));
-    checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
-    return { dkdv: attentionBlockedDkDvLaunch(shape, ops, tile), dqLaunch: attentionBlockedDqLaunch(shape, ops, tile) };
+    const tile = attentionBlockedBackwardTile(shape.headDim, workgroupStorage(p.rt), maxInvocations(p.rt));
+    launches = { dkdv: attentionBlockedDkDvLaunch(shape, ops, tile), dqLaunch: attentionBlockedDqLaunch(shape, ops, tile) };
+  } else {
+    const tile = attentionLanesBackwardTile(shape.headDim, lanes);
+    launches = {
+      dkdv: attentionLanesBackwardLaunch('attention_lanes_dkdv', shape, ops, tile),
+      dqLaunch: attentionLanesBackwardLaunch('attention_lanes_dq', shape, ops, tile),
+    };
   }
-  const tile = attentionLanesBackwardTile(shape.headDim, lanes);
-  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, Math.ceil(Math.max(shape.tq, shape.tk) / tile.rows), shape.heads, shape.batch);
-  return {
-    dkdv: attentionLanesBackwardLaunch('attention_lanes_dkdv', shape, ops, tile),
-    dqLaunch: attentionLanesBackwardLaunch('attention_lanes_dq', shape, ops, tile),
-  };
+  const blocks = Math.max(launches.dkdv.workgroups[0]!, launches.dqLaunch.workgroups[0]!);
+  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, blocks, shape.heads, shape.batch);
+  return launches;
 }
 
 /** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
@@ -237,7 +242,7 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     keyPadding = operand(kp);
   } else buffers.push(buffers[0]!);
 
-  const storage = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const storage = workgroupStorage(rt);
   if (options.tile && options.kernel !== undefined && options.kernel !== 'tiled')
     throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not '${options.kernel}'`);
   const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);

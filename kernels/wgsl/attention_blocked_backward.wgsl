@@ -33,7 +33,7 @@
 //
 // Measured: not yet on a GPU (`scripts/device-session.sh attention`, bench/attention-probe.ts with
 // PROBE_FAMILIES=1, times it as the 'blocked' family's backward); no adapter picks it by default. On
-// lavapipe (2 cores, CPU time, 2026-11-27; 32 KiB of workgroup memory: 32 own x 32 walked rows on 64
+// lavapipe (2 cores, CPU time, 2026-11-27; 32 KiB of workgroup memory: 32 own x 16 walked rows on 64
 // invocations at d = 64) it matches attention_backward.wgsl: ViT-B B=8 783 against 786 ms, B=2 H=12
 // T=197 d=128 465 against 419, text B=2 H=3 T=77 causal 7.0 against 6.6; attention_lanes_backward.wgsl,
 // the default there, takes 180, 216 and 2.3 ms. Its results equal the lanes kernel's to 1e-7.

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
-import { attentionBlockedBytes, attentionBlockedTile, chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
+import { attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
 import * as ag from '../../autograd/index.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
@@ -538,13 +538,17 @@ t('forward property, each kernel forced: random shapes, head dims, masks and lay
   );
 });
 
-t('blocked tiles: the largest that fits the workgroup memory and invocation limits', () => {
+t('blocked tiles, forward and backward: the largest that fits the workgroup memory and invocation limits', () => {
   // d = 64: 64 rows x 32 keys take 44,160 bytes (Vulkan's usual 48 KiB); WebGPU's default 16 KiB gets 16 x 16.
   assert.equal(attentionBlockedTile(64, 49152, 256), { rows: 64, keys: 32, rowGroups: 16 });
   assert.is(attentionBlockedBytes(64, { rows: 64, keys: 32, rowGroups: 16 }), 44160);
   assert.equal(attentionBlockedTile(64, 16384, 256), { rows: 16, keys: 16, rowGroups: 4 });
   assert.equal(attentionBlockedTile(64, 49152, 64), { rows: 32, keys: 32, rowGroups: 8 }, '64 invocations at most');
   assert.equal(attentionBlockedTile(128, 49152, 256), { rows: 32, keys: 16, rowGroups: 8 });
+  // The backward stages two own operands: from 32 own rows down, 32 x 32 at 48 KiB, 32 x 16 at lavapipe's 32 KiB.
+  assert.equal(attentionBlockedBackwardTile(64, 49152, 256), { rows: 32, keys: 32, rowGroups: 8 });
+  assert.equal(attentionBlockedBackwardTile(64, 32768, 256), { rows: 32, keys: 16, rowGroups: 8 });
+  assert.equal(attentionBlockedBackwardTile(64, 16384, 256), { rows: 16, keys: 8, rowGroups: 4 });
 });
 
 t('forward kernel choice: lanes on CPU adapters with fixed-width subgroups, tiled otherwise', () => {

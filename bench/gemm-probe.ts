@@ -34,6 +34,13 @@ const ROUNDS = Number(env.PROBE_ROUNDS ?? 2);
 const DTYPE = env.PROBE_DTYPE === 'f16' ? 'f16' : 'f32';
 const CHECK = env.PROBE_CHECK !== '0';
 const LAYOUTS = (env.PROBE_LAYOUTS ?? 'nn,linear').split(',') as ('nn' | 'linear')[];
+/**
+ * The 'linear' layout's epilogue: none, a bias, or a bias and a residual (what a transformer's fc2 and
+ * attention projection run). Both are zero-filled, so the oracle is unchanged while the kernel still
+ * binds and reads them: the epilogue's cost, and whether it costs the kernel its registers, is what's timed.
+ */
+const EPILOGUE = (env.PROBE_EPILOGUE ?? 'none') as 'none' | 'bias' | 'residual';
+if (!['none', 'bias', 'residual'].includes(EPILOGUE)) throw new Error(`gemm-probe: PROBE_EPILOGUE must be none, bias or residual, got '${EPILOGUE}'`);
 
 /** Parses one PROBE_KERNELS entry into matmul options. */
 function parseKernel(text: string): MatmulOptions {
@@ -83,9 +90,12 @@ function makeCase(m: number, n: number, k: number, layout: 'nn' | 'linear'): Cas
   const bt = fromFlat(b, layout === 'nn' ? [k, n] : [n, k], DTYPE);
   const bAt = (kk: number, j: number) => (layout === 'nn' ? b[kk * n + j]! : b[j * k + kk]!);
   const outDtype = 'f32' as const;
+  const bias = layout === 'linear' && EPILOGUE !== 'none' ? fromFlat(new Float32Array(n), [n], DTYPE) : null;
+  const residual = layout === 'linear' && EPILOGUE === 'residual' ? fromFlat(new Float32Array(m * n), [m, n], 'f32') : undefined;
+  const epilogue = bias ? (residual ? '+bias+residual' : '+bias') : '';
   return {
-    label: `${layout} ${m}x${n}x${k}`,
-    run: (o) => (layout === 'nn' ? matmul(at, bt, { ...o, outDtype }) : linear(at, bt, null, { ...o, outDtype })),
+    label: `${layout}${epilogue} ${m}x${n}x${k}`,
+    run: (o) => (layout === 'nn' ? matmul(at, bt, { ...o, outDtype }) : linear(at, bt, bias, { ...o, outDtype, ...(residual ? { residual } : {}) })),
     check: (c) => {
       let worst = 0;
       for (let t = 0; t < 64; t++) {
@@ -100,6 +110,8 @@ function makeCase(m: number, n: number, k: number, layout: 'nn' | 'linear'): Cas
     dispose: () => {
       at.dispose();
       bt.dispose();
+      bias?.dispose();
+      residual?.dispose();
     },
   };
 }
@@ -159,7 +171,7 @@ for (const [m, n, k] of SHAPES) {
       if (o.subgroupMatrix && g > (bestByOutputs.get(m * n)?.gflops ?? 0)) bestByOutputs.set(m * n, { name: kernelName(o), gflops: g });
     }
     c.dispose();
-    console.log(`${DTYPE} ${c.label.padEnd(24)} GFLOP/s: ${results.join('  ')}`);
+    console.log(`${DTYPE} ${c.label.padEnd(EPILOGUE === 'none' ? 24 : 40)} GFLOP/s: ${results.join('  ')}`);
   }
 }
 console.log(`suggested TUNING.${rt.info.adapterClass} (fastest forced kernel per M seen):`);

@@ -46,13 +46,18 @@ export interface AttentionTile {
 
 /**
  * Preferred (rows, tile) per adapter class. 'cpu': on lavapipe (bench/attention-probe.ts) rows 8..32 and
- * tiles 16..64 all land within ~10%; 16 rows keep ragged ends small (T = 197 pads to 208). 'gpu': wider
- * workgroups for occupancy, not yet measured on a GPU (`scripts/device-session.sh attention-tiles` sweeps
- * forced tiles, AttentionKernelOption.tile).
+ * tiles 16..64 all land within ~10%; 16 rows keep ragged ends small (T = 197 pads to 208). 'gpu': the
+ * fastest forward and within 5% of the fastest backward of the tiles `scripts/device-session.sh
+ * attention-tiles` swept on an NVIDIA H200 (Dawn + Vulkan, 2026-11-27, B = 8, d = 64, wall clock,
+ * forward / backward ms):
+ *                    16x32       32x32       64x32       64x16       128x16      128x32      256x8
+ *   ViT-B T = 197    0.69/2.40   0.41/1.08   0.28/0.74   0.26/0.57   0.24/0.61   0.22/0.60   0.24/0.65
+ *   ViT-L T = 257    2.41/4.71   0.81/2.35   0.50/2.36   0.45/1.20   0.44/1.20   0.39/1.19   0.48/2.47
+ * (64x32 was the GPU tile before; the unfused composition took 0.32-0.34 / 0.93-1.13 ms at ViT-B.)
  */
 const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
   cpu: { rows: 16, tile: 32 },
-  gpu: { rows: 64, tile: 32 },
+  gpu: { rows: 128, tile: 32 },
 };
 
 /**
@@ -157,8 +162,9 @@ function stagedForwardLaunch(
  * invocation per row, the other side's tiles in workgroup memory; the GPU kernels and the portable
  * fallback), 'lanes' (attention_lanes.wgsl and attention_lanes_backward.wgsl, one subgroup = one SIMD
  * register; CPU adapters such as lavapipe) and 'blocked' (attention_blocked.wgsl and
- * attention_blocked_backward.wgsl: score and output tiles register-blocked across the workgroup, for
- * GPUs). 'blocked' is not yet measured on a GPU, so no adapter picks it by default.
+ * attention_blocked_backward.wgsl: score and output tiles register-blocked across the workgroup,
+ * FlashAttention-2's split). On an H200 'tiled' with 128-row workgroups beat 'blocked' forward and
+ * backward (attention_blocked.wgsl's header), so no adapter picks 'blocked' by default.
  */
 export type AttentionKernel = 'tiled' | 'lanes' | 'blocked';
 

@@ -57,14 +57,16 @@ export interface TiledChoice {
   /**
    * Stage A and B through 16-byte loads where the layout allows (4-aligned A k-contiguous, B
    * n-contiguous or k-contiguous; see vectorA / vectorB): whole-vec4 workgroup stores along A's k and
-   * B's n, four component stores for a k-contiguous B (tiledColumnStaging). Not in the tuning table:
-   * not yet measured on a GPU (scripts/device-session.sh f32 times it against the scalar staging).
+   * B's n, four component stores for a k-contiguous B (tiledColumnStaging). TUNING.gpu uses it for the
+   * 128x128 tile without an epilogue (H200: 4096^3 A @ B 34900 against 30300 GFLOP/s, x @ w^T 31200
+   * against 21700).
    */
   readonly vec4?: boolean;
   /**
    * Straight-line products over named accumulators instead of arrays indexed in loops (tiledUnrolledCode):
    * the form that took the subgroup-matrix kernel from 27 to 62-75 TFLOP/s on NVIDIA through Dawn. Not
-   * in the tuning table: not yet measured on a GPU (the device session's f32 step times it).
+   * in the tuning table: on the H200 it cost the f32 kernel 10-15% (4096^3: 26100 against 30300 GFLOP/s,
+   * with vec4 staging 31900 against 34900), whose loops the driver already keeps in registers.
    */
   readonly unrolled?: boolean;
 }
@@ -103,9 +105,19 @@ export interface GemmCaps {
   readonly maxInvocations: number;
 }
 
-type TuningEntry =
-  | { readonly maxM: number; readonly variant: 'lanes'; readonly rows: number }
-  | ({ readonly maxM: number; readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled'>);
+/**
+ * One row of a tuning table: the kernel for GEMMs with M <= maxM and, where `epilogue` is given, only for
+ * GEMMs that do (true) or do not (false) fuse an epilogue (bias, activation, residual or a saved
+ * pre-activation; see hasEpilogue).
+ */
+type TuningEntry = { readonly maxM: number; readonly epilogue?: boolean } & (
+  | { readonly variant: 'lanes'; readonly rows: number }
+  | ({ readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled'>));
+
+/** Whether the GEMM's stores run more than the plain write: a bias, an activation, a residual or a saved pre-activation. */
+export function hasEpilogue(spec: GemmSpec): boolean {
+  return spec.bias !== undefined || spec.residual !== undefined || spec.activation !== 'none' || spec.savePre;
+}
 
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
@@ -116,7 +128,8 @@ export function tiledBytes(choice: TiledChoice): number {
 }
 
 /**
- * Kernel and tile per adapter class and shape bucket (first entry whose maxM >= M wins).
+ * Kernel and tile per adapter class and shape bucket (the first entry whose maxM >= M and whose epilogue
+ * condition, if any, holds wins).
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU
@@ -129,6 +142,15 @@ export function tiledBytes(choice: TiledChoice): number {
  *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
  *   1576x768x768 2400 / 6700 / 6900 (256x128 TK 8: 27700 at 4096^3, slower elsewhere).
  * Below M = 256 the 64x64 tile keeps enough workgroups in flight (not measured separately).
+ * Later on an H200 (2026-11-27), 128x128 TK 32 with vec4 staging against scalar staging: 4096^3 A @ B
+ * 34900 / 30300, x @ w^T 31200 / 21700; 1576x3072x768 A @ B 18900 / 18300, x @ w^T 17800 / 13800.
+ * GEMMs with a fused epilogue keep 16-deep slabs: in the same H200 run the TK 32 tile with a bias
+ * ran 10x slower than without one (`npm run bench -- --profile`: the patch-embedding GEMM 1568x768x768
+ * 5.31 ms with its bias against 0.467 ms without; the B16 encoder's linear layers at B = 32 1-2 TFLOP/s
+ * against 20 for the backward's epilogue-free GEMMs; B16 forward at B = 32 549 ms), the signature of
+ * accumulators moved out of registers, while the H100 ran the same model at B = 32 in 145 ms with
+ * 16-deep slabs (2026-11-27, before the TK 32 retune). The TK 16 tile with an epilogue has not been
+ * re-measured since (`scripts/device-session.sh epilogue` times both).
  */
 export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   cpu: [
@@ -138,7 +160,8 @@ export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
   ],
   gpu: [
     { maxM: 256, variant: 'tiled', blocks: [1, 1], tk: 16 },
-    { maxM: Infinity, variant: 'tiled', blocks: [2, 2], tk: 32 },
+    { maxM: Infinity, epilogue: true, variant: 'tiled', blocks: [2, 2], tk: 16 },
+    { maxM: Infinity, variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true },
   ],
 };
 
@@ -219,7 +242,8 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
     if (subgroupMatrixProblem(tile, lanes, caps.workgroupStorage, caps.maxInvocations) === null) return { variant: 'subgroup-matrix', ...tile, lanes };
   }
   const table = TUNING[caps.adapterClass];
-  const entry = table.find((e) => spec.m <= e.maxM) ?? table[table.length - 1]!;
+  const fused = hasEpilogue(spec);
+  const entry = table.find((e) => spec.m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
   const tiled: TiledChoice = {
     variant: 'tiled', blocks: entry.blocks, tk: entry.tk, ...(entry.vec4 ? { vec4: true } : {}), ...(entry.unrolled ? { unrolled: true } : {}),

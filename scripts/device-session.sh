@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# tune diagnose variants matmul-test attention attention-tiles conv indexing reduce bench tests).
+# epilogue tune diagnose matmul-test attention attention-tiles conv indexing reduce bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -39,13 +39,19 @@ JS
   cp /tmp/adapter.mjs ./adapter-probe.mjs && step adapter 20 node adapter-probe.mjs; rm -f adapter-probe.mjs
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
-# f32 tiles, each with and without vec4 staging (the ':v4' option, unmeasured on GPUs so far; in the 'linear'
-# layout it stages w^T along k, where scalar staging reached only 40% of cuBLAS; the 80%-of-cuBLAS target is
-# open: if a ':v4' tile wins, put it in TUNING.gpu with vec4: true).
-# ':u' writes the products out over named accumulators (the change that took the subgroup-matrix kernel
-# from 27 to 62-75 TFLOP/s; the f32 kernel sat at the same 27-31 TFLOP/s with its arrays).
+# f32 tiles, each with and without vec4 staging (':v4') and with the products and stores written out over
+# named accumulators (':u'). H200, 2026-11-27: ':v4' won everywhere (4096^3 A @ B 34900 against 30300, x @ w^T
+# 31200 against 21700) and is in TUNING.gpu; ':u' lost 10-15%; 2x4 with ':v4' alone collapsed to 2200.
 want f32 && probe f32-tiled 200 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
   PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:32:u,tiled:2x2:32:v4:u,tiled:2x2:16:v4,tiled:2x4:32:v4,tiled:2x4:32:v4:u,tiled:4x2:32:v4:u
+# GEMMs with a fused epilogue at the B16 encoder's B = 32 shapes (qkv 6304x2304x768 with a bias, fc2
+# 6304x768x3072 with a bias and the residual) and the patch embedding's 1568x768x768: on the H200 the TK 32
+# tile ran 10x slower with a bias than without (2026-11-27), so TUNING.gpu gives epilogue GEMMs TK 16, not
+# re-measured since. Each epilogue, and none, times the candidates side by side.
+want epilogue && for e in residual bias none; do
+  probe "f32-epilogue-$e" 90 PROBE_EPILOGUE=$e PROBE_LAYOUTS=linear PROBE_REPS=10 PROBE_SHAPES=6304x768x3072,6304x2304x768,1568x768x768 \
+    PROBE_KERNELS=tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:v4,tiled:2x2:32:v4,tiled:2x2:16:v4:u,tiled:2x2:32:v4:u,tiled:1x1:16
+done
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand), one process each.
 SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 4x2:4x4:32:1 2x4:4x4:16:2 2x4:4x2:32:2}
@@ -74,30 +80,12 @@ if want diagnose; then
       PROBE_LAYOUTS=nn,linear PROBE_SHAPES=4096x4096x4096 PROBE_KERNELS=subgroup-matrix
   done
 fi
-# A candidate edit of the subgroup-matrix kernel, timed against the shipped one with results checked:
-# slab stores in a bank-spreading order (conflict-free for TK 16/32/64 by enumeration), the halves taken
-# from a copy of the chunk rather than by a dynamic index into the private array (session 6's rotation
-# indexed the array and ran slower). It passes the emulated test (test/kernels/
-# matmul-subgroup-matrix-emulated.node.test.ts) when applied to dist/kernels/wgsl/embedded.js.
-if want variants; then
-  cat > /tmp/rotated-stores.sed <<'SED'
-s|let at = chunk_half(o, h, A_K_CONTIGUOUS);|let hr = (h + select(0u, 2u * ((o.x + 2u * (o.x / 8u)) % 4u), A_K_CONTIGUOUS)) % 8u; let v = a_next[j]; let at = chunk_half(o, hr, A_K_CONTIGUOUS);|
-s|bitcast<vec2<f16>>(a_next\[j\]\[h / 2u\])\[h % 2u\]|bitcast<vec2<f16>>(v[hr / 2u])[hr % 2u]|
-s|let at = chunk_half(o, h, B_K_CONTIGUOUS);|let hr = (h + select(0u, 2u * ((o.x + 2u * (o.x / 8u)) % 4u), B_K_CONTIGUOUS)) % 8u; let v = b_next[j]; let at = chunk_half(o, hr, B_K_CONTIGUOUS);|
-s|bitcast<vec2<f16>>(b_next\[j\]\[h / 2u\])\[h % 2u\]|bitcast<vec2<f16>>(v[hr / 2u])[hr % 2u]|
-SED
-  sed -f /tmp/rotated-stores.sed .devbench/gemm-probe.mjs > .devbench/gemm-probe-rotated-stores.mjs
-  for variant in gemm-probe gemm-probe-rotated-stores gemm-probe gemm-probe-rotated-stores; do
-    PROBE_BIN=.devbench/$variant.mjs probe "variant-$variant" 40 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 \
-      PROBE_LAYOUTS=nn,linear PROBE_SHAPES=4096x4096x4096,1576x3072x768 PROBE_KERNELS=subgroup-matrix
-  done
-fi
 want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 # Every attention family forced at ViT-B and ViT-L, forward and backward: 'tiled' (the GPUs' default), 'blocked'
-# (register-blocked, written for GPUs and never measured on one) and 'lanes' (refused without a fixed subgroup size).
+# (register-blocked; on the H200, 2026-11-27, it lost to 'tiled' with 128-row workgroups) and 'lanes'.
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
-# The tiled attention family's tile on the GPU (kernels/attention.ts PREFERRED.gpu was never measured; the
-# H100 bench had ViT-L's fused forward slower than the unfused composition): rows x staged rows.
+# The tiled attention family's tile on the GPU, rows x staged rows (kernels/attention.ts PREFERRED.gpu has
+# the H200 sweep of 2026-11-27 that chose 128 x 32).
 want attention-tiles && step attention-tiles 150 env PROBE_QUICK=1 PROBE_TILES=16x32,32x32,64x32,64x16,128x16,128x32,256x8 node .devbench/attention-probe.mjs
 # Every convolution kernel forced on the GPU: conv_gemm, the patchify GEMM path and conv_lanes (a fixed
 # subgroup width lets it run there too; CPUs take it by default).
@@ -108,5 +96,7 @@ want indexing && step indexing 60 node .devbench/indexing-probe.mjs
 want reduce && step reduce 60 node .devbench/reduce-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
 want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
-want tests && step tests 100 node .devbench/tests.mjs
+# 100 s was too short on the H200 (2026-11-27): the run was still inside the attention suite, which forces
+# every kernel family forward and backward.
+want tests && step tests 400 node .devbench/tests.mjs
 tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

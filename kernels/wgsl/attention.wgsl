@@ -40,15 +40,22 @@
 //   Workgroup memory: 2 * BC * ceil(D/4) * 16 + 4 * BC bytes (the launcher sizes BC to the device limit).
 //
 // Measured
-//   NVIDIA H100 80GB (Dawn + Vulkan, driver 580.159, 2026-11-27; `npm run bench` wall clock, BR = 64,
-//   BC = 32, f32; 'unfused' = our matmul + scale + mask + softmax + matmul on the tiled GEMM):
-//     ViT-B B=8 H=12 T=197 d=64      0.327 ms (2.9 TFLOP/s)   unfused 0.480 ms   1.47x
-//     ViT-L B=8 H=16 T=257 d=64      1.60 ms (1.4 TFLOP/s)    unfused 1.26 ms    0.79x: slower
-//     text B=8 T=512 causal          0.276 ms                 unfused 0.378 ms   1.37x
-//   One invocation per query row keeps a whole row's dot products serial in that invocation (64 FMAs per
-//   score at d = 64) and a 64-row workgroup holds 2 x D floats per invocation in registers, so few warps
-//   per SM hide the latency; ViT-L's 257 keys make it worse. The remedy would be FlashAttention-2's
-//   split, score and output tiles register-blocked across the workgroup like the GEMM's, not yet written.
+//   NVIDIA H200 (Dawn + Vulkan, driver 580.159, 2026-11-27; bench/attention-probe.ts wall clock, f32,
+//   B=8, d=64, forward / backward ms; 'unfused' = our matmul + scale + mask + softmax + matmul, and its
+//   backward 4 matmuls + softmax backward on the stored probabilities):
+//                          BR x BC = 64 x 32    128 x 32 (GPU tile since)    unfused
+//     ViT-B H=12 T=197        0.28 / 0.74          0.22 / 0.60             0.32-0.34 / 0.93-1.13
+//     ViT-L H=16 T=257        0.50 / 2.36          0.39 / 1.19
+//   the whole sweep (16 to 256 rows, 8 to 32 staged keys) is in kernels/attention.ts PREFERRED. With
+//   128-row workgroups ViT-B's forward runs 4.4 TFLOP/s, 1.5x the unfused composition, and the register-
+//   blocked family (attention_blocked.wgsl: 0.26 ms at ViT-B, 0.49 at ViT-L) does not beat it.
+//   In `npm run bench` the same day (64 x 32, wall clock): ViT-B 0.285 ms against unfused 0.272 (even; GPU
+//   timestamps 0.220 / 0.219), ViT-L 0.592 against 0.637, text T=77 causal 0.055 against 0.114, but
+//   B=1 T=512 (8 heads) 0.230 against 0.151: 64 workgroups leave most of the GPU idle while each
+//   invocation walks all 512 keys.
+//   Earlier, on an NVIDIA H100 80GB (`npm run bench`, 64 x 32): ViT-B 0.327 ms against unfused 0.480,
+//   ViT-L 1.60 ms against 1.26. One invocation per query row keeps a whole row's dot products serial in
+//   that invocation (64 FMAs per score at d = 64), so the kernel lives on many warps per SM to hide latency.
 //   lavapipe (2 cores, PROBE_CPU_TIME=1 bench/attention-probe.ts, BR = 16, BC = 32): ViT-B B=8 319-348 ms
 //   (2.7-3.0 GFLOP/s); its barriers split each workgroup into coroutines and every per-lane load is a
 //   gather, so CPU adapters with subgroups run attention_lanes.wgsl (36 ms there). BR/BC from 8 to 64

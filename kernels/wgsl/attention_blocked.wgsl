@@ -42,17 +42,19 @@
 // Its backward, attention_blocked_backward.wgsl, splits the two gradient passes the same way.
 //
 // Measured
-//   Not yet on a GPU: `scripts/device-session.sh attention` times it against attention.wgsl and the lanes
-//   kernel (bench/attention-probe.ts with PROBE_FAMILIES=1), and the GPUs' default stays attention.wgsl
-//   until it has been.
+//   NVIDIA H200 (Dawn + Vulkan, driver 580.159, 2026-11-27; bench/attention-probe.ts PROBE_FAMILIES=1,
+//   wall clock, f32, B=8, d=64; 48 KiB of workgroup memory give 64 rows x 32 keys on 128 invocations):
+//   ViT-B T=197 0.26 ms (3.7 TFLOP/s) against attention.wgsl's 0.31 at its then GPU tile of 64 x 32;
+//   ViT-L T=257 0.49 against 0.49. attention.wgsl with 128-row workgroups then ran 0.22 and 0.39 ms in the
+//   tile sweep, so GPUs keep attention.wgsl (chooseAttentionKernel) and this family stays forced-only
+//   (`{ kernel: 'blocked' }`). Its results there equal the lanes kernel's to 1e-8.
 //   lavapipe (2 cores, PROBE_CPU_TIME=1, 2026-11-27; its 32 KiB of workgroup memory give 32 rows x 32 keys
 //   on 64 invocations at d = 64): ViT-B B=8 H=12 T=197 202 ms (4.7 GFLOP/s) against attention.wgsl's 334
 //   ms; ViT-L B=8 H=16 T=257 445 ms against 544; a second run, with d = 128 at B=2: 122 against 224 ms,
 //   but d = 32 44 against 39 and the main job's short sequences (B=32 H=4 d=16) 8.1-18 ms against 1.1-12
 //   at T = 9..50: a 32 x 32 tile is mostly padding there, and 64 invocations pay more barrier switches
 //   than attention.wgsl's 16. Barriers split every workgroup into coroutines on lavapipe, as
-//   attention.wgsl's do, so CPU adapters run attention_lanes.wgsl (37 and 74 ms on ViT-B and ViT-L). On a
-//   GPU, short sequences will want a smaller tile than the largest that fits.
+//   attention.wgsl's do, so CPU adapters run attention_lanes.wgsl (37 and 74 ms on ViT-B and ViT-L).
 
 alias T = f32;
 alias M = f32;

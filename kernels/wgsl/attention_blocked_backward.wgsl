@@ -31,9 +31,10 @@
 // Specialisation (kernels/attention.ts): T/M/KP as in attention.wgsl; the `tiles` block sets D, OWN,
 // WALK and TY. Constraints: Tq, Tk >= 1; grid <= 65535 per dimension; WALK a multiple of 8, OWN of TY.
 //
-// Measured: not yet on a GPU (`scripts/device-session.sh attention`, bench/attention-probe.ts with
-// PROBE_FAMILIES=1, times it as the 'blocked' family's backward); no adapter picks it by default. On
-// lavapipe (2 cores, CPU time, 2026-11-27; 32 KiB of workgroup memory: 32 own x 16 walked rows on 64
+// Measured: no adapter picks it by default. On an NVIDIA H200 (Dawn + Vulkan, 2026-11-27,
+// bench/attention-probe.ts PROBE_FAMILIES=1, wall clock, B=8, d=64) it ran ViT-B T=197 in 1.19 ms and
+// ViT-L T=257 in 2.49 against attention_backward.wgsl's 0.90 and 2.41 at 64 x 32 (0.60 and 1.19 with the
+// 128 x 32 tile GPUs now take). On lavapipe (2 cores, CPU time, 2026-11-27; 32 KiB of workgroup memory: 32 own x 16 walked rows on 64
 // invocations at d = 64) it matches attention_backward.wgsl: ViT-B B=8 783 against 786 ms, B=2 H=12
 // T=197 d=128 465 against 419, text B=2 H=3 T=77 causal 7.0 against 6.6; attention_lanes_backward.wgsl,
 // the default there, takes 180, 216 and 2.3 ms. Its results equal the lanes kernel's to 1e-7.

@@ -55,12 +55,25 @@
 //   1576x3072x768: 9200 against 14600, a later run, 2026-11-27), so that option was removed. f16 inputs (read as f32): 28500 at
 //   4096^3; f16 GEMMs run matmul_subgroup_matrix.wgsl where the adapter has matrix units (3-4x this).
 //   The same day on an H200: 31100-31600 at 4096^3 against torch fp32 51400 (61%); no tile or slab
-//   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%. vec4 staging came later
-//   and has no GPU figure yet (`scripts/device-session.sh f32` times it); on lavapipe, 128x128 TK 32 at
-//   512^3: 10.8 GFLOP/s against 9.5 with scalar staging (one run; lavapipe runs matmul_lanes.wgsl anyway);
-//   a later run: A @ B 12.2 against 10.1, and x @ w^T staged along k 11.4 against 9.9 (process CPU time).
-//   The `unrolled` option (named accumulators, kernels/matmul.ts tiledUnrolledCode) has no GPU figure yet
-//   either; on lavapipe it is even with the loops (512^3: 9.8 vs 10.1; with vec4 staging 11.3).
+//   depth in the sweep (64x64 to 256x128, TK 8 to 32) reached the issue's 80%.
+//   Later on the H200 (torch fp32 51400 again), 4096^3 / 1576x3072x768, A @ B and x @ w^T:
+//                              A @ B 4096^3   x @ w^T 4096^3   A @ B 1576x3072x768   x @ w^T 1576x3072x768
+//     128x128 TK32                30300          21700              18300                 13800
+//     ... vec4 staging            34900          31200              18900                 17800
+//     ... unrolled                26100          19200              14600                 11700
+//     ... vec4 + unrolled         31900          27800              19700                 15500
+//     128x128 TK16 vec4           31100          26700              17900                 15100
+//     256x128 TK32 vec4 + unr.    34600          33200              14900                 13800
+//     128x256 TK32 vec4           2200            2200               1700                  1700
+//   vec4 staging (the GPU default for epilogue-free GEMMs since) reaches 68% of cuBLAS at 4096^3 and
+//   lifts x @ w^T from 42% to 61%; still short of the issue's 80%. The 128x256 tile with vec4 staging and
+//   loops collapses (10x: what accumulators moved out of registers look like; written out, 31800).
+//   A fused epilogue changes the picture: in the same session's `npm run bench -- --profile` the 128x128
+//   TK32 tile with a bias ran the 1568x768x768 patch-embedding GEMM in 5.31 ms against 0.467 ms without
+//   one, and the B16 encoder's bias / residual / GELU GEMMs at B = 32 at 1-2 TFLOP/s while the same run's
+//   epilogue-free backward GEMMs reached 20. The H100 ran that model at B = 32 in 145 ms with TK16 slabs
+//   (549 ms with TK32), so kernels/matmul.ts gives epilogue GEMMs TK16 (not re-measured since; the device
+//   session's `epilogue` step times the candidates).
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):

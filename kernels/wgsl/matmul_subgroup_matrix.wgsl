@@ -80,7 +80,12 @@
 //     * leaving out the staging (products on stale slabs, results wrong): 160000-213000; leaving out
 //       the products (staging only): 93000-117000. The half-at-a-time stores and the global loads they
 //       wait for bound the kernel; the matrix units could take 2x more. Rotating each chunk's store
-//       order to spread the banks made it slower (the register index became dynamic).
+//       order to spread the banks made it slower, first with a dynamic index into the register chunk
+//       (H100) and again with the chunk copied before picking halves (H200, two runs each against the
+//       shipped kernel: A @ B 4096^3 78000-80000 against 91000-93000, 1576x3072x768 24000 against
+//       23000-34000), so the store order stays as written.
+//   Deprecation: this Dawn warns that subgroupMatrixLoad / subgroupMatrixStore with a col_major bool
+//   are deprecated (2026-11-27); they still compile and run, and the replacement form is untested here.
 //   The first version of this kernel (one subgroup per workgroup, fragments straight from the storage
 //   buffers) ran 23100 on an H100.
 

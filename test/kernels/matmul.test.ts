@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
+import { chooseKernel, DEFAULT_TILED, hasEpilogue, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
@@ -320,6 +320,27 @@ t('tuning table: cpu picks the lanes kernel only with fixed-size subgroups', () 
   assert.is(chooseKernel(caps('gpu', true, 32), big).variant, 'tiled');
   // The GPU's big tile needs 32 KiB of workgroup memory; a device with WebGPU's minimum 16 KiB gets the default.
   assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), big), DEFAULT_TILED);
+});
+
+t('tuning table: GPU GEMMs with a fused epilogue take 16-deep slabs, the others 32-deep with vec4 staging', () => {
+  const big = plainSpec(1024, 1024, 1024);
+  assert.is(hasEpilogue(big), false);
+  assert.equal(chooseKernel(caps('gpu', true, 32), big), { variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true });
+  const fused: GemmSpec[] = [
+    { ...big, bias: { dtype: 'f32', offset: 0, stride: 1 } },
+    { ...big, activation: 'gelu' },
+    { ...big, residual: { ...big.a } },
+    { ...big, savePre: true },
+  ];
+  for (const spec of fused) {
+    assert.is(hasEpilogue(spec), true);
+    assert.equal(chooseKernel(caps('gpu', true, 32), spec), { variant: 'tiled', blocks: [2, 2], tk: 16 });
+    // 16 KiB of slabs: it fits WebGPU's minimum workgroup memory too.
+    assert.equal(chooseKernel(caps('gpu', true, 32, false, 16384), spec), { variant: 'tiled', blocks: [2, 2], tk: 16 });
+  }
+  // Small M keeps the 64x64 tile either way; CPU adapters ignore the epilogue.
+  assert.equal(chooseKernel(caps('gpu', true, 32), { ...plainSpec(197, 768, 768), activation: 'gelu' }), DEFAULT_TILED);
+  assert.is(chooseKernel(caps('cpu', true, 8), fused[0]!).variant, 'lanes');
 });
 
 t('lanes and vec4-staged tiled kernels: which A and B layouts bind as vec4s', () => {

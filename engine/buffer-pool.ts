@@ -9,6 +9,14 @@
  *
  * Reuse is safe without fences: the queue executes command buffers in submission order, so work recorded
  * after a buffer is reused runs after all earlier work that read it.
+ *
+ * Which free buffer an allocation gets: the oldest one of its bucket (lowest creation number), not the
+ * last one freed. The choice then depends only on which buffers are free, not on the order they were
+ * freed in, so a training loop that allocates and frees the same sizes every step gets the same buffer
+ * for the same tensor every step, and the runtime's bind-group cache (keyed by buffers) hits instead of
+ * building a new bind group for nearly every dispatch. Measured on the B16 train step at B = 1 (frozen
+ * encoder, lavapipe, 270 dispatches per step): with last-freed-first reuse 260-270 bind groups were built
+ * every step, and createBindGroup was the largest single cost of recording a dispatch.
  */
 const USAGE_STORAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST
 
@@ -21,7 +29,10 @@ export function bucketSize(bytes: number): number {
 }
 
 export class BufferPool {
+  /** Free buffers per bucket, newest first (descending creation number): `pop` takes the oldest. */
   private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly creation = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   private pooled = 0;
   private count = 0;
 
@@ -36,15 +47,35 @@ export class BufferPool {
       this.count--;
       return reused;
     }
-    return this.device.createBuffer({ size, usage: USAGE_STORAGE });
+    const buffer = this.device.createBuffer({ size, usage: USAGE_STORAGE });
+    this.creation.set(buffer, this.created++);
+    return buffer;
   }
 
   release(buffer: GPUBuffer): void {
-    const list = this.free.get(buffer.size);
-    if (list) list.push(buffer);
-    else this.free.set(buffer.size, [buffer]);
+    let list = this.free.get(buffer.size);
+    if (!list) this.free.set(buffer.size, (list = []));
+    list.splice(this.insertionIndex(list, this.creationOf(buffer)), 0, buffer);
     this.pooled += buffer.size;
     this.count++;
+  }
+
+  private creationOf(buffer: GPUBuffer): number {
+    let n = this.creation.get(buffer);
+    if (n === undefined) this.creation.set(buffer, (n = this.created++));
+    return n;
+  }
+
+  /** Where a buffer created `n`-th goes in a list kept in descending creation order (binary search). */
+  private insertionIndex(list: readonly GPUBuffer[], n: number): number {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.creationOf(list[mid]!) > n) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Destroys every pooled buffer (returns their memory to the driver). */

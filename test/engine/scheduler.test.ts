@@ -30,6 +30,29 @@ t('a repeated dispatch on the same buffers and shapes reuses its bind group', as
   for (const x of [a, b, third]) x.dispose();
 });
 
+t('a loop that frees its tensors in another order than it made them reuses its bind groups from the second step', async () => {
+  const rt = runtime();
+  const x = ops.tensor(Array.from({ length: 1000 }, (_, i) => i / 1000));
+  // Four same-sized intermediates, freed oldest first: handing out the last-freed buffer first would give
+  // each tensor another tensor's buffer in the next step, so every dispatch would need a new bind group.
+  const step = async (): Promise<number[]> => {
+    const a = ops.add(x, x);
+    const b = ops.mul(a, x);
+    const c = ops.add(b, a);
+    const d = ops.mul(c, b);
+    const out = Array.from(await d.data());
+    for (const y of [a, b, c, d]) y.dispose();
+    return out;
+  };
+  const first = await step();
+  const built = rt.bindGroupsBuilt;
+  const second = await step();
+  assert.is(rt.bindGroupsBuilt - built, 0, 'bind groups built in the second step');
+  assert.equal(second, first);
+  assert.ok(Math.abs(first[500]! - (2 * 0.5 * 0.5 + 2 * 0.5) * (2 * 0.5 * 0.5)) < 1e-6);
+  x.dispose();
+});
+
 t('more distinct uniform blocks than the heap holds: recycled mid-batch, every result right', async () => {
   // 5,000 adds with different scalars need 5,000 slots (4,096 fit). A few distinct multiplies first
   // (read back, so their batch is submitted) shift where the heap fills relative to the 128-dispatch

@@ -148,9 +148,11 @@ function stagedForwardLaunch(
 ): Launch {
   const types = typesOf(ops);
   const rows = tiles.find(([name]) => name === 'BR')![1];
+  const vec4 = vectorOperands(shape, ops);
+  const bodies = { tiles: tilesBlock(shape.headDim, tiles), ...(vec4 ? vec4InputBodies(false) : {}) };
   return {
-    key: keyOf(entryPoint, shape.headDim, types, tiles),
-    code: () => attentionCode(file, types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    key: keyOf(vec4 ? `${entryPoint}_v4` : entryPoint, shape.headDim, types, tiles),
+    code: () => attentionCode(file, types, bodies),
     entryPoint,
     params: attentionParams(shape, ops),
     workgroups: [Math.ceil(shape.tq / rows), shape.heads, shape.batch],
@@ -253,6 +255,21 @@ function aligned4(o: Operand): boolean {
 }
 
 /**
+ * The `inputs` block and row loaders that read q, k and v (and dO, for the backward passes) as
+ * array<vec4<T>>: one 16-byte load per row chunk instead of four element loads, each with its own bounds
+ * check. Every family's kernel files have these markers; use only where vectorOperands holds (and, with
+ * dO, aligned4(dOut)).
+ */
+function vec4InputBodies(withDOut: boolean): Record<string, string> {
+  const inputs: [loader: string, buffer: string, binding: number][] = [['q', 'q', 1], ['k', 'k', 2], ['v', 'v', 3]];
+  if (withDOut) inputs.push(['do', 'd_out', 6]);
+  return {
+    inputs: inputs.map(([, buffer, binding]) => `@group(0) @binding(${binding}) var<storage, read> ${buffer}: array<vec4<T>>;`).join('\n'),
+    ...Object.fromEntries(inputs.map(([loader, buffer]) => [`load_${loader}4`, `return vec4<f32>(${buffer}[(base + c) / 4u]);`])),
+  };
+}
+
+/**
  * Forward, attention_lanes.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller
  * checks). Same bindings as `attentionForwardLaunch`.
  */
@@ -262,11 +279,8 @@ export function attentionLanesForwardLaunch(shape: AttentionShape, ops: Attentio
   const vec4 = vectorOperands(shape, ops) && aligned4(ops.out);
   const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles) };
   if (vec4) {
-    bodies.operands = [
-      ...['q', 'k', 'v'].map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<vec4<T>>;`),
-      '@group(0) @binding(6) var<storage, read_write> out: array<vec4<T>>;',
-    ].join('\n');
-    for (const n of ['q', 'k', 'v']) bodies[`load_${n}4`] = `return vec4<f32>(${n}[(base + c) / 4u]);`;
+    Object.assign(bodies, vec4InputBodies(false));
+    bodies.output = '@group(0) @binding(6) var<storage, read_write> out: array<vec4<T>>;';
     bodies.store4 = 'if (c < D) { out[(base + c) / 4u] = vec4<T>(x); }';
   }
   return {
@@ -300,9 +314,12 @@ function backwardLaunch(
 ): Launch {
   const types = typesOf(ops);
   const file = entry.startsWith('attention_blocked') ? 'attention_blocked_backward' : 'attention_backward';
+  // The delta pre-pass reads out and dO through bindings of its own, never q, k or v.
+  const vec4 = entry !== 'attention_delta' && vectorOperands(shape, ops) && aligned4(ops.dOut);
+  const bodies = { tiles: tilesBlock(shape.headDim, tiles), ...(vec4 ? vec4InputBodies(true) : {}) };
   return {
-    key: keyOf(entry, shape.headDim, types, tiles),
-    code: () => attentionCode(file, types, { tiles: tilesBlock(shape.headDim, tiles) }),
+    key: keyOf(vec4 ? `${entry}_v4` : entry, shape.headDim, types, tiles),
+    code: () => attentionCode(file, types, bodies),
     entryPoint: entry,
     params: attentionParams(shape, ops),
     workgroups,
@@ -392,15 +409,7 @@ export function attentionLanesBackwardLaunch(
   const types = typesOf(ops);
   const tiles: [string, number][] = [['ROWS', tile.rows], ['PER_LANE', tile.perLane], ['LANES', tile.lanes]];
   const vec4 = vectorOperands(shape, ops) && aligned4(ops.dOut);
-  const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles) };
-  if (vec4) {
-    bodies.operands = [
-      ...(['q', 'k', 'v'] as const).map((n, i) => `@group(0) @binding(${i + 1}) var<storage, read> ${n}: array<vec4<T>>;`),
-      '@group(0) @binding(6) var<storage, read> d_out: array<vec4<T>>;',
-    ].join('\n');
-    for (const [fn, buffer] of [['q', 'q'], ['k', 'k'], ['v', 'v'], ['do', 'd_out']] as const)
-      bodies[`load_${fn}4`] = `return vec4<f32>(${buffer}[(base + c) / 4u]);`;
-  }
+  const bodies: Record<string, string> = { tiles: tilesBlock(shape.headDim, tiles), ...(vec4 ? vec4InputBodies(true) : {}) };
   const owned = entry === 'attention_lanes_dkdv' ? shape.tk : shape.tq;
   return {
     key: keyOf(vec4 ? `${entry}_v4` : entry, shape.headDim, types, tiles),

@@ -33,7 +33,9 @@
 //   T: q/k/v/out element type (f32 or f16; math is f32), M: additive-mask type, KP: padding-mask type.
 //   The `tiles` block sets the head dim D and the tile sizes BR/BC per adapter class: the head dim is a
 //   compile-time constant so the private row arrays have a fixed size. Any D in 1..256 compiles (padded
-//   to a multiple of 4 internally); 32, 64, 80, 96 and 128 are the measured ones.
+//   to a multiple of 4 internally); 32, 64, 80, 96 and 128 are the measured ones. The `inputs` block
+//   binds q, k and v as array<vec4<T>>, read by single vec4 loads, where their layouts allow (see
+//   load_q4 in attention_common.wgsl).
 //
 // Constraints
 //   Tq, Tk >= 1 (the launcher handles empty cases); grid <= 65535 per dimension; strides in elements.
@@ -74,9 +76,11 @@ const BC: u32 = 32u;
 // The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
 // loaders load_q4 / load_k4 / load_v4 live in attention_common.wgsl, which the launcher appends to this file.
 
+/*@inputs*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;
+/*@end*/
 // Absent masks are bound to a stand-in buffer and never read (the flags say so).
 @group(0) @binding(4) var<storage, read> mask: array<M>;
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;

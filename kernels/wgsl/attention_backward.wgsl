@@ -34,7 +34,8 @@
 //   [B, H, Tq] (L, delta) array — O(T), never O(T^2).
 //
 // Specialisation and constraints: as attention.wgsl (T, M, KP aliases; D, BQ, BK in the `tiles` block;
-// grid <= 65535 per dimension; Tq, Tk >= 1).
+// the `inputs` block and load_do4 read q, k, v and dO as vec4s where their layouts allow; grid <= 65535
+// per dimension; Tq, Tk >= 1).
 //
 // Measured (lavapipe, 2 cores, shared machine, PROBE_CPU_TIME=1 bench/attention-probe.ts):
 //   ViT-B B=8 H=12 T=197 d=64 f32, all three passes: 1131 ms, 2.1 GFLOP/s counting 2.5x the forward's
@@ -82,19 +83,23 @@ fn attention_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
 
 // ---- shared operands of attention_dkdv and attention_dq -------------------------------------------
 
+/*@inputs*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;
+@group(0) @binding(6) var<storage, read> d_out: array<T>;
+/*@end*/
 // Absent masks are bound to a stand-in buffer and never read (the flags say so).
 @group(0) @binding(4) var<storage, read> mask: array<M>;
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
-@group(0) @binding(6) var<storage, read> d_out: array<T>;
 @group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
 
 // dO's row loader, as load_q4 in attention_common.wgsl (the forward kernels bind no dO).
 fn load_do4(base: u32, c: u32) -> vec4<f32> {
+  /*@load_do4*/
   let idx = column_index(base, c, p.do_strides.w);
   return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
+  /*@end*/
 }
 
 // ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------

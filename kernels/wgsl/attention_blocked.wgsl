@@ -33,7 +33,7 @@
 //   shrinks BR and BC until this fits the device limit. Extra memory: the [B, H, Tq] lse only — O(T).
 //
 // Specialisation (kernels/attention.ts): T/M/KP as in attention.wgsl; the `tiles` block sets D, BR, BC
-// and TY (invocation rows; RPT = BR / TY).
+// and TY (invocation rows; RPT = BR / TY); the `inputs` block as in attention.wgsl.
 //
 // Constraints
 //   Tq, Tk >= 1; grid <= 65535 per dimension; BC a multiple of 8, BR a multiple of TY.
@@ -75,9 +75,11 @@ const KS: u32 = D4 + 1u;                     // vec4s per staged K / V row (padd
 // The uniforms `p`, the FLAG_* constants, D4, neg_inf, row_start, the row loaders and the mask readers
 // live in attention_common.wgsl, which the launcher appends to this file.
 
+/*@inputs*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;
+/*@end*/
 @group(0) @binding(4) var<storage, read> mask: array<M>;
 @group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(6) var<storage, read_write> out: array<T>;

@@ -79,9 +79,10 @@ fn in_row(c: u32, x: vec4<f32>) -> vec4<f32> {
 }
 
 // Columns c..c+3 (c a multiple of 4, below D) of the q, k or v row starting at element `base`, as f32.
-// Every kernel file declares q, k and v as array<T>; when all three have unit column stride, 4-aligned
-// offsets and strides and D % 4 == 0, the lanes launchers bind them as array<vec4<T>> and swap these
-// bodies for single vec4 loads (one load instruction instead of four, each with its own bounds check).
+// Every kernel file declares q, k and v as array<T> in its `inputs` block; when all three have unit column
+// stride, 4-aligned offsets and strides and D % 4 == 0, the launchers (kernels/attention.ts
+// vec4InputBodies) bind them as array<vec4<T>> and swap these bodies for single vec4 loads (one load
+// instruction instead of four, each with its own bounds check). The backward files' load_do4 follows suit.
 fn load_q4(base: u32, c: u32) -> vec4<f32> {
   /*@load_q4*/
   let idx = column_index(base, c, p.q_strides.w);

@@ -30,10 +30,10 @@
 //
 // Specialisation (kernels/attention.ts)
 //   T/M/KP as in attention.wgsl; the `tiles` block sets D, ROWS, KPL and LANES (the subgroup size the
-//   launcher read from the adapter). The `operands` block declares q, k, v and out: as array<vec4<T>>
-//   with the vec4 loads/stores below when q, k and v have unit column stride and 4-aligned offsets and
-//   row/head/batch strides (and D % 4 == 0) — one load instruction instead of four, as in the GEMM —
-//   else as array<T>.
+//   launcher read from the adapter). The `inputs` and `output` blocks declare q, k, v and out: as
+//   array<vec4<T>> with the vec4 loads/stores below when q, k, v and out have unit column stride and
+//   4-aligned offsets and row/head/batch strides (and D % 4 == 0) — one load instruction instead of
+//   four, as in the GEMM — else as array<T>.
 //
 // Why it is written this way (lavapipe 25.0.7, 2 cores, read off GALLIVM_DEBUG=ir/asm dumps)
 //   - Every loop over rows that touches per-row private arrays must be unrolled by NIR (trip count x
@@ -114,13 +114,15 @@ const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keep
 const KB: u32 = LANES * KPL;                // keys per block
 
 // The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
-// loaders load_q4 / load_k4 / load_v4 (their vec4 bodies swapped in with the `operands` block) live in
+// loaders load_q4 / load_k4 / load_v4 (their vec4 bodies swapped in with the `inputs` block) live in
 // attention_common.wgsl, which the launcher appends to this file.
 
-/*@operands*/
+/*@inputs*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;
+/*@end*/
+/*@output*/
 @group(0) @binding(6) var<storage, read_write> out: array<T>;
 /*@end*/
 // Absent masks are bound to a stand-in buffer and never read (the flags say so).

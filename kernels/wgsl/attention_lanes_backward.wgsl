@@ -35,7 +35,7 @@
 //   (L, delta) pairs from the pre-pass, O(T).
 //
 // Specialisation (kernels/attention.ts): T/M/KP as in attention.wgsl; `tiles` sets D, ROWS, PER_LANE and
-// LANES; the `operands` block binds q, k, v and dO as array<vec4<T>> with single vec4 loads when the
+// LANES; the `inputs` block binds q, k, v and dO as array<vec4<T>> with single vec4 loads when the
 // layouts allow (unit column stride, 4-aligned offsets and strides, D % 4 == 0), else as array<T>.
 //
 // Constraints: `subgroups` with a subgroup size equal to LANES; Tq, Tk >= 1; grid <= 65535 per dimension.
@@ -82,7 +82,7 @@ const WB: u32 = LANES * PER_LANE;           // walked rows per block
 // loaders load_q4 / load_k4 / load_v4 (load_do4 is below) and the mask readers key_padded, mask_value and
 // probability live in attention_common.wgsl, which the launcher appends to this file.
 
-/*@operands*/
+/*@inputs*/
 @group(0) @binding(1) var<storage, read> q: array<T>;
 @group(0) @binding(2) var<storage, read> k: array<T>;
 @group(0) @binding(3) var<storage, read> v: array<T>;

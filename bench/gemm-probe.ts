@@ -12,6 +12,7 @@
  * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES]]` (subgroups per workgroup, 16x16 result fragments per subgroup,
  * K per slab, slabs per operand); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
+ * PROBE_EPILOGUE=bias or residual gives the 'linear' layout a fused bias (and residual), zero-filled.
  *
  * Timing: wall clock over PROBE_REPS back-to-back dispatches recorded into one submit and waited for
  * with one queue sync, after a warm-up run whose result is checked against a float64 oracle on sampled

@@ -7,8 +7,8 @@
  *   PROBE_SHAPES=1024x1024x1024 PROBE_REPS=5 node scripts/run-test.mjs bench/gemm-probe.ts
  *   PROBE_DTYPE=f16 PROBE_KERNELS=subgroup-matrix:2x4:4x2:32,tiled:2x2:16 node dist/bench/gemm-probe.js
  *
- * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u]` (4x4 register blocks per
- * invocation, K per slab, vec4 staging, unrolled products over named accumulators) and
+ * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u][:s2]` (4x4 register blocks per
+ * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand) and
  * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES]]` (subgroups per workgroup, 16x16 result fragments per subgroup,
  * K per slab, slabs per operand); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
@@ -51,7 +51,13 @@ function parseKernel(text: string): MatmulOptions {
   if (name === 'lanes') return { kernel: 'lanes', rows: Number(a) };
   if (name === 'tiled') {
     const flags = text.split(':').slice(3);
-    return { kernel: 'tiled', tile: { blocks: pair(a), tk: Number(b), ...(flags.includes('v4') ? { vec4: true } : {}), ...(flags.includes('u') ? { unrolled: true } : {}) } };
+    return {
+      kernel: 'tiled',
+      tile: {
+        blocks: pair(a), tk: Number(b), ...(flags.includes('v4') ? { vec4: true } : {}), ...(flags.includes('u') ? { unrolled: true } : {}),
+        ...(flags.includes('s2') ? { stages: 2 as const } : {}),
+      },
+    };
   }
   if (name === 'subgroup-matrix') return a === undefined ? { kernel: 'subgroup-matrix' } : { kernel: 'subgroup-matrix', subgroupMatrix: { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 : 2 } };
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
@@ -59,7 +65,7 @@ function parseKernel(text: string): MatmulOptions {
 
 function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
-  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}` : 'tiled';
+  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}` : 'tiled';
   const sgm = o.subgroupMatrix;
   if (o.kernel === 'subgroup-matrix') return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}` : 'subgroup-matrix';
   return 'auto';

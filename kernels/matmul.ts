@@ -69,6 +69,12 @@ export interface TiledChoice {
    * with vec4 staging 31900 against 34900), whose loops the driver already keeps in registers.
    */
   readonly unrolled?: boolean;
+  /**
+   * Slabs per operand in workgroup memory (default 1). With 2, each step stores the next slab into the
+   * other one, so a slab costs one barrier instead of two, for twice the workgroup memory. Not in the
+   * tuning table: not yet measured on a GPU (`scripts/device-session.sh f32` times it).
+   */
+  readonly stages?: 1 | 2;
 }
 
 /**
@@ -112,7 +118,7 @@ export interface GemmCaps {
  */
 type TuningEntry = { readonly maxM: number; readonly epilogue?: boolean } & (
   | { readonly variant: 'lanes'; readonly rows: number }
-  | ({ readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled'>));
+  | ({ readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled' | 'stages'>));
 
 /** Whether the GEMM's stores run more than the plain write: a bias, an activation, a residual or a saved pre-activation. */
 export function hasEpilogue(spec: GemmSpec): boolean {
@@ -122,9 +128,9 @@ export function hasEpilogue(spec: GemmSpec): boolean {
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
 
-/** Workgroup memory of the tiled kernel's two slabs, in bytes. */
+/** Workgroup memory of the tiled kernel's slabs (A's and B's, `stages` of each), in bytes. */
 export function tiledBytes(choice: TiledChoice): number {
-  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4;
+  return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4 * (choice.stages ?? 1);
 }
 
 /**
@@ -247,6 +253,7 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
   const tiled: TiledChoice = {
     variant: 'tiled', blocks: entry.blocks, tk: entry.tk, ...(entry.vec4 ? { vec4: true } : {}), ...(entry.unrolled ? { unrolled: true } : {}),
+    ...(entry.stages === 2 ? { stages: 2 } : {}),
   };
   return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;
 }
@@ -327,7 +334,7 @@ function tiledVec4Staging(x: 'a' | 'b'): Record<string, string> {
     let at = ${offset} + min(outer, ${outerLimit} - 1u) * ${outerStride} + min(inner, ${innerLimit} - 4u);
     ${x}_next[j] = select(vec4<f32>(0.0), vec4<f32>(${x}_in[at / 4u]), outer < ${outerLimit} && inner < ${innerLimit});
   }`,
-    [`store_${x}`]: `for (var j = 0u; j < ${X}_LOADS / 4u; j++) { ${x}_tile[li + WG * WG * j] = ${x}_next[j]; }`,
+    [`store_${x}`]: `for (var j = 0u; j < ${X}_LOADS / 4u; j++) { ${x}_tile[${x}_at + li + WG * WG * j] = ${x}_next[j]; }`,
   };
 }
 
@@ -355,7 +362,7 @@ function tiledColumnStaging(): Record<string, string> {
   }`,
     store_b: `for (var j = 0u; j < B_LOADS / 4u; j++) {
       ${chunk}
-      for (var c = 0u; c < 4u; c++) { b_tile[(k + c) * B_LD4 + n / 4u][n % 4u] = b_next[j][c]; }
+      for (var c = 0u; c < 4u; c++) { b_tile[b_at + (k + c) * B_LD4 + n / 4u][n % 4u] = b_next[j][c]; }
     }`,
   };
 }
@@ -388,13 +395,13 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
     case 'tiled':
       return {
         code: () => specialize('matmul', {}, {
-          BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`,
+          BLOCKS_M: `${choice.blocks[0]}u`, BLOCKS_N: `${choice.blocks[1]}u`, TK: `${choice.tk}u`, STAGES: `${choice.stages ?? 1}u`,
           ...(loads.a ? tiledVec4Staging('a') : {}),
           ...(loads.b === 'rows' ? tiledVec4Staging('b') : loads.b === 'columns' ? tiledColumnStaging() : {}),
           ...(choice.unrolled ? tiledUnrolledCode(choice.blocks[0], choice.blocks[1]) : {}),
         }),
         entryPoint: 'matmul_tiled',
-        key: `tiled/${choice.blocks.join('x')}/${choice.tk}${choice.unrolled ? '/unrolled' : ''}`,
+        key: `tiled/${choice.blocks.join('x')}/${choice.tk}${choice.stages === 2 ? '/2stages' : ''}${choice.unrolled ? '/unrolled' : ''}`,
       };
     case 'subgroup-matrix': {
       const layout = subgroupMatrixLayout(spec);
@@ -432,9 +439,9 @@ export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'acc
   return {
     accumulators: pairs.map(([r, j]) => `var acc_${r}_${j} = vec4<f32>(0.0);`).join('\n  '),
     products: [
-      ...rows.map((r) => `let a_${r} = a_tile[(${Math.floor(r / 4)}u * WG * 4u + lid.y * 4u + ${r % 4}u) * A_LD4 + kq];`),
+      ...rows.map((r) => `let a_${r} = a_tile[a_at + (${Math.floor(r / 4)}u * WG * 4u + lid.y * 4u + ${r % 4}u) * A_LD4 + kq];`),
       ...[0, 1, 2, 3].flatMap((c) => [
-        ...cols.map((j) => `let b_${c}_${j} = b_tile[(kq * 4u + ${c}u) * B_LD4 + ${j}u * WG + lid.x];`),
+        ...cols.map((j) => `let b_${c}_${j} = b_tile[b_at + (kq * 4u + ${c}u) * B_LD4 + ${j}u * WG + lid.x];`),
         ...pairs.map(([r, j]) => `acc_${r}_${j} = fma(vec4<f32>(a_${r}.${lane[c]}), b_${c}_${j}, acc_${r}_${j});`),
       ]),
     ].join('\n      '),

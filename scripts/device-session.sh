@@ -39,18 +39,19 @@ JS
   cp /tmp/adapter.mjs ./adapter-probe.mjs && step adapter 20 node adapter-probe.mjs; rm -f adapter-probe.mjs
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
-# f32 tiles, each with and without vec4 staging (':v4') and with the products and stores written out over
-# named accumulators (':u'). H200, 2026-11-27: ':v4' won everywhere (4096^3 A @ B 34900 against 30300, x @ w^T
-# 31200 against 21700) and is in TUNING.gpu; ':u' lost 10-15%; 2x4 with ':v4' alone collapsed to 2200.
+# f32 tiles: vec4 staging (':v4'), products and stores written out over named accumulators (':u'), two slabs
+# per operand (':s2', one barrier per slab). H200, 2026-11-27: ':v4' won everywhere (4096^3 A @ B 34900 against
+# 30300, x @ w^T 31200 against 21700) and is in TUNING.gpu; ':u' lost 10-15%; 2x4 with ':v4' alone collapsed to
+# 2200. ':s2' is unmeasured (the 80%-of-cuBLAS target is open at 68%).
 want f32 && probe f32-tiled 200 PROBE_REPS=10 PROBE_SHAPES=4096x4096x4096,1576x3072x768 \
-  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:32:u,tiled:2x2:32:v4:u,tiled:2x2:16:v4,tiled:2x4:32:v4,tiled:2x4:32:v4:u,tiled:4x2:32:v4:u
+  PROBE_KERNELS=tiled:2x2:32,tiled:2x2:32:v4,tiled:2x2:16:v4,tiled:2x2:16:v4:s2,tiled:2x2:8:v4:s2,tiled:4x2:32:v4:u,tiled:4x2:16:v4:u:s2
 # GEMMs with a fused epilogue at the B16 encoder's B = 32 shapes (qkv 6304x2304x768 with a bias, fc2
 # 6304x768x3072 with a bias and the residual) and the patch embedding's 1568x768x768: on the H200 the TK 32
 # tile ran 10x slower with a bias than without (2026-11-27), so TUNING.gpu gives epilogue GEMMs TK 16, not
 # re-measured since. Each epilogue, and none, times the candidates side by side.
 want epilogue && for e in residual bias none; do
   probe "f32-epilogue-$e" 90 PROBE_EPILOGUE=$e PROBE_LAYOUTS=linear PROBE_REPS=10 PROBE_SHAPES=6304x768x3072,6304x2304x768,1568x768x768 \
-    PROBE_KERNELS=tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:v4,tiled:2x2:32:v4,tiled:2x2:16:v4:u,tiled:2x2:32:v4:u,tiled:1x1:16
+    PROBE_KERNELS=tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:v4,tiled:2x2:32:v4,tiled:2x2:16:v4:s2,tiled:2x2:16:v4:u,tiled:2x2:32:v4:u,tiled:1x1:16
 done
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand), one process each.

@@ -26,7 +26,7 @@ export interface MatmulOptions {
    * Force the tile of the 'tiled' kernel: 4x4 register blocks per invocation along M and N, K per slab,
    * and whether to stage through vec4 loads where the layout allows (see kernels/matmul.ts TiledChoice).
    */
-  tile?: { blocks: [number, number]; tk: number; vec4?: boolean; unrolled?: boolean };
+  tile?: { blocks: [number, number]; tk: number; vec4?: boolean; unrolled?: boolean; stages?: 1 | 2 };
   /**
    * Force the shape of the 'subgroup-matrix' kernel: subgroups per workgroup and 16x16 result fragments
    * per subgroup, along M and N, and K per staged slab (see kernels/matmul.ts SubgroupMatrixChoice).
@@ -52,9 +52,13 @@ function checkFloat(op: string, a: Tensor, b: Tensor): void {
 function tiledChoice(op: string, rt: Runtime, tile: MatmulOptions['tile']): KernelChoice {
   if (!tile) return DEFAULT_TILED;
   const [bm, bn] = tile.blocks;
-  const ok = [bm, bn].every((x) => Number.isInteger(x) && x >= 1 && x <= 4) && Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0;
-  if (!ok) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (blocks 1..4 each, tk a positive multiple of 4)`);
-  const choice: TiledChoice = { variant: 'tiled', blocks: [bm, bn], tk: tile.tk, ...(tile.vec4 ? { vec4: true } : {}), ...(tile.unrolled ? { unrolled: true } : {}) };
+  const ok = [bm, bn].every((x) => Number.isInteger(x) && x >= 1 && x <= 4) && Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0 &&
+    (tile.stages === undefined || tile.stages === 1 || tile.stages === 2);
+  if (!ok) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (blocks 1..4 each, tk a positive multiple of 4, stages 1 or 2)`);
+  const choice: TiledChoice = {
+    variant: 'tiled', blocks: [bm, bn], tk: tile.tk, ...(tile.vec4 ? { vec4: true } : {}), ...(tile.unrolled ? { unrolled: true } : {}),
+    ...(tile.stages === 2 ? { stages: 2 } : {}),
+  };
   const limit = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   if (tiledBytes(choice) > limit)
     throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} needs ${tiledBytes(choice)} bytes of workgroup memory, the device allows ${limit}`);

@@ -25,6 +25,11 @@
 //   A k-contiguous B (x @ w^T with a PyTorch [out, in] weight, K % 4 == 0) is staged as vec4s along k:
 //   consecutive invocations take consecutive columns, each loads 4 k of its column and stores them down
 //   the column of the [k][n] slab (conflict-free stores; kernels/matmul.ts tiledColumnStaging).
+//   Two stages (launcher option `stages`): STAGES = 2 slabs per operand, used in turn, so a step stores the
+//   next slab into the one nobody reads any more and a slab costs one barrier instead of two, for twice
+//   the workgroup memory (see the end of the main loop). Unmeasured on GPUs so far; on lavapipe, 128x128
+//   TK 16 with vec4 staging at 512^3: 11.8 against 10.3 GFLOP/s for A @ B, 10.7 against 8.9 for x @ w^T
+//   (one run, CPU time; lavapipe runs matmul_lanes.wgsl anyway).
 //
 // Memory traffic
 //   Global: each A element is read N/TILE_N times and each B element M/TILE_M times (vs N and M
@@ -97,6 +102,7 @@
 const BLOCKS_M: u32 = /*@BLOCKS_M*/1u/*@end*/;   // 4x4 register blocks per invocation along M
 const BLOCKS_N: u32 = /*@BLOCKS_N*/1u/*@end*/;   // ... and along N
 const TK: u32 = /*@TK*/16u/*@end*/;             // K per staged slab (a multiple of 4)
+const STAGES: u32 = /*@STAGES*/1u/*@end*/;      // slabs per operand in workgroup memory (1 or 2)
 const WG: u32 = 16u;                            // the workgroup is WG x WG invocations
 const TILE_M: u32 = WG * 4u * BLOCKS_M;
 const TILE_N: u32 = WG * 4u * BLOCKS_N;
@@ -105,8 +111,12 @@ const B_LOADS: u32 = TILE_N * TK / (WG * WG);
 const A_LD4: u32 = TK / 4u;                     // vec4s per staged row of A
 const B_LD4: u32 = TILE_N / 4u;                 // ... and of B
 
-var<workgroup> a_tile: array<vec4<f32>, TILE_M * A_LD4>;   // [m][k / 4]: a row's 4 consecutive k
-var<workgroup> b_tile: array<vec4<f32>, TK * B_LD4>;       // [k][n / 4]: 4 consecutive columns
+const A_SLAB: u32 = TILE_M * A_LD4;             // vec4s per staged slab of A
+const B_SLAB: u32 = TK * B_LD4;                 // ... and of B
+
+// STAGES slabs each; the slab a step stores and reads starts at a_at / b_at.
+var<workgroup> a_tile: array<vec4<f32>, STAGES * A_SLAB>;   // [m][k / 4]: a row's 4 consecutive k
+var<workgroup> b_tile: array<vec4<f32>, STAGES * B_SLAB>;   // [k][n / 4]: 4 consecutive columns
 // The prefetched next slab. With vec4 staging (launcher option, A k-contiguous / B n- or k-contiguous
 // and 4-aligned) the fetch and store blocks below are swapped for vec4 versions: one 16-byte load per 4
 // elements instead of four scalar loads, and one whole-vec4 store (four down a column for a k-contiguous B).
@@ -160,17 +170,20 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   /*@end*/
 
   fetch_slab(li, offs, row_base, col_base, 0u);
+  var stage = 0u;
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
+    let a_at = stage * A_SLAB;
+    let b_at = stage * B_SLAB;
     /*@store_a*/
     for (var j = 0u; j < A_LOADS; j++) {
       let at = a_slab_at(li + WG * WG * j);
-      a_tile[at.x * A_LD4 + at.y / 4u][at.y % 4u] = a_next[j];
+      a_tile[a_at + at.x * A_LD4 + at.y / 4u][at.y % 4u] = a_next[j];
     }
     /*@end*/
     /*@store_b*/
     for (var j = 0u; j < B_LOADS; j++) {
       let at = b_slab_at(li + WG * WG * j);
-      b_tile[at.x * B_LD4 + at.y / 4u][at.y % 4u] = b_next[j];
+      b_tile[b_at + at.x * B_LD4 + at.y / 4u][at.y % 4u] = b_next[j];
     }
     /*@end*/
     workgroupBarrier();
@@ -181,12 +194,12 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       var a4: array<vec4<f32>, BLOCKS_M * 4u>;   // a4[i * 4 + r] = A[row, kq * 4 .. +3]
       for (var i = 0u; i < BLOCKS_M; i++) {
         for (var r = 0u; r < 4u; r++) {
-          a4[i * 4u + r] = a_tile[(i * WG * 4u + lid.y * 4u + r) * A_LD4 + kq];
+          a4[i * 4u + r] = a_tile[a_at + (i * WG * 4u + lid.y * 4u + r) * A_LD4 + kq];
         }
       }
       for (var c = 0u; c < 4u; c++) {
         for (var j = 0u; j < BLOCKS_N; j++) {
-          let b = b_tile[(kq * 4u + c) * B_LD4 + j * WG + lid.x];
+          let b = b_tile[b_at + (kq * 4u + c) * B_LD4 + j * WG + lid.x];
           for (var r = 0u; r < BLOCKS_M * 4u; r++) {
             acc[r * BLOCKS_N + j] = fma(vec4<f32>(a4[r][c]), b, acc[r * BLOCKS_N + j]);
           }
@@ -194,7 +207,11 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
       }
       /*@end*/
     }
-    workgroupBarrier();
+    // With one slab per operand, every invocation must finish reading it before the next step's stores
+    // overwrite it. With two, the next step stores into the other slab, which nobody reads any more: its
+    // last readers finished before reaching this step's barrier above. One barrier per slab instead of two.
+    if (STAGES == 1u) { workgroupBarrier(); }
+    stage = (stage + 1u) % STAGES;
   }
 
   /*@stores*/

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, hasEpilogue, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
+import { chooseKernel, DEFAULT_TILED, hasEpilogue, tiledBytes, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
@@ -13,13 +13,14 @@ type SubgroupMatrixOptions = MatmulOptions['subgroupMatrix'];
 // default 64x64 tile, at a 128x64 tile with 8-deep slabs (uneven register blocks, TK != 16) and at a
 // 64x128 tile with 32-deep slabs (the GPU default's depth) staged through vec4 loads where the layout
 // allows (scalar otherwise), and a 128x64 tile with its products written out over named accumulators
-// (the `unrolled` option), so a CPU-only run covers the GPU kernels' indexing too. Each distinct
+// (the `unrolled` option), vec4 staging and two slabs per operand (the `stages` option), so a CPU-only
+// run covers the GPU kernels' indexing too. Each distinct
 // kernel/epilogue/dtype combination is one pipeline, which lavapipe compiles with LLVM in 1-2 s, so the
 // cases below need few of them.
 const kernels: MatmulOptions[] = [
   {}, { kernel: 'tiled' }, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 } },
   { kernel: 'tiled', tile: { blocks: [1, 2], tk: 32, vec4: true } },
-  { kernel: 'tiled', tile: { blocks: [2, 1], tk: 16, unrolled: true } },
+  { kernel: 'tiled', tile: { blocks: [2, 1], tk: 16, unrolled: true, vec4: true, stages: 2 } },
 ];
 t.before(async () => {
   await testDevice();
@@ -461,6 +462,10 @@ t('forced kernels and tiles the adapter cannot run are refused before any GPU wo
   assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [5, 1], tk: 8 } }), (e: Error) => e instanceof ArgumentError && /blocks/.test(e.message));
   assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [1, 1], tk: 6 } }), (e: Error) => e instanceof ArgumentError);
   assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [4, 4], tk: 64 } }), (e: Error) => e instanceof ArgumentError && /workgroup memory/.test(e.message));
+  // Two slabs per operand double the workgroup memory: 16 KiB of slabs become 32 KiB, and the stage count is checked.
+  assert.is(tiledBytes({ variant: 'tiled', blocks: [2, 2], tk: 16, stages: 2 }), 2 * tiledBytes({ variant: 'tiled', blocks: [2, 2], tk: 16 }));
+  assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [4, 4], tk: 32, stages: 2 } }), (e: Error) => e instanceof ArgumentError && /workgroup memory/.test(e.message));
+  assert.throws(() => ops.matmul(a, a, { kernel: 'tiled', tile: { blocks: [1, 1], tk: 8, stages: 3 as 2 } }), (e: Error) => e instanceof ArgumentError && /stages/.test(e.message));
   a.dispose();
 });
 

@@ -4,10 +4,11 @@
 // (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const out = '.devbench';
+rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 // Bundled CommonJS dependencies call require(); give the ESM bundle one.
 const banner = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
@@ -21,19 +22,23 @@ await build({ ...common, entryPoints: ['dist/bench/reduce-probe.js'], outfile: `
 // The GEMM kernels' own suite alone (its subgroup-matrix test runs only where the adapter has matrix units).
 await build({ ...common, entryPoints: ['dist/test/kernels/matmul.test.js'], outfile: `${out}/matmul-test.mjs` });
 
-// One deferred uvu run over the GPU-facing suites, as scripts/uvu-node.mjs runs them here.
+// One deferred uvu run per GPU-facing suite (tests-engine.mjs, ...), as scripts/uvu-node.mjs runs them
+// here: a suite that runs out of time on the device then costs only its own summary.
 const dirs = ['engine', 'kernels', 'autograd', 'nn'];
-const files = dirs.flatMap((d) =>
-  readdirSync(`dist/test/${d}`).filter((f) => f.endsWith('.test.js') && !f.endsWith('.node.test.js')).map((f) => resolve(`dist/test/${d}/${f}`)));
-const entry = `${out}/tests-entry.mjs`;
-writeFileSync(entry, [
-  'globalThis.UVU_DEFER = 1;',
-  "const uvu = await import('uvu');",
-  `const files = ${JSON.stringify(files)};`,
-  'files.forEach((f) => globalThis.UVU_QUEUE.push([f]));',
-  ...files.map((f, i) => `globalThis.UVU_INDEX = ${i}; await import(${JSON.stringify(f)});`),
-  'await uvu.exec(false);',
-  'process.exit(process.exitCode ?? 0);',
-].join('\n'));
-await build({ ...common, entryPoints: [entry], outfile: `${out}/tests.mjs` });
-console.log(`bundled ${files.length} test files, the bench and the GEMM, attention, convolution, indexing and reduction probes into ${out}/`);
+let count = 0;
+for (const dir of dirs) {
+  const files = readdirSync(`dist/test/${dir}`).filter((f) => f.endsWith('.test.js') && !f.endsWith('.node.test.js')).map((f) => resolve(`dist/test/${dir}/${f}`));
+  const entry = `${out}/tests-${dir}-entry.mjs`;
+  writeFileSync(entry, [
+    'globalThis.UVU_DEFER = 1;',
+    "const uvu = await import('uvu');",
+    `const files = ${JSON.stringify(files)};`,
+    'files.forEach((f) => globalThis.UVU_QUEUE.push([f]));',
+    ...files.map((f, i) => `globalThis.UVU_INDEX = ${i}; await import(${JSON.stringify(f)});`),
+    'await uvu.exec(false);',
+    'process.exit(process.exitCode ?? 0);',
+  ].join('\n'));
+  await build({ ...common, entryPoints: [entry], outfile: `${out}/tests-${dir}.mjs` });
+  count += files.length;
+}
+console.log(`bundled ${count} test files (one bundle per suite), the bench and the GEMM, attention, convolution, indexing and reduction probes into ${out}/`);

@@ -97,7 +97,9 @@ want indexing && step indexing 60 node .devbench/indexing-probe.mjs
 want reduce && step reduce 60 node .devbench/reduce-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
 want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
-# 100 s was too short on the H200 (2026-11-27): the run was still inside the attention suite, which forces
-# every kernel family forward and backward.
-want tests && step tests 400 node .devbench/tests.mjs
+# One run per suite, each with its own limit: on the H200 (2026-11-27) one run of all four in 100 s was still
+# inside the attention tests (which force every kernel family forward and backward) and printed no summary.
+want tests && for suite in engine:60 kernels:300 autograd:120 nn:120; do
+  step "tests-${suite%%:*}" "${suite##*:}" node ".devbench/tests-${suite%%:*}.mjs"
+done
 tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

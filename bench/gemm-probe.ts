@@ -9,8 +9,8 @@
  *
  * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u][:s2]` (4x4 register blocks per
  * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand) and
- * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES]]` (subgroups per workgroup, 16x16 result fragments per subgroup,
- * K per slab, slabs per operand); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
+ * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES[:frag]]]` (subgroups per workgroup, 16x16 result fragments per
+ * subgroup, K per slab, slabs per operand, fragment staging); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
  * PROBE_EPILOGUE=bias or residual gives the 'linear' layout a fused bias (and residual), zero-filled.
  *
@@ -45,7 +45,7 @@ if (!['none', 'bias', 'residual'].includes(EPILOGUE)) throw new Error(`gemm-prob
 
 /** Parses one PROBE_KERNELS entry into matmul options. */
 function parseKernel(text: string): MatmulOptions {
-  const [name, a, b, depth, stages] = text.split(':');
+  const [name, a, b, depth, stages, staging] = text.split(':');
   const pair = (s: string | undefined) => (s ?? '').split('x').map(Number) as [number, number];
   if (name === 'auto') return {};
   if (name === 'lanes') return { kernel: 'lanes', rows: Number(a) };
@@ -59,7 +59,11 @@ function parseKernel(text: string): MatmulOptions {
       },
     };
   }
-  if (name === 'subgroup-matrix') return a === undefined ? { kernel: 'subgroup-matrix' } : { kernel: 'subgroup-matrix', subgroupMatrix: { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 : 2 } };
+  if (name === 'subgroup-matrix') {
+    if (a === undefined) return { kernel: 'subgroup-matrix' };
+    const shape = { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 as const : 2 as const };
+    return { kernel: 'subgroup-matrix', subgroupMatrix: { ...shape, ...(staging === 'frag' ? { staging: 'fragments' as const } : {}) } };
+  }
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
 
@@ -67,7 +71,8 @@ function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
   if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}` : 'tiled';
   const sgm = o.subgroupMatrix;
-  if (o.kernel === 'subgroup-matrix') return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}` : 'subgroup-matrix';
+  if (o.kernel === 'subgroup-matrix')
+    return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}` : 'subgroup-matrix';
   return 'auto';
 }
 

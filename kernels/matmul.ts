@@ -89,11 +89,20 @@ export interface SubgroupMatrixChoice {
   readonly tk: number;
   /** Slabs per operand: 2 refills one while the products read the other, 1 leaves room for a deeper tk. */
   readonly stages: 1 | 2;
+  /**
+   * How slabs are filled (default 'chunks'): every invocation loads 8-half chunks as vec4<u32>s into
+   * registers ahead of the products and stores them half by half, the staging the kernel's header
+   * measured as its bound; 'fragments': every subgroup loads whole 16x16 fragments from the storage
+   * buffers and stores them into the slab with one matrix instruction each (no register prefetch).
+   * Not in the tuning table: written 2026-11-28, checked only with the emulated builtins so far
+   * (`scripts/device-session.sh gemm` times it).
+   */
+  readonly staging?: 'chunks' | 'fragments';
   readonly lanes: number;
 }
 
 /** The subgroup-matrix kernel's shape without the adapter's subgroup size (options, tuning). */
-export type SubgroupMatrixTile = Pick<SubgroupMatrixChoice, 'subgroups' | 'frags' | 'tk' | 'stages'>;
+export type SubgroupMatrixTile = Pick<SubgroupMatrixChoice, 'subgroups' | 'frags' | 'tk' | 'stages' | 'staging'>;
 
 export type KernelChoice = LanesChoice | TiledChoice | SubgroupMatrixChoice;
 
@@ -193,8 +202,9 @@ export function subgroupMatrixTile(spec: GemmSpec): SubgroupMatrixTile {
 
 /**
  * Why a subgroup-matrix shape cannot run on a device with `lanes`-wide subgroups, `workgroupStorage`
- * bytes of workgroup memory and `maxInvocations` per workgroup, or null when it can. Every invocation
- * stages whole 8-half chunks of both slabs, in either orientation.
+ * bytes of workgroup memory and `maxInvocations` per workgroup, or null when it can. Chunk staging has
+ * every invocation stage whole 8-half chunks of both slabs, in either orientation; fragment staging
+ * has every subgroup stage the same number of 16-row bands of each.
  */
 export function subgroupMatrixProblem(tile: SubgroupMatrixTile, lanes: number, workgroupStorage: number, maxInvocations: number): string | null {
   const [sm, sn] = tile.subgroups;
@@ -205,8 +215,12 @@ export function subgroupMatrixProblem(tile: SubgroupMatrixTile, lanes: number, w
   const invocations = sm * sn * lanes;
   if (invocations > maxInvocations) return `${invocations} invocations per workgroup, the device allows ${maxInvocations}`;
   const [tileM, tileN] = [16 * sm * fm, 16 * sn * fn];
-  if ((tileM * tile.tk / 8) % invocations !== 0 || (tileN * tile.tk / 8) % invocations !== 0)
+  if (tile.staging === 'fragments') {
+    if ((sm * fm) % (sm * sn) !== 0 || (sn * fn) % (sm * sn) !== 0)
+      return `fragment staging needs the ${sm * fm} and ${sn * fn} bands of the slabs to split evenly over ${sm * sn} subgroups`;
+  } else if ((tileM * tile.tk / 8) % invocations !== 0 || (tileN * tile.tk / 8) % invocations !== 0) {
     return `the ${tileM}x${tile.tk} and ${tile.tk}x${tileN} slabs do not split into 8-half chunks evenly over ${invocations} invocations`;
+  }
   const bytes = subgroupMatrixBytes(tile);
   if (bytes > workgroupStorage) return `needs ${bytes} bytes of workgroup memory, the device allows ${workgroupStorage}`;
   return null;
@@ -418,13 +432,26 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
           A_K_CONTIGUOUS: String(layout.aKContiguous),
           B_K_CONTIGUOUS: String(!layout.bNContiguous),
           ...subgroupMatrixFragmentCode(choice.frags[0], choice.frags[1], choice.tk),
+          ...(choice.staging === 'fragments' ? FRAGMENT_STAGING : { fragment_staging: '' }),
         }),
         entryPoint: 'matmul_subgroup_matrix',
-        key: `subgroup-matrix/${choice.subgroups.join('x')}/${choice.frags.join('x')}/${choice.tk}/${choice.stages}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}`,
+        key: `subgroup-matrix/${choice.subgroups.join('x')}/${choice.frags.join('x')}/${choice.tk}/${choice.stages}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}` +
+          (choice.staging === 'fragments' ? '/fragments' : ''),
       };
     }
   }
 }
+
+/**
+ * matmul_subgroup_matrix.wgsl's bodies for fragment staging: the chunk staging block goes, and the slab
+ * fills call stage_fragments (A and B bound as f16 arrays, see kernelSource's bindings).
+ */
+const FRAGMENT_STAGING: Record<string, string> = {
+  chunk_staging: '',
+  stage_first: 'stage_fragments(sg, offs, row_base, col_base, 0u, 0u);',
+  fetch_next: '',
+  store_next: 'if (more) { stage_fragments(sg, offs, row_base, col_base, k0 + TK, next); }',
+};
 
 /**
  * matmul.wgsl's accumulators, products and stores written out for blocksM x blocksN register blocks:
@@ -508,7 +535,9 @@ function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string 
  * a, b, [bias], [residual], out, [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
-  const loads: VectorLoads = { a: vectorA(spec, choice), b: vectorB(spec, choice), packedHalves: choice.variant === 'subgroup-matrix' };
+  const loads: VectorLoads = {
+    a: vectorA(spec, choice), b: vectorB(spec, choice), packedHalves: choice.variant === 'subgroup-matrix' && choice.staging !== 'fragments',
+  };
   const kernel = kernelSource(spec, choice, loads);
   const code = () => moduleCode(spec, kernel.code(), loads);
   const [tileM, tileN] = tileOf(choice);

@@ -54,8 +54,10 @@ want epilogue && for e in residual bias none; do
     PROBE_KERNELS=tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:v4,tiled:2x2:32:v4,tiled:2x2:16:v4:s2,tiled:2x2:16:v4:u,tiled:2x2:32:v4:u,tiled:1x1:16
 done
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
-# operand), one process each.
-SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 4x2:4x4:32:1 2x4:4x4:16:2 2x4:4x2:32:2}
+# operand [: frag for fragment staging]), one process each: the tuned tiles with chunk staging, then with
+# fragment staging (written 2026-11-28, never run on matrix units: a crash or a Tint rejection costs
+# only its own process).
+SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 2x4:4x2:32:2 2x4:4x4:32:1:frag 2x4:4x2:32:2:frag 2x4:4x4:32:2:frag 2x2:2x2:32:2:frag}
 want gemm && for shape in $SGM_SHAPES; do
   probe "f16-subgroup-matrix-$shape" 30 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=4096x4096x4096,2048x2048x2048,1576x768x768 \
     PROBE_LAYOUTS=nn,linear PROBE_KERNELS="subgroup-matrix:$shape"

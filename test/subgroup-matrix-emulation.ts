@@ -5,8 +5,10 @@
  * Every invocation of a subgroup holds the whole 16x16 matrix as 256 f32s (row-major), so a load,
  * a product and a store give what the matrix units give (products summed in f32), only slower. The
  * kernel is rewritten textually: its fragment loads read the band they name, its products call
- * `emulated_mma`, and its scratch store is done by lane 0 of the subgroup. Only the shapes of calls the
- * kernel makes are rewritten; `emulateSubgroupMatrices` throws if any builtin is left over.
+ * `emulated_mma`, and its scratch store is done by lane 0 of the subgroup. With fragment staging, the
+ * fragment loads from the storage buffers read a_in / b_in and the slab stores are done by one
+ * invocation of the subgroup (subgroupElect). Only the shapes of calls the kernel makes are rewritten;
+ * `emulateSubgroupMatrices` throws if any builtin is left over.
  */
 
 const PRELUDE = `
@@ -56,15 +58,50 @@ fn emulated_store(sg: u32, m: emulated_matrix, lane: u32) {
 }
 `;
 
+// Fragment staging: a fragment of the a_in or b_in binding (f16) at `offset`, element (r, c) at
+// offset + r * stride + c (offset + c * stride + r when column-major), and a fragment stored into a band
+// of a slab the same way, by one invocation (every invocation holds the whole matrix).
+const FRAGMENT_STAGING_PRELUDE = `
+fn emulated_load_global_a(offset: u32, col_major: bool, stride: u32) -> emulated_matrix {
+  var m: emulated_matrix;
+  for (var r = 0u; r < emulated_edge(); r++) {
+    for (var c = 0u; c < emulated_edge(); c++) { m[r * 16u + c] = f32(a_in[select(offset + r * stride + c, offset + c * stride + r, col_major)]); }
+  }
+  return m;
+}
+
+fn emulated_load_global_b(offset: u32, col_major: bool, stride: u32) -> emulated_matrix {
+  var m: emulated_matrix;
+  for (var r = 0u; r < emulated_edge(); r++) {
+    for (var c = 0u; c < emulated_edge(); c++) { m[r * 16u + c] = f32(b_in[select(offset + r * stride + c, offset + c * stride + r, col_major)]); }
+  }
+  return m;
+}
+
+fn emulated_store_slab_a(band: u32, offset: u32, m: emulated_matrix, col_major: bool, stride: u32) {
+  if (subgroupElect()) {
+    for (var e = 0u; e < 256u; e++) { a_slab[band][select(offset + (e / 16u) * stride + e % 16u, offset + (e % 16u) * stride + e / 16u, col_major)] = f16(m[e]); }
+  }
+}
+
+fn emulated_store_slab_b(band: u32, offset: u32, m: emulated_matrix, col_major: bool, stride: u32) {
+  if (subgroupElect()) {
+    for (var e = 0u; e < 256u; e++) { b_slab[band][select(offset + (e / 16u) * stride + e % 16u, offset + (e % 16u) * stride + e / 16u, col_major)] = f16(m[e]); }
+  }
+}
+`;
+
 /** matmul_subgroup_matrix.wgsl module code (as the launcher builds it) with the matrix builtins emulated. */
 export function emulateSubgroupMatrices(code: string): string {
   const out = code
     .replace('enable chromium_experimental_subgroup_matrix;', '')
     .replace(/subgroup_matrix_(?:result|left|right)<f(?:16|32), F, F>/g, 'emulated_matrix')
     .replace(/subgroupMatrixLoad<emulated_matrix>\(&([ab])_slab\[([^\]]+)\], /g, 'emulated_load_$1($2, ')
+    .replace(/subgroupMatrixLoad<emulated_matrix>\(&([ab])_in, /g, 'emulated_load_global_$1(')
     .replace(/subgroupMatrixMultiplyAccumulate\(/g, 'emulated_mma(')
-    .replace(/subgroupMatrixStore\(&c_frag\[sg\], 0u, (\w+), false, F\);/g, 'emulated_store(sg, $1, lane);');
+    .replace(/subgroupMatrixStore\(&c_frag\[sg\], 0u, (\w+), false, F\);/g, 'emulated_store(sg, $1, lane);')
+    .replace(/subgroupMatrixStore\(&([ab])_slab\[([^\]]+)\], /g, 'emulated_store_slab_$1($2, ');
   const left = out.replace(/\/\/.*$/gm, '').match(/subgroupMatrix\w*|subgroup_matrix_\w*/);
   if (left) throw new Error(`emulateSubgroupMatrices: '${left[0]}' is not emulated`);
-  return `${out}\n${PRELUDE}`;
+  return `${out}\n${PRELUDE}${out.includes('emulated_load_global_') ? FRAGMENT_STAGING_PRELUDE : ''}`;
 }

@@ -29,9 +29,10 @@ export interface MatmulOptions {
   tile?: { blocks: [number, number]; tk: number; vec4?: boolean; unrolled?: boolean; stages?: 1 | 2 };
   /**
    * Force the shape of the 'subgroup-matrix' kernel: subgroups per workgroup and 16x16 result fragments
-   * per subgroup, along M and N, and K per staged slab (see kernels/matmul.ts SubgroupMatrixChoice).
+   * per subgroup, along M and N, K per staged slab, slabs per operand and how slabs are filled (see
+   * kernels/matmul.ts SubgroupMatrixChoice).
    */
-  subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2 };
+  subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2; staging?: 'chunks' | 'fragments' };
 }
 
 export interface LinearOptions extends MatmulOptions {
@@ -93,7 +94,9 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
       if (!subgroupMatrixLayout(spec))
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 8-aligned offsets and strides, and K % 16 == 0`);
       const forced = options.subgroupMatrix;
-      const tile: SubgroupMatrixTile = forced ? { subgroups: forced.subgroups, frags: forced.fragments, tk: forced.tk, stages: forced.stages ?? 2 } : subgroupMatrixTile(spec);
+      const tile: SubgroupMatrixTile = forced
+        ? { subgroups: forced.subgroups, frags: forced.fragments, tk: forced.tk, stages: forced.stages ?? 2, ...(forced.staging === 'fragments' ? { staging: 'fragments' } : {}) }
+        : subgroupMatrixTile(spec);
       const problem = subgroupMatrixProblem(tile, caps.subgroupSize, caps.workgroupStorage, caps.maxInvocations);
       if (problem) throw new ArgumentError(`${op}: subgroup-matrix shape ${JSON.stringify(forced ?? tile)}: ${problem}`);
       return { variant: 'subgroup-matrix', ...tile, lanes: caps.subgroupSize };

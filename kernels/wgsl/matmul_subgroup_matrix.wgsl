@@ -25,6 +25,11 @@
 //   n is transposed on its way in (its 8 halves go to 8 rows). Per 16-deep k step a subgroup loads its
 //   FRAGS_M left fragments and FRAGS_N right fragments once each from workgroup memory for FRAGS_M *
 //   FRAGS_N products; every staged element serves SUBGROUPS_N (A) or SUBGROUPS_M (B) subgroups.
+//   Fragment staging (launcher option, `stage_fragments` below) fills the same slabs with whole
+//   fragments instead: per 16-deep k step each subgroup loads its share of the 16-row bands straight
+//   from the storage buffers with subgroupMatrixLoad and stores each with one subgroupMatrixStore,
+//   without the register prefetch. Written to take the half-by-half stores out of the kernel's bound
+//   (see Measured); not yet run on matrix units.
 //   Pipelining: the global loads for slab s + 1 are issued into registers before the products of
 //   slab s. With STAGES = 2 they are written to the other slab right after the products and one
 //   barrier per slab publishes it; with STAGES = 1 (which leaves room for twice the TK) a second
@@ -118,6 +123,10 @@ const BANDS_N: u32 = TILE_N / F;
 var<workgroup> a_slab: array<array<f16, F * ROW>, STAGES * BANDS_M>;
 var<workgroup> b_slab: array<array<f16, F * ROW>, STAGES * BANDS_N>;
 var<workgroup> c_frag: array<array<f32, F * F>, SUBGROUPS_M * SUBGROUPS_N>;   // per-subgroup scratch
+// Staging: the launcher keeps one of the two blocks below. Chunk staging (the default) binds A and B
+// as vec4<u32>s of 8 halves and has every invocation stage whole chunks; fragment staging binds them as
+// f16 arrays and has every subgroup move whole 16x16 fragments (kernels/matmul.ts SubgroupMatrixChoice.staging).
+/*@chunk_staging*/
 // 8-half chunks (one vec4<u32> load) each invocation stages per slab, held in registers meanwhile.
 const A_CHUNKS: u32 = TILE_M * TK / 8u / INVOCATIONS;
 const B_CHUNKS: u32 = TILE_N * TK / 8u / INVOCATIONS;
@@ -175,6 +184,43 @@ fn store_slabs(li: u32, buf: u32) {
     }
   }
 }
+/*@end*/
+
+/*@fragment_staging*/
+// Fragment staging: slab `buf` of the slabs starting at k0, filled by whole fragments. Per 16-deep k
+// step, subgroup sg loads bands sg, sg + SUBGROUPS, ... of each operand straight from the storage
+// buffer as one fragment each (row- or column-major as the operand lies, with its own stride) and
+// stores it into its band of the slab, k-contiguous: two matrix instructions per 256 halves instead
+// of 8 half stores per invocation per 8 halves. K steps past K are staged as zero fragments (the step
+// is the same for the whole workgroup, so every subgroup takes part in every load); rows past M or N
+// are read as the buffer holds them and only reach outputs that are never stored.
+const SUBGROUPS: u32 = SUBGROUPS_M * SUBGROUPS_N;
+
+fn stage_fragments(sg: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32, buf: u32) {
+  for (var s = 0u; s < TK / F; s++) {
+    let k = k0 + s * F;
+    let inside = k < p.k;
+    for (var t = 0u; t < BANDS_M / SUBGROUPS; t++) {
+      let band = sg + t * SUBGROUPS;
+      var left = subgroup_matrix_left<f16, F, F>();
+      if (inside) {
+        let at = offs.x + (row_base + band * F) * p.a_sm + k * p.a_sk;
+        left = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_in, at, !A_K_CONTIGUOUS, select(p.a_sk, p.a_sm, A_K_CONTIGUOUS));
+      }
+      subgroupMatrixStore(&a_slab[buf * BANDS_M + band], s * F, left, false, ROW);
+    }
+    for (var t = 0u; t < BANDS_N / SUBGROUPS; t++) {
+      let band = sg + t * SUBGROUPS;
+      var right = subgroup_matrix_right<f16, F, F>();
+      if (inside) {
+        let at = offs.y + k * p.b_sk + (col_base + band * F) * p.b_sn;
+        right = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_in, at, B_K_CONTIGUOUS, select(p.b_sk, p.b_sn, B_K_CONTIGUOUS));
+      }
+      subgroupMatrixStore(&b_slab[buf * BANDS_N + band], s * F, right, true, ROW);
+    }
+  }
+}
+/*@end*/
 
 // Epilogue for one finished fragment whose top-left output is (row0, col0): through this subgroup's
 // scratch, then element by element through store_out (which knows the M/N edges and the epilogue).
@@ -207,13 +253,17 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
   var acc_0_0: subgroup_matrix_result<f32, F, F>;   // zero-initialised
   /*@end*/
 
+  /*@stage_first*/
   fetch_slabs(li, offs, row_base, col_base, 0u);
   store_slabs(li, 0u);
+  /*@end*/
   workgroupBarrier();
   var buf = 0u;
   for (var k0 = 0u; k0 < p.k; k0 += TK) {
     let more = k0 + TK < p.k;
+    /*@fetch_next*/
     if (more) { fetch_slabs(li, offs, row_base, col_base, k0 + TK); }   // in flight during the products
+    /*@end*/
     let a_band = buf * BANDS_M + sg_m * FRAGS_M;
     let b_band = buf * BANDS_N + sg_n * FRAGS_N;
     // Per k step: FRAGS_M left and FRAGS_N right fragment loads, FRAGS_M * FRAGS_N products. A is
@@ -235,7 +285,9 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     // be done reading it first.
     if (STAGES == 1u) { workgroupBarrier(); }
     let next = (buf + 1u) % STAGES;
+    /*@store_next*/
     if (more) { store_slabs(li, next); }
+    /*@end*/
     workgroupBarrier();
     buf = next;
   }

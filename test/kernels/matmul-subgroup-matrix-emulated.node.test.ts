@@ -52,12 +52,14 @@ const tiles: SubgroupMatrixTile[] = [
 
 const usable = () => hasF16() && runtime().fixedSubgroupSize !== undefined && runtime().features.has('subgroups');
 
-t('A @ B in every staging orientation, tile edges and K tails', async () => {
-  if (!usable()) return;
-  // 40 and 37 are no multiples of any tile edge; K = 80 ends mid-slab for TK 32.
+/**
+ * A @ B in each staging orientation (A k- or m-contiguous, B n- or k-contiguous) at each shape, on the
+ * tiles `tilesFor` names for that orientation, against the float64 oracle.
+ */
+async function checkOrientations(shapes: readonly (readonly [number, number, number])[], tilesFor: (orientation: number) => SubgroupMatrixTile[]): Promise<void> {
   const orientations = [[false, false], [true, false], [false, true], [true, true]] as const;
   for (const [o, [transA, transB]] of orientations.entries()) {
-    for (const [m, n, k] of [[40, 40, 80], [37, 24, 48], [1, 8, 16]] as const) {
+    for (const [m, n, k] of shapes) {
       if (transA && m % 8 !== 0) continue; // a transposed A's stride is M: the kernel needs it 8-aligned
       const [as, ras] = randomPair(transA ? [k, m] : [m, k], m * 7 + k, 'f16');
       const [bs, rbs] = randomPair(transB ? [n, k] : [k, n], n * 11 + k, 'f16');
@@ -66,7 +68,7 @@ t('A @ B in every staging orientation, tile edges and K tails', async () => {
       const spec: GemmSpec = { m, n, k, batchShape: [], a: operand(a), b: operand(b), out: 'f32', activation: 'none', savePre: false };
       assert.equal(subgroupMatrixLayout(spec), { aKContiguous: !transA, bNContiguous: !transB });
       const expected = refMatmul(transA ? refTranspose(ras) : ras, transB ? refTranspose(rbs) : rbs);
-      for (const tile of [tiles[o % 3]!, tiles[(o + 1) % 3]!]) {
+      for (const tile of tilesFor(o)) {
         const out = runEmulated(spec, tile, [a, b], [m, n]);
         expectClose(await out.data(), expected.data, { atol: 1e-5 * Math.sqrt(k), rtol: 1e-5, what: `${m}x${n}x${k} tA=${transA} tB=${transB} ${JSON.stringify(tile)}` });
         out.dispose();
@@ -74,6 +76,27 @@ t('A @ B in every staging orientation, tile edges and K tails', async () => {
       for (const x of new Set([as, bs, a, b])) x.dispose();
     }
   }
+}
+
+t('A @ B in every staging orientation, tile edges and K tails', async () => {
+  if (!usable()) return;
+  // 40 and 37 are no multiples of any tile edge; K = 80 ends mid-slab for TK 32.
+  await checkOrientations([[40, 40, 80], [37, 24, 48], [1, 8, 16]], (o) => [tiles[o % 3]!, tiles[(o + 1) % 3]!]);
+});
+
+t('fragment staging: A @ B in every orientation, tile edges and K tails', async () => {
+  if (!usable()) return;
+  // Whole fragments from the storage buffers into the slabs (1x2 and 2x1 subgroups, one band each per
+  // operand; K = 80 leaves the second half of the last 32-deep slab past K, staged as zero fragments).
+  const fragmentTiles: SubgroupMatrixTile[] = [
+    { subgroups: [1, 2], frags: [2, 1], tk: 16, stages: 1, staging: 'fragments' },
+    { subgroups: [2, 1], frags: [1, 2], tk: 32, stages: 2, staging: 'fragments' },
+  ];
+  // The 32-deep tile on transposed A and on w^T: past K, a k-contiguous A and B both hold the next
+  // row's values, so only the zero fragments keep the K tail out of the sums.
+  await checkOrientations([[40, 40, 80], [37, 24, 48]], (o) => [fragmentTiles[o === 1 || o === 2 ? 1 : 0]!]);
+  // Bands that do not split evenly over the subgroups are refused.
+  assert.match(subgroupMatrixProblem({ subgroups: [2, 2], frags: [1, 1], tk: 16, stages: 2, staging: 'fragments' }, 8, 32768, 256) ?? '', /bands/);
 });
 
 t('batched operands, then bias + GELU + residual into f16', async () => {
@@ -112,6 +135,9 @@ t('every matrix builtin the kernel calls is emulated', () => {
   const [launch] = matmulLaunches(spec, { variant: 'subgroup-matrix', subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1, lanes: 32 });
   const code = emulateSubgroupMatrices(moduleText(launch!));
   assert.ok(code.includes('emulated_load_a(') && code.includes('emulated_load_b(') && code.includes('emulated_mma(') && code.includes('emulated_store('));
+  const [staged] = matmulLaunches(spec, { variant: 'subgroup-matrix', subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1, staging: 'fragments', lanes: 32 });
+  const stagedCode = emulateSubgroupMatrices(moduleText(staged!));
+  assert.ok(stagedCode.includes('emulated_load_global_a(') && stagedCode.includes('emulated_store_slab_b(') && !stagedCode.includes('fetch_slabs'));
   assert.throws(() => emulateSubgroupMatrices('let x = subgroupMatrixScalarMultiply(a, 2.0);'), /not emulated/);
 });
 

@@ -237,6 +237,11 @@ export class Runtime {
     this.pass = null;
   }
 
+  /** Workgroup memory one workgroup may use on this device (WebGPU's minimum, 16 KiB, if unreported). */
+  get workgroupStorageBytes(): number {
+    return this.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  }
+
   /** Total dispatches recorded since the runtime started (for tests and overhead benchmarks). */
   get dispatches(): number {
     return this.dispatchCount;

@@ -137,6 +137,14 @@ export function hasEpilogue(spec: GemmSpec): boolean {
 /** The portable default: 64x64 tiles, which any WebGPU device runs (8 KiB of workgroup memory). */
 export const DEFAULT_TILED: TiledChoice = { variant: 'tiled', blocks: [1, 1], tk: 16 };
 
+/** A tiled choice from a tile's shape and options (a tuning entry's or a forced one), naming only the options that are on. */
+export function tiledChoiceOf(tile: Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled' | 'stages'>): TiledChoice {
+  return {
+    variant: 'tiled', blocks: tile.blocks, tk: tile.tk, ...(tile.vec4 ? { vec4: true } : {}), ...(tile.unrolled ? { unrolled: true } : {}),
+    ...(tile.stages === 2 ? { stages: 2 } : {}),
+  };
+}
+
 /** Workgroup memory of the tiled kernel's slabs (A's and B's, `stages` of each), in bytes. */
 export function tiledBytes(choice: TiledChoice): number {
   return 64 * (choice.blocks[0] + choice.blocks[1]) * choice.tk * 4 * (choice.stages ?? 1);
@@ -265,10 +273,7 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const fused = hasEpilogue(spec);
   const entry = table.find((e) => spec.m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
-  const tiled: TiledChoice = {
-    variant: 'tiled', blocks: entry.blocks, tk: entry.tk, ...(entry.vec4 ? { vec4: true } : {}), ...(entry.unrolled ? { unrolled: true } : {}),
-    ...(entry.stages === 2 ? { stages: 2 } : {}),
-  };
+  const tiled = tiledChoiceOf(entry);
   return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;
 }
 

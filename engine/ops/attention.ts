@@ -125,11 +125,6 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
   return st.buffer;
 }
 
-/** Workgroup memory one workgroup may use on this device. */
-function workgroupStorage(rt: Runtime): number {
-  return rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
-}
-
 /** The most invocations one workgroup of a 1-D dispatch may have on this device. */
 function maxInvocations(rt: Runtime): number {
   return Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
@@ -172,7 +167,7 @@ function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, force
   const { shape } = p;
   if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
   const launch = kernel === 'blocked'
-    ? attentionBlockedForwardLaunch(shape, ops, attentionBlockedTile(shape.headDim, workgroupStorage(p.rt), maxInvocations(p.rt)))
+    ? attentionBlockedForwardLaunch(shape, ops, attentionBlockedTile(shape.headDim, p.rt.workgroupStorageBytes, maxInvocations(p.rt)))
     : attentionLanesForwardLaunch(shape, ops, attentionLanesTile(shape.headDim, lanes));
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, launch.workgroups[0]!, shape.heads, shape.batch);
   return launch;
@@ -185,7 +180,7 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
   if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
   let launches: { dkdv: Launch; dqLaunch: Launch };
   if (kernel === 'blocked') {
-    const tile = attentionBlockedBackwardTile(shape.headDim, workgroupStorage(p.rt), maxInvocations(p.rt));
+    const tile = attentionBlockedBackwardTile(shape.headDim, p.rt.workgroupStorageBytes, maxInvocations(p.rt));
     launches = { dkdv: attentionBlockedDkDvLaunch(shape, ops, tile), dqLaunch: attentionBlockedDqLaunch(shape, ops, tile) };
   } else {
     const tile = attentionLanesBackwardTile(shape.headDim, lanes);
@@ -242,7 +237,7 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     keyPadding = operand(kp);
   } else buffers.push(buffers[0]!);
 
-  const storage = workgroupStorage(rt);
+  const storage = rt.workgroupStorageBytes;
   if (options.tile && options.kernel !== undefined && options.kernel !== 'tiled')
     throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not '${options.kernel}'`);
   const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);

@@ -5,8 +5,8 @@
  * weights) are never copied. Kernels: kernels/matmul.ts.
  */
 import {
-  chooseKernel, DEFAULT_TILED, matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tileOf,
-  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile, type TiledChoice,
+  chooseKernel, DEFAULT_TILED, matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tiledChoiceOf, tileOf,
+  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
 import { MAX_GRID_DIM, lanesSupported } from '../../kernels/launch.js';
 import type { DType } from '../dtype.js';
@@ -56,11 +56,8 @@ function tiledChoice(op: string, rt: Runtime, tile: MatmulOptions['tile']): Kern
   const ok = [bm, bn].every((x) => Number.isInteger(x) && x >= 1 && x <= 4) && Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0 &&
     (tile.stages === undefined || tile.stages === 1 || tile.stages === 2);
   if (!ok) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (blocks 1..4 each, tk a positive multiple of 4, stages 1 or 2)`);
-  const choice: TiledChoice = {
-    variant: 'tiled', blocks: [bm, bn], tk: tile.tk, ...(tile.vec4 ? { vec4: true } : {}), ...(tile.unrolled ? { unrolled: true } : {}),
-    ...(tile.stages === 2 ? { stages: 2 } : {}),
-  };
-  const limit = rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const choice = tiledChoiceOf(tile);
+  const limit = rt.workgroupStorageBytes;
   if (tiledBytes(choice) > limit)
     throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} needs ${tiledBytes(choice)} bytes of workgroup memory, the device allows ${limit}`);
   return choice;
@@ -72,7 +69,7 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     subgroups: rt.features.has('subgroups'),
     subgroupSize: rt.fixedSubgroupSize,
     subgroupMatrixF16: rt.info.subgroupMatrixF16,
-    workgroupStorage: rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384,
+    workgroupStorage: rt.workgroupStorageBytes,
     maxInvocations: rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256,
   };
   if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 4 && options.rows <= 32 && options.rows % 4 === 0))

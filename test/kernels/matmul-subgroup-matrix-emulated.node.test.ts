@@ -30,7 +30,7 @@ const moduleText = (launch: Launch): string => (typeof launch.code === 'string' 
 function runEmulated(spec: GemmSpec, tile: SubgroupMatrixTile, inputs: Tensor[], outShape: number[]): Tensor {
   const rt = runtime('test');
   const lanes = rt.fixedSubgroupSize!;
-  const problem = subgroupMatrixProblem(tile, lanes, rt.info.limits.maxComputeWorkgroupStorageSize ?? 16384, rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256);
+  const problem = subgroupMatrixProblem(tile, lanes, rt.workgroupStorageBytes, rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256);
   assert.is(problem, null, JSON.stringify(tile));
   const out = empty(outShape, spec.out, 'test');
   const buffers = [...inputs, out].map((x) => x.storage('test').buffer);

@@ -77,7 +77,7 @@ export function attentionTileBytes(headDim: number, tile: number): number {
 }
 
 /** The markers of attention_common.wgsl: the q/k/v row loaders' bodies. */
-const COMMON_MARKERS: readonly string[] = ['load_q4', 'load_k4', 'load_v4'];
+const COMMON_MARKERS: readonly string[] = ['inputs', 'd_out_input', 'load_q4', 'load_k4', 'load_v4', 'load_do4'];
 
 /**
  * A kernel file completed by attention_common.wgsl (uniforms, flags, row loaders, mask readers); `bodies`
@@ -261,11 +261,12 @@ function aligned4(o: Operand): boolean {
  * dO, aligned4(dOut)).
  */
 function vec4InputBodies(withDOut: boolean): Record<string, string> {
-  const inputs: [loader: string, buffer: string, binding: number][] = [['q', 'q', 1], ['k', 'k', 2], ['v', 'v', 3]];
-  if (withDOut) inputs.push(['do', 'd_out', 6]);
+  const binding = (name: string, at: number) => `@group(0) @binding(${at}) var<storage, read> ${name}: array<vec4<T>>;`;
+  const loader = (name: string) => `return vec4<f32>(${name}[(base + c) / 4u]);`;
   return {
-    inputs: inputs.map(([, buffer, binding]) => `@group(0) @binding(${binding}) var<storage, read> ${buffer}: array<vec4<T>>;`).join('\n'),
-    ...Object.fromEntries(inputs.map(([loader, buffer]) => [`load_${loader}4`, `return vec4<f32>(${buffer}[(base + c) / 4u]);`])),
+    inputs: [binding('q', 1), binding('k', 2), binding('v', 3)].join('\n'),
+    load_q4: loader('q'), load_k4: loader('k'), load_v4: loader('v'),
+    ...(withDOut ? { d_out_input: binding('d_out', 6), load_do4: loader('d_out') } : {}),
   };
 }
 

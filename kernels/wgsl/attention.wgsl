@@ -73,17 +73,10 @@ const D: u32 = 64u;
 const BR: u32 = 16u;
 const BC: u32 = 32u;
 /*@end*/
-// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
-// loaders load_q4 / load_k4 / load_v4 live in attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the q, k, v
+// and mask bindings (1-5) and the row loaders load_q4 / load_k4 / load_v4 live in attention_common.wgsl,
+// which the launcher appends to this file.
 
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-/*@end*/
-// Absent masks are bound to a stand-in buffer and never read (the flags say so).
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(6) var<storage, read_write> out: array<T>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
 

@@ -34,7 +34,7 @@
 //   [B, H, Tq] (L, delta) array — O(T), never O(T^2).
 //
 // Specialisation and constraints: as attention.wgsl (T, M, KP aliases; D, BQ, BK in the `tiles` block;
-// the `inputs` block and load_do4 read q, k, v and dO as vec4s where their layouts allow; grid <= 65535
+// attention_common.wgsl's `inputs` blocks and loaders read q, k, v and dO as vec4s where their layouts allow; grid <= 65535
 // per dimension; Tq, Tk >= 1).
 //
 // Measured (lavapipe, 2 cores, shared machine, PROBE_CPU_TIME=1 bench/attention-probe.ts):
@@ -51,9 +51,10 @@ const D: u32 = 64u;
 const BQ: u32 = 16u;
 const BK: u32 = 16u;
 /*@end*/
-// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the row
-// loaders load_q4 / load_k4 / load_v4 (load_do4 is below) and the mask readers key_padded, mask_value and
-// probability live in attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the bindings
+// of q, k, v, the masks, dO and the packed (L_i, delta_i) (1-7), the row loaders load_q4 / load_k4 /
+// load_v4 / load_do4 and the mask readers key_padded, mask_value and probability live in
+// attention_common.wgsl, which the launcher appends to this file.
 
 // ---- attention_delta: (L_i, delta_i) per query row ------------------------------------------------
 
@@ -81,26 +82,8 @@ fn attention_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
   stats_out[r] = vec2<f32>(l, delta);
 }
 
-// ---- shared operands of attention_dkdv and attention_dq -------------------------------------------
-
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-@group(0) @binding(6) var<storage, read> d_out: array<T>;
-/*@end*/
-// Absent masks are bound to a stand-in buffer and never read (the flags say so).
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
-@group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
-
-// dO's row loader, as load_q4 in attention_common.wgsl (the forward kernels bind no dO).
-fn load_do4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_do4*/
-  let idx = column_index(base, c, p.do_strides.w);
-  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
-  /*@end*/
-}
+// ---- attention_dkdv and attention_dq read q, k, v, the masks, dO (row loader load_do4) and the packed
+// (L_i, delta_i) through the bindings of attention_common.wgsl.
 
 // ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------
 

@@ -72,16 +72,9 @@ const RPT: u32 = BR / TY;                    // query rows per invocation
 const KPT: u32 = BC / TX;                    // keys per invocation per tile
 const CPT: u32 = (D4 + TX - 1u) / TX;        // output column chunks per invocation
 const KS: u32 = D4 + 1u;                     // vec4s per staged K / V row (padded against bank conflicts)
-// The uniforms `p`, the FLAG_* constants, D4, neg_inf, row_start, the row loaders and the mask readers
-// live in attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p`, the FLAG_* constants, D4, neg_inf, row_start, the q, k, v and mask bindings (1-5), the
+// row loaders and the mask readers live in attention_common.wgsl, which the launcher appends to this file.
 
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-/*@end*/
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(6) var<storage, read_write> out: array<T>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
 

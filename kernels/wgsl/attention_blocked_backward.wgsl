@@ -29,7 +29,7 @@
 //   and WALK flags.
 //
 // Specialisation (kernels/attention.ts): T/M/KP as in attention.wgsl; the `tiles` block sets D, OWN,
-// WALK and TY; the `inputs` block and load_do4 as in attention_backward.wgsl. Constraints: Tq, Tk >= 1; grid <= 65535 per dimension; WALK a multiple of 8, OWN of TY.
+// WALK and TY; vec4 inputs as in attention_backward.wgsl. Constraints: Tq, Tk >= 1; grid <= 65535 per dimension; WALK a multiple of 8, OWN of TY.
 //
 // Measured: no adapter picks it by default. On an NVIDIA H200 (Dawn + Vulkan, 2026-11-27,
 // bench/attention-probe.ts PROBE_FAMILIES=1, wall clock, B=8, d=64) it ran ViT-B T=197 in 1.19 ms and
@@ -55,26 +55,9 @@ const RPT: u32 = OWN / TY;                // own rows per invocation
 const WPT: u32 = WALK / TX;               // walked rows per invocation per tile
 const CPT: u32 = (D4 + TX - 1u) / TX;     // output column chunks per invocation
 const KS: u32 = D4 + 1u;                  // vec4s per staged walked row (padded against bank conflicts)
-// The uniforms `p`, the FLAG_* constants, D4, neg_inf, row_start, the row loaders and the mask readers
-// key_padded, mask_value and probability live in attention_common.wgsl, appended by the launcher.
-
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-@group(0) @binding(6) var<storage, read> d_out: array<T>;
-/*@end*/
-// Absent masks are bound to a stand-in buffer and never read (the flags say so).
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
-@group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
-
-fn load_do4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_do4*/
-  let idx = column_index(base, c, p.do_strides.w);
-  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
-  /*@end*/
-}
+// The uniforms `p`, the FLAG_* constants, D4, neg_inf, row_start, the bindings of q, k, v, the masks, dO
+// and (L_i, delta_i) (1-7), the row loaders (load_do4 too) and the mask readers key_padded, mask_value and
+// probability live in attention_common.wgsl, appended by the launcher.
 
 // The own rows' two operands (dkdv: k * scale and v; dq: q * scale and dO), the walked rows' two (dkdv: q
 // and dO; dq: k and v), the tile's P and dS ([own row][walked row]) and per walked row its (L, delta)

@@ -1,10 +1,13 @@
 // attention_common.wgsl — what the attention kernels share: the mask flags, the uniform parameter block,
-// the column helpers and the mask readers. kernels/attention.ts appends this file to attention.wgsl,
-// attention_lanes.wgsl, attention_backward.wgsl and attention_lanes_backward.wgsl (WGSL declarations
-// may come in any order), the way matmul_common.wgsl completes the GEMM kernels; D, the head dim, comes
-// from the kernel's `tiles` block.
+// the input bindings, the column helpers, the row loaders and the mask readers. kernels/attention.ts
+// appends this file to every attention kernel file (attention, attention_blocked, attention_lanes and
+// their _backward files; WGSL declarations may come in any order), the way matmul_common.wgsl completes
+// the GEMM kernels; D, the head dim, comes from the kernel's `tiles` block.
 //
-// The row loaders load_q4 / load_k4 / load_v4 read the kernel file's q, k and v bindings.
+// Bindings: q, k, v (1-3) and the masks (4, 5) for every kernel; dO (6) and the packed (L_i, delta_i) (7)
+// for the backward passes, at the bindings where the forward kernels put their out and lse. A module may
+// declare two variables at one binding as long as no entry point uses both, and each kernel uses only
+// its own: the forward kernels never touch d_out or stats.
 //
 // Parameters: one layout for the forward and backward passes, written by one launcher function. Operands
 // are addressed through element offsets and four strides each, [batch, head, row, column] for q, k, v, o,
@@ -78,11 +81,24 @@ fn in_row(c: u32, x: vec4<f32>) -> vec4<f32> {
   return select(vec4<f32>(0.0), x, vec4<u32>(c, c + 1u, c + 2u, c + 3u) < vec4<u32>(D));
 }
 
+/*@inputs*/
+@group(0) @binding(1) var<storage, read> q: array<T>;
+@group(0) @binding(2) var<storage, read> k: array<T>;
+@group(0) @binding(3) var<storage, read> v: array<T>;
+/*@end*/
+/*@d_out_input*/
+@group(0) @binding(6) var<storage, read> d_out: array<T>;
+/*@end*/
+// Absent masks are bound to a stand-in buffer and never read (the flags say so).
+@group(0) @binding(4) var<storage, read> mask: array<M>;
+@group(0) @binding(5) var<storage, read> kpm: array<KP>;
+@group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
+
 // Columns c..c+3 (c a multiple of 4, below D) of the q, k or v row starting at element `base`, as f32.
-// Every kernel file declares q, k and v as array<T> in its `inputs` block; when all three have unit column
-// stride, 4-aligned offsets and strides and D % 4 == 0, the launchers (kernels/attention.ts
-// vec4InputBodies) bind them as array<vec4<T>> and swap these bodies for single vec4 loads (one load
-// instruction instead of four, each with its own bounds check). The backward files' load_do4 follows suit.
+// The `inputs` block binds q, k and v as array<T>; when all three have unit column stride, 4-aligned
+// offsets and strides and D % 4 == 0, the launchers (kernels/attention.ts vec4InputBodies) bind them as
+// array<vec4<T>> and swap these bodies for single vec4 loads (one load instruction instead of four, each
+// with its own bounds check); dO likewise with the `d_out_input` block and load_do4.
 fn load_q4(base: u32, c: u32) -> vec4<f32> {
   /*@load_q4*/
   let idx = column_index(base, c, p.q_strides.w);
@@ -104,8 +120,15 @@ fn load_v4(base: u32, c: u32) -> vec4<f32> {
   /*@end*/
 }
 
-// Every kernel file declares the masks as `mask: array<M>` (additive) and `kpm: array<KP>` (key padding),
-// bound to a stand-in buffer when absent; these read them.
+// dO's row loader for the backward passes, as load_q4 (vec4 body with the `d_out_input` block).
+fn load_do4(base: u32, c: u32) -> vec4<f32> {
+  /*@load_do4*/
+  let idx = column_index(base, c, p.do_strides.w);
+  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
+  /*@end*/
+}
+
+// These read the masks `mask` (additive) and `kpm` (key padding), bound above.
 fn key_padded(batch: u32, key: u32) -> bool {
   return (p.flags & FLAG_KEY_PADDING) != 0u &&
          kpm[p.kpm_offset + batch * p.kpm_strides.x + key * p.kpm_strides.y] != KP(0);

@@ -113,21 +113,13 @@ const LANES: u32 = 8u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per row
 const KB: u32 = LANES * KPL;                // keys per block
 
-// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf and the row
-// loaders load_q4 / load_k4 / load_v4 (their vec4 bodies swapped in with the `inputs` block) live in
-// attention_common.wgsl, which the launcher appends to this file.
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the q, k, v
+// and mask bindings (1-5) and the row loaders load_q4 / load_k4 / load_v4 (their vec4 bodies swapped in
+// with the `inputs` block) live in attention_common.wgsl, which the launcher appends to this file.
 
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-/*@end*/
 /*@output*/
 @group(0) @binding(6) var<storage, read_write> out: array<T>;
 /*@end*/
-// Absent masks are bound to a stand-in buffer and never read (the flags say so).
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
 @group(0) @binding(7) var<storage, read_write> lse: array<f32>;
 
 // Writes columns c..c+3 of the output row starting at element `base` (unit column stride), those below D (with the vec4 operands, D % 4 == 0

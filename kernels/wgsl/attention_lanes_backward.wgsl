@@ -35,7 +35,7 @@
 //   (L, delta) pairs from the pre-pass, O(T).
 //
 // Specialisation (kernels/attention.ts): T/M/KP as in attention.wgsl; `tiles` sets D, ROWS, PER_LANE and
-// LANES; the `inputs` block binds q, k, v and dO as array<vec4<T>> with single vec4 loads when the
+// LANES; attention_common.wgsl's `inputs` blocks bind q, k, v and dO as array<vec4<T>> with single vec4 loads when the
 // layouts allow (unit column stride, 4-aligned offsets and strides, D % 4 == 0), else as array<T>.
 //
 // Constraints: `subgroups` with a subgroup size equal to LANES; Tq, Tk >= 1; grid <= 65535 per dimension.
@@ -78,28 +78,10 @@ const LANES: u32 = 8u;
 const CB: u32 = (D4 + LANES - 1u) / LANES;  // vec4 column chunks each lane keeps per own row
 const WB: u32 = LANES * PER_LANE;           // walked rows per block
 
-// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the row
-// loaders load_q4 / load_k4 / load_v4 (load_do4 is below) and the mask readers key_padded, mask_value and
-// probability live in attention_common.wgsl, which the launcher appends to this file.
-
-/*@inputs*/
-@group(0) @binding(1) var<storage, read> q: array<T>;
-@group(0) @binding(2) var<storage, read> k: array<T>;
-@group(0) @binding(3) var<storage, read> v: array<T>;
-@group(0) @binding(6) var<storage, read> d_out: array<T>;
-/*@end*/
-// Absent masks are bound to a stand-in buffer and never read (the flags say so).
-@group(0) @binding(4) var<storage, read> mask: array<M>;
-@group(0) @binding(5) var<storage, read> kpm: array<KP>;
-@group(0) @binding(7) var<storage, read> stats: array<vec2<f32>>;  // (L_i, delta_i), contiguous [B, H, Tq]
-
-// dO's row loader, as load_q4 in attention_common.wgsl (the forward kernels bind no dO).
-fn load_do4(base: u32, c: u32) -> vec4<f32> {
-  /*@load_do4*/
-  let idx = column_index(base, c, p.do_strides.w);
-  return in_row(c, vec4<f32>(f32(d_out[idx.x]), f32(d_out[idx.y]), f32(d_out[idx.z]), f32(d_out[idx.w])));
-  /*@end*/
-}
+// The uniforms `p` (struct Params), the FLAG_* constants, D4 (vec4 chunks per row), neg_inf, the bindings
+// of q, k, v, the masks, dO and the packed (L_i, delta_i) (1-7), the row loaders load_q4 / load_k4 /
+// load_v4 / load_do4 and the mask readers key_padded, mask_value and probability live in
+// attention_common.wgsl, which the launcher appends to this file.
 
 // Write columns c..c+3 (those below D) of the gradient row starting at element `base` (unit column stride).
 fn store4_dkv(base: u32, c: u32, x: vec4<f32>) {

@@ -34,7 +34,7 @@
 //   The `tiles` block sets the head dim D and the tile sizes BR/BC per adapter class: the head dim is a
 //   compile-time constant so the private row arrays have a fixed size. Any D in 1..256 compiles (padded
 //   to a multiple of 4 internally); 32, 64, 80, 96 and 128 are the measured ones. The `inputs` block
-//   binds q, k and v as array<vec4<T>>, read by single vec4 loads, where their layouts allow (see
+//   of attention_common.wgsl binds q, k and v as array<vec4<T>>, read by single vec4 loads, where their layouts allow (see
 //   load_q4 in attention_common.wgsl).
 //
 // Constraints

@@ -30,10 +30,10 @@
 //
 // Specialisation (kernels/attention.ts)
 //   T/M/KP as in attention.wgsl; the `tiles` block sets D, ROWS, KPL and LANES (the subgroup size the
-//   launcher read from the adapter). The `inputs` and `output` blocks declare q, k, v and out: as
-//   array<vec4<T>> with the vec4 loads/stores below when q, k, v and out have unit column stride and
-//   4-aligned offsets and row/head/batch strides (and D % 4 == 0) — one load instruction instead of
-//   four, as in the GEMM — else as array<T>.
+//   launcher read from the adapter). The `inputs` block (attention_common.wgsl) and the `output` block
+//   declare q, k, v and out: as array<vec4<T>> with the vec4 loads/stores below when q, k, v and out
+//   have unit column stride and 4-aligned offsets and row/head/batch strides (and D % 4 == 0) — one
+//   load instruction instead of four, as in the GEMM — else as array<T>.
 //
 // Why it is written this way (lavapipe 25.0.7, 2 cores, read off GALLIVM_DEBUG=ir/asm dumps)
 //   - Every loop over rows that touches per-row private arrays must be unrolled by NIR (trip count x

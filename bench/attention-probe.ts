@@ -11,6 +11,9 @@
  *                          ViT-B and ViT-L shapes (for choosing a GPU's family; the tiled forward is slow on CPUs)
  *   PROBE_TILES=16x32,64x32 ...   the same for the tiled family at each forced tile (rows x staged rows),
  *                          for choosing kernels/attention.ts PREFERRED.gpu
+ *   PROBE_SPLITS=auto,1,2,4,8 ...  the forward at batch 1 (ViT-B, ViT-L, a 512-token sequence) with each
+ *                          forced key split of the tiled kernel ('auto': the adapter's choice), against the
+ *                          unfused composition, for tuning kernels/attention.ts attentionKeySplit
  *
  * Each case runs once (compile + check against the unfused result), then in batches for ~0.5 s, three
  * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
@@ -149,6 +152,32 @@ if (variants.length > 0) {
     }
     for (const x of reference) x.dispose();
     for (const x of [q, k, v, dOut]) x.dispose();
+  }
+}
+
+// One image or one sequence, where the 128-row GPU grid is a few dozen workgroups: the forward at each forced
+// key split (1 = unsplit; 'auto' = the adapter's choice, kernels/attention.ts attentionKeySplit) against
+// the unfused composition.
+const splits = (env.PROBE_SPLITS ?? '').split(',').filter((x) => x !== '');
+if (splits.length > 0) {
+  for (const [name, h, t, causal] of [['ViT-B', 12, 197, false], ['ViT-L', 16, 257, false], ['text', 8, 512, false], ['text causal', 8, 512, true]] as const) {
+    const [b, d] = [1, 64];
+    const flops = 4 * b * h * t * t * d * (causal ? (t + 1) / (2 * t) : 1);
+    const [q, k, v] = [1, 2, 3].map((s) => uniform([b, h, t, d], s)) as [Tensor, Tensor, Tensor];
+    // The composition runs unmasked (its causal cost is the same plus a mask), so it checks the unmasked cases only.
+    const reference = causal ? null : unfused(q, k, v, 1 / Math.sqrt(d));
+    const want = reference ? await reference[3]!.data() : null;
+    const unfusedMs = await bestMs(() => unfused(q, k, v, 1 / Math.sqrt(d)));
+    for (const split of splits) {
+      const options = split === 'auto' ? {} : { keySplits: Number(split) };
+      const out = ops.scaledDotProductAttention(q, k, v, { ...options, causal });
+      const check = want ? `max |out - unfused| ${maxDiff(await out.data(), want).toExponential(1)}, ` : '';
+      out.dispose();
+      const ms = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, { ...options, causal })]);
+      line(`${name} B=${b} H=${h} T=${t} d=${d} key splits ${split}`, ms, flops, `${check}unfused / fused = ${(unfusedMs / ms).toFixed(2)}`);
+    }
+    line(`${name} B=${b} H=${h} T=${t} d=${d} unfused${causal ? ' (no mask)' : ''}`, unfusedMs, flops);
+    for (const x of [q, k, v, ...(reference ?? [])]) x.dispose();
   }
 }
 

@@ -3,7 +3,8 @@
  * and the portable fallback), kernels/wgsl/attention_lanes.wgsl (forward, 'lanes': CPU adapters such as
  * lavapipe, one subgroup = one SIMD register; picked by `chooseAttentionKernel`) and
  * kernels/wgsl/attention_backward.wgsl (delta pre-pass, dK/dV pass, dQ pass), each completed by
- * kernels/wgsl/attention_common.wgsl (one uniform layout for all of them, flags, column helpers).
+ * kernels/wgsl/attention_common.wgsl (one uniform layout for all of them, flags, column helpers), and
+ * kernels/wgsl/attention_combine.wgsl (the merge after a forward whose keys were split across workgroups).
  *
  * Every operand is read through its own element strides (q/k/v/dO as [batch, head, row, column], the
  * additive mask as [batch, head, query, key] with 0 on broadcast dims, the key-padding mask as
@@ -111,15 +112,22 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
   return `attention/${entry}/d${headDim}/${Object.values(types).join(',')}/${tiles.map(([n, v]) => `${n}${v}`).join(',')}`;
 }
 
-/** attention_common.wgsl's Params; the forward passes have no dOut, dQ, dK or dV operands (zeros). */
-function attentionParams(shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>): ArrayBuffer {
+/**
+ * attention_common.wgsl's Params; the forward passes have no dOut, dQ, dK or dV operands (zeros), and every
+ * pass but attention.wgsl's forward runs unsplit (one segment of all Tk keys).
+ */
+function attentionParams(
+  shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>, split: KeySplit = unsplit(shape),
+): ArrayBuffer {
   const w = new ParamWriter()
     .u32(shape.tq)
     .u32(shape.tk)
     .u32(shape.heads)
     .u32(flags(shape, ops))
     .f32(shape.scale)
-    .u32(shape.batch);
+    .u32(shape.batch)
+    .u32(split.segments)
+    .u32(split.keysPerSegment);
   const operands = [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse, ops.dq, ops.dk, ops.dv];
   for (const o of operands) w.u32(o?.offset ?? 0);
   for (const o of operands) w.u32x4Array(o?.strides ?? [], 1, 0);
@@ -132,19 +140,88 @@ export interface AttentionForwardOperands extends AttentionOperands {
 }
 
 /**
- * Forward, attention.wgsl: grid (ceil(tq / rows), heads, batch), each <= MAX_GRID_DIM (the caller checks).
- * Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
+ * How attention.wgsl's forward splits each query block's keys ("Split keys" in its header): `segments`
+ * workgroups per block, each over `keysPerSegment` keys (a multiple of the staged tile; the last segment
+ * may be shorter). One segment of all Tk keys is the plain forward.
  */
-export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile): Launch {
-  return stagedForwardLaunch('attention', 'attention_forward', shape, ops, [['BR', tile.rows], ['BC', tile.tile]]);
+export interface KeySplit {
+  readonly segments: number;
+  readonly keysPerSegment: number;
+}
+
+function unsplit(shape: AttentionShape): KeySplit {
+  return { segments: 1, keysPerSegment: shape.tk };
+}
+
+/**
+ * Workgroups a key-split forward aims for: enough for two or more resident workgroups on each of a
+ * large GPU's ~130 multiprocessors (H100 and H200: 132 SMs; WebGPU does not report the count).
+ */
+const SPLIT_TARGET_WORKGROUPS = 256;
+/** Staged key tiles per segment at least: each segment's workgroup stages its own rows of Q. */
+const MIN_TILES_PER_SEGMENT = 2;
+/** Segments at most: the merge reads every segment's partial row. */
+const MAX_SEGMENTS = 16;
+
+/**
+ * The key split for `requested` segments (rounded so that every segment but the last holds whole tiles
+ * and none is empty).
+ */
+export function keySplitOf(shape: AttentionShape, tile: AttentionTile, requested: number): KeySplit {
+  const tiles = Math.ceil(shape.tk / tile.tile);
+  const keysPerSegment = tile.tile * Math.ceil(tiles / Math.max(1, Math.min(requested, tiles)));
+  const segments = Math.ceil(shape.tk / keysPerSegment);
+  return segments > 1 ? { segments, keysPerSegment } : unsplit(shape);
+}
+
+/**
+ * The tiled forward's key split on an adapter class: on GPUs, where (query blocks x heads x batch) is
+ * under half of SPLIT_TARGET_WORKGROUPS (one image at ViT-B: 2 x 12 x 1 = 24 workgroups of 128 rows),
+ * the keys split into as many segments as bring the grid to the target, at least MIN_TILES_PER_SEGMENT
+ * tiles each and at most MAX_SEGMENTS; never on CPU adapters, whose few cores any grid fills.
+ */
+export function attentionKeySplit(adapterClass: AdapterClass, shape: AttentionShape, tile: AttentionTile): KeySplit {
+  const grid = Math.ceil(shape.tq / tile.rows) * shape.heads * shape.batch;
+  if (adapterClass === 'cpu' || grid * 2 >= SPLIT_TARGET_WORKGROUPS) return unsplit(shape);
+  const most = Math.min(MAX_SEGMENTS, Math.floor(Math.ceil(shape.tk / tile.tile) / MIN_TILES_PER_SEGMENT));
+  return keySplitOf(shape, tile, Math.min(most, Math.ceil(SPLIT_TARGET_WORKGROUPS / grid)));
+}
+
+/**
+ * Forward, attention.wgsl: grid (ceil(tq / rows) * split.segments, heads, batch), each <= MAX_GRID_DIM (the
+ * caller checks). Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
+ * With more than one segment, `ops.out` and the lse binding are the scratch of attentionCombineLaunch:
+ * [segments * batch, heads, tq, headDim] and [segments * batch, heads, tq], contiguous.
+ */
+export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile, split: KeySplit = unsplit(shape)): Launch {
+  return stagedForwardLaunch('attention', 'attention_forward', shape, ops, [['BR', tile.rows], ['BC', tile.tile]], split);
+}
+
+/**
+ * The merge of a key-split forward, attention_combine.wgsl: binds (partial out, partial lse, out, lse),
+ * the first two the forward's scratch, `out` written through its operand's offset and strides, the lse
+ * contiguous [batch, heads, tq].
+ */
+export function attentionCombineLaunch(shape: AttentionShape, dtype: ElementType, out: Operand, split: KeySplit): Launch {
+  const types = { T: dtype };
+  const chunks = shape.batch * shape.heads * shape.tq * Math.ceil(shape.headDim / 4);
+  return {
+    key: `attention/combine/d${shape.headDim}/${dtype}`,
+    code: () => specialize('attention_combine', types, { tiles: tilesBlock(shape.headDim, []) }),
+    entryPoint: 'attention_combine',
+    params: new ParamWriter().u32(split.segments).u32(shape.batch).u32(shape.heads).u32(shape.tq).u32(out.offset).u32x4Array(out.strides, 1, 0).finish(),
+    workgroups: grid1d(Math.ceil(chunks / WG1D)),
+  };
 }
 
 /**
  * A forward whose kernel file takes q, k, v, the masks, out and lse as array<T> bindings and BR query rows
- * per workgroup from its `tiles` block (attention.wgsl, attention_blocked.wgsl).
+ * per workgroup from its `tiles` block (attention.wgsl, attention_blocked.wgsl); only attention.wgsl
+ * reads a key split.
  */
 function stagedForwardLaunch(
   file: 'attention' | 'attention_blocked', entryPoint: string, shape: AttentionShape, ops: AttentionForwardOperands, tiles: [string, number][],
+  split: KeySplit = unsplit(shape),
 ): Launch {
   const types = typesOf(ops);
   const rows = tiles.find(([name]) => name === 'BR')![1];
@@ -154,8 +231,8 @@ function stagedForwardLaunch(
     key: keyOf(vec4 ? `${entryPoint}_v4` : entryPoint, shape.headDim, types, tiles),
     code: () => attentionCode(file, types, bodies),
     entryPoint,
-    params: attentionParams(shape, ops),
-    workgroups: [Math.ceil(shape.tq / rows), shape.heads, shape.batch],
+    params: attentionParams(shape, ops, split),
+    workgroups: [Math.ceil(shape.tq / rows) * split.segments, shape.heads, shape.batch],
   };
 }
 

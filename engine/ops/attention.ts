@@ -4,7 +4,8 @@
  *   out = softmax(Q K^T * scale + mask) V      q [B, H, Tq, d], k and v [B, H, Tk, d]
  *
  * in one kernel with an online softmax, so the Tq x Tk matrix is never materialised (extra memory is the
- * [B, H, Tq] log-sum-exp only). Inputs may be any strided views — e.g. q/k/v sliced out of a fused
+ * [B, H, Tq] log-sum-exp only; where a GPU splits each row's keys across workgroups because the grid is
+ * small, a few partial outputs too, merged by a second kernel: O(T) still). Inputs may be any strided views — e.g. q/k/v sliced out of a fused
  * [B, T, 3, H, d] projection and permuted, or k/v expanded across heads with stride 0 — and are read in
  * place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
  * ones. f32 and f16 (math in f32). The forward runs the 'lanes' kernel on CPU adapters with fixed-width
@@ -31,10 +32,12 @@ import {
   attentionBlockedDqLaunch,
   attentionBlockedForwardLaunch,
   attentionBlockedTile,
+  attentionCombineLaunch,
   attentionDeltaLaunch,
   attentionDkDvLaunch,
   attentionDqLaunch,
   attentionForwardLaunch,
+  attentionKeySplit,
   attentionLanesForwardLaunch,
   attentionLanesBackwardLaunch,
   attentionLanesBackwardTile,
@@ -42,12 +45,13 @@ import {
   attentionTile,
   attentionTileBytes,
   chooseAttentionKernel,
+  keySplitOf,
   type AttentionKernel,
   type AttentionBackwardOperands,
-  type AttentionForwardOperands,
   type AttentionOperands,
   type AttentionShape,
   type AttentionTile,
+  type KeySplit,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
 import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
@@ -81,11 +85,19 @@ export interface AttentionKernelOption {
    * kernel 'tiled'.
    */
   tile?: AttentionTile;
+  /**
+   * Force the 'tiled' forward's key split (tests and tuning): each query block's keys are shared among
+   * this many workgroups, whose partial results a second kernel merges (kernels/wgsl/attention_combine.wgsl),
+   * rounded so that every segment holds whole staged tiles; 1 turns the split off. By default GPUs split
+   * where the grid is too small to fill them (kernels/attention.ts attentionKeySplit). Implies kernel
+   * 'tiled'; the backward passes do not split.
+   */
+  keySplits?: number;
 }
 
-/** The forced family: `kernel`, or 'tiled' when only a tile is forced. */
+/** The forced family: `kernel`, or 'tiled' when only a tile or a key split is forced. */
 function familyOf(options: AttentionKernelOption): AttentionKernel | undefined {
-  return options.kernel ?? (options.tile ? 'tiled' : undefined);
+  return options.kernel ?? (options.tile || options.keySplits !== undefined ? 'tiled' : undefined);
 }
 
 export interface AttentionForwardOptions extends AttentionOptions, AttentionKernelOption {
@@ -161,16 +173,32 @@ function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { k
   return { kernel: kernel ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
 }
 
-/** The forward launch for the chosen kernel family. */
-function forwardLaunch(op: string, p: Plan, ops: AttentionForwardOperands, forced: AttentionKernel | undefined): Launch {
-  const { kernel, lanes } = kernelOf(op, p, forced);
+/** The scratch of a key-split forward's partial outputs: segment s of batch b is batch s * B + b. */
+function partialShape(shape: AttentionShape, split: KeySplit): number[] {
+  return [split.segments * shape.batch, shape.heads, shape.tq, shape.headDim];
+}
+
+/**
+ * The forward launch for the chosen kernel family writing to `out`, and its key split: one segment but
+ * for the 'tiled' kernel (forced by `keySplits`, else the adapter's choice), whose split forward writes
+ * into a contiguous partialShape scratch instead (forwardInto allocates it and merges).
+ */
+function forwardLaunch(op: string, p: Plan, out: Operand, options: AttentionKernelOption): { launch: Launch; split: KeySplit } {
+  const { kernel, lanes } = kernelOf(op, p, familyOf(options));
   const { shape } = p;
-  if (kernel === 'tiled') return attentionForwardLaunch(shape, ops, p.tile);
+  const q = `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`;
+  if (kernel === 'tiled') {
+    const split = options.keySplits === undefined ? attentionKeySplit(p.rt.info.adapterClass, shape, p.tile) : keySplitOf(shape, p.tile, options.keySplits);
+    checkGrid(op, `${q} in ${split.segments} key segments`, Math.ceil(shape.tq / p.tile.rows) * split.segments, shape.heads, shape.batch);
+    const target = split.segments > 1 ? { dtype: out.dtype, offset: 0, strides: contiguousStrides(partialShape(shape, split)) } : out;
+    return { launch: attentionForwardLaunch(shape, { ...p.operands, out: target }, p.tile, split), split };
+  }
+  const ops = { ...p.operands, out };
   const launch = kernel === 'blocked'
     ? attentionBlockedForwardLaunch(shape, ops, attentionBlockedTile(shape.headDim, p.rt.workgroupStorageBytes, maxInvocations(p.rt)))
     : attentionLanesForwardLaunch(shape, ops, attentionLanesTile(shape.headDim, lanes));
-  checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`, launch.workgroups[0]!, shape.heads, shape.batch);
-  return launch;
+  checkGrid(op, q, launch.workgroups[0]!, shape.heads, shape.batch);
+  return { launch, split: { segments: 1, keysPerSegment: shape.tk } };
 }
 
 /** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */
@@ -240,6 +268,12 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const storage = rt.workgroupStorageBytes;
   if (options.tile && options.kernel !== undefined && options.kernel !== 'tiled')
     throw new ArgumentError(`${op}: a forced tile applies to the 'tiled' kernel, not '${options.kernel}'`);
+  if (options.keySplits !== undefined) {
+    if (!Number.isInteger(options.keySplits) || options.keySplits < 1)
+      throw new ArgumentError(`${op}: keySplits must be an integer >= 1, got ${String(options.keySplits)}`);
+    if (options.kernel !== undefined && options.kernel !== 'tiled')
+      throw new ArgumentError(`${op}: a key split applies to the 'tiled' kernel, not '${options.kernel}'`);
+  }
   const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
   checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {
@@ -271,9 +305,18 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  */
 function forwardInto(op: string, p: Plan, out: Tensor, outOperand: Operand, options: AttentionForwardOptions): Tensor | AttentionWithLse {
   const { rt, shape, buffers } = p;
-  const launch = forwardLaunch(op, p, { ...p.operands, out: outOperand }, familyOf(options));
+  const { launch, split } = forwardLaunch(op, p, outOperand, options);
   const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
-  if (out.size > 0) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
+  if (out.size > 0 && split.segments === 1) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
+  else if (out.size > 0) {
+    const partialOut = empty(partialShape(shape, split), out.dtype, op);
+    const partialLse = empty(partialShape(shape, split).slice(0, 3), 'f32', op);
+    const scratch = [partialOut.storage(op).buffer, partialLse.storage(op).buffer];
+    rt.run(launch, [...buffers, ...scratch]);
+    rt.run(attentionCombineLaunch(shape, out.dtype, outOperand, split), [...scratch, out.storage(op).buffer, lse.storage(op).buffer]);
+    partialOut.dispose();
+    partialLse.dispose();
+  }
   if (options.returnLse) return { out, lse };
   lse.dispose();
   return out;

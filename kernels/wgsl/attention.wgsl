@@ -21,9 +21,20 @@
 //   The output is written through its own strides (rows of unit column stride), e.g. straight into the
 //   [B, T, H, d] layout the output projection reads.
 //
+//   Split keys (flash-decoding): where (query blocks x heads x batch) workgroups are too few to fill a
+//   GPU (one image, or one long sequence), the launcher splits each row block's keys into key_splits
+//   segments of split_keys keys and runs key_splits times the workgroups: workgroup x = (query block) *
+//   key_splits + (segment). Each one runs the loop below over its segment only and writes that segment's
+//   normalized partial output and log-sum-exp as batch (segment * B + b) of a [key_splits * B, H, Tq, d]
+//   scratch output and its [key_splits * B, H, Tq] lse; attention_combine.wgsl then merges the segments
+//   of each row. A segment that sees no key (causal, padding) writes 0 and -inf like a fully masked row,
+//   and the merge gives it weight 0.
+//
 // Memory traffic
 //   Q and the output once; K and V once per query block (ceil(Tq / BR) times), all through workgroup
 //   memory; the optional additive mask once per score. Extra memory: the [B, H, Tq] lse only — O(T).
+//   With split keys, K and V are still read once per query block (each segment reads its own keys), and
+//   the partial outputs cost key_splits x (output + lse) of scratch, written once and read once.
 //
 // Masked scores use -inf, but no arithmetic ever runs on it: probabilities of masked keys are selected to
 // 0 and a running maximum of -inf is replaced by 0 before subtracting, because exp(-inf) is not 0 on every
@@ -54,7 +65,8 @@
 //   In `npm run bench` the same day (64 x 32, wall clock): ViT-B 0.285 ms against unfused 0.272 (even; GPU
 //   timestamps 0.220 / 0.219), ViT-L 0.592 against 0.637, text T=77 causal 0.055 against 0.114, but
 //   B=1 T=512 (8 heads) 0.230 against 0.151: 64 workgroups leave most of the GPU idle while each
-//   invocation walks all 512 keys.
+//   invocation walks all 512 keys. That is what the key split above is for (written 2026-11-28 on a
+//   CPU-only machine and not yet timed on a GPU: `scripts/device-session.sh attention-splits`).
 //   Earlier, on an NVIDIA H100 80GB (`npm run bench`, 64 x 32): ViT-B 0.327 ms against unfused 0.480,
 //   ViT-L 1.60 ms against 1.26. One invocation per query row keeps a whole row's dot products serial in
 //   that invocation (64 FMAs per score at d = 64), so the kernel lives on many warps per SM to hide latency.
@@ -97,7 +109,8 @@ fn store_row4(base: u32, c: u32, x: vec4<f32>) {
 fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let batch = wid.z;
   let head = wid.y;
-  let q0 = wid.x * BR;
+  let segment = wid.x % p.key_splits;
+  let q0 = (wid.x / p.key_splits) * BR;
   let row = q0 + lid;
   let row_live = row < p.tq;
   let i = min(row, p.tq - 1u);  // dead rows compute on a real row and store nothing
@@ -119,9 +132,11 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
 
   var m = minus_inf;  // running maximum of the row's visible scores
   var l = 0.0;        // running sum of exp(s - m)
-  // Uniform across the workgroup: causal blocks need no key past their last row.
-  let kv_end = select(p.tk, min(p.tk, q0 + BR), causal);
-  for (var kv0 = 0u; kv0 < kv_end; kv0 += BC) {
+  // Uniform across the workgroup: this segment's keys (all of them without a split), and causal blocks
+  // need no key past their last row.
+  let kv_begin = segment * p.split_keys;
+  let kv_end = min(select(p.tk, min(p.tk, q0 + BR), causal), kv_begin + p.split_keys);
+  for (var kv0 = kv_begin; kv0 < kv_end; kv0 += BC) {
     workgroupBarrier();  // the previous tile is consumed
     for (var e = lid; e < BC * D4; e += BR) {
       let key = min(kv0 + e / D4, p.tk - 1u);  // rows past Tk are loaded clamped and flagged invisible
@@ -176,12 +191,14 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   }
 
   if (row_live) {
-    let out_base = row_start(p.o_offset, p.o_strides, batch, head, row);
+    // Without a split, segment 0 of batch b is batch b itself: the final output and lse.
+    let out_batch = segment * p.batch + batch;
+    let out_base = row_start(p.o_offset, p.o_strides, out_batch, head, row);
     // l >= 1 once any key is visible (the maximum contributes exp(0)), so l == 0 means fully masked.
     let inv = select(1.0 / l, 0.0, l == 0.0);
     for (var c4 = 0u; c4 < D4; c4++) {
       store_row4(out_base, c4 * 4u, acc[c4] * inv);
     }
-    lse[(batch * p.heads + head) * p.tq + row] = select(m + log(l), minus_inf, l == 0.0);
+    lse[(out_batch * p.heads + head) * p.tq + row] = select(m + log(l), minus_inf, l == 0.0);
   }
 }

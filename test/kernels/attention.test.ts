@@ -3,7 +3,9 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
-import { attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, chooseAttentionKernel, vectorOperands, type AttentionKernel } from '../../kernels/attention.js';
+import {
+  attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, attentionKeySplit, chooseAttentionKernel, keySplitOf, vectorOperands, type AttentionKernel,
+} from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
 import * as ag from '../../autograd/index.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
@@ -281,7 +283,8 @@ const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
 /** What a check forces: a kernel family, a tiled-family tile, or neither (the adapter's choice). */
 function forcedLabel(force: AttentionKernelOption): string {
-  return force.tile ? `tiled ${force.tile.rows}x${force.tile.tile}` : (force.kernel ?? 'default');
+  const split = force.keySplits !== undefined ? `, ${force.keySplits} key splits` : '';
+  return force.tile ? `tiled ${force.tile.rows}x${force.tile.tile}${split}` : `${force.kernel ?? 'default'}${split}`;
 }
 
 async function checkForward(up: Uploaded, tol = F32_OUT, lseTol = F32_LSE, force: AttentionKernelOption = {}): Promise<void> {
@@ -747,6 +750,88 @@ t('forced tiles of the tiled family (the GPU tuning knob): forward and backward,
   } finally {
     dispose(up.all);
   }
+});
+
+t('key-split forward (flash-decoding), forced: segment counts, empty segments, fully masked rows, packed output, f16; backward from its lse', async () => {
+  // Tq = 37, Tk = 45 in 16 x 8 tiles: 6 key tiles, so 2, 3, 4, 6 and 50 requested segments make 2, 3, 3, 6
+  // and 6 segments (24, 16, 16, 8, 8 keys; the last ragged). Causal row block 0 sees keys 0..15 only, so
+  // most of its segments see nothing and must weigh 0 in the merge.
+  const tile = { rows: 16, tile: 8 };
+  const spec = { B: 2, H: 2, Tq: 37, Tk: 45, d: 20, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 63 } as const;
+  const up = upload(spec);
+  try {
+    for (const keySplits of [2, 3, 4, 6, 50]) await checkForward(up, F32_OUT, F32_LSE, { tile, keySplits });
+    // Batch 0 all padding, batch 1's key 0 padding: causal row 0 of batch 1 and every row of batch 0 see no key.
+    up.pr.kpm!.fill(1, 0, 45);
+    up.pr.kpm!.fill(0, 45, 90);
+    up.pr.kpm![45] = 1;
+    up.keyPaddingMask!.dispose();
+    up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 45], 'u32');
+    up.all.push(up.keyPaddingMask);
+    const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, tile, keySplits: 6 });
+    const want = oracleForward(up.pr);
+    const [o, l] = [await out.data(), await lse.data()];
+    assertClose(o, want.out, { ...F32_OUT, what: 'split output with fully masked rows' });
+    for (let row = 0; row < 2 * 2 * 37; row++) {
+      const dead = row < 2 * 37 || row % 37 === 0;
+      assert.is(l[row] === -Infinity, dead, `split: row ${row} lse ${l[row]}`);
+      if (dead) assert.ok(o.subarray(row * 20, row * 20 + 20).every((x) => x === 0), `split: row ${row} output is 0`);
+    }
+    // The backward needs only the merged out and lse.
+    const rnd = prng(64);
+    const dOValues = Float64Array.from({ length: 2 * 2 * 37 * 20 }, () => rnd());
+    const dOut = ops.fromFlat(dOValues, [2, 2, 37, 20], 'f32');
+    const g = ops.scaledDotProductAttentionBackward(up.q, up.k, up.v, out, dOut, lse, options(up));
+    const wantGrad = oracleBackward(up.pr, want.P, dOValues);
+    assertClose(await g.dq.data(), wantGrad.dq, { ...F32_GRAD, what: 'dq from the split forward' });
+    assertClose(await g.dk.data(), wantGrad.dk, { ...F32_GRAD, what: 'dk from the split forward' });
+    assertClose(await g.dv.data(), wantGrad.dv, { ...F32_GRAD, what: 'dv from the split forward' });
+    dispose([out, lse, dOut, g.dq, g.dk, g.dv]);
+
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { keySplits: 0 }), (e: Error) => e instanceof ArgumentError && /keySplits must be an integer >= 1/.test(e.message));
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { keySplits: 2.5 }), (e: Error) => e instanceof ArgumentError && /keySplits must be an integer >= 1/.test(e.message));
+    assert.throws(() => ops.scaledDotProductAttention(up.q, up.k, up.v, { kernel: 'blocked', keySplits: 2 }), (e: Error) => e instanceof ArgumentError && /key split applies to the 'tiled' kernel/.test(e.message));
+  } finally {
+    dispose(up.all);
+  }
+
+  // Packed self-attention writes the merged rows through the [B, T, H, d] output strides; the scratch is freed.
+  const packed = upload({ ...spec, Tk: 37, keyPadding: false, mask: 'none', layout: 'contiguous', seed: 65 });
+  const { B, H, d } = packed.pr;
+  const qkv = ops.fromFlat(packTokens([packed.pr.q, packed.pr.k, packed.pr.v], B, H, 37, d), [B, 37, 3 * H * d], 'f32');
+  try {
+    const before = memoryStats().bytesLive;
+    const { out, lse } = ops.multiHeadSelfAttention(qkv, H, { ...options(packed), returnLse: true, tile, keySplits: 3 });
+    assert.is(memoryStats().bytesLive - before, (B * 37 * H * d + B * H * 37) * 4, 'split packed forward: only out and lse stay allocated');
+    const want = oracleForward(packed.pr);
+    assertClose(await out.data(), packTokens([want.out], B, H, 37, d), { ...F32_OUT, what: 'split packed output' });
+    assertClose(await lse.data(), want.lse, { ...F32_LSE, what: 'split packed lse' });
+    dispose([out, lse]);
+  } finally {
+    dispose([...packed.all, qkv]);
+  }
+
+  if (!hasF16()) return;
+  const half = upload({ ...spec, seed: 66 }, 'f16');
+  try {
+    // f16 partial outputs add one f16 rounding per segment before the merge (the final lse stays f32).
+    await checkForward(half, { atol: 2e-3, rtol: 4e-3 }, F32_LSE, { tile, keySplits: 3 });
+  } finally {
+    dispose(half.all);
+  }
+});
+
+t('key splits by adapter class: GPUs split small grids into whole-tile segments, CPUs never', () => {
+  const shape = (batch: number, heads: number, t: number) => ({ batch, heads, tq: t, tk: t, headDim: 64, causal: false, scale: 0.125 });
+  const tile = { rows: 128, tile: 32 };
+  // One ViT-B image: 2 row blocks x 12 heads = 24 workgroups; 7 key tiles allow 3 segments of >= 2 tiles.
+  assert.equal(attentionKeySplit('gpu', shape(1, 12, 197), tile), { segments: 3, keysPerSegment: 96 });
+  // One 512-token sequence, 8 heads: 32 workgroups -> 8 segments of 64 keys (256 workgroups).
+  assert.equal(attentionKeySplit('gpu', shape(1, 8, 512), tile), { segments: 8, keysPerSegment: 64 });
+  // ViT-B at B = 8 (192 workgroups) fills the GPU; a CPU adapter never splits; a 40-token sequence has too few tiles.
+  for (const [cls, s] of [['gpu', shape(8, 12, 197)], ['cpu', shape(1, 12, 197)], ['gpu', shape(1, 8, 40)]] as const)
+    assert.equal(attentionKeySplit(cls, s, tile), { segments: 1, keysPerSegment: s.tk });
+  assert.equal(keySplitOf(shape(1, 1, 45), { rows: 16, tile: 8 }, 4), { segments: 3, keysPerSegment: 16 });
 });
 
 t('backward, each kernel forced: fully masked rows and padded keys get zero gradients', async () => {

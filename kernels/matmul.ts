@@ -418,6 +418,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
           ...(loads.a ? tiledVec4Staging('a') : {}),
           ...(loads.b === 'rows' ? tiledVec4Staging('b') : loads.b === 'columns' ? tiledColumnStaging() : {}),
           ...(choice.unrolled ? tiledUnrolledCode(choice.blocks[0], choice.blocks[1]) : {}),
+          stores: tiledStoresCode(choice.blocks[0], choice.blocks[1], choice.unrolled ? (r, j) => `acc_${r}_${j}` : (r, j) => `acc[${r * choice.blocks[1] + j}u]`),
         }),
         entryPoint: 'matmul_tiled',
         key: `tiled/${choice.blocks.join('x')}/${choice.tk}${choice.stages === 2 ? '/2stages' : ''}${choice.unrolled ? '/unrolled' : ''}`,
@@ -459,11 +460,28 @@ const FRAGMENT_STAGING: Record<string, string> = {
 };
 
 /**
- * matmul.wgsl's accumulators, products and stores written out for blocksM x blocksN register blocks:
- * accumulator acc_r_j for row r (of 4 * blocksM) and block column j, the A values of one 4-deep k step
- * as a_r, the B vectors as b_c_j, and one fma per (r, j, c) with constant indices only.
+ * matmul.wgsl's `stores` loop written out for blocksM x blocksN register blocks: one store_block_row call
+ * per (row r of 4 * blocksM, block column j), its accumulator named by `accumulator(r, j)` with constant
+ * indices. Every tiled kernel gets this. Left as a loop, the stores index the accumulator array by loop
+ * counters, and a compiler that declines to unroll the loop (a fused epilogue makes its body long: a bias
+ * load, GELU's erf, a residual load per element) must keep the whole array in addressable memory for the
+ * entire kernel. On an H200 the 128x128 tile ran 10x slower with a bias than without, the same factor as
+ * the 128x256 tile whose product loops kept their accumulators out of registers (matmul.wgsl's header).
  */
-export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'accumulators' | 'products' | 'stores', string> {
+export function tiledStoresCode(blocksM: number, blocksN: number, accumulator: (r: number, j: number) => string): string {
+  const calls: string[] = [];
+  for (let r = 0; r < 4 * blocksM; r++) {
+    for (let j = 0; j < blocksN; j++) calls.push(`store_block_row(bi, row_base, col_base, lid.xy, ${r}u, ${j}u, ${accumulator(r, j)}, offs.z);`);
+  }
+  return calls.join('\n  ');
+}
+
+/**
+ * matmul.wgsl's accumulators and products written out for blocksM x blocksN register blocks: accumulator
+ * acc_r_j for row r (of 4 * blocksM) and block column j, the A values of one 4-deep k step as a_r, the B
+ * vectors as b_c_j, and one fma per (r, j, c) with constant indices only (the stores: tiledStoresCode).
+ */
+export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'accumulators' | 'products', string> {
   const rows = Array.from({ length: 4 * blocksM }, (_, r) => r);
   const cols = Array.from({ length: blocksN }, (_, j) => j);
   const pairs = rows.flatMap((r) => cols.map((j) => [r, j] as const));
@@ -477,7 +495,6 @@ export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'acc
         ...pairs.map(([r, j]) => `acc_${r}_${j} = fma(vec4<f32>(a_${r}.${lane[c]}), b_${c}_${j}, acc_${r}_${j});`),
       ]),
     ].join('\n      '),
-    stores: pairs.map(([r, j]) => `store_block_row(bi, row_base, col_base, lid.xy, ${r}u, ${j}u, acc_${r}_${j}, offs.z);`).join('\n  '),
   };
 }
 

@@ -78,7 +78,10 @@
 //   one, and the B16 encoder's bias / residual / GELU GEMMs at B = 32 at 1-2 TFLOP/s while the same run's
 //   epilogue-free backward GEMMs reached 20. The H100 ran that model at B = 32 in 145 ms with TK16 slabs
 //   (549 ms with TK32), so kernels/matmul.ts gives epilogue GEMMs TK16 (not re-measured since; the device
-//   session's `epilogue` step times the candidates).
+//   session's `epilogue` step times the candidates). The suspected cause: the stores loop, whose body an
+//   epilogue makes long, indexed the accumulators by loop counters; a compiler that leaves it rolled keeps
+//   the whole array in memory. Since 2026-11-28 the launcher writes the stores out with constant indices
+//   (kernels/matmul.ts tiledStoresCode), also not yet measured on a GPU.
 //
 // Measured (lavapipe, 2 cores, Xeon with AVX-512, Mesa 25.0.7, f32, back-to-back dispatches; the
 // machine was shared, so figures are +-30%):
@@ -214,6 +217,8 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     stage = (stage + 1u) % STAGES;
   }
 
+  // The launcher writes this loop out (kernels/matmul.ts tiledStoresCode): accumulators indexed by loop
+  // counters here would cost them their registers wherever a compiler leaves the loop rolled.
   /*@stores*/
   for (var r = 0u; r < BLOCKS_M * 4u; r++) {
     for (var j = 0u; j < BLOCKS_N; j++) {

@@ -14,6 +14,7 @@
  *   PROBE_SPLITS=auto,1,2,4,8 ...  the forward at batch 1 (ViT-B, ViT-L, a 512-token sequence) with each
  *                          forced key split of the tiled kernel ('auto': the adapter's choice), against the
  *                          unfused composition, for tuning kernels/attention.ts attentionKeySplit
+ *   PROBE_DTYPE=f16 ...    f16 q, k, v and dO in the ViT-B comparison and the three cases above
  *
  * Each case runs once (compile + check against the unfused result), then in batches for ~0.5 s, three
  * times; the best batch counts. GFLOP/s counts the two products, 4 * B * H * Tq * Tk * d (forward) and
@@ -25,6 +26,12 @@ import { maxDiff } from './harness.js';
 import { CORES, CPU_TIME, probeMs, probeTime } from './probe-timing.js';
 
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
+/**
+ * q, k, v and dO dtype of the ViT-B comparison and the PROBE_FAMILIES / PROBE_TILES / PROBE_SPLITS cases
+ * (the composition runs in it too). On an H200 the B16 model's f16 attention took 4x the GPU time of its
+ * f32 attention (2026-11-27), which PROBE_DTYPE=f16 next to the f32 run narrows down to a family and a batch.
+ */
+const DTYPE = env.PROBE_DTYPE === 'f16' ? 'f16' : 'f32';
 /** Milliseconds per call as the probes report it (bench/probe-timing.ts: PROBE_CPU_TIME, best of 3 batches of 0.5 s). */
 async function bestMs(fn: () => Tensor[]): Promise<number> {
   return probeMs(await probeTime(fn));
@@ -63,15 +70,16 @@ function line(label: string, ms: number, flops: number, extra = ''): void {
 }
 
 await init();
-console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${deviceInfo().adapterClass})${CPU_TIME ? ', CPU-time / ' + CORES : ', wall clock'}`);
+console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${deviceInfo().adapterClass})${CPU_TIME ? ', CPU-time / ' + CORES : ', wall clock'}, ${DTYPE}`);
+if (DTYPE === 'f16' && !hasF16()) throw new Error('attention-probe: PROBE_DTYPE=f16 needs shader-f16, which this adapter lacks');
 
 // ViT-B: fused vs unfused, f32.
 {
   const [b, h, t, d] = [8, 12, 197, 64];
   const flops = 4 * b * h * t * t * d;
-  const q = uniform([b, h, t, d], 1);
-  const k = uniform([b, h, t, d], 2);
-  const v = uniform([b, h, t, d], 3);
+  const q = uniform([b, h, t, d], 1, DTYPE);
+  const k = uniform([b, h, t, d], 2, DTYPE);
+  const v = uniform([b, h, t, d], 3, DTYPE);
   const scale = 1 / Math.sqrt(d);
   const fused = ops.scaledDotProductAttention(q, k, v);
   const reference = unfused(q, k, v, scale);
@@ -92,7 +100,7 @@ console.log(`adapter: ${deviceInfo().description || deviceInfo().device} (${devi
   line('fused forward, causal', causalMs, (flops * (t + 1)) / (2 * t));
 
   const { out, lse } = ops.scaledDotProductAttention(q, k, v, { returnLse: true });
-  const dOut = uniform([b, h, t, d], 4);
+  const dOut = uniform([b, h, t, d], 4, DTYPE);
   const backwardMs = await bestMs(() => Object.values(ops.scaledDotProductAttentionBackward(q, k, v, out, dOut, lse)));
   line('fused backward (delta + dK/dV + dQ)', backwardMs, 2.5 * flops);
   // What autograd runs for the composition, given its stored probabilities: four GEMMs on transposed views
@@ -126,7 +134,7 @@ if (variants.length > 0) {
   for (const [name, b, h, t] of [['ViT-B', 8, 12, 197], ['ViT-L', 8, 16, 257]] as const) {
     const d = 64;
     const flops = 4 * b * h * t * t * d;
-    const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => uniform([b, h, t, d], s)) as [Tensor, Tensor, Tensor, Tensor];
+    const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => uniform([b, h, t, d], s, DTYPE)) as [Tensor, Tensor, Tensor, Tensor];
     const reference = unfused(q, k, v, 1 / Math.sqrt(d));
     const want = await reference[3]!.data();
     let firstDq: ArrayLike<number> | null = null;
@@ -163,7 +171,7 @@ if (splits.length > 0) {
   for (const [name, h, t, causal] of [['ViT-B', 12, 197, false], ['ViT-L', 16, 257, false], ['text', 8, 512, false], ['text causal', 8, 512, true]] as const) {
     const [b, d] = [1, 64];
     const flops = 4 * b * h * t * t * d * (causal ? (t + 1) / (2 * t) : 1);
-    const [q, k, v] = [1, 2, 3].map((s) => uniform([b, h, t, d], s)) as [Tensor, Tensor, Tensor];
+    const [q, k, v] = [1, 2, 3].map((s) => uniform([b, h, t, d], s, DTYPE)) as [Tensor, Tensor, Tensor];
     // The composition runs unmasked (its causal cost is the same plus a mask), so it checks the unmasked cases only.
     const reference = causal ? null : unfused(q, k, v, 1 / Math.sqrt(d));
     const want = reference ? await reference[3]!.data() : null;

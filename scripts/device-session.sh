@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# epilogue tune diagnose matmul-test attention attention-splits attention-tiles conv indexing reduce bench tests).
+# epilogue tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -90,6 +90,9 @@ want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .de
 # The key-split forward at batch 1 (kernels/attention.ts attentionKeySplit; written 2026-11-28, never run on a
 # GPU): each forced split against the unfused composition, for tuning SPLIT_TARGET_WORKGROUPS and friends.
 want attention-splits && step attention-splits 120 env PROBE_QUICK=1 PROBE_SPLITS=auto,1,2,3,4,8,16 node .devbench/attention-probe.mjs
+# f16 attention: the B16 model's took 4x its f32 attention's GPU time on the H200 (2026-11-27). Every family
+# and the split at f16, to set against the f32 figures of the two steps above.
+want attention-f16 && step attention-f16 150 env PROBE_DTYPE=f16 PROBE_QUICK=1 PROBE_FAMILIES=1 PROBE_SPLITS=auto,1 node .devbench/attention-probe.mjs
 # The tiled attention family's tile on the GPU, rows x staged rows (kernels/attention.ts PREFERRED.gpu has
 # the H200 sweep of 2026-11-27 that chose 128 x 32).
 want attention-tiles && step attention-tiles 150 env PROBE_QUICK=1 PROBE_TILES=16x32,32x32,64x32,64x16,128x16,128x32,256x8 node .devbench/attention-probe.mjs

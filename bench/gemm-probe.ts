@@ -7,8 +7,9 @@
  *   PROBE_SHAPES=1024x1024x1024 PROBE_REPS=5 node scripts/run-test.mjs bench/gemm-probe.ts
  *   PROBE_DTYPE=f16 PROBE_KERNELS=subgroup-matrix:2x4:4x2:32,tiled:2x2:16 node dist/bench/gemm-probe.js
  *
- * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u][:s2]` (4x4 register blocks per
- * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand) and
+ * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u][:s2][:kS]` (4x4 register blocks per
+ * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand,
+ * K split into S segments: k1 forces no split where the adapter would split) and
  * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES[:frag]]]` (subgroups per workgroup, 16x16 result fragments per
  * subgroup, K per slab, slabs per operand, fragment staging); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
@@ -57,6 +58,7 @@ function parseKernel(text: string): MatmulOptions {
         blocks: pair(a), tk: Number(b), ...(flags.includes('v4') ? { vec4: true } : {}), ...(flags.includes('u') ? { unrolled: true } : {}),
         ...(flags.includes('s2') ? { stages: 2 as const } : {}),
       },
+      ...splitFlag(flags),
     };
   }
   if (name === 'subgroup-matrix') {
@@ -67,9 +69,17 @@ function parseKernel(text: string): MatmulOptions {
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
 
+/** A `kS` flag: split K into S segments (kernels/matmul.ts chooseKSplit; k1 turns the adapter's split off). */
+function splitFlag(flags: readonly string[]): { splitK?: number } {
+  const flag = flags.find((f) => /^k\d+$/.test(f));
+  return flag ? { splitK: Number(flag.slice(1)) } : {};
+}
+
 function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
-  if (o.kernel === 'tiled') return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}` : 'tiled';
+  const split = o.splitK !== undefined ? `:k${o.splitK}` : '';
+  if (o.kernel === 'tiled')
+    return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}${split}` : `tiled${split}`;
   const sgm = o.subgroupMatrix;
   if (o.kernel === 'subgroup-matrix')
     return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}` : 'subgroup-matrix';

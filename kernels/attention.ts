@@ -12,7 +12,9 @@
  * in (private row arrays need a fixed size); everything else travels in the uniforms.
  */
 import type { Operand } from './elementwise.js';
-import { ParamWriter, WG1D, grid1d, lanesSupported, specialize, type AdapterClass, type ElementType, type Launch } from './launch.js';
+import {
+  ParamWriter, WG1D, gridFillingSplit, grid1d, lanesSupported, specialize, unsplit, type AdapterClass, type ElementType, type Launch, type Split,
+} from './launch.js';
 
 /** Largest head dim the kernels compile for: private memory per invocation grows with it. */
 export const MAX_HEAD_DIM = 256;
@@ -117,7 +119,7 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
  * pass but attention.wgsl's forward runs unsplit (one segment of all Tk keys).
  */
 function attentionParams(
-  shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>, split: KeySplit = unsplit(shape),
+  shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>, split: Split = unsplit(shape.tk),
 ): ArrayBuffer {
   const w = new ParamWriter()
     .u32(shape.tq)
@@ -127,7 +129,7 @@ function attentionParams(
     .f32(shape.scale)
     .u32(shape.batch)
     .u32(split.segments)
-    .u32(split.keysPerSegment);
+    .u32(split.perSegment);
   const operands = [ops.q, ops.k, ops.v, ops.mask, ops.keyPadding, ops.out, ops.dOut, ops.lse, ops.dq, ops.dk, ops.dv];
   for (const o of operands) w.u32(o?.offset ?? 0);
   for (const o of operands) w.u32x4Array(o?.strides ?? [], 1, 0);
@@ -139,61 +141,31 @@ export interface AttentionForwardOperands extends AttentionOperands {
   readonly out: Operand;
 }
 
-/**
- * How attention.wgsl's forward splits each query block's keys ("Split keys" in its header): `segments`
- * workgroups per block, each over `keysPerSegment` keys (a multiple of the staged tile; the last segment
- * may be shorter). One segment of all Tk keys is the plain forward.
- */
-export interface KeySplit {
-  readonly segments: number;
-  readonly keysPerSegment: number;
-}
-
-function unsplit(shape: AttentionShape): KeySplit {
-  return { segments: 1, keysPerSegment: shape.tk };
-}
-
-/**
- * Workgroups a key-split forward aims for: enough for two or more resident workgroups on each of a
- * large GPU's ~130 multiprocessors (H100 and H200: 132 SMs; WebGPU does not report the count).
- */
-const SPLIT_TARGET_WORKGROUPS = 256;
-/** Staged key tiles per segment at least: each segment's workgroup stages its own rows of Q. */
+/** Staged key tiles per segment at least: each segment's workgroup loads its own rows of Q. */
 const MIN_TILES_PER_SEGMENT = 2;
 /** Segments at most: the merge reads every segment's partial row. */
 const MAX_SEGMENTS = 16;
-
-/**
- * The key split for `requested` segments (rounded so that every segment but the last holds whole tiles
- * and none is empty).
- */
-export function keySplitOf(shape: AttentionShape, tile: AttentionTile, requested: number): KeySplit {
-  const tiles = Math.ceil(shape.tk / tile.tile);
-  const keysPerSegment = tile.tile * Math.ceil(tiles / Math.max(1, Math.min(requested, tiles)));
-  const segments = Math.ceil(shape.tk / keysPerSegment);
-  return segments > 1 ? { segments, keysPerSegment } : unsplit(shape);
-}
 
 /**
  * The tiled forward's key split on an adapter class: on GPUs, where (query blocks x heads x batch) is
  * under half of SPLIT_TARGET_WORKGROUPS (one image at ViT-B: 2 x 12 x 1 = 24 workgroups of 128 rows),
  * the keys split into as many segments as bring the grid to the target, at least MIN_TILES_PER_SEGMENT
  * tiles each and at most MAX_SEGMENTS; never on CPU adapters, whose few cores any grid fills.
+ * `splitOf(shape.tk, tile.tile, n)` forces n segments of whole tiles.
  */
-export function attentionKeySplit(adapterClass: AdapterClass, shape: AttentionShape, tile: AttentionTile): KeySplit {
+export function attentionKeySplit(adapterClass: AdapterClass, shape: AttentionShape, tile: AttentionTile): Split {
+  if (adapterClass === 'cpu') return unsplit(shape.tk);
   const grid = Math.ceil(shape.tq / tile.rows) * shape.heads * shape.batch;
-  if (adapterClass === 'cpu' || grid * 2 >= SPLIT_TARGET_WORKGROUPS) return unsplit(shape);
-  const most = Math.min(MAX_SEGMENTS, Math.floor(Math.ceil(shape.tk / tile.tile) / MIN_TILES_PER_SEGMENT));
-  return keySplitOf(shape, tile, Math.min(most, Math.ceil(SPLIT_TARGET_WORKGROUPS / grid)));
+  return gridFillingSplit(grid, shape.tk, tile.tile, MIN_TILES_PER_SEGMENT, MAX_SEGMENTS);
 }
 
 /**
  * Forward, attention.wgsl: grid (ceil(tq / rows) * split.segments, heads, batch), each <= MAX_GRID_DIM (the
- * caller checks). Binds (q, k, v, mask, keyPadding, out, lse); absent masks bind any buffer (never read).
- * With more than one segment, `ops.out` and the lse binding are the scratch of attentionCombineLaunch:
+ * caller checks); `split` divides each query block's keys (attentionKeySplit). Binds (q, k,
+ * v, mask, keyPadding, out, lse); absent masks bind any buffer (never read). With more than one segment, `ops.out` and the lse binding are the scratch of attentionCombineLaunch:
  * [segments * batch, heads, tq, headDim] and [segments * batch, heads, tq], contiguous.
  */
-export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile, split: KeySplit = unsplit(shape)): Launch {
+export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile, split: Split = unsplit(shape.tk)): Launch {
   return stagedForwardLaunch('attention', 'attention_forward', shape, ops, [['BR', tile.rows], ['BC', tile.tile]], split);
 }
 
@@ -202,7 +174,7 @@ export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForw
  * the first two the forward's scratch, `out` written through its operand's offset and strides, the lse
  * contiguous [batch, heads, tq].
  */
-export function attentionCombineLaunch(shape: AttentionShape, dtype: ElementType, out: Operand, split: KeySplit): Launch {
+export function attentionCombineLaunch(shape: AttentionShape, dtype: ElementType, out: Operand, split: Split): Launch {
   const types = { T: dtype };
   const chunks = shape.batch * shape.heads * shape.tq * Math.ceil(shape.headDim / 4);
   return {
@@ -221,7 +193,7 @@ export function attentionCombineLaunch(shape: AttentionShape, dtype: ElementType
  */
 function stagedForwardLaunch(
   file: 'attention' | 'attention_blocked', entryPoint: string, shape: AttentionShape, ops: AttentionForwardOperands, tiles: [string, number][],
-  split: KeySplit = unsplit(shape),
+  split: Split = unsplit(shape.tk),
 ): Launch {
   const types = typesOf(ops);
   const rows = tiles.find(([name]) => name === 'BR')![1];

@@ -112,6 +112,45 @@ export class ParamWriter {
   }
 }
 
+/**
+ * A sum split across workgroups (a GEMM's K, attention's keys): `segments` ranges of `perSegment`
+ * elements, each its own workgroups, the last range possibly shorter; a second pass merges them. One
+ * segment over everything is no split.
+ */
+export interface Split {
+  readonly segments: number;
+  readonly perSegment: number;
+}
+
+export function unsplit(length: number): Split {
+  return { segments: 1, perSegment: Math.max(1, length) };
+}
+
+/**
+ * Workgroups a split aims for: two or more resident workgroups on each of a large GPU's ~130
+ * multiprocessors (H100 and H200: 132 SMs; WebGPU does not report the count).
+ */
+export const SPLIT_TARGET_WORKGROUPS = 256;
+
+/** `requested` segments of whole `unit`s (slabs, staged tiles) over `length`, rounded so none is empty. */
+export function splitOf(length: number, unit: number, requested: number): Split {
+  const units = Math.ceil(length / unit);
+  const perSegment = unit * Math.ceil(units / Math.max(1, Math.min(requested, units)));
+  const segments = Math.ceil(length / perSegment);
+  return segments > 1 ? { segments, perSegment } : unsplit(length);
+}
+
+/**
+ * The split of a sum over `length` for a `grid` of workgroups on a GPU: none when the grid is at least
+ * half of SPLIT_TARGET_WORKGROUPS, else as many segments as bring it to the target, at most
+ * `maxSegments` and of at least `minUnits` units each.
+ */
+export function gridFillingSplit(grid: number, length: number, unit: number, minUnits: number, maxSegments: number): Split {
+  if (grid * 2 >= SPLIT_TARGET_WORKGROUPS) return unsplit(length);
+  const most = Math.min(maxSegments, Math.floor(Math.ceil(length / unit) / minUnits));
+  return splitOf(length, unit, Math.min(most, Math.ceil(SPLIT_TARGET_WORKGROUPS / grid)));
+}
+
 /** Threads per workgroup for 1-D elementwise-style kernels. */
 export const WG1D = 256;
 

@@ -2,12 +2,15 @@
  * Launcher for the GEMM kernels: matmul.wgsl (tiled, workgroup memory; GPUs and the portable fallback),
  * matmul_lanes.wgsl (one subgroup = one SIMD register; CPU adapters such as lavapipe) and
  * matmul_subgroup_matrix.wgsl (f16 on matrix units, where the adapter has them), all with the strided
- * operand reads and fused epilogue of matmul_common.wgsl.
+ * operand reads and fused epilogue of matmul_common.wgsl; matmul_split_k.wgsl sums the partial products
+ * of a tiled GEMM whose K was split across workgroups (chooseKSplit).
  *
  * Operands are described by strides only, so transposed views and PyTorch [out, in] weights read as
  * w^T reach the kernels without copies.
  */
-import { MAX_GRID_DIM, ParamWriter, lanesSupported, specialize, type ElementType, type Launch, type AdapterClass } from './launch.js';
+import {
+  MAX_GRID_DIM, ParamWriter, WG1D, gridFillingSplit, grid1d, lanesSupported, specialize, unsplit, type AdapterClass, type ElementType, type Launch, type Split,
+} from './launch.js';
 import { WGSL_SOURCES } from './wgsl/embedded.js';
 
 export type MatmulVariant = 'tiled' | 'lanes' | 'subgroup-matrix';
@@ -471,7 +474,7 @@ const FRAGMENT_STAGING: Record<string, string> = {
 export function tiledStoresCode(blocksM: number, blocksN: number, accumulator: (r: number, j: number) => string): string {
   const calls: string[] = [];
   for (let r = 0; r < 4 * blocksM; r++) {
-    for (let j = 0; j < blocksN; j++) calls.push(`store_block_row(bi, row_base, col_base, lid.xy, ${r}u, ${j}u, ${accumulator(r, j)}, offs.z);`);
+    for (let j = 0; j < blocksN; j++) calls.push(`store_block_row(out_bi, row_base, col_base, lid.xy, ${r}u, ${j}u, ${accumulator(r, j)}, offs.z);`);
   }
   return calls.join('\n  ');
 }
@@ -523,14 +526,16 @@ export function subgroupMatrixFragmentCode(fragsM: number, fragsN: number, tk: n
   };
 }
 
-function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string {
+/**
+ * A kernel file completed by matmul_common.wgsl with the bindings and epilogue `spec` uses: A, B (unless
+ * `withB` is false: the split-K sum binds only its partials, where A goes), [bias], [residual], out, [pre].
+ */
+function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads, withB = true): string {
   const element = (vec4: boolean, type: string) => (loads.packedHalves ? 'vec4<u32>' : vec4 ? `vec4<${type}>` : type);
-  const decl = [
-    `@group(0) @binding(1) var<storage, read> a_in: array<${element(loads.a, 'TA')}>;`,
-    `@group(0) @binding(2) var<storage, read> b_in: array<${element(loads.b !== null, 'TB')}>;`,
-  ];
+  const decl = [`@group(0) @binding(1) var<storage, read> a_in: array<${element(loads.a, 'TA')}>;`];
+  if (withB) decl.push(`@group(0) @binding(2) var<storage, read> b_in: array<${element(loads.b !== null, 'TB')}>;`);
   const body: string[] = [];
-  let next = 3;
+  let next = decl.length + 1;
   if (spec.bias) {
     decl.push(`@group(0) @binding(${next++}) var<storage, read> bias_in: array<${spec.bias.dtype}>;`);
     body.push('v += f32(bias_in[p.bias_off + col * p.bias_sn]);');
@@ -552,11 +557,40 @@ function moduleCode(spec: GemmSpec, kernel: string, loads: VectorLoads): string 
   return [...directives, strip(kernel), strip(common), spec.activation === 'gelu' ? WGSL_SOURCES.math : ''].join('\n');
 }
 
+/** Slabs per K segment at least: each segment still pays the tile's prologue and its partial store. */
+const MIN_SLABS_PER_SEGMENT = 4;
+/** K segments at most: each adds an M x N partial to write and read. */
+const MAX_K_SEGMENTS = 8;
+
 /**
- * The launches for one GEMM: one per chunk of at most 65535 batch entries (grid z). The caller binds
- * a, b, [bias], [residual], out, [pre] in that order.
+ * The split-K choice for a GEMM on an adapter class (matmul.wgsl's "Split K"): on GPUs, a tiled GEMM
+ * whose output is fewer tiles (times batch entries) than half of SPLIT_TARGET_WORKGROUPS splits K into
+ * as many segments of whole slabs as bring the grid to the target, of at least MIN_SLABS_PER_SEGMENT
+ * slabs and at most MAX_K_SEGMENTS (ViT-B's 768-wide projections at 8 images: 78 tiles of 128 x 128 and
+ * K = 768 -> 4 segments of 192); never on CPU adapters, whose few cores any grid fills, nor for the other
+ * kernels. `splitOf(spec.k, tk, n)` forces n.
  */
-export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
+export function chooseKSplit(adapterClass: AdapterClass, spec: GemmSpec, choice: KernelChoice): Split {
+  if (adapterClass === 'cpu' || choice.variant !== 'tiled') return unsplit(spec.k);
+  const [tileM, tileN] = tileOf(choice);
+  const grid = Math.ceil(spec.m / tileM) * Math.ceil(spec.n / tileN) * spec.batchShape.reduce((x, d) => x * d, 1);
+  return gridFillingSplit(grid, spec.k, choice.tk, MIN_SLABS_PER_SEGMENT, MAX_K_SEGMENTS);
+}
+
+/**
+ * A split-K GEMM's first pass: `spec` without its epilogue, into f32 partials [segments * batch, M, N].
+ * kernels/matmul.ts matmulLaunches runs it with the split; matmulSplitKSumLaunch finishes it.
+ */
+export function splitKPartialSpec(spec: GemmSpec): GemmSpec {
+  return { ...spec, out: 'f32', bias: undefined, residual: undefined, activation: 'none', savePre: false };
+}
+
+/**
+ * The launches for one GEMM: one per chunk of at most 65535 batch entries (grid z), or with K split (the
+ * tiled kernel only, a spec from splitKPartialSpec, segments x batch entries <= 65535) one launch whose
+ * grid z is (segment, batch entry). The caller binds a, b, [bias], [residual], out, [pre] in that order.
+ */
+export function matmulLaunches(spec: GemmSpec, choice: KernelChoice, split: Split = unsplit(spec.k)): Launch[] {
   const loads: VectorLoads = {
     a: vectorA(spec, choice), b: vectorB(spec, choice), packedHalves: choice.variant === 'subgroup-matrix' && choice.staging !== 'fragments',
   };
@@ -568,26 +602,51 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice): Launch[] {
     'matmul', kernel.key, loads.a ? 'a4' : 'a1', loads.b ?? 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
+  if (split.segments > 1 && (choice.variant !== 'tiled' || hasEpilogue(spec) || spec.out !== 'f32' || split.segments * batch > MAX_GRID_DIM))
+    throw new Error('matmul: split K needs the tiled kernel, an epilogue-free f32 partial spec and segments x batch <= 65535');
   const launches: Launch[] = [];
   for (let base = 0; base < batch; base += MAX_GRID_DIM) {
-    const w = new ParamWriter()
-      .u32(spec.m).u32(spec.n).u32(spec.k).u32(spec.batchShape.length)
-      .u32(spec.a.offset).u32(spec.a.rowStride).u32(spec.a.colStride)
-      .u32(spec.b.offset).u32(spec.b.rowStride).u32(spec.b.colStride)
-      .u32(spec.bias?.offset ?? 0).u32(spec.bias?.stride ?? 0)
-      .u32(spec.residual?.offset ?? 0).u32(spec.residual?.rowStride ?? 0).u32(spec.residual?.colStride ?? 0)
-      .u32(base)
-      .u32x4Array(spec.batchShape, 2, 1)
-      .u32x4Array(spec.a.batchStrides, 2, 0)
-      .u32x4Array(spec.b.batchStrides, 2, 0)
-      .u32x4Array(spec.residual?.batchStrides ?? [], 2, 0);
+    const entries = Math.min(MAX_GRID_DIM, batch - base);
     launches.push({
       key,
       code,
       entryPoint: kernel.entryPoint,
-      params: w.finish(),
-      workgroups: [Math.ceil(spec.n / tileN), Math.ceil(spec.m / tileM), Math.min(MAX_GRID_DIM, batch - base)],
+      params: gemmParams(spec, base, split, entries),
+      workgroups: [Math.ceil(spec.n / tileN), Math.ceil(spec.m / tileM), entries * split.segments],
     });
   }
   return launches;
+}
+
+/** matmul_common.wgsl's Params for the dispatch of `entries` batch entries from `base`. */
+function gemmParams(spec: GemmSpec, base: number, split: Split, entries: number): ArrayBuffer {
+  return new ParamWriter()
+    .u32(spec.m).u32(spec.n).u32(spec.k).u32(spec.batchShape.length)
+    .u32(spec.a.offset).u32(spec.a.rowStride).u32(spec.a.colStride)
+    .u32(spec.b.offset).u32(spec.b.rowStride).u32(spec.b.colStride)
+    .u32(spec.bias?.offset ?? 0).u32(spec.bias?.stride ?? 0)
+    .u32(spec.residual?.offset ?? 0).u32(spec.residual?.rowStride ?? 0).u32(spec.residual?.colStride ?? 0)
+    .u32(base)
+    .u32(split.segments).u32(split.perSegment).u32(entries).u32(spec.batchShape.reduce((x, d) => x * d, 1))
+    .u32x4Array(spec.batchShape, 2, 1)
+    .u32x4Array(spec.a.batchStrides, 2, 0)
+    .u32x4Array(spec.b.batchStrides, 2, 0)
+    .u32x4Array(spec.residual?.batchStrides ?? [], 2, 0)
+    .finish();
+}
+
+/**
+ * The second pass of a split-K GEMM, matmul_split_k.wgsl: sums the segments' f32 partials and applies
+ * `spec`'s epilogue into its output. The caller binds partials, [bias], [residual], out, [pre].
+ */
+export function matmulSplitKSumLaunch(spec: GemmSpec, split: Split): Launch {
+  const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+  const sumSpec: GemmSpec = { ...spec, a: { ...spec.a, dtype: 'f32' } };
+  return {
+    key: ['matmul', 'split-k-sum', spec.b.dtype, spec.out, spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre].join('/'),
+    code: () => moduleCode(sumSpec, WGSL_SOURCES.matmul_split_k, { a: false, b: null, packedHalves: false }, false),
+    entryPoint: 'matmul_split_k',
+    params: gemmParams(spec, 0, split, batch),
+    workgroups: grid1d(Math.ceil((batch * spec.m * spec.n) / WG1D)),
+  };
 }

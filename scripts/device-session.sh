@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# epilogue tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce bench tests).
+# epilogue split-k tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -53,6 +53,12 @@ want epilogue && for e in residual bias none; do
   probe "f32-epilogue-$e" 90 PROBE_EPILOGUE=$e PROBE_LAYOUTS=linear PROBE_REPS=10 PROBE_SHAPES=6304x768x3072,6304x2304x768,1568x768x768 \
     PROBE_KERNELS=tiled:2x2:16,tiled:2x2:32,tiled:2x2:16:v4,tiled:2x2:32:v4,tiled:2x2:16:v4:s2,tiled:2x2:16:v4:u,tiled:2x2:32:v4:u,tiled:1x1:16
 done
+# Split K (kernels/matmul.ts chooseKSplit; written 2026-11-28, never run on a GPU): GEMMs of few output tiles,
+# ViT-B's 768-wide layers at 8 images (1576 rows) and at one (197), L14's 1024-wide ones at one image (257),
+# with the encoder's bias: the adapter's choice (auto), unsplit (k1) and forced splits, side by side.
+want split-k && probe split-k 150 PROBE_EPILOGUE=bias PROBE_LAYOUTS=linear PROBE_REPS=10 \
+  PROBE_SHAPES=1576x768x768,1576x768x3072,197x768x768,197x768x3072,257x1024x1024,257x1024x4096 \
+  PROBE_KERNELS=auto,tiled:2x2:32:v4:k1,tiled:2x2:32:v4:k2,tiled:2x2:32:v4:k4,tiled:2x2:32:v4:k8,tiled:1x1:16:k1,tiled:1x1:16:k4,tiled:1x1:16:k8
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand [: frag for fragment staging]), one process each: the tuned tiles with chunk staging, then with
 # fragment staging (written 2026-11-28, never run on matrix units: a crash or a Tint rejection costs

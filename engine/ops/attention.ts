@@ -45,16 +45,14 @@ import {
   attentionTile,
   attentionTileBytes,
   chooseAttentionKernel,
-  keySplitOf,
   type AttentionKernel,
   type AttentionBackwardOperands,
   type AttentionOperands,
   type AttentionShape,
   type AttentionTile,
-  type KeySplit,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
-import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
+import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Launch, type Split } from '../../kernels/launch.js';
 import { isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';
@@ -174,7 +172,7 @@ function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { k
 }
 
 /** The scratch of a key-split forward's partial outputs: segment s of batch b is batch s * B + b. */
-function partialShape(shape: AttentionShape, split: KeySplit): number[] {
+function partialShape(shape: AttentionShape, split: Split): number[] {
   return [split.segments * shape.batch, shape.heads, shape.tq, shape.headDim];
 }
 
@@ -183,12 +181,12 @@ function partialShape(shape: AttentionShape, split: KeySplit): number[] {
  * for the 'tiled' kernel (forced by `keySplits`, else the adapter's choice), whose split forward writes
  * into a contiguous partialShape scratch instead (forwardInto allocates it and merges).
  */
-function forwardLaunch(op: string, p: Plan, out: Operand, options: AttentionKernelOption): { launch: Launch; split: KeySplit } {
+function forwardLaunch(op: string, p: Plan, out: Operand, options: AttentionKernelOption): { launch: Launch; split: Split } {
   const { kernel, lanes } = kernelOf(op, p, familyOf(options));
   const { shape } = p;
   const q = `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}`;
   if (kernel === 'tiled') {
-    const split = options.keySplits === undefined ? attentionKeySplit(p.rt.info.adapterClass, shape, p.tile) : keySplitOf(shape, p.tile, options.keySplits);
+    const split = options.keySplits === undefined ? attentionKeySplit(p.rt.info.adapterClass, shape, p.tile) : splitOf(shape.tk, p.tile.tile, options.keySplits);
     checkGrid(op, `${q} in ${split.segments} key segments`, Math.ceil(shape.tq / p.tile.rows) * split.segments, shape.heads, shape.batch);
     const target = split.segments > 1 ? { dtype: out.dtype, offset: 0, strides: contiguousStrides(partialShape(shape, split)) } : out;
     return { launch: attentionForwardLaunch(shape, { ...p.operands, out: target }, p.tile, split), split };
@@ -198,7 +196,7 @@ function forwardLaunch(op: string, p: Plan, out: Operand, options: AttentionKern
     ? attentionBlockedForwardLaunch(shape, ops, attentionBlockedTile(shape.headDim, p.rt.workgroupStorageBytes, maxInvocations(p.rt)))
     : attentionLanesForwardLaunch(shape, ops, attentionLanesTile(shape.headDim, lanes));
   checkGrid(op, q, launch.workgroups[0]!, shape.heads, shape.batch);
-  return { launch, split: { segments: 1, keysPerSegment: shape.tk } };
+  return { launch, split: unsplit(shape.tk) };
 }
 
 /** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */

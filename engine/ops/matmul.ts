@@ -2,13 +2,15 @@
  * Matrix products: `matmul` (torch.matmul semantics: 1-D vectors, batched operands with broadcast
  * leading dims) and `linear` (x @ w^T + b with activation and residual fused into the GEMM epilogue).
  * Operands are read through their strides, so transposed and sliced views (and PyTorch [out, in]
- * weights) are never copied. Kernels: kernels/matmul.ts.
+ * weights) are never copied. Kernels: kernels/matmul.ts. On GPUs a product of few output tiles splits K
+ * across workgroups and sums the partials in a second kernel (f32 scratch of a few M x N).
  */
 import {
-  chooseKernel, DEFAULT_TILED, matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tiledChoiceOf, tileOf,
+  chooseKernel, chooseKSplit, DEFAULT_TILED, matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec, subgroupMatrixLayout,
+  subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tiledChoiceOf, tileOf,
   type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
-import { MAX_GRID_DIM, lanesSupported } from '../../kernels/launch.js';
+import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Split } from '../../kernels/launch.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime, type Runtime } from '../runtime.js';
@@ -33,6 +35,13 @@ export interface MatmulOptions {
    * kernels/matmul.ts SubgroupMatrixChoice).
    */
   subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2; staging?: 'chunks' | 'fragments' };
+  /**
+   * Force how many K segments the 'tiled' kernel splits the product into (tests and tuning): each runs
+   * its own workgroups into f32 partials that a second kernel sums through the epilogue
+   * (kernels/wgsl/matmul_split_k.wgsl), rounded so that every segment holds whole slabs; 1 turns the
+   * split off. By default GPUs split GEMMs of few output tiles (kernels/matmul.ts chooseKSplit).
+   */
+  splitK?: number;
 }
 
 export interface LinearOptions extends MatmulOptions {
@@ -64,6 +73,8 @@ function tiledChoice(op: string, rt: Runtime, tile: MatmulOptions['tile']): Kern
 }
 
 function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOptions): KernelChoice {
+  if (options.splitK !== undefined && !(Number.isInteger(options.splitK) && options.splitK >= 1))
+    throw new ArgumentError(`${op}: splitK must be an integer >= 1, got ${String(options.splitK)}`);
   const caps = {
     adapterClass: rt.info.adapterClass,
     subgroups: rt.features.has('subgroups'),
@@ -187,15 +198,40 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
   const [tileM, tileN] = tileOf(choice);
   if (Math.ceil(spec.m / tileM) > MAX_GRID_DIM || Math.ceil(spec.n / tileN) > MAX_GRID_DIM)
     throw new ShapeError(`${g.op}: ${fmtShape(g.outShape)} needs more than ${MAX_GRID_DIM} workgroups along M or N`);
+  const split = kSplit(g.op, rt, spec, choice, options);
   const out = empty(g.outShape, dtype, g.op);
   const pre = g.spec.savePre ? empty(g.outShape, dtype, g.op) : null;
   if (out.size > 0) {
-    const buffers = [g.a, g.b, g.bias, g.residual].filter((t): t is Tensor => t !== undefined).map((t) => t.storage(g.op).buffer);
-    buffers.push(out.storage(g.op).buffer);
-    if (pre) buffers.push(pre.storage(g.op).buffer);
-    for (const launch of matmulLaunches(spec, choice)) rt.run(launch, buffers);
+    const epilogue = [g.bias, g.residual].filter((t): t is Tensor => t !== undefined).map((t) => t.storage(g.op).buffer);
+    const outputs = [out, pre].filter((t): t is Tensor => t !== null).map((t) => t.storage(g.op).buffer);
+    const [a, b] = [g.a.storage(g.op).buffer, g.b.storage(g.op).buffer];
+    if (split.segments === 1) {
+      for (const launch of matmulLaunches(spec, choice)) rt.run(launch, [a, b, ...epilogue, ...outputs]);
+    } else {
+      // K in segments: f32 partial products [segments * batch, M, N], then their sum through the epilogue.
+      const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+      const partials = empty([split.segments * batch, spec.m, spec.n], 'f32', g.op);
+      for (const launch of matmulLaunches(splitKPartialSpec(spec), choice, split)) rt.run(launch, [a, b, partials.storage(g.op).buffer]);
+      rt.run(matmulSplitKSumLaunch(spec, split), [partials.storage(g.op).buffer, ...epilogue, ...outputs]);
+      partials.dispose();
+    }
   }
   return pre ? [out, pre] : [out];
+}
+
+/**
+ * The K split: the forced `splitK` (tiled kernel only), else the adapter's choice (kernels/matmul.ts
+ * chooseKSplit: GPUs split tiled GEMMs of few output tiles); none where segments x batch entries would
+ * not fit one grid dimension.
+ */
+function kSplit(op: string, rt: Runtime, spec: GemmSpec, choice: KernelChoice, options: MatmulOptions): Split {
+  const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+  let split: Split;
+  if (options.splitK === undefined) split = chooseKSplit(rt.info.adapterClass, spec, choice);
+  else if (options.splitK === 1) split = unsplit(spec.k);
+  else if (choice.variant !== 'tiled') throw new ArgumentError(`${op}: splitK applies to the 'tiled' kernel, not '${choice.variant}'`);
+  else split = splitOf(spec.k, choice.tk, options.splitK);
+  return split.segments * batch > MAX_GRID_DIM ? unsplit(spec.k) : split;
 }
 
 /**

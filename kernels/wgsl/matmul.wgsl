@@ -30,13 +30,19 @@
 //   the workgroup memory (see the end of the main loop). Unmeasured on GPUs so far; on lavapipe, 128x128
 //   TK 16 with vec4 staging at 512^3: 11.8 against 10.3 GFLOP/s for A @ B, 10.7 against 8.9 for x @ w^T
 //   (one run, CPU time; lavapipe runs matmul_lanes.wgsl anyway).
+//   Split K (kernels/matmul.ts chooseKSplit, or the `splitK` option): where the output is too few tiles
+//   to fill a GPU, grid z runs k_splits segments per batch entry; each workgroup walks only its
+//   segment's k_begin .. k_end (whole slabs; the last segment ends at K) and stores its tile without the
+//   epilogue into f32 partials, as batch (segment * batches + b), which matmul_split_k.wgsl adds up and
+//   passes through the epilogue. Unsplit, segment 0 covers all of K and stores batch b itself.
 //
 // Memory traffic
 //   Global: each A element is read N/TILE_N times and each B element M/TILE_M times (vs N and M
 //   naively); per slab a workgroup reads (TILE_M + TILE_N) * TK elements for TILE_M * TILE_N * TK FMAs,
 //   so the 128x128 tile (BLOCKS 2x2) halves the traffic per FMA of the 64x64 one.
 //   Loads are coalesced along A's k when A is row-major and along B's n when B is row-major; other
-//   layouts (transposed views) are still correct, just less coalesced.
+//   layouts (transposed views) are still correct, just less coalesced. Split K reads A and B as often
+//   and adds k_splits x M x N f32 partials, written here and read once by the sum.
 //
 // Constraints
 //   Any M, N, K >= 1 and any strides (elements past M, N or K are zero-filled in the slabs, never stored);
@@ -160,7 +166,14 @@ fn fetch_slab(li: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32) {
 @compute @workgroup_size(WG, WG)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
-  let bi = p.batch_base + wid.z;
+  // Split-K: grid z is (K segment, batch entry); this workgroup sums k in [k_begin, k_end) only and stores
+  // its partial tile, epilogue-free, as batch segment * batches + bi of the f32 partials that
+  // matmul_split_k.wgsl adds up. Unsplit: segment 0 over all of K, stored as batch bi itself.
+  let segment = wid.z / p.dispatch_batches;
+  let bi = p.batch_base + wid.z % p.dispatch_batches;
+  let out_bi = segment * p.batches + bi;
+  let k_begin = segment * p.split_k;
+  let k_end = min(p.k, k_begin + p.split_k);
   let offs = batch_offsets(bi);
   let row_base = wid.y * TILE_M;
   let col_base = wid.x * TILE_N;
@@ -172,9 +185,11 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   for (var i = 0u; i < BLOCKS_M * 4u * BLOCKS_N; i++) { acc[i] = vec4<f32>(0.0); }
   /*@end*/
 
-  fetch_slab(li, offs, row_base, col_base, 0u);
+  // Segments hold whole slabs (split_k is a multiple of TK), so only the last one reaches K's ragged end,
+  // which fetch_slab zero-fills.
+  fetch_slab(li, offs, row_base, col_base, k_begin);
   var stage = 0u;
-  for (var k0 = 0u; k0 < p.k; k0 += TK) {
+  for (var k0 = k_begin; k0 < k_end; k0 += TK) {
     let a_at = stage * A_SLAB;
     let b_at = stage * B_SLAB;
     /*@store_a*/
@@ -190,7 +205,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     /*@end*/
     workgroupBarrier();
-    if (k0 + TK < p.k) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
+    if (k0 + TK < k_end) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
 
     for (var kq = 0u; kq < TK / 4u; kq++) {
       /*@products*/
@@ -222,18 +237,18 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   /*@stores*/
   for (var r = 0u; r < BLOCKS_M * 4u; r++) {
     for (var j = 0u; j < BLOCKS_N; j++) {
-      store_block_row(bi, row_base, col_base, lid.xy, r, j, acc[r * BLOCKS_N + j], offs.z);
+      store_block_row(out_bi, row_base, col_base, lid.xy, r, j, acc[r * BLOCKS_N + j], offs.z);
     }
   }
   /*@end*/
 }
 
 // Row r (0 .. 4 * BLOCKS_M) of this invocation's register block (i = r / 4, j): its 4 columns, those
-// inside M x N, through the epilogue.
-fn store_block_row(bi: u32, row_base: u32, col_base: u32, lid: vec2<u32>, r: u32, j: u32, v: vec4<f32>, res_base: u32) {
+// inside M x N, through the epilogue, into output batch out_bi.
+fn store_block_row(out_bi: u32, row_base: u32, col_base: u32, lid: vec2<u32>, r: u32, j: u32, v: vec4<f32>, res_base: u32) {
   let row = row_base + (r / 4u) * WG * 4u + lid.y * 4u + r % 4u;
   for (var c = 0u; c < 4u; c++) {
     let col = col_base + j * WG * 4u + lid.x * 4u + c;
-    if (row < p.m && col < p.n) { store_out(bi, row, col, v[c], res_base); }
+    if (row < p.m && col < p.n) { store_out(out_bi, row, col, v[c], res_base); }
   }
 }

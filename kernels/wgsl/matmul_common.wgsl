@@ -35,6 +35,10 @@ struct Params {
   res_sm: u32,
   res_sn: u32,
   batch_base: u32,      // first batch index of this dispatch (batches beyond 65535 take several dispatches)
+  k_splits: u32,        // split-K (matmul.wgsl only): K segments, each its own workgroups (1 = no split)
+  split_k: u32,         // ... K per segment, a multiple of the slab depth
+  dispatch_batches: u32,  // batch entries per segment in this dispatch (grid z = k_splits * dispatch_batches)
+  batches: u32,         // batch entries of the whole product: segment s writes batch s * batches + b
   batch_shape: array<vec4<u32>, 2>,
   a_bstrides: array<vec4<u32>, 2>,
   b_bstrides: array<vec4<u32>, 2>,

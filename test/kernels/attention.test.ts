@@ -4,9 +4,10 @@ import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
 import {
-  attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, attentionKeySplit, chooseAttentionKernel, keySplitOf, vectorOperands, type AttentionKernel,
+  attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, attentionKeySplit, chooseAttentionKernel, vectorOperands, type AttentionKernel,
 } from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
+import { splitOf } from '../../kernels/launch.js';
 import * as ag from '../../autograd/index.js';
 import { assertClose, resetTestDevice, testDevice } from '../helpers.js';
 
@@ -825,13 +826,13 @@ t('key splits by adapter class: GPUs split small grids into whole-tile segments,
   const shape = (batch: number, heads: number, t: number) => ({ batch, heads, tq: t, tk: t, headDim: 64, causal: false, scale: 0.125 });
   const tile = { rows: 128, tile: 32 };
   // One ViT-B image: 2 row blocks x 12 heads = 24 workgroups; 7 key tiles allow 3 segments of >= 2 tiles.
-  assert.equal(attentionKeySplit('gpu', shape(1, 12, 197), tile), { segments: 3, keysPerSegment: 96 });
+  assert.equal(attentionKeySplit('gpu', shape(1, 12, 197), tile), { segments: 3, perSegment: 96 });
   // One 512-token sequence, 8 heads: 32 workgroups -> 8 segments of 64 keys (256 workgroups).
-  assert.equal(attentionKeySplit('gpu', shape(1, 8, 512), tile), { segments: 8, keysPerSegment: 64 });
+  assert.equal(attentionKeySplit('gpu', shape(1, 8, 512), tile), { segments: 8, perSegment: 64 });
   // ViT-B at B = 8 (192 workgroups) fills the GPU; a CPU adapter never splits; a 40-token sequence has too few tiles.
   for (const [cls, s] of [['gpu', shape(8, 12, 197)], ['cpu', shape(1, 12, 197)], ['gpu', shape(1, 8, 40)]] as const)
-    assert.equal(attentionKeySplit(cls, s, tile), { segments: 1, keysPerSegment: s.tk });
-  assert.equal(keySplitOf(shape(1, 1, 45), { rows: 16, tile: 8 }, 4), { segments: 3, keysPerSegment: 16 });
+    assert.equal(attentionKeySplit(cls, s, tile), { segments: 1, perSegment: s.tk });
+  assert.equal(splitOf(45, 8, 4), { segments: 3, perSegment: 16 });
 });
 
 t('backward, each kernel forced: fully masked rows and padded keys get zero gradients', async () => {

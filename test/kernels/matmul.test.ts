@@ -1,9 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { ops, hasF16, init, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
-import { chooseKernel, DEFAULT_TILED, hasEpilogue, tiledBytes, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec } from '../../kernels/matmul.js';
+import { ops, hasF16, init, memoryStats, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
+import {
+  chooseKernel, chooseKSplit, DEFAULT_TILED, hasEpilogue, tiledBytes, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem,
+  subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec,
+} from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
+import { splitOf } from '../../kernels/launch.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { resetTestDevice, testDevice } from '../helpers.js';
 
@@ -267,6 +271,60 @@ t('linear: 1-D input, transposed weight view, GELU saturation', async () => {
   const eye = ops.eye(3);
   expectClose(await ops.linear(big, eye, null, { activation: 'gelu' }).data(), [8, 0, gelu(0.5)], { atol: 1e-6, rtol: 1e-6, what: 'gelu' });
   for (const v of [x, w, wt, wv, big, eye]) v.dispose();
+});
+
+t('split K, forced on the tiled kernel: segment counts, ragged K, batches, every epilogue, f16; refused elsewhere', async () => {
+  // K = 1013 in 16-deep slabs is 64 slabs (the last ragged): 2, 3, 8 and 100 requested segments make 2, 3,
+  // 8 and 64 segments of 512, 352, 128 and 16 k.
+  const [a, ra] = randomPair([17, 1013], 51);
+  const [b, rb] = randomPair([1013, 9], 52);
+  const product = refMatmul(ra, rb);
+  for (const splitK of [2, 3, 8, 100]) await check(ops.matmul(a, b, { kernel: 'tiled', splitK }), product, 1013, `K=1013 splitK=${splitK}`);
+  await check(ops.matmul(a, b, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 16, unrolled: true, vec4: true, stages: 2 }, splitK: 5 }), product, 1013, 'unrolled, vec4, 2 stages, 5 segments');
+  // A batch that stays in the grid (B has a batch stride): grid z is (segment, batch entry).
+  const [ba, rba] = randomPair([2, 1, 5, 40], 53);
+  const [bb, rbb] = randomPair([3, 40, 6], 54);
+  await check(ops.matmul(ba, bb, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 }, splitK: 3 }), refMatmul(rba, rbb), 40, 'batched [2,1,5,40] @ [3,40,6], 3 segments');
+  // The epilogue runs once, on the summed partials: bias, GELU, a full residual and the pre-activation.
+  const [x, rx] = randomPair([2, 5, 70], 55);
+  const [w, rw] = randomPair([6, 70], 56);
+  const [bias, rbias] = randomPair([6], 57);
+  const [res, rres] = randomPair([2, 5, 6], 58);
+  const pre = zip(refMatmul(rx, refTranspose(rw)), new NdArray([1, 1, 6], rbias.data), (p, q) => p + q);
+  const both = ops.linear(x, w, bias, { kernel: 'tiled', tile: { blocks: [2, 1], tk: 8 }, splitK: 4, activation: 'gelu', residual: res, savePreActivation: true });
+  await check(both.out, zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q), 70, 'split linear out (bias, GELU, residual)');
+  await check(both.pre, pre, 70, 'split linear pre-activation');
+  const memory = memoryStats().bytesLive;
+  ops.matmul(a, b, { kernel: 'tiled', splitK: 4 }).dispose();
+  assert.is(memoryStats().bytesLive, memory, 'the partials are freed');
+  if (hasF16()) {
+    const [h, rh] = randomPair([30, 130], 59, 'f16');
+    const [g, rg] = randomPair([130, 12], 60, 'f16');
+    const expected = refMatmul(rh, rg);
+    await check(ops.matmul(h, g, { kernel: 'tiled', splitK: 3, outDtype: 'f32' }), expected, 130, 'f16 in, f32 out, 3 segments');
+    const c16 = ops.matmul(h, g, { kernel: 'tiled', splitK: 3 });
+    assert.is(c16.dtype, 'f16');
+    expectClose(await c16.data(), expected.data, { atol: 1e-5 * Math.sqrt(130), rtol: 1e-3, what: 'f16 out, 3 segments' });
+    for (const v of [h, g, c16]) v.dispose();
+  }
+  assert.throws(() => ops.matmul(a, b, { kernel: 'tiled', splitK: 0 }), (e: Error) => e instanceof ArgumentError && /splitK must be an integer >= 1/.test(e.message));
+  assert.throws(() => ops.matmul(a, b, { kernel: 'tiled', splitK: 1.5 }), (e: Error) => e instanceof ArgumentError && /splitK must be an integer >= 1/.test(e.message));
+  if (runtime().info.adapterClass === 'cpu')
+    assert.throws(() => ops.matmul(a, b, { splitK: 2 }), (e: Error) => e instanceof ArgumentError && /splitK applies to the 'tiled' kernel, not 'lanes'/.test(e.message));
+  await check(ops.matmul(a, b, { splitK: 1 }), product, 1013, 'splitK 1 on the default kernel');
+  for (const v of [a, b, ba, bb, x, w, bias, res]) v.dispose();
+});
+
+t('split K by adapter class: GPUs split tiled GEMMs of few output tiles into whole-slab segments; CPUs and the other kernels never', () => {
+  const tiled = { variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true } as const;
+  // ViT-B's output projection at 8 images: 13 x 6 = 78 tiles of 128 x 128, K = 768 (24 slabs) -> 4 segments.
+  assert.equal(chooseKSplit('gpu', plainSpec(1576, 768, 768), tiled), { segments: 4, perSegment: 192 });
+  // 1024 tiles fill the GPU; K = 64 (2 slabs) leaves nothing to split; CPUs and the lanes kernel never split.
+  assert.equal(chooseKSplit('gpu', plainSpec(4096, 4096, 4096), tiled), { segments: 1, perSegment: 4096 });
+  assert.equal(chooseKSplit('gpu', plainSpec(256, 256, 64), tiled), { segments: 1, perSegment: 64 });
+  assert.equal(chooseKSplit('cpu', plainSpec(256, 256, 4096), tiled), { segments: 1, perSegment: 4096 });
+  assert.equal(chooseKSplit('gpu', plainSpec(256, 256, 4096), { variant: 'lanes', rows: 32, lanes: 8 }), { segments: 1, perSegment: 4096 });
+  assert.equal(splitOf(1013, 16, 3), { segments: 3, perSegment: 352 });
 });
 
 t('errors name the op and both shapes, before any GPU work', () => {

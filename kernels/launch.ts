@@ -135,9 +135,10 @@ export const SPLIT_TARGET_WORKGROUPS = 256;
 /** `requested` segments of whole `unit`s (slabs, staged tiles) over `length`, rounded so none is empty. */
 export function splitOf(length: number, unit: number, requested: number): Split {
   const units = Math.ceil(length / unit);
-  const perSegment = unit * Math.ceil(units / Math.max(1, Math.min(requested, units)));
-  const segments = Math.ceil(length / perSegment);
-  return segments > 1 ? { segments, perSegment } : unsplit(length);
+  const wanted = Math.min(requested, units);
+  if (!(wanted > 1)) return unsplit(length);
+  const perSegment = unit * Math.ceil(units / wanted);
+  return { segments: Math.ceil(length / perSegment), perSegment };
 }
 
 /**

@@ -312,6 +312,10 @@ t('split K, forced on the tiled kernel: segment counts, ragged K, batches, every
   if (runtime().info.adapterClass === 'cpu')
     assert.throws(() => ops.matmul(a, b, { splitK: 2 }), (e: Error) => e instanceof ArgumentError && /splitK applies to the 'tiled' kernel, not 'lanes'/.test(e.message));
   await check(ops.matmul(a, b, { splitK: 1 }), product, 1013, 'splitK 1 on the default kernel');
+  const [k0a, k0b] = [ops.zeros([3, 0]), ops.zeros([0, 4])];
+  const empty = ops.matmul(k0a, k0b, { kernel: 'tiled', splitK: 3 });
+  assert.equal(Array.from(await empty.data()), new Array(12).fill(0), 'K = 0 has nothing to split');
+  for (const v of [k0a, k0b, empty]) v.dispose();
   for (const v of [a, b, ba, bb, x, w, bias, res]) v.dispose();
 });
 
@@ -325,6 +329,8 @@ t('split K by adapter class: GPUs split tiled GEMMs of few output tiles into who
   assert.equal(chooseKSplit('cpu', plainSpec(256, 256, 4096), tiled), { segments: 1, perSegment: 4096 });
   assert.equal(chooseKSplit('gpu', plainSpec(256, 256, 4096), { variant: 'lanes', rows: 32, lanes: 8 }), { segments: 1, perSegment: 4096 });
   assert.equal(splitOf(1013, 16, 3), { segments: 3, perSegment: 352 });
+  assert.equal(splitOf(5, 16, 4), { segments: 1, perSegment: 5 }, 'one slab');
+  assert.equal(splitOf(0, 16, 4), { segments: 1, perSegment: 1 }, 'nothing');
 });
 
 t('errors name the op and both shapes, before any GPU work', () => {

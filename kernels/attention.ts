@@ -161,9 +161,10 @@ export function attentionKeySplit(adapterClass: AdapterClass, shape: AttentionSh
 
 /**
  * Forward, attention.wgsl: grid (ceil(tq / rows) * split.segments, heads, batch), each <= MAX_GRID_DIM (the
- * caller checks); `split` divides each query block's keys (attentionKeySplit). Binds (q, k,
- * v, mask, keyPadding, out, lse); absent masks bind any buffer (never read). With more than one segment, `ops.out` and the lse binding are the scratch of attentionCombineLaunch:
- * [segments * batch, heads, tq, headDim] and [segments * batch, heads, tq], contiguous.
+ * caller checks); `split` divides each query block's keys (attentionKeySplit). Binds (q, k, v, mask,
+ * keyPadding, out, lse); absent masks bind any buffer (never read). With more than one segment, `ops.out`
+ * and the lse binding are the scratch of attentionCombineLaunch: [segments * batch, heads, tq, headDim]
+ * and [segments * batch, heads, tq], contiguous.
  */
 export function attentionForwardLaunch(shape: AttentionShape, ops: AttentionForwardOperands, tile: AttentionTile, split: Split = unsplit(shape.tk)): Launch {
   return stagedForwardLaunch('attention', 'attention_forward', shape, ops, [['BR', tile.rows], ['BC', tile.tile]], split);

@@ -11,7 +11,8 @@
  * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand,
  * K split into S segments: k1 forces no split where the adapter would split) and
  * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES[:frag]]]` (subgroups per workgroup, 16x16 result fragments per
- * subgroup, K per slab, slabs per operand, fragment staging); the default depends on the adapter class. Inputs are multiples of 1/256 below 0.5
+ * subgroup, K per slab, slabs per operand, fragment staging); the default depends on the adapter class.
+ * `:kS` after any but lanes forces S K segments. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
  * PROBE_EPILOGUE=bias or residual gives the 'linear' layout a fused bias (and residual), zero-filled.
  *
@@ -46,9 +47,10 @@ if (!['none', 'bias', 'residual'].includes(EPILOGUE)) throw new Error(`gemm-prob
 
 /** Parses one PROBE_KERNELS entry into matmul options. */
 function parseKernel(text: string): MatmulOptions {
-  const [name, a, b, depth, stages, staging] = text.split(':');
+  const parts = text.split(':');
+  const [name, a, b, depth, stages] = parts;
   const pair = (s: string | undefined) => (s ?? '').split('x').map(Number) as [number, number];
-  if (name === 'auto') return {};
+  if (name === 'auto') return splitFlag(parts.slice(1));
   if (name === 'lanes') return { kernel: 'lanes', rows: Number(a) };
   if (name === 'tiled') {
     const flags = text.split(':').slice(3);
@@ -62,9 +64,10 @@ function parseKernel(text: string): MatmulOptions {
     };
   }
   if (name === 'subgroup-matrix') {
-    if (a === undefined) return { kernel: 'subgroup-matrix' };
+    if (a === undefined || /^k\d+$/.test(a)) return { kernel: 'subgroup-matrix', ...splitFlag(parts.slice(1)) };
     const shape = { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 as const : 2 as const };
-    return { kernel: 'subgroup-matrix', subgroupMatrix: { ...shape, ...(staging === 'frag' ? { staging: 'fragments' as const } : {}) } };
+    const flags = parts.slice(4); // STAGES, then 'frag' and 'kS' in any order
+    return { kernel: 'subgroup-matrix', subgroupMatrix: { ...shape, ...(flags.includes('frag') ? { staging: 'fragments' as const } : {}) }, ...splitFlag(flags) };
   }
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
@@ -82,8 +85,8 @@ function kernelName(o: MatmulOptions): string {
     return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}${split}` : `tiled${split}`;
   const sgm = o.subgroupMatrix;
   if (o.kernel === 'subgroup-matrix')
-    return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}` : 'subgroup-matrix';
-  return 'auto';
+    return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}${split}` : `subgroup-matrix${split}`;
+  return `auto${split}`;
 }
 
 /** Values j/256 with |j| < 128: exact in f16, and their products exact in f32. */

@@ -3,7 +3,7 @@
  * matmul_lanes.wgsl (one subgroup = one SIMD register; CPU adapters such as lavapipe) and
  * matmul_subgroup_matrix.wgsl (f16 on matrix units, where the adapter has them), all with the strided
  * operand reads and fused epilogue of matmul_common.wgsl; matmul_split_k.wgsl sums the partial products
- * of a tiled GEMM whose K was split across workgroups (chooseKSplit).
+ * of a GEMM whose K was split across workgroups (chooseKSplit).
  *
  * Operands are described by strides only, so transposed views and PyTorch [out, in] weights read as
  * w^T reach the kernels without copies.
@@ -457,7 +457,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
  */
 const FRAGMENT_STAGING: Record<string, string> = {
   chunk_staging: '',
-  stage_first: 'stage_fragments(sg, offs, row_base, col_base, 0u, 0u);',
+  stage_first: 'stage_fragments(sg, offs, row_base, col_base, k_begin, 0u);',
   fetch_next: '',
   store_next: 'if (more) { stage_fragments(sg, offs, row_base, col_base, k0 + TK, next); }',
 };
@@ -521,7 +521,7 @@ export function subgroupMatrixFragmentCode(fragsM: number, fragsN: number, tk: n
     accumulators: pairs.map(([i, j]) => `var acc_${i}_${j}: subgroup_matrix_result<f32, F, F>;`).join('\n  '),
     products: each(tk / 16, (s) => step(16 * s)).flat().join('\n    '),
     stores: pairs
-      .map(([i, j]) => `store_fragment(acc_${i}_${j}, sg, lane, bi, row_base + (sg_m * FRAGS_M + ${i}u) * F, col_base + (sg_n * FRAGS_N + ${j}u) * F, offs.z);`)
+      .map(([i, j]) => `store_fragment(acc_${i}_${j}, sg, lane, out_bi, row_base + (sg_m * FRAGS_M + ${i}u) * F, col_base + (sg_n * FRAGS_N + ${j}u) * F, offs.z);`)
       .join('\n  '),
   };
 }
@@ -563,15 +563,15 @@ const MIN_SLABS_PER_SEGMENT = 4;
 const MAX_K_SEGMENTS = 8;
 
 /**
- * The split-K choice for a GEMM on an adapter class (matmul.wgsl's "Split K"): on GPUs, a tiled GEMM
- * whose output is fewer tiles (times batch entries) than half of SPLIT_TARGET_WORKGROUPS splits K into
- * as many segments of whole slabs as bring the grid to the target, of at least MIN_SLABS_PER_SEGMENT
- * slabs and at most MAX_K_SEGMENTS (ViT-B's 768-wide projections at 8 images: 78 tiles of 128 x 128 and
- * K = 768 -> 4 segments of 192); never on CPU adapters, whose few cores any grid fills, nor for the other
- * kernels. `splitOf(spec.k, tk, n)` forces n.
+ * The split-K choice for a GEMM on an adapter class (matmul.wgsl's "Split K"): on GPUs, a tiled or
+ * subgroup-matrix GEMM whose output is fewer tiles (times batch entries) than half of
+ * SPLIT_TARGET_WORKGROUPS splits K into as many segments of whole slabs as bring the grid to the target,
+ * of at least MIN_SLABS_PER_SEGMENT slabs and at most MAX_K_SEGMENTS (ViT-B's 768-wide projections at 8
+ * images: 78 tiles of 128 x 128 and K = 768 -> 4 segments of 192); never on CPU adapters, whose few cores
+ * any grid fills, nor for the lanes kernel. `splitOf(spec.k, tk, n)` forces n.
  */
 export function chooseKSplit(adapterClass: AdapterClass, spec: GemmSpec, choice: KernelChoice): Split {
-  if (adapterClass === 'cpu' || choice.variant !== 'tiled') return unsplit(spec.k);
+  if (adapterClass === 'cpu' || choice.variant === 'lanes') return unsplit(spec.k);
   const [tileM, tileN] = tileOf(choice);
   const grid = Math.ceil(spec.m / tileM) * Math.ceil(spec.n / tileN) * spec.batchShape.reduce((x, d) => x * d, 1);
   return gridFillingSplit(grid, spec.k, choice.tk, MIN_SLABS_PER_SEGMENT, MAX_K_SEGMENTS);
@@ -587,8 +587,9 @@ export function splitKPartialSpec(spec: GemmSpec): GemmSpec {
 
 /**
  * The launches for one GEMM: one per chunk of at most 65535 batch entries (grid z), or with K split (the
- * tiled kernel only, a spec from splitKPartialSpec, segments x batch entries <= 65535) one launch whose
- * grid z is (segment, batch entry). The caller binds a, b, [bias], [residual], out, [pre] in that order.
+ * tiled and subgroup-matrix kernels, a spec from splitKPartialSpec, segments x batch entries <= 65535)
+ * one launch whose grid z is (segment, batch entry). The caller binds a, b, [bias], [residual], out,
+ * [pre] in that order.
  */
 export function matmulLaunches(spec: GemmSpec, choice: KernelChoice, split: Split = unsplit(spec.k)): Launch[] {
   const loads: VectorLoads = {
@@ -602,8 +603,8 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice, split: Spli
     'matmul', kernel.key, loads.a ? 'a4' : 'a1', loads.b ?? 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
   ].join('/');
-  if (split.segments > 1 && (choice.variant !== 'tiled' || hasEpilogue(spec) || spec.out !== 'f32' || split.segments * batch > MAX_GRID_DIM))
-    throw new Error('matmul: split K needs the tiled kernel, an epilogue-free f32 partial spec and segments x batch <= 65535');
+  if (split.segments > 1 && (choice.variant === 'lanes' || hasEpilogue(spec) || spec.out !== 'f32' || split.segments * batch > MAX_GRID_DIM))
+    throw new Error('matmul: split K needs the tiled or subgroup-matrix kernel, an epilogue-free f32 partial spec and segments x batch <= 65535');
   const launches: Launch[] = [];
   for (let base = 0; base < batch; base += MAX_GRID_DIM) {
     const entries = Math.min(MAX_GRID_DIM, batch - base);

@@ -59,6 +59,10 @@ done
 want split-k && probe split-k 150 PROBE_EPILOGUE=bias PROBE_LAYOUTS=linear PROBE_REPS=10 \
   PROBE_SHAPES=1576x768x768,1576x768x3072,197x768x768,197x768x3072,257x1024x1024,257x1024x4096 \
   PROBE_KERNELS=auto,tiled:2x2:32:v4:k1,tiled:2x2:32:v4:k2,tiled:2x2:32:v4:k4,tiled:2x2:32:v4:k8,tiled:1x1:16:k1,tiled:1x1:16:k4,tiled:1x1:16:k8
+# The same for f16 on matrix units (the subgroup-matrix kernel splits K the same way): the adapter's tile at
+# each forced split.
+want split-k && probe split-k-f16 120 PROBE_DTYPE=f16 PROBE_LAYOUTS=linear PROBE_REPS=10 \
+  PROBE_SHAPES=1576x768x768,197x768x768,197x768x3072,257x1024x1024 PROBE_KERNELS=auto,auto:k1,auto:k2,auto:k4,auto:k8
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
 # operand [: frag for fragment staging]), one process each: the tuned tiles with chunk staging, then with
 # fragment staging (written 2026-11-28, never run on matrix units: a crash or a Tint rejection costs

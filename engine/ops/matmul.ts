@@ -36,8 +36,8 @@ export interface MatmulOptions {
    */
   subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2; staging?: 'chunks' | 'fragments' };
   /**
-   * Force how many K segments the 'tiled' kernel splits the product into (tests and tuning): each runs
-   * its own workgroups into f32 partials that a second kernel sums through the epilogue
+   * Force how many K segments the 'tiled' or 'subgroup-matrix' kernel splits the product into (tests and
+   * tuning): each runs its own workgroups into f32 partials that a second kernel sums through the epilogue
    * (kernels/wgsl/matmul_split_k.wgsl), rounded so that every segment holds whole slabs; 1 turns the
    * split off. By default GPUs split GEMMs of few output tiles (kernels/matmul.ts chooseKSplit).
    */
@@ -220,8 +220,8 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
 }
 
 /**
- * The K split: the forced `splitK` (tiled kernel only), else the adapter's choice (kernels/matmul.ts
- * chooseKSplit: GPUs split tiled GEMMs of few output tiles); none where segments x batch entries would
+ * The K split: the forced `splitK` (not on the lanes kernel), else the adapter's choice (kernels/matmul.ts
+ * chooseKSplit: GPUs split GEMMs of few output tiles); none where segments x batch entries would
  * not fit one grid dimension.
  */
 function kSplit(op: string, rt: Runtime, spec: GemmSpec, choice: KernelChoice, options: MatmulOptions): Split {
@@ -229,7 +229,7 @@ function kSplit(op: string, rt: Runtime, spec: GemmSpec, choice: KernelChoice, o
   let split: Split;
   if (options.splitK === undefined) split = chooseKSplit(rt.info.adapterClass, spec, choice);
   else if (options.splitK === 1) split = unsplit(spec.k);
-  else if (choice.variant !== 'tiled') throw new ArgumentError(`${op}: splitK applies to the 'tiled' kernel, not '${choice.variant}'`);
+  else if (choice.variant === 'lanes') throw new ArgumentError(`${op}: splitK applies to the 'tiled' and 'subgroup-matrix' kernels, not 'lanes'`);
   else split = splitOf(spec.k, choice.tk, options.splitK);
   return split.segments * batch > MAX_GRID_DIM ? unsplit(spec.k) : split;
 }

@@ -1,8 +1,8 @@
-// matmul_split_k.wgsl — the second pass of a split-K GEMM (matmul.wgsl, "Split K" in kernels/matmul.ts):
-// adds up the K segments' partial products and applies the epilogue.
+// matmul_split_k.wgsl — the second pass of a split-K GEMM (matmul.wgsl's "Split K"; the subgroup-matrix
+// kernel splits the same way): adds up the K segments' partial products and applies the epilogue.
 //
 // What it computes
-//   C[b, m, n] = epilogue(sum_s partial[s * batches + b, m, n]), where segment s of matmul.wgsl summed
+//   C[b, m, n] = epilogue(sum_s partial[s * batches + b, m, n]), where segment s of the first pass summed
 //   k over its own range of K into f32 partial[s * batches + b], with no epilogue. The epilogue (bias,
 //   activation, residual, the saved pre-activation) is matmul_common.wgsl's store_out, the same code
 //   the unsplit kernels end with, so a split product rounds and activates exactly as an unsplit one does

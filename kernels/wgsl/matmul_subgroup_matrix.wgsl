@@ -36,6 +36,8 @@
 //   barrier first waits for every subgroup to finish reading.
 //   Epilogue: each subgroup passes its fragments one at a time through its own 16x16 f32 scratch in
 //   workgroup memory, from which its lanes apply store_out (bias, activation, residual, M/N edges).
+//   Split K, as in matmul.wgsl: where the output is few tiles, grid z also runs K segments of whole
+//   slabs whose epilogue-free f32 partials matmul_split_k.wgsl sums (not yet run on matrix units).
 //
 // Memory traffic
 //   Global: each A element is read N / TILE_N times and each B element M / TILE_M times; per slab a
@@ -238,7 +240,14 @@ fn store_fragment(frag: subgroup_matrix_result<f32, F, F>, sg: u32, lane: u32, b
 @compute @workgroup_size(INVOCATIONS)
 fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
                           @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  let bi = p.batch_base + wid.z;
+  // Split K as in matmul.wgsl: grid z is (K segment, batch entry), the segment's k_begin .. k_end in
+  // whole slabs, its epilogue-free partial tile stored as batch segment * batches + bi for
+  // matmul_split_k.wgsl to add up. Unsplit: segment 0 over all of K, stored as batch bi.
+  let segment = wid.z / p.dispatch_batches;
+  let bi = p.batch_base + wid.z % p.dispatch_batches;
+  let out_bi = segment * p.batches + bi;
+  let k_begin = segment * p.split_k;
+  let k_end = min(p.k, k_begin + p.split_k);
   let offs = batch_offsets(bi);
   let row_base = wid.y * TILE_M;
   let col_base = wid.x * TILE_N;
@@ -254,13 +263,13 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
   /*@end*/
 
   /*@stage_first*/
-  fetch_slabs(li, offs, row_base, col_base, 0u);
+  fetch_slabs(li, offs, row_base, col_base, k_begin);
   store_slabs(li, 0u);
   /*@end*/
   workgroupBarrier();
   var buf = 0u;
-  for (var k0 = 0u; k0 < p.k; k0 += TK) {
-    let more = k0 + TK < p.k;
+  for (var k0 = k_begin; k0 < k_end; k0 += TK) {
+    let more = k0 + TK < k_end;
     /*@fetch_next*/
     if (more) { fetch_slabs(li, offs, row_base, col_base, k0 + TK); }   // in flight during the products
     /*@end*/
@@ -293,6 +302,6 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
   }
 
   /*@stores*/
-  store_fragment(acc_0_0, sg, lane, bi, row_base + (sg_m * FRAGS_M + 0u) * F, col_base + (sg_n * FRAGS_N + 0u) * F, offs.z);
+  store_fragment(acc_0_0, sg, lane, out_bi, row_base + (sg_m * FRAGS_M + 0u) * F, col_base + (sg_n * FRAGS_N + 0u) * F, offs.z);
   /*@end*/
 }

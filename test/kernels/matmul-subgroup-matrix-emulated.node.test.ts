@@ -2,10 +2,12 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ops, hasF16, runtime, type Tensor } from '../../engine/index.js';
 import { empty } from '../../engine/tensor.js';
-import { matmulLaunches, subgroupMatrixLayout, subgroupMatrixProblem, type GemmSpec, type MatrixOperand, type SubgroupMatrixTile } from '../../kernels/matmul.js';
+import {
+  matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec, subgroupMatrixLayout, subgroupMatrixProblem, type GemmSpec, type MatrixOperand, type SubgroupMatrixTile,
+} from '../../kernels/matmul.js';
 import { NdArray, expectClose, gelu, matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { testDevice } from '../helpers.js';
-import type { Launch } from '../../kernels/launch.js';
+import { splitOf, type Launch } from '../../kernels/launch.js';
 import { emulateSubgroupMatrices } from '../subgroup-matrix-emulation.js';
 
 // matmul_subgroup_matrix.wgsl runs on GPUs with matrix units only; the device session checks it there
@@ -26,16 +28,29 @@ function operand(x: Tensor, batchStrides: number[] = []): MatrixOperand {
 
 const moduleText = (launch: Launch): string => (typeof launch.code === 'string' ? launch.code : launch.code());
 
-/** Runs the emulated kernel for `spec` with buffers a, b, [bias], [residual], out. */
-function runEmulated(spec: GemmSpec, tile: SubgroupMatrixTile, inputs: Tensor[], outShape: number[]): Tensor {
+/**
+ * Runs the emulated kernel for `spec` with buffers a, b, [bias], [residual], out; with `segments` > 1,
+ * K split into that many segments (rounded to whole slabs) and the partials summed by matmul_split_k.wgsl.
+ */
+function runEmulated(spec: GemmSpec, tile: SubgroupMatrixTile, inputs: Tensor[], outShape: number[], segments = 1): Tensor {
   const rt = runtime('test');
   const lanes = rt.fixedSubgroupSize!;
   const problem = subgroupMatrixProblem(tile, lanes, rt.workgroupStorageBytes, rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256);
   assert.is(problem, null, JSON.stringify(tile));
   const out = empty(outShape, spec.out, 'test');
-  const buffers = [...inputs, out].map((x) => x.storage('test').buffer);
-  for (const launch of matmulLaunches(spec, { variant: 'subgroup-matrix', ...tile, lanes }))
-    rt.run({ ...launch, key: `emulated/${launch.key}`, code: () => emulateSubgroupMatrices(moduleText(launch)) }, buffers);
+  const buffers = (xs: Tensor[]) => xs.map((x) => x.storage('test').buffer);
+  const emulated = (launch: Launch): Launch => ({ ...launch, key: `emulated/${launch.key}`, code: () => emulateSubgroupMatrices(moduleText(launch)) });
+  const choice = { variant: 'subgroup-matrix', ...tile, lanes } as const;
+  const split = splitOf(spec.k, tile.tk, segments);
+  if (split.segments === 1) {
+    for (const launch of matmulLaunches(spec, choice)) rt.run(emulated(launch), buffers([...inputs, out]));
+    return out;
+  }
+  const [a, b, ...epilogue] = inputs;
+  const partials = empty([split.segments * spec.batchShape.reduce((x, d) => x * d, 1), spec.m, spec.n], 'f32', 'test');
+  for (const launch of matmulLaunches(splitKPartialSpec(spec), choice, split)) rt.run(emulated(launch), buffers([a!, b!, partials]));
+  rt.run(matmulSplitKSumLaunch(spec, split), buffers([partials, ...epilogue, out]));
+  partials.dispose();
   return out;
 }
 
@@ -125,6 +140,43 @@ t('batched operands, then bias + GELU + residual into f16', async () => {
   expectClose(await y.data(), expectedFused.data, { atol: 1e-5 * Math.sqrt(32), rtol: 1e-3, what: 'bias + GELU + residual' });
   y.dispose();
   for (const z of [x, w, bias, res, w2, w2t, rows]) z.dispose();
+});
+
+t('split K: segments of whole slabs summed, with chunk and fragment staging, batches and the epilogue', async () => {
+  if (!usable()) return;
+  // K = 80: 16-deep slabs in 3 segments (32, 32, 16 k), 32-deep ones in 2 (64, 16: the last ends mid-slab).
+  const [a, ra] = randomPair([40, 80], 61, 'f16');
+  const [b, rb] = randomPair([80, 40], 62, 'f16');
+  const spec: GemmSpec = { m: 40, n: 40, k: 80, batchShape: [], a: operand(a), b: operand(b), out: 'f32', activation: 'none', savePre: false };
+  const expected = refMatmul(ra, rb);
+  const fragments: SubgroupMatrixTile = { subgroups: [1, 2], frags: [2, 1], tk: 16, stages: 1, staging: 'fragments' };
+  for (const [tile, segments] of [[tiles[0]!, 3], [tiles[2]!, 2], [fragments, 3]] as const) {
+    const out = runEmulated(spec, tile, [a, b], [40, 40], segments);
+    expectClose(await out.data(), expected.data, { atol: 1e-5 * Math.sqrt(80), rtol: 1e-5, what: `${segments} segments ${JSON.stringify(tile)}` });
+    out.dispose();
+  }
+  // Batch entries in the grid beside the segments, then bias + GELU + residual into f16 on the summed partials.
+  const [x, rx] = randomPair([3, 40, 64], 63, 'f16');
+  const [w, rw] = randomPair([3, 64, 24], 64, 'f16');
+  const batched: GemmSpec = {
+    m: 40, n: 24, k: 64, batchShape: [3], a: operand(x, [40 * 64]), b: operand(w, [64 * 24]), out: 'f32', activation: 'none', savePre: false,
+  };
+  const out = runEmulated(batched, tiles[1]!, [x, w], [3, 40, 24], 2);
+  expectClose(await out.data(), refMatmul(rx, rw).data, { atol: 1e-5 * 8, rtol: 1e-5, what: 'batched, 2 segments' });
+  out.dispose();
+  const [bias, rbias] = randomPair([24], 65, 'f16');
+  const [res, rres] = randomPair([40, 24], 66, 'f16');
+  const rows = ops.reshape(x, [120, 64]); // the first 40 rows and 64 rows are batch entry 0 of x and w
+  const wRows = ops.reshape(w, [192, 24]);
+  const fused: GemmSpec = {
+    m: 40, n: 24, k: 64, batchShape: [], a: operand(rows), b: operand(wRows), out: 'f16', activation: 'gelu', savePre: false,
+    bias: { dtype: 'f16', offset: 0, stride: 1 }, residual: operand(res),
+  };
+  const first = (t: NdArray, rowsOf: number, cols: number) => new NdArray([rowsOf, cols], t.data.slice(0, rowsOf * cols));
+  const pre = zip(refMatmul(first(rx, 40, 64), first(rw, 64, 24)), rbias, (p, q) => p + q);
+  const y = runEmulated(fused, tiles[1]!, [rows, wRows, bias, res], [40, 24], 4);
+  expectClose(await y.data(), zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q).data, { atol: 1e-5 * 8, rtol: 1e-3, what: 'bias + GELU + residual, 4 segments' });
+  for (const z of [a, b, x, w, bias, res, rows, wRows, y]) z.dispose();
 });
 
 t('every matrix builtin the kernel calls is emulated', () => {

@@ -310,7 +310,7 @@ t('split K, forced on the tiled kernel: segment counts, ragged K, batches, every
   assert.throws(() => ops.matmul(a, b, { kernel: 'tiled', splitK: 0 }), (e: Error) => e instanceof ArgumentError && /splitK must be an integer >= 1/.test(e.message));
   assert.throws(() => ops.matmul(a, b, { kernel: 'tiled', splitK: 1.5 }), (e: Error) => e instanceof ArgumentError && /splitK must be an integer >= 1/.test(e.message));
   if (runtime().info.adapterClass === 'cpu')
-    assert.throws(() => ops.matmul(a, b, { splitK: 2 }), (e: Error) => e instanceof ArgumentError && /splitK applies to the 'tiled' kernel, not 'lanes'/.test(e.message));
+    assert.throws(() => ops.matmul(a, b, { splitK: 2 }), (e: Error) => e instanceof ArgumentError && /splitK applies to the 'tiled' and 'subgroup-matrix' kernels, not 'lanes'/.test(e.message));
   await check(ops.matmul(a, b, { splitK: 1 }), product, 1013, 'splitK 1 on the default kernel');
   const [k0a, k0b] = [ops.zeros([3, 0]), ops.zeros([0, 4])];
   const empty = ops.matmul(k0a, k0b, { kernel: 'tiled', splitK: 3 });

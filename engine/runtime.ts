@@ -54,6 +54,11 @@ export interface InitOptions {
   device?: GPUDevice;
   /** Submit after this many recorded dispatches even without a readback (default 128). */
   flushEvery?: number;
+  /**
+   * Pick kernels, tiles and splits as for this adapter class instead of the one the adapter's info gives
+   * (tests run the GPU choices on a CPU adapter this way; they are slow there, not wrong).
+   */
+  adapterClass?: AdapterClass;
 }
 
 export type { AdapterClass };
@@ -512,6 +517,8 @@ let generation = 0;
 export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
   const spinMs = options.dawnSpinMs;
   if (spinMs !== undefined && !(spinMs >= 0)) throw new ArgumentError(`init: dawnSpinMs must be a number >= 0 or Infinity, got ${spinMs}`);
+  if (options.adapterClass !== undefined && options.adapterClass !== 'cpu' && options.adapterClass !== 'gpu')
+    throw new ArgumentError(`init: adapterClass must be 'cpu' or 'gpu', got '${String(options.adapterClass)}'`);
   if (current && !current.lost) current.destroy();
   current = null;
   let device = options.device;
@@ -551,7 +558,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
     architecture: ai.architecture,
     device: ai.device,
     description: ai.description,
-    adapterClass: classify(ai),
+    adapterClass: options.adapterClass ?? classify(ai),
     platform: isNode ? 'node' : 'browser',
     features: [...device.features].sort(),
     limits: limitsRecord(device.limits),

@@ -1,0 +1,69 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ops, init, runtime, ArgumentError } from '../../engine/index.js';
+import { NdArray, expectClose, gelu, map, matmul as refMatmul, randomPair, softmax, transpose as refTranspose, zip } from '../oracle.js';
+import { assertRejects, resetTestDevice } from '../helpers.js';
+
+// What a GPU adapter runs, on whatever adapter the tests have: init({ adapterClass: 'gpu' }) makes the
+// engine pick kernels, tiles and splits as for a GPU (the tiled GEMM and attention kernels, split K and
+// split keys on small grids), so CI checks those choices end to end without a GPU. They are slow on
+// lavapipe, so the shapes are the smallest that still split. Node only: one device swap per process.
+const t = suite('kernels: the GPU adapter class\'s choices, on this adapter');
+t.before(async () => {
+  await init({ adapterClass: 'gpu' });
+});
+t.after(async () => {
+  await resetTestDevice();
+});
+
+/** Dispatches recorded by `fn`, and its result. */
+function counted<T>(fn: () => T): { result: T; dispatches: number } {
+  const before = runtime().dispatches;
+  const result = fn();
+  return { result, dispatches: runtime().dispatches - before };
+}
+
+t('linear at one image\'s projection shape splits K and applies bias, GELU and residual once', async () => {
+  assert.is(runtime().info.adapterClass, 'gpu');
+  // 197 x 256 outputs are 4 x 4 tiles of 64 x 64: 16 workgroups, so K = 512 (32 slabs of 16) splits 8 ways.
+  const [x, rx] = randomPair([197, 512], 71);
+  const [w, rw] = randomPair([256, 512], 72);
+  const [bias, rbias] = randomPair([256], 73);
+  const [res, rres] = randomPair([197, 256], 74);
+  const { result: y, dispatches } = counted(() => ops.linear(x, w, bias, { activation: 'gelu', residual: res }));
+  assert.is(dispatches, 2, 'the partial products and their sum');
+  const pre = zip(refMatmul(rx, refTranspose(rw)), rbias, (p, q) => p + q);
+  expectClose(await y.data(), zip(zip(pre, pre, (v) => gelu(v)), rres, (p, q) => p + q).data, { atol: 1e-5 * Math.sqrt(512), rtol: 1e-4, what: 'split linear' });
+  // Enough tiles to fill the GPU: 8 x 16 tiles of 128 x 128 run in one launch, K = 256 notwithstanding.
+  const [big, rbig] = randomPair([1024, 256], 75);
+  const [wide, rwide] = randomPair([256, 2048], 76);
+  const { result: z, dispatches: unsplit } = counted(() => ops.matmul(big, wide));
+  assert.is(unsplit, 1, '128 tiles do not split');
+  expectClose(await z.data(), refMatmul(rbig, rwide).data, { atol: 1e-5 * 16, rtol: 1e-5, what: 'unsplit matmul' });
+  for (const v of [x, w, bias, res, y, big, wide, z]) v.dispose();
+});
+
+t('attention over one short sequence splits its keys and merges them, causal too', async () => {
+  // 1 x 2 heads x 197 rows are 2 x 2 workgroups of 128 rows; 7 tiles of 32 keys split 3 ways.
+  const [B, H, T, d] = [1, 2, 197, 64];
+  const [q, rq] = randomPair([B, H, T, d], 77);
+  const [k, rk] = randomPair([B, H, T, d], 78);
+  const [v, rv] = randomPair([B, H, T, d], 79);
+  const scores = map(refMatmul(rq, refTranspose(rk)), (s) => s / Math.sqrt(d));
+  for (const causal of [false, true]) {
+    const masked = causal ? new NdArray(scores.shape, scores.data.map((s, i) => ((i % T) > Math.floor(i / T) % T ? -Infinity : s))) : scores;
+    const want = refMatmul(softmax(masked), rv);
+    const { result: out, dispatches } = counted(() => ops.scaledDotProductAttention(q, k, v, { causal }));
+    assert.is(dispatches, 2, 'the key segments and their merge');
+    expectClose(await out.data(), want.data, { atol: 2e-5, rtol: 1e-4, what: `split attention, causal ${causal}` });
+    out.dispose();
+  }
+  for (const x of [q, k, v]) x.dispose();
+});
+
+t('init refuses an unknown adapter class before replacing the device', async () => {
+  await assertRejects(init({ adapterClass: 'tpu' as 'gpu' }), ArgumentError, /adapterClass must be 'cpu' or 'gpu', got 'tpu'/);
+  assert.is(runtime().info.adapterClass, 'gpu');
+});
+
+t.run();

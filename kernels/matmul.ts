@@ -45,6 +45,11 @@ export interface GemmSpec {
   readonly savePre: boolean;
 }
 
+/** Batch entries of a GEMM: the product of its batch shape (1 for a plain 2-D product). */
+export function batchCount(spec: Pick<GemmSpec, 'batchShape'>): number {
+  return spec.batchShape.reduce((x, d) => x * d, 1);
+}
+
 /** The lanes kernel (matmul_lanes.wgsl): ROWS output rows per workgroup of one subgroup of LANES. */
 export interface LanesChoice {
   readonly variant: 'lanes';
@@ -207,7 +212,7 @@ export const SUBGROUP_MATRIX_TUNING: readonly { readonly maxOutputs: number; rea
 
 /** The tuned subgroup-matrix tile for a GEMM (SUBGROUP_MATRIX_TUNING). */
 export function subgroupMatrixTile(spec: GemmSpec): SubgroupMatrixTile {
-  const outputs = spec.m * spec.n * spec.batchShape.reduce((x, d) => x * d, 1);
+  const outputs = spec.m * spec.n * batchCount(spec);
   return (SUBGROUP_MATRIX_TUNING.find((e) => outputs <= e.maxOutputs) ?? SUBGROUP_MATRIX_TUNING[SUBGROUP_MATRIX_TUNING.length - 1]!).tile;
 }
 
@@ -457,7 +462,7 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
  */
 const FRAGMENT_STAGING: Record<string, string> = {
   chunk_staging: '',
-  stage_first: 'stage_fragments(sg, offs, row_base, col_base, k_begin, 0u);',
+  stage_first: 'stage_fragments(sg, offs, row_base, col_base, seg.k_begin, 0u);',
   fetch_next: '',
   store_next: 'if (more) { stage_fragments(sg, offs, row_base, col_base, k0 + TK, next); }',
 };
@@ -573,7 +578,7 @@ const MAX_K_SEGMENTS = 8;
 export function chooseKSplit(adapterClass: AdapterClass, spec: GemmSpec, choice: KernelChoice): Split {
   if (adapterClass === 'cpu' || choice.variant === 'lanes') return unsplit(spec.k);
   const [tileM, tileN] = tileOf(choice);
-  const grid = Math.ceil(spec.m / tileM) * Math.ceil(spec.n / tileN) * spec.batchShape.reduce((x, d) => x * d, 1);
+  const grid = Math.ceil(spec.m / tileM) * Math.ceil(spec.n / tileN) * batchCount(spec);
   return gridFillingSplit(grid, spec.k, choice.tk, MIN_SLABS_PER_SEGMENT, MAX_K_SEGMENTS);
 }
 
@@ -598,7 +603,7 @@ export function matmulLaunches(spec: GemmSpec, choice: KernelChoice, split: Spli
   const kernel = kernelSource(spec, choice, loads);
   const code = () => moduleCode(spec, kernel.code(), loads);
   const [tileM, tileN] = tileOf(choice);
-  const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+  const batch = batchCount(spec);
   const key = [
     'matmul', kernel.key, loads.a ? 'a4' : 'a1', loads.b ?? 'b1', spec.a.dtype, spec.b.dtype, spec.out,
     spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre,
@@ -628,7 +633,7 @@ function gemmParams(spec: GemmSpec, base: number, split: Split, entries: number)
     .u32(spec.bias?.offset ?? 0).u32(spec.bias?.stride ?? 0)
     .u32(spec.residual?.offset ?? 0).u32(spec.residual?.rowStride ?? 0).u32(spec.residual?.colStride ?? 0)
     .u32(base)
-    .u32(split.segments).u32(split.perSegment).u32(entries).u32(spec.batchShape.reduce((x, d) => x * d, 1))
+    .u32(split.segments).u32(split.perSegment).u32(entries).u32(batchCount(spec))
     .u32x4Array(spec.batchShape, 2, 1)
     .u32x4Array(spec.a.batchStrides, 2, 0)
     .u32x4Array(spec.b.batchStrides, 2, 0)
@@ -641,7 +646,7 @@ function gemmParams(spec: GemmSpec, base: number, split: Split, entries: number)
  * `spec`'s epilogue into its output. The caller binds partials, [bias], [residual], out, [pre].
  */
 export function matmulSplitKSumLaunch(spec: GemmSpec, split: Split): Launch {
-  const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+  const batch = batchCount(spec);
   const sumSpec: GemmSpec = { ...spec, a: { ...spec.a, dtype: 'f32' } };
   return {
     key: ['matmul', 'split-k-sum', spec.b.dtype, spec.out, spec.bias?.dtype ?? '-', spec.residual?.dtype ?? '-', spec.activation, spec.savePre].join('/'),

@@ -5,9 +5,9 @@
  *
  * in one kernel with an online softmax, so the Tq x Tk matrix is never materialised (extra memory is the
  * [B, H, Tq] log-sum-exp only; where a GPU splits each row's keys across workgroups because the grid is
- * small, a few partial outputs too, merged by a second kernel: O(T) still). Inputs may be any strided views — e.g. q/k/v sliced out of a fused
- * [B, T, 3, H, d] projection and permuted, or k/v expanded across heads with stride 0 — and are read in
- * place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
+ * small, a few partial outputs too, merged by a second kernel: O(T) still). Inputs may be any strided
+ * views — e.g. q/k/v sliced out of a fused [B, T, 3, H, d] projection and permuted, or k/v expanded
+ * across heads with stride 0 — and are read in place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
  * ones. f32 and f16 (math in f32). The forward runs the 'lanes' kernel on CPU adapters with fixed-width
  * subgroups (lavapipe: ~2x faster than the unfused matmul/softmax/matmul composition at ViT-B shapes,
  * see kernels/wgsl/attention_lanes.wgsl) and the 'tiled' kernel elsewhere; `kernel` forces one.
@@ -305,15 +305,19 @@ function forwardInto(op: string, p: Plan, out: Tensor, outOperand: Operand, opti
   const { rt, shape, buffers } = p;
   const { launch, split } = forwardLaunch(op, p, outOperand, options);
   const lse = empty([shape.batch, shape.heads, shape.tq], 'f32', op);
-  if (out.size > 0 && split.segments === 1) rt.run(launch, [...buffers, out.storage(op).buffer, lse.storage(op).buffer]);
-  else if (out.size > 0) {
-    const partialOut = empty(partialShape(shape, split), out.dtype, op);
-    const partialLse = empty(partialShape(shape, split).slice(0, 3), 'f32', op);
-    const scratch = [partialOut.storage(op).buffer, partialLse.storage(op).buffer];
-    rt.run(launch, [...buffers, ...scratch]);
-    rt.run(attentionCombineLaunch(shape, out.dtype, outOperand, split), [...scratch, out.storage(op).buffer, lse.storage(op).buffer]);
-    partialOut.dispose();
-    partialLse.dispose();
+  if (out.size > 0) {
+    const results = [out.storage(op).buffer, lse.storage(op).buffer];
+    if (split.segments === 1) rt.run(launch, [...buffers, ...results]);
+    else {
+      const partials = partialShape(shape, split);
+      const partialOut = empty(partials, out.dtype, op);
+      const partialLse = empty(partials.slice(0, 3), 'f32', op);
+      const scratch = [partialOut.storage(op).buffer, partialLse.storage(op).buffer];
+      rt.run(launch, [...buffers, ...scratch]);
+      rt.run(attentionCombineLaunch(shape, out.dtype, outOperand, split), [...scratch, ...results]);
+      partialOut.dispose();
+      partialLse.dispose();
+    }
   }
   if (options.returnLse) return { out, lse };
   lse.dispose();

@@ -6,7 +6,7 @@
  * across workgroups and sums the partials in a second kernel (f32 scratch of a few M x N).
  */
 import {
-  chooseKernel, chooseKSplit, DEFAULT_TILED, matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec, subgroupMatrixLayout,
+  batchCount, chooseKernel, chooseKSplit, DEFAULT_TILED, matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec, subgroupMatrixLayout,
   subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tiledChoiceOf, tileOf,
   type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
@@ -209,7 +209,7 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
       for (const launch of matmulLaunches(spec, choice)) rt.run(launch, [a, b, ...epilogue, ...outputs]);
     } else {
       // K in segments: f32 partial products [segments * batch, M, N], then their sum through the epilogue.
-      const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+      const batch = batchCount(spec);
       const partials = empty([split.segments * batch, spec.m, spec.n], 'f32', g.op);
       for (const launch of matmulLaunches(splitKPartialSpec(spec), choice, split)) rt.run(launch, [a, b, partials.storage(g.op).buffer]);
       rt.run(matmulSplitKSumLaunch(spec, split), [partials.storage(g.op).buffer, ...epilogue, ...outputs]);
@@ -225,7 +225,7 @@ function runGemm(g: Gemm, options: MatmulOptions): Tensor[] {
  * not fit one grid dimension.
  */
 function kSplit(op: string, rt: Runtime, spec: GemmSpec, choice: KernelChoice, options: MatmulOptions): Split {
-  const batch = spec.batchShape.reduce((x, d) => x * d, 1);
+  const batch = batchCount(spec);
   let split: Split;
   if (options.splitK === undefined) split = chooseKSplit(rt.info.adapterClass, spec, choice);
   else if (options.splitK === 1) split = unsplit(spec.k);

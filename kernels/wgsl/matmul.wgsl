@@ -31,10 +31,11 @@
 //   TK 16 with vec4 staging at 512^3: 11.8 against 10.3 GFLOP/s for A @ B, 10.7 against 8.9 for x @ w^T
 //   (one run, CPU time; lavapipe runs matmul_lanes.wgsl anyway).
 //   Split K (kernels/matmul.ts chooseKSplit, or the `splitK` option): where the output is too few tiles
-//   to fill a GPU, grid z runs k_splits segments per batch entry; each workgroup walks only its
-//   segment's k_begin .. k_end (whole slabs; the last segment ends at K) and stores its tile without the
-//   epilogue into f32 partials, as batch (segment * batches + b), which matmul_split_k.wgsl adds up and
-//   passes through the epilogue. Unsplit, segment 0 covers all of K and stores batch b itself.
+//   to fill a GPU, grid z runs k_splits segments per batch entry (matmul_common.wgsl k_segment); each
+//   workgroup walks only its segment's k_begin .. k_end (whole slabs; the last segment ends at K) and
+//   stores its tile without the epilogue into f32 partials, as batch (segment * batches + b), which
+//   matmul_split_k.wgsl adds up and passes through the epilogue. Unsplit, segment 0 covers all of K and
+//   stores batch b itself.
 //
 // Memory traffic
 //   Global: each A element is read N/TILE_N times and each B element M/TILE_M times (vs N and M
@@ -166,14 +167,11 @@ fn fetch_slab(li: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32) {
 @compute @workgroup_size(WG, WG)
 fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,
                 @builtin(local_invocation_index) li: u32) {
-  // Split-K: grid z is (K segment, batch entry); this workgroup sums k in [k_begin, k_end) only and stores
-  // its partial tile, epilogue-free, as batch segment * batches + bi of the f32 partials that
-  // matmul_split_k.wgsl adds up. Unsplit: segment 0 over all of K, stored as batch bi itself.
-  let segment = wid.z / p.dispatch_batches;
-  let bi = p.batch_base + wid.z % p.dispatch_batches;
-  let out_bi = segment * p.batches + bi;
-  let k_begin = segment * p.split_k;
-  let k_end = min(p.k, k_begin + p.split_k);
+  // This workgroup's batch entry, the batch its tile is stored as and its K range (k_segment: all of K
+  // unless K is split).
+  let seg = k_segment(wid.z);
+  let bi = seg.bi;
+  let out_bi = seg.out_bi;
   let offs = batch_offsets(bi);
   let row_base = wid.y * TILE_M;
   let col_base = wid.x * TILE_N;
@@ -187,9 +185,9 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
 
   // Segments hold whole slabs (split_k is a multiple of TK), so only the last one reaches K's ragged end,
   // which fetch_slab zero-fills.
-  fetch_slab(li, offs, row_base, col_base, k_begin);
+  fetch_slab(li, offs, row_base, col_base, seg.k_begin);
   var stage = 0u;
-  for (var k0 = k_begin; k0 < k_end; k0 += TK) {
+  for (var k0 = seg.k_begin; k0 < seg.k_end; k0 += TK) {
     let a_at = stage * A_SLAB;
     let b_at = stage * B_SLAB;
     /*@store_a*/
@@ -205,7 +203,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     }
     /*@end*/
     workgroupBarrier();
-    if (k0 + TK < k_end) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
+    if (k0 + TK < seg.k_end) { fetch_slab(li, offs, row_base, col_base, k0 + TK); }
 
     for (var kq = 0u; kq < TK / 4u; kq++) {
       /*@products*/

@@ -70,6 +70,24 @@ fn batch_offsets(bi: u32) -> vec3<u32> {
   return off;
 }
 
+// Grid z of a tiled or subgroup-matrix dispatch as (K segment, batch entry). With split K (k_splits > 1) a
+// workgroup sums k in [k_begin, k_end) only (whole slabs; the last segment ends at K) and stores its
+// partial tile, epilogue-free, as batch out_bi = segment * batches + bi of the f32 partials that
+// matmul_split_k.wgsl adds up. Unsplit: segment 0 over all of K, stored as batch bi itself.
+struct KSegment {
+  bi: u32,
+  out_bi: u32,
+  k_begin: u32,
+  k_end: u32,
+}
+
+fn k_segment(z: u32) -> KSegment {
+  let segment = z / p.dispatch_batches;
+  let bi = p.batch_base + z % p.dispatch_batches;
+  let k_begin = segment * p.split_k;
+  return KSegment(bi, segment * p.batches + bi, k_begin, min(p.k, k_begin + p.split_k));
+}
+
 // Writes one finished dot product. `res_base` is the residual's batch offset (from batch_offsets).
 fn store_out(bi: u32, row: u32, col: u32, acc: f32, res_base: u32) {
   let idx = (bi * p.m + row) * p.n + col;

@@ -240,14 +240,11 @@ fn store_fragment(frag: subgroup_matrix_result<f32, F, F>, sg: u32, lane: u32, b
 @compute @workgroup_size(INVOCATIONS)
 fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,
                           @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) lane: u32) {
-  // Split K as in matmul.wgsl: grid z is (K segment, batch entry), the segment's k_begin .. k_end in
-  // whole slabs, its epilogue-free partial tile stored as batch segment * batches + bi for
-  // matmul_split_k.wgsl to add up. Unsplit: segment 0 over all of K, stored as batch bi.
-  let segment = wid.z / p.dispatch_batches;
-  let bi = p.batch_base + wid.z % p.dispatch_batches;
-  let out_bi = segment * p.batches + bi;
-  let k_begin = segment * p.split_k;
-  let k_end = min(p.k, k_begin + p.split_k);
+  // This workgroup's batch entry, the batch its tile is stored as and its K range (k_segment: all of K
+  // unless K is split, as in matmul.wgsl).
+  let seg = k_segment(wid.z);
+  let bi = seg.bi;
+  let out_bi = seg.out_bi;
   let offs = batch_offsets(bi);
   let row_base = wid.y * TILE_M;
   let col_base = wid.x * TILE_N;
@@ -263,13 +260,13 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
   /*@end*/
 
   /*@stage_first*/
-  fetch_slabs(li, offs, row_base, col_base, k_begin);
+  fetch_slabs(li, offs, row_base, col_base, seg.k_begin);
   store_slabs(li, 0u);
   /*@end*/
   workgroupBarrier();
   var buf = 0u;
-  for (var k0 = k_begin; k0 < k_end; k0 += TK) {
-    let more = k0 + TK < k_end;
+  for (var k0 = seg.k_begin; k0 < seg.k_end; k0 += TK) {
+    let more = k0 + TK < seg.k_end;
     /*@fetch_next*/
     if (more) { fetch_slabs(li, offs, row_base, col_base, k0 + TK); }   // in flight during the products
     /*@end*/

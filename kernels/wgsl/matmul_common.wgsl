@@ -1,6 +1,10 @@
 // matmul_common.wgsl — parameters, operand bindings and the fused epilogue shared by every GEMM kernel
-// (matmul.wgsl, matmul_lanes.wgsl, matmul_subgroup_matrix.wgsl). The launcher appends this file to the
-// kernel it picked.
+// (matmul.wgsl, matmul_lanes.wgsl, matmul_subgroup_matrix.wgsl, and matmul_split_k.wgsl, the sum after a
+// split K). The launcher appends this file to the kernel it picked.
+//
+// Split K: `k_segment` reads a tiled or subgroup-matrix workgroup's grid z as (K segment, batch entry),
+// from the k_splits .. batches fields that kernels/matmul.ts writes for every dispatch (one segment of
+// all K unless the launcher split it).
 //
 // Operands are read through strides, never copied: A is [batch..., M, K] with element strides
 // (a_sm, a_sk), B is [batch..., K, N] with (b_sk, b_sn), so a transposed view or a PyTorch [out, in]

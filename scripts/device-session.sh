@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# epilogue split-k tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce bench tests).
+# epilogue split-k tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -113,6 +113,11 @@ want conv && step conv 150 env PROBE_KERNELS=tiled,lanes,gemm node .devbench/con
 # optimizer-update kernels changed on 2026-11-27 for CPU adapters; these probes time their GPU paths.
 want indexing && step indexing 60 node .devbench/indexing-probe.mjs
 want reduce && step reduce 60 node .devbench/reduce-probe.mjs
+# Where the B16 training step's time goes outside the GPU (H200, 2026-11-27: 99.9 ms of wall clock against
+# 33.1 ms of GPU timestamps at B = 1): recording, waiting, GPU span and busy time, submits, GC pauses and a
+# host CPU profile per step (bench/step-probe.ts), then the B = 32 step without the profiler.
+want host-profile && step host-profile-b1 90 env PROBE_STEPS=train,forward PROBE_CPU_PROFILE=1 PROBE_TOP=25 node .devbench/step-probe.mjs
+want host-profile && step host-profile-b32 90 env PROBE_STEPS=train PROBE_BATCH=32 PROBE_REPS=5 node .devbench/step-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
 want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
 # One run per suite, each with its own limit: on the H200 (2026-11-27) one run of all four in 100 s was still
@@ -120,4 +125,4 @@ want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/ben
 want tests && for suite in engine:60 kernels:300 autograd:120 nn:120; do
   step "tests-${suite%%:*}" "${suite##*:}" node ".devbench/tests-${suite%%:*}.mjs"
 done
-tail -n 400 "$log" | grep -E "^(==|   rc|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|  step|  pipelined|  GPU:|  per step|  GC |  host CPU|    +[0-9.]+ ms  |B16|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

@@ -24,8 +24,8 @@ import { AdamW } from '../../nn/optim.js';
 import type { BenchCase, OutputCheck, Runner } from '../harness.js';
 import { host } from './common.js';
 
-type Variant = 'B16' | 'L14';
-const PATCH: Record<Variant, number> = { B16: 16, L14: 14 };
+export type ModelVariant = 'B16' | 'L14';
+const PATCH: Record<ModelVariant, number> = { B16: 16, L14: 14 };
 const CLASSES = 10;
 
 const finite =
@@ -36,7 +36,7 @@ const finite =
     return null;
   };
 
-function buildModel(variant: Variant, dtype: EncoderDType): MetaTransformer<Grid> {
+function buildModel(variant: ModelVariant, dtype: EncoderDType): MetaTransformer<Grid> {
   const generator = new Generator(91);
   const config = MetaTransformerEncoder[variant];
   return new MetaTransformer<Grid>({
@@ -46,7 +46,12 @@ function buildModel(variant: Variant, dtype: EncoderDType): MetaTransformer<Grid
   });
 }
 
-function modelRunner(variant: Variant, batch: number, train: boolean, dtype: EncoderDType): Runner {
+/**
+ * One step of the model per `run` iteration, as users run it: with `train`, the frozen-encoder training
+ * step (forward, cross-entropy, backward, AdamW), else the encoder forward without a graph. Also used by
+ * bench/step-probe.ts, which splits a step's time between the host and the GPU.
+ */
+export function modelRunner(variant: ModelVariant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): Runner {
   const model = buildModel(variant, dtype);
   const pixels = host([batch, 3, 224, 224], 92).data;
   const images: Grid[] = Array.from({ length: batch }, (_, i) => ({ shape: [3, 224, 224], data: pixels.subarray(i * 3 * 224 * 224, (i + 1) * 3 * 224 * 224) }));
@@ -94,7 +99,7 @@ function modelRunner(variant: Variant, batch: number, train: boolean, dtype: Enc
   };
 }
 
-function modelCase(variant: Variant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): BenchCase {
+function modelCase(variant: ModelVariant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): BenchCase {
   const tokens = 1 + (224 / PATCH[variant]) ** 2;
   const { dim, depth } = MetaTransformerEncoder[variant];
   // Per token per block: qkv + projection + MLP = 12 D^2 multiply-adds, attention 2 T D. A training step adds

@@ -30,6 +30,7 @@
  * cost lavapipe ~60 us more of GPU time (a 1-element add: 20 -> 82 us), so slots stay in the key.
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';
+import { expectOptions, optionKeys } from './arguments.js';
 import { BufferPool, bucketSize } from './buffer-pool.js';
 import { ArgumentError, DeviceError, DeviceLostError, OmniError } from './errors.js';
 import { garbageCollector, getGPU, isNode, noAdapterHint } from './platform.js';
@@ -514,7 +515,12 @@ let generation = 0;
  * Requests the adapter's maximum buffer and workgroup-storage limits and the optional features
  * shader-f16, subgroups and timestamp-query where present. Calling it again replaces the device.
  */
+const INIT_OPTIONS = optionKeys<InitOptions>({
+  powerPreference: true, dawnFlags: true, dawnSpinMs: true, requiredFeatures: true, disableFeatures: true, device: true, flushEvery: true, adapterClass: true,
+});
+
 export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
+  expectOptions('init', options, INIT_OPTIONS);
   const spinMs = options.dawnSpinMs;
   if (spinMs !== undefined && !(spinMs >= 0)) throw new ArgumentError(`init: dawnSpinMs must be a number >= 0 or Infinity, got ${spinMs}`);
   if (options.adapterClass !== undefined && options.adapterClass !== 'cpu' && options.adapterClass !== 'gpu')

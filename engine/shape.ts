@@ -1,4 +1,5 @@
 /** Shape arithmetic shared by every op: sizes, strides, broadcasting, axis normalisation. */
+import { describe } from './arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from './errors.js';
 
 export type Shape = readonly number[];
@@ -23,7 +24,7 @@ export function contiguousStrides(shape: Shape): number[] {
 }
 
 export function checkShape(op: string, shape: Shape): number[] {
-  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of integers, got ${String(shape)}`);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of integers, got ${describe(shape)}`);
   for (const d of shape)
     if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}: dims must be integers >= 0`);
   if (shape.length > MAX_RANK) throw new ShapeError(`${op}: rank ${shape.length} exceeds the maximum ${MAX_RANK} (shape ${fmtShape(shape)})`);
@@ -62,6 +63,8 @@ export function normAxis(op: string, axis: number, rank: number): number {
 /** Normalises a set of axes (undefined = all), sorted and unique. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
+  if (typeof axes !== 'number' && !Array.isArray(axes))
+    throw new ArgumentError(`${op}: axes must be an axis, an array of axes or undefined (all), got ${describe(axes)}`);
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(op, a, rank));
   const set = [...new Set(list)].sort((x, y) => x - y);
   if (set.length !== list.length) throw new ArgumentError(`${op}: repeated axis in [${axes}]`);

@@ -6,6 +6,7 @@
  * drops a view's reference, and the buffer returns to the pool when its last view is gone. `tidy(fn)`
  * disposes every tensor created inside `fn` except those it returns or `keep`s.
  */
+import { describe } from './arguments.js';
 import { byteSize, checkDType, type DType, type AnyTypedArray } from './dtype.js';
 import { ArgumentError, DisposedError, ShapeError, fmtShape } from './errors.js';
 import { f16ArrayToF32 } from './f16.js';
@@ -107,6 +108,8 @@ export class Tensor {
 
   /** A new view of the same storage (no copy). Shape/stride validity is the caller's responsibility. */
   view(shape: Shape, strides: Shape, offset = this.offset): Tensor {
+    if (!Array.isArray(shape) || !Array.isArray(strides))
+      throw new ArgumentError('view: Tensor.view(shape, strides, offset?) is the raw storage view and takes both arrays; x.reshape(shape) (or ops.view) is the PyTorch-style view');
     return new Tensor(this.storage('view'), shape, strides, offset, this.dtype);
   }
 
@@ -262,4 +265,23 @@ export function tidy<T extends Kept>(fn: () => T): T {
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
   return t;
+}
+
+// Checks for tensor arguments from JavaScript callers (engine/arguments.ts has the others): an
+// ArgumentError naming the op and the argument instead of a TypeError from inside the op.
+
+export function expectTensor(op: string, name: string, value: unknown): asserts value is Tensor {
+  if (!(value instanceof Tensor)) throw new ArgumentError(`${op}: ${name} must be a Tensor, got ${describe(value)}`);
+}
+
+/** A tensor or a plain number (the operands of elementwise ops). */
+export function expectTensorOrNumber(op: string, name: string, value: unknown): asserts value is Tensor | number {
+  if (!(value instanceof Tensor) && typeof value !== 'number')
+    throw new ArgumentError(`${op}: ${name} must be a Tensor or a number, got ${describe(value)}`);
+}
+
+/** An array of tensors (concat, stack). */
+export function expectTensorList(op: string, name: string, value: unknown): asserts value is readonly Tensor[] {
+  if (!Array.isArray(value)) throw new ArgumentError(`${op}: ${name} must be an array of Tensors, got ${describe(value)}`);
+  value.forEach((t: unknown, i) => expectTensor(op, `${name}[${i}]`, t));
 }

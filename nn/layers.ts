@@ -4,8 +4,9 @@
  * `state_dict()` and PyTorch checkpoints load without renaming. Default initialisations follow PyTorch's.
  */
 import * as ag from '../autograd/index.js';
+import { expectOptions } from '../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
-import type { ConvOptions } from '../engine/ops/conv.js';
+import { CONV_OPTIONS, type ConvOptions } from '../engine/ops/conv.js';
 import * as raw from '../engine/ops/index.js';
 import { globalGenerator, type Generator } from '../engine/random.js';
 import { Tensor } from '../engine/tensor.js';
@@ -26,8 +27,10 @@ function param(t: Tensor): Tensor {
 export class Linear extends Module implements UnaryModule {
   weight: Tensor;
   bias: Tensor | null;
-  constructor(readonly inFeatures: number, readonly outFeatures: number, { bias = true, generator }: { bias?: boolean; generator?: Generator } = {}) {
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: { bias?: boolean; generator?: Generator } = {}) {
     super();
+    expectOptions('Linear', options, ['bias', 'generator']);
+    const { bias = true, generator } = options;
     const bound = 1 / Math.sqrt(inFeatures);
     this.weight = param(uniform([outFeatures, inFeatures], -bound, bound, { generator }));
     this.bias = bias ? param(uniform([outFeatures], -bound, bound, { generator })) : null;
@@ -44,8 +47,10 @@ export class LayerNorm extends Module implements UnaryModule {
   weight: Tensor | null;
   bias: Tensor | null;
   readonly normalizedShape: number[];
-  constructor(normalizedShape: number | readonly number[], readonly eps = 1e-5, { elementwiseAffine = true }: { elementwiseAffine?: boolean } = {}) {
+  constructor(normalizedShape: number | readonly number[], readonly eps = 1e-5, options: { elementwiseAffine?: boolean } = {}) {
     super();
+    expectOptions('LayerNorm', options, ['elementwiseAffine']);
+    const { elementwiseAffine = true } = options;
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.weight = elementwiseAffine ? param(raw.ones(this.normalizedShape)) : null;
     this.bias = elementwiseAffine ? param(raw.zeros(this.normalizedShape)) : null;
@@ -69,8 +74,10 @@ export class BatchNorm1d extends Module implements UnaryModule {
   running_mean: Tensor;
   running_var: Tensor;
   num_batches_tracked: Tensor;
-  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1, { affine = true }: { affine?: boolean } = {}) {
+  constructor(readonly numFeatures: number, readonly eps = 1e-5, readonly momentum = 0.1, options: { affine?: boolean } = {}) {
     super();
+    expectOptions('BatchNorm1d', options, ['affine']);
+    const { affine = true } = options;
     if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new ArgumentError(`BatchNorm1d: numFeatures must be a positive integer, got ${numFeatures}`);
     if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentError(`BatchNorm1d: momentum must be in [0, 1], got ${momentum}`);
     this.weight = affine ? param(raw.ones([numFeatures])) : null;
@@ -129,8 +136,10 @@ export class BatchNorm1d extends Module implements UnaryModule {
 /** Lookup table [numEmbeddings, dim], N(0, 1) initially; forward takes i32 ids of any shape. */
 export class Embedding extends Module {
   weight: Tensor;
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, { generator }: { generator?: Generator } = {}) {
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: { generator?: Generator } = {}) {
     super();
+    expectOptions('Embedding', options, ['generator']);
+    const { generator } = options;
     this.weight = param(raw.randn([numEmbeddings, embeddingDim], { generator }));
   }
   forward(ids: Tensor): Tensor {
@@ -151,9 +160,11 @@ abstract class ConvNd extends Module implements UnaryModule {
     readonly inChannels: number,
     readonly outChannels: number,
     kernelSize: number | readonly number[],
-    { bias = true, generator, ...options }: ConvOptions & { bias?: boolean; generator?: Generator } = {},
+    layerOptions: ConvOptions & { bias?: boolean; generator?: Generator } = {},
   ) {
     super();
+    expectOptions(`Conv${rank}d`, layerOptions, [...CONV_OPTIONS, 'bias', 'generator']);
+    const { bias = true, generator, ...options } = layerOptions;
     const kernel = typeof kernelSize === 'number' ? new Array<number>(rank).fill(kernelSize) : [...kernelSize];
     if (kernel.length !== rank) throw new ArgumentError(`Conv${rank}d: kernelSize needs ${rank} values, got [${kernel}]`);
     const groups = options.groups ?? 1;

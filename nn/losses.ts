@@ -4,10 +4,11 @@
  */
 import * as ag from '../autograd/index.js';
 import { record, save } from '../autograd/tape.js';
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import { sameShape } from '../engine/shape.js';
-import type { Tensor } from '../engine/tensor.js';
+import { expectTensor, type Tensor } from '../engine/tensor.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -33,13 +34,19 @@ export interface CrossEntropyOptions {
   labelSmoothing?: number;
 }
 
+const CROSS_ENTROPY_OPTIONS = optionKeys<CrossEntropyOptions>({ reduction: true, ignoreIndex: true, labelSmoothing: true });
+
 /**
  * Cross-entropy of `logits` [N, C] (or [N, C, d1, ...]) against class indices `target` [N] (or
  * [N, d1, ...], i32), through the fused log-softmax kernel. 'none' returns the per-target losses with
  * target's shape (0 at ignored targets).
  */
-export function crossEntropy(logits: Tensor, target: Tensor, { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 }: CrossEntropyOptions = {}): Tensor {
+export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const op = 'crossEntropy';
+  expectOptions(op, options, CROSS_ENTROPY_OPTIONS);
+  const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 } = options;
+  expectTensor(op, 'logits', logits);
+  expectTensor(op, 'target', target);
   if (logits.rank < 2) throw new ShapeError(`${op}: logits must be [N, C, ...], got ${fmtShape(logits.shape)}`);
   if (target.dtype !== 'i32') throw new DTypeError(`${op}: target must hold i32 class indices, got ${target.dtype}`);
   const expected = [logits.shape[0]!, ...logits.shape.slice(2)];
@@ -75,6 +82,8 @@ export function crossEntropy(logits: Tensor, target: Tensor, { reduction = 'mean
 }
 
 function checkPair(op: string, a: Tensor, b: Tensor): void {
+  expectTensor(op, 'input', a);
+  expectTensor(op, 'target', b);
   if (!sameShape(a.shape, b.shape)) throw new ShapeError(`${op}: input ${fmtShape(a.shape)} and target ${fmtShape(b.shape)} differ in shape`);
   if (a.dtype !== b.dtype) throw new DTypeError(`${op}: input ${a.dtype} and target ${b.dtype} differ in dtype`);
 }
@@ -85,8 +94,10 @@ function checkPair(op: string, a: Tensor, b: Tensor): void {
  * softplus(-x) = max(-x, 0) + log(1 + exp(-|x|)). One fused rule gives the gradients
  * d/dx = (1 + (p - 1) y) sigmoid(x) - p y  and  d/dy = (p - 1) softplus(-x) - x.
  */
-export function bceWithLogits(logits: Tensor, target: Tensor, { reduction = 'mean', posWeight = 1 }: { reduction?: Reduction; posWeight?: number } = {}): Tensor {
+export function bceWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction; posWeight?: number } = {}): Tensor {
   const op = 'bceWithLogits';
+  expectOptions(op, options, ['reduction', 'posWeight']);
+  const { reduction = 'mean', posWeight = 1 } = options;
   checkPair(op, logits, target);
   if (!Number.isFinite(posWeight)) throw new ArgumentError(`${op}: posWeight must be finite, got ${posWeight}`);
   const p = posWeight;
@@ -130,21 +141,27 @@ export function bceWithLogits(logits: Tensor, target: Tensor, { reduction = 'mea
 }
 
 /** Mean squared error. */
-export function mse(input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}): Tensor {
+export function mse(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  expectOptions('mse', options, ['reduction']);
+  const { reduction = 'mean' } = options;
   checkPair('mse', input, target);
   const d = ag.sub(input, target);
   return freeing([d], reduce('mse', ag.square(d), reduction));
 }
 
 /** Mean absolute error. */
-export function l1(input: Tensor, target: Tensor, { reduction = 'mean' }: { reduction?: Reduction } = {}): Tensor {
+export function l1(input: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  expectOptions('l1', options, ['reduction']);
+  const { reduction = 'mean' } = options;
   checkPair('l1', input, target);
   const d = ag.sub(input, target);
   return freeing([d], reduce('l1', ag.abs(d), reduction));
 }
 
 /** Huber-style loss: 0.5 d^2 / beta where |d| < beta, |d| - beta / 2 elsewhere (torch smooth_l1_loss). */
-export function smoothL1(input: Tensor, target: Tensor, { reduction = 'mean', beta = 1 }: { reduction?: Reduction; beta?: number } = {}): Tensor {
+export function smoothL1(input: Tensor, target: Tensor, options: { reduction?: Reduction; beta?: number } = {}): Tensor {
+  expectOptions('smoothL1', options, ['reduction', 'beta']);
+  const { reduction = 'mean', beta = 1 } = options;
   checkPair('smoothL1', input, target);
   if (!(beta > 0)) throw new ArgumentError(`smoothL1: beta must be > 0, got ${beta}`);
   const d = ag.sub(input, target);

@@ -7,6 +7,7 @@
  * `state.{i}.exp_avg`, `state.{i}.exp_avg_sq`, `state.{i}.momentum_buffer` are the live GPU tensors and
  * `state.{i}.step` a host int32 scalar, so the whole state can go into a safetensors checkpoint.
  */
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import { sameShape } from '../engine/shape.js';
@@ -33,12 +34,19 @@ export abstract class Optimizer<O extends { lr: number }> {
   readonly groups: ParamGroup<O>[];
   private readonly state = new Map<Tensor, ParamState>();
 
-  constructor(params: readonly Tensor[] | readonly ParamGroupSpec<O>[], defaults: O) {
+  /**
+   * `defaults` are the optimizer's defaults with the caller's options over them; `known` names every
+   * option, so that a misspelt one (learningRate, weight_decay) is an error instead of a silent default.
+   */
+  constructor(params: readonly Tensor[] | readonly ParamGroupSpec<O>[], defaults: O, known: readonly string[]) {
+    const op = new.target.name;
+    expectOptions(op, defaults, known);
     const specs: ParamGroupSpec<O>[] =
       params.length && !(params[0] instanceof Tensor) ? [...(params as ParamGroupSpec<O>[])] : [{ params: [...(params as Tensor[])] } as ParamGroupSpec<O>];
     const seen = new Set<Tensor>();
     this.groups = specs.map((spec, gi) => {
       const { params: ps, ...overrides } = spec;
+      expectOptions(op, overrides, known, `parameter group ${gi}`);
       for (const p of ps) {
         if (!(p instanceof Tensor)) throw new ArgumentError(`optimizer: group ${gi} holds a non-tensor parameter`);
         if (seen.has(p)) throw new ArgumentError(`optimizer: a parameter ${fmtShape(p.shape)} appears in more than one group`);
@@ -152,10 +160,12 @@ export interface SGDOptions {
   nesterov: boolean;
 }
 
+const SGD_OPTIONS = optionKeys<SGDOptions>({ lr: true, momentum: true, dampening: true, weightDecay: true, nesterov: true });
+
 /** Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<SGDOptions>[], options: Partial<SGDOptions> & { lr: number }) {
-    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options });
+    super(params, { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options }, SGD_OPTIONS);
   }
   protected validate(o: SGDOptions): void {
     checkCommon('SGD', o);
@@ -179,6 +189,8 @@ export interface AdamOptions {
   weightDecay: number;
 }
 
+const ADAM_OPTIONS = optionKeys<AdamOptions>({ lr: true, betas: true, eps: true, weightDecay: true });
+
 abstract class AdamBase extends Optimizer<AdamOptions> {
   protected abstract readonly decoupled: boolean;
   protected validate(o: AdamOptions): void {
@@ -201,7 +213,7 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
 export class Adam extends AdamBase {
   protected readonly decoupled = false;
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<AdamOptions>[], options: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...options });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...options }, ADAM_OPTIONS);
   }
 }
 
@@ -209,7 +221,7 @@ export class Adam extends AdamBase {
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<AdamOptions>[], options: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...options });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...options }, ADAM_OPTIONS);
   }
 }
 

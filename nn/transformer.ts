@@ -3,6 +3,7 @@
  * Block), so ViT checkpoints load as they are: `fc1`/`fc2`; `qkv`/`proj`; `norm1`/`attn`/`norm2`/`mlp`.
  */
 import * as ag from '../autograd/index.js';
+import { expectOptions } from '../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
 import type { Generator } from '../engine/random.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -13,8 +14,10 @@ import { Module } from './module.js';
 export class MLP extends Module implements UnaryModule {
   fc1: Linear;
   fc2: Linear;
-  constructor(inFeatures: number, hiddenFeatures: number, outFeatures = inFeatures, { generator }: { generator?: Generator } = {}) {
+  constructor(inFeatures: number, hiddenFeatures: number, outFeatures = inFeatures, options: { generator?: Generator } = {}) {
     super();
+    expectOptions('MLP', options, ['generator']);
+    const { generator } = options;
     this.fc1 = new Linear(inFeatures, hiddenFeatures, { generator });
     this.fc2 = new Linear(hiddenFeatures, outFeatures, { generator });
   }
@@ -37,8 +40,10 @@ export class Attention extends Module implements UnaryModule {
   proj: Linear;
   readonly headDim: number;
   readonly scale: number;
-  constructor(readonly dim: number, readonly numHeads = 8, { qkvBias = true, generator }: { qkvBias?: boolean; generator?: Generator } = {}) {
+  constructor(readonly dim: number, readonly numHeads = 8, options: { qkvBias?: boolean; generator?: Generator } = {}) {
     super();
+    expectOptions('Attention', options, ['qkvBias', 'generator']);
+    const { qkvBias = true, generator } = options;
     if (!Number.isInteger(numHeads) || numHeads < 1 || dim % numHeads !== 0)
       throw new ArgumentError(`Attention: dim ${dim} must be divisible by numHeads ${numHeads}`);
     this.headDim = dim / numHeads;
@@ -71,9 +76,11 @@ export class Block extends Module implements UnaryModule {
   constructor(
     dim: number,
     numHeads: number,
-    { mlpRatio = 4, qkvBias = true, eps = 1e-5, generator }: { mlpRatio?: number; qkvBias?: boolean; eps?: number; generator?: Generator } = {},
+    options: { mlpRatio?: number; qkvBias?: boolean; eps?: number; generator?: Generator } = {},
   ) {
     super();
+    expectOptions('Block', options, ['mlpRatio', 'qkvBias', 'eps', 'generator']);
+    const { mlpRatio = 4, qkvBias = true, eps = 1e-5, generator } = options;
     this.norm1 = new LayerNorm(dim, eps);
     this.attn = new Attention(dim, numHeads, { qkvBias, generator });
     this.norm2 = new LayerNorm(dim, eps);

@@ -2,8 +2,9 @@
  * Attention backward rules: the engine's fused backward kernels, fed with the forward's output and
  * log-sum-exp (saved), so the Tq x Tk probability matrix is never stored. Masks get no gradient.
  */
+import { expectOptions } from '../../engine/arguments.js';
 import * as raw from '../../engine/ops/index.js';
-import type { AttentionOptions } from '../../engine/ops/attention.js';
+import { ATTENTION_OPTIONS, type AttentionOptions } from '../../engine/ops/attention.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { anyNeedsGrad, record, save } from '../tape.js';
 
@@ -15,6 +16,7 @@ function savedMasks(options: AttentionOptions): { opts: AttentionOptions; masks:
 }
 
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  expectOptions('scaledDotProductAttention', options, ATTENTION_OPTIONS); // before the spreads below
   if (!anyNeedsGrad(q, k, v)) return raw.scaledDotProductAttention(q, k, v, { ...options, returnLse: false });
   const { out, lse } = raw.scaledDotProductAttention(q, k, v, { ...options, returnLse: true });
   const [sq, sk, sv, so] = [save(q), save(k), save(v), save(out)];
@@ -35,6 +37,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
  * whose backward writes dQ, dK and dV straight into the packed gradient.
  */
 export function multiHeadSelfAttention(qkv: Tensor, heads: number, options: AttentionOptions = {}): Tensor {
+  expectOptions('multiHeadSelfAttention', options, ATTENTION_OPTIONS); // before the spreads below
   if (!anyNeedsGrad(qkv)) return raw.multiHeadSelfAttention(qkv, heads, { ...options, returnLse: false });
   const { out, lse } = raw.multiHeadSelfAttention(qkv, heads, { ...options, returnLse: true });
   const [sqkv, so] = [save(qkv), save(out)];

@@ -6,8 +6,9 @@
  *                            db = sum of dPre over rows,  dr = dy (summed to r's shape)
  * The pre-activation comes from the forward's fused epilogue (`savePreActivation`), not a second GEMM.
  */
+import { expectOptions } from '../../engine/arguments.js';
 import * as raw from '../../engine/ops/index.js';
-import type { LinearOptions, LinearWithPre, MatmulOptions } from '../../engine/ops/matmul.js';
+import { LINEAR_OPTIONS, type LinearOptions, type LinearWithPre, type MatmulOptions } from '../../engine/ops/matmul.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { sumTo } from '../reduce-to.js';
 import { alias, anyNeedsGrad, record, save } from '../tape.js';
@@ -61,6 +62,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options?: LinearOptions & { savePreActivation?: false }): Tensor;
 export function linear(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: LinearOptions & { savePreActivation: true }): LinearWithPre;
 export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null, options: LinearOptions = {}): Tensor | LinearWithPre {
+  expectOptions('linear', options, LINEAR_OPTIONS); // before the spreads below
   const residual = options.residual ?? null;
   const wantPre = options.savePreActivation === true;
   if (!anyNeedsGrad(x, w, bias, residual))

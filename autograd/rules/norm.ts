@@ -4,8 +4,9 @@
  * `y = layerNorm(sum)`. The tape records them as two nodes, an add (gradient copied to x and residual)
  * feeding the normalization, so gradients arriving through either output reach x and the residual.
  */
+import { expectOptions } from '../../engine/arguments.js';
 import * as raw from '../../engine/ops/index.js';
-import type { LayerNormOptions, LayerNormResult } from '../../engine/ops/norm.js';
+import { LAYER_NORM_OPTIONS, type LayerNormOptions, type LayerNormResult } from '../../engine/ops/norm.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { alias, anyNeedsGrad, record, save } from '../tape.js';
 
@@ -17,6 +18,7 @@ export function layerNorm(
   eps = 1e-5,
   options: LayerNormOptions = {},
 ): LayerNormResult {
+  expectOptions('layerNorm', options, LAYER_NORM_OPTIONS); // before the spread below
   const residual = options.residual ?? null;
   if (!anyNeedsGrad(x, weight, bias, residual)) return raw.layerNorm(x, normalizedShape, weight, bias, eps, options);
   const res = raw.layerNorm(x, normalizedShape, weight, bias, eps, { ...options, returnStats: true });

@@ -53,11 +53,12 @@ import {
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
 import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Launch, type Split } from '../../kernels/launch.js';
+import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';
 import { broadcastStrides, contiguousStrides, sameShape, type Shape } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 
 export interface AttentionOptions {
   /** Additive float mask (f32 or f16) broadcastable to [B, H, Tq, Tk]; -inf removes a key. No gradient. */
@@ -130,6 +131,7 @@ function operand(t: Tensor, strides: readonly number[] = t.strides): Operand {
 }
 
 function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer {
+  expectTensor(op, name, t);
   const st = t.storage(op);
   if (st.rt !== rt) throw new ArgumentError(`${op}: ${name} ${fmtShape(t.shape)} lives on a different device than q`);
   return st.buffer;
@@ -221,7 +223,16 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
 }
 
 /** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
+/** Every option of the forward (the backward takes the forward's options as they were). */
+export const ATTENTION_OPTIONS = optionKeys<AttentionForwardOptions>({
+  mask: true, keyPaddingMask: true, causal: true, scale: true, kernel: true, tile: true, keySplits: true, returnLse: true,
+});
+
 function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & AttentionKernelOption): Plan {
+  for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) expectTensor(op, name, t);
+  expectOptions(op, options, ATTENTION_OPTIONS);
+  if (options.causal !== undefined && typeof options.causal !== 'boolean')
+    throw new ArgumentError(`${op}: options.causal must be a boolean, got ${describe(options.causal)}`);
   const rt = q.storage(op).rt;
   const named = { q, k, v };
   for (const [name, t] of Object.entries(named)) {
@@ -469,6 +480,7 @@ export function multiHeadSelfAttentionBackward(
  * (slotsOf: its q, k and v parts).
  */
 function packedViews(op: string, qkv: Tensor, heads: number) {
+  expectTensor(op, 'qkv', qkv);
   qkv.storage(op);
   if (!Number.isInteger(heads) || heads < 1) throw new ArgumentError(`${op}: heads must be a positive integer, got ${String(heads)}`);
   if (qkv.rank !== 3 || qkv.shape[2]! % (3 * heads) !== 0)

@@ -25,9 +25,10 @@ import {
   spatiallyCompact, type ConvGeometry, type ConvKernelChoice, type FloatType, type Strided5, type Vec3,
 } from '../../kernels/conv.js';
 import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
+import { expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime } from '../runtime.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 import { contiguous } from './elementwise.js';
 import { linear, matmul } from './matmul.js';
 import { narrow, permute, reshape, transpose } from './views.js';
@@ -103,7 +104,13 @@ function to3(values: readonly number[], fill: number): Vec3 {
   return [v[0]!, v[1]!, v[2]!];
 }
 
+export const CONV_OPTIONS = optionKeys<ConvOptions>({ stride: true, padding: true, dilation: true, groups: true, paddingMode: true, kernel: true });
+
 function plan(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | null, opts: ConvOptions): Plan {
+  expectTensor(op, 'x', x);
+  expectTensor(op, 'weight', w);
+  if (bias !== null) expectTensor(op, 'bias', bias);
+  expectOptions(op, opts, CONV_OPTIONS);
   x.storage(op);
   w.storage(op);
   const shapes = `input ${fmtShape(x.shape)}, weight ${fmtShape(w.shape)}`;
@@ -380,6 +387,7 @@ function forward(op: string, rank: number, x: Tensor, w: Tensor, bias: Tensor | 
 
 function backward(op: string, rank: number, dy: Tensor, x: Tensor, w: Tensor, opts: ConvOptions, need: ConvGradRequest): ConvGrads {
   const p = plan(op, rank, x, w, null, opts);
+  expectTensor(op, 'dy', dy);
   dy.storage(op);
   if (dy.dtype !== p.dtype) throw new DTypeError(`${op}: input is ${p.dtype} but the output gradient is ${dy.dtype}`);
   if (dy.rank !== p.outShape.length || dy.shape.some((d, i) => d !== p.outShape[i]))

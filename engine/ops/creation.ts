@@ -1,4 +1,5 @@
 /** Tensor creation: from host data, constants, ranges, identity, and seeded random streams. */
+import { describe, expectNumber, expectOptionalNumber, expectOptions, optionKeys } from '../arguments.js';
 import { checkDType, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { f32ArrayToF16 } from '../f16.js';
@@ -10,6 +11,8 @@ import { checkBindable, empty, Tensor } from '../tensor.js';
 export interface CreateOptions {
   dtype?: DType;
 }
+
+const CREATE_OPTIONS = optionKeys<CreateOptions>({ dtype: true });
 
 export type HostData = number | readonly HostData[] | ArrayLike<number>;
 
@@ -76,6 +79,10 @@ export function checkIntegers(values: ArrayLike<number>, dtype: 'i32' | 'u32', o
 
 /** Uploads a flat array into a new contiguous tensor. */
 export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, op = 'tensor'): Tensor {
+  if (!isArrayLike(values)) throw new ArgumentError(`${op}: values must be an array or a typed array, got ${describe(values)}`);
+  if (!ArrayBuffer.isView(values))
+    for (let i = 0; i < values.length; i++)
+      if (typeof values[i] !== 'number') throw new ArgumentError(`${op}: element ${i} is ${describe(values[i])}, expected a number`);
   checkBindable(op, shape, dtype);
   const bytes = encode(values, dtype, op);
   const t = empty(shape, dtype, op);
@@ -96,6 +103,7 @@ export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, 
  * The element count must match the shape exactly.
  */
 export function tensor(data: HostData, shape?: Shape, options: CreateOptions = {}): Tensor {
+  expectOptions('tensor', options, CREATE_OPTIONS);
   const dtype = checkDType('tensor', options.dtype ?? defaultDType(data));
   if (shape !== undefined) {
     const s = checkShape('tensor', shape);
@@ -116,6 +124,8 @@ export function scalarLike(v: number, dtype: DType, op = 'scalar'): Tensor {
 
 export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', shape);
+  expectNumber('full', 'value', value);
+  expectOptions('full', options, CREATE_OPTIONS);
   const dtype = checkDType('full', options.dtype ?? 'f32');
   checkBindable('full', s, dtype);
   const n = sizeOf(s);
@@ -130,7 +140,11 @@ export const ones = (shape: Shape, options: CreateOptions = {}): Tensor => full(
 
 /** Values start, start+step, ... below end (like numpy.arange). */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
-  if (end === undefined) [start, end] = [0, start];
+  expectNumber('arange', 'start', start);
+  expectOptionalNumber('arange', 'end', end);
+  expectNumber('arange', 'step', step);
+  expectOptions('arange', options, CREATE_OPTIONS);
+  if (end === undefined || end === null) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new ArgumentError(`arange: step must be finite and non-zero, got ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const isInt = Number.isInteger(start) && Number.isInteger(step);
@@ -142,6 +156,9 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 
 /** `count` evenly spaced values from start to end inclusive. */
 export function linspace(start: number, end: number, count: number, options: CreateOptions = {}): Tensor {
+  expectNumber('linspace', 'start', start);
+  expectNumber('linspace', 'end', end);
+  expectOptions('linspace', options, CREATE_OPTIONS);
   if (!Number.isInteger(count) || count < 0) throw new ArgumentError(`linspace: count must be an integer >= 0, got ${count}`);
   const dtype = checkDType('linspace', options.dtype ?? 'f32');
   checkBindable('linspace', [count], dtype);
@@ -151,6 +168,7 @@ export function linspace(start: number, end: number, count: number, options: Cre
 
 /** n x m identity (m defaults to n). */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
+  expectOptions('eye', options, CREATE_OPTIONS);
   const s = checkShape('eye', [n, m]);
   const dtype = checkDType('eye', options.dtype ?? 'f32');
   checkBindable('eye', s, dtype);
@@ -163,9 +181,18 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
+type UniformOptions = RandomOptions & { low?: number; high?: number };
+type NormalOptions = RandomOptions & { mean?: number; std?: number };
+const RANDOM_OPTIONS = optionKeys<RandomOptions>({ dtype: true, generator: true });
+const UNIFORM_OPTIONS = optionKeys<UniformOptions>({ dtype: true, generator: true, low: true, high: true });
+const NORMAL_OPTIONS = optionKeys<NormalOptions>({ dtype: true, generator: true, mean: true, std: true });
+
 /** Uniform [low, high) samples from the seeded generator (see manualSeed). */
-export function rand(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+export function rand(shape: Shape, options: UniformOptions = {}): Tensor {
   const s = checkShape('rand', shape);
+  expectOptions('rand', options, UNIFORM_OPTIONS);
+  expectOptionalNumber('rand', 'options.low', options.low);
+  expectOptionalNumber('rand', 'options.high', options.high);
   const dtype = checkDType('rand', options.dtype ?? 'f32');
   checkBindable('rand', s, dtype);
   const g = options.generator ?? globalGenerator;
@@ -177,8 +204,11 @@ export function rand(shape: Shape, options: RandomOptions & { low?: number; high
 }
 
 /** Normal samples with the given mean and standard deviation from the seeded generator. */
-export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+export function randn(shape: Shape, options: NormalOptions = {}): Tensor {
   const s = checkShape('randn', shape);
+  expectOptions('randn', options, NORMAL_OPTIONS);
+  expectOptionalNumber('randn', 'options.mean', options.mean);
+  expectOptionalNumber('randn', 'options.std', options.std);
   const dtype = checkDType('randn', options.dtype ?? 'f32');
   checkBindable('randn', s, dtype);
   const g = options.generator ?? globalGenerator;
@@ -192,6 +222,7 @@ export function randn(shape: Shape, options: RandomOptions & { mean?: number; st
 /** Uniform integers in [low, high). */
 export function randint(low: number, high: number, shape: Shape, options: RandomOptions = {}): Tensor {
   const s = checkShape('randint', shape);
+  expectOptions('randint', options, RANDOM_OPTIONS);
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw new ArgumentError(`randint: need integers low < high, got ${low}, ${high}`);
   const dtype = checkDType('randint', options.dtype ?? 'i32');
   checkBindable('randint', s, dtype);

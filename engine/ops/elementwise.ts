@@ -5,9 +5,10 @@
  */
 import { mapBindings, mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
 import { byteSize, checkDType, isFloat, type DType } from '../dtype.js';
+import { expectOptionalNumber } from '../arguments.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
-import { empty, Tensor } from '../tensor.js';
+import { empty, expectTensor, expectTensorOrNumber, Tensor } from '../tensor.js';
 import { checkIntegers, scalarLike } from './creation.js';
 
 type UnaryOp =
@@ -95,6 +96,7 @@ function requireFloat(op: string, t: Tensor): void {
 }
 
 export function unary(op: UnaryOp, x: Tensor): Tensor {
+  expectTensor(op, 'x', x);
   x.storage(op);
   const def = UNARY[op];
   if (!isFloat(x.dtype)) {
@@ -136,6 +138,8 @@ function binaryWithScalar(op: BinaryOp, t: Tensor, value: number, scalarFirst: b
 }
 
 export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
+  expectTensorOrNumber(op, 'a', a);
+  expectTensorOrNumber(op, 'b', b);
   if (typeof a === 'number' && typeof b === 'number') throw new DTypeError(`${op}: at least one operand must be a tensor`);
   if (typeof a === 'number') return binaryWithScalar(op, b as Tensor, a, true);
   if (typeof b === 'number') return binaryWithScalar(op, a, b, false);
@@ -163,6 +167,9 @@ export function binary(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
 
 /** `cond ? a : b` elementwise with broadcasting; `cond` may have any dtype (non-zero is true). */
 export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  expectTensor('where', 'cond', cond);
+  expectTensorOrNumber('where', 'a', a);
+  expectTensorOrNumber('where', 'b', b);
   const like = typeof a !== 'number' ? a : typeof b !== 'number' ? b : null;
   const ta = like ? asTensor(a, like, 'where') : scalarLike(a as number, 'f32', 'where');
   const tb = asTensor(b, ta, 'where');
@@ -184,7 +191,10 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
  */
 export function mulAdd(a: Tensor, b: Tensor, c: Tensor): Tensor {
   const op = 'mulAdd';
-  for (const t of [a, b, c]) t.storage(op);
+  for (const [name, t] of [['a', a], ['b', b], ['c', c]] as const) {
+    expectTensor(op, name, t);
+    t.storage(op);
+  }
   if (b.dtype !== a.dtype || c.dtype !== a.dtype)
     throw new DTypeError(`${op}: dtypes ${a.dtype} ${fmtShape(a.shape)}, ${b.dtype} ${fmtShape(b.shape)} and ${c.dtype} ${fmtShape(c.shape)} differ; cast first`);
   requireFloat(op, a);
@@ -194,6 +204,9 @@ export function mulAdd(a: Tensor, b: Tensor, c: Tensor): Tensor {
 
 /** Clamps into [min, max] (either bound may be omitted). NaN stays NaN. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  expectTensor('clamp', 'x', x);
+  expectOptionalNumber('clamp', 'min', min);
+  expectOptionalNumber('clamp', 'max', max);
   x.storage('clamp');
   const lo = min ?? -Infinity;
   const hi = max ?? Infinity;
@@ -213,6 +226,7 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
 
 /** Converts to another dtype (float -> int truncates toward zero, as WGSL and C do). */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  expectTensor('cast', 'x', x);
   x.storage('cast');
   checkDType('cast', dtype);
   return run({ name: 'cast', expr: 'x', out: dtype, widen: false }, [x], x.shape, 'cast');
@@ -235,6 +249,7 @@ export function contiguousCopy(x: Tensor): Tensor {
 }
 
 export function contiguous(x: Tensor): Tensor {
+  expectTensor('contiguous', 'x', x);
   x.storage('contiguous');
   return x.isContiguous ? x.view(x.shape, x.strides) : contiguousCopy(x);
 }

@@ -11,10 +11,11 @@ import {
   copyIntoLaunch, gatherLaunch, oneHotLaunch, padLaunch, scatterAddLaunch, triangleLaunch, type PadMode, type Strided,
 } from '../../kernels/indexing.js';
 import { indexAddPlan, type IndexAddBuffer } from '../../kernels/index-add.js';
+import { expectArray, expectNumber, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, contiguousStrides, normAxis, type Shape } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, expectTensorList, type Tensor } from '../tensor.js';
 import { fromFlat, zeros } from './creation.js';
 import { cast, contiguous } from './elementwise.js';
 import { reshape, unsqueeze } from './views.js';
@@ -26,6 +27,7 @@ const strided = (t: Tensor): Strided => ({ offset: t.offset, strides: t.strides 
 const shapes = (ts: readonly Tensor[]) => ts.map((t) => fmtShape(t.shape)).join(', ');
 
 function requireIndex(op: string, index: Tensor): void {
+  expectTensor(op, 'indices', index);
   index.storage(op);
   if (index.dtype !== 'i32') throw new DTypeError(`${op}: indices must be an i32 tensor, got ${index.dtype} ${fmtShape(index.shape)}`);
 }
@@ -42,6 +44,7 @@ function hostIndex(op: string, values: readonly number[] | Int32Array, size: num
 
 /** Joins tensors along an existing axis. All dims but `axis` must match, and dtypes must agree. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  expectTensorList('concat', 'tensors', tensors);
   if (tensors.length === 0) throw new ArgumentError('concat: needs at least one tensor');
   const first = tensors[0]!;
   for (const t of tensors) t.storage('concat');
@@ -70,6 +73,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
 
 /** Joins same-shaped tensors along a new axis (`axis` counts in the result's rank). */
 export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
+  expectTensorList('stack', 'tensors', tensors);
   if (tensors.length === 0) throw new ArgumentError('stack: needs at least one tensor');
   const first = tensors[0]!;
   for (const t of tensors) t.storage('stack');
@@ -89,6 +93,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
  * (torch.index_select). `indices` is a 1-D i32 tensor or host integers.
  */
 export function indexSelect(x: Tensor, axis: number, indices: IndexLike): Tensor {
+  expectTensor('indexSelect', 'x', x);
   x.storage('indexSelect');
   if (x.rank === 0) throw new ShapeError(`indexSelect: a 0-d tensor has no axis to index`);
   const a = normAxis('indexSelect', axis, x.rank);
@@ -117,6 +122,7 @@ export function indexSelect(x: Tensor, axis: number, indices: IndexLike): Tensor
 
 /** Rows of `table` ([V, ...]) for ids of any shape: result [...ids.shape, ...table.shape.slice(1)]. */
 export function embeddingLookup(table: Tensor, ids: IndexLike): Tensor {
+  expectTensor('embeddingLookup', 'table', table);
   table.storage('embeddingLookup');
   if (Array.isArray(ids) || ids instanceof Int32Array) return indexSelect(table, 0, ids as readonly number[] | Int32Array);
   const idTensor = ids as Tensor;
@@ -139,6 +145,7 @@ export function embeddingLookup(table: Tensor, ids: IndexLike): Tensor {
  * which must have x's rank and fit inside x on every other dim.
  */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
+  expectTensor('gather', 'x', x);
   x.storage('gather');
   requireIndex('gather', index);
   const a = normAxis('gather', axis, Math.max(x.rank, 1));
@@ -161,6 +168,7 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
  */
 export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tensor): Tensor {
   const target = checkShape('scatterAdd', shape);
+  expectTensor('scatterAdd', 'src', src);
   src.storage('scatterAdd');
   requireIndex('scatterAdd', index);
   const a = normAxis('scatterAdd', axis, Math.max(target.length, 1));
@@ -208,6 +216,7 @@ export function scatterAdd(shape: Shape, axis: number, index: Tensor, src: Tenso
 export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor): Tensor {
   const op = 'indexAdd';
   const target = checkShape(op, shape);
+  expectTensor(op, 'src', src);
   src.storage(op);
   requireIndex(op, index);
   const a = normAxis(op, axis, Math.max(target.length, 1));
@@ -257,12 +266,18 @@ export interface PadOptions {
   value?: number;
 }
 
+const PAD_OPTIONS = optionKeys<PadOptions>({ mode: true, value: true });
+
 /**
  * Pads like torch.nn.functional.pad: `pads` lists (before, after) pairs starting from the LAST dim, so
  * [1, 2] pads the last dim by 1 before and 2 after, [1, 1, 2, 2] also pads the dim before it by 2.
  * Pads must be >= 0; reflect needs pad < dim size, circular pad <= dim size.
  */
 export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}): Tensor {
+  expectTensor('pad', 'x', x);
+  expectArray('pad', 'pads', pads);
+  expectOptions('pad', options, PAD_OPTIONS);
+  if (options.value !== undefined) expectNumber('pad', 'options.value', options.value);
   x.storage('pad');
   const mode = options.mode ?? 'constant';
   const value = options.value ?? 0;
@@ -296,6 +311,7 @@ export function pad(x: Tensor, pads: readonly number[], options: PadOptions = {}
 }
 
 function triangle(op: 'tril' | 'triu', x: Tensor, diagonal: number): Tensor {
+  expectTensor(op, 'x', x);
   x.storage(op);
   if (x.rank < 2) throw new ShapeError(`${op}: needs a tensor of rank >= 2, got ${fmtShape(x.shape)}`);
   if (!Number.isInteger(diagonal)) throw new ArgumentError(`${op}: diagonal must be an integer, got ${diagonal}`);

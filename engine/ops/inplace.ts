@@ -6,11 +6,13 @@
 import { adamLaunch, assignLaunch, sgdLaunch, type AdamStep, type SgdStep } from '../../kernels/optim.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { sameShape } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 
 /** Writes `src` into the view `dst` (same shape and dtype); elements of the storage outside the view are kept. */
 export function assign(dst: Tensor, src: Tensor): void {
   const op = 'assign';
+  expectTensor(op, 'dst', dst);
+  expectTensor(op, 'src', src);
   const ds = dst.storage(op);
   const ss = src.storage(op);
   if (!sameShape(dst.shape, src.shape)) throw new ShapeError(`${op}: source ${fmtShape(src.shape)} does not match destination ${fmtShape(dst.shape)}`);

@@ -11,11 +11,12 @@ import {
   type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
 import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Split } from '../../kernels/launch.js';
+import { expectOptions, optionKeys } from '../arguments.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime, type Runtime } from '../runtime.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 
 export interface MatmulOptions {
   /** Output dtype; f16 inputs may produce f32 (accumulation is always f32). Default: the input dtype. */
@@ -51,6 +52,10 @@ export interface LinearOptions extends MatmulOptions {
   /** Also return act's input x @ w^T + b (autograd needs it for the GELU backward). */
   savePreActivation?: boolean;
 }
+
+const MATMUL_KEYS = { outDtype: true, kernel: true, rows: true, tile: true, subgroupMatrix: true, splitK: true } as const;
+const MATMUL_OPTIONS = optionKeys<MatmulOptions>(MATMUL_KEYS);
+export const LINEAR_OPTIONS = optionKeys<LinearOptions>({ ...MATMUL_KEYS, activation: true, residual: true, savePreActivation: true });
 
 function checkFloat(op: string, a: Tensor, b: Tensor): void {
   if (a.dtype !== b.dtype)
@@ -241,6 +246,9 @@ function kSplit(op: string, rt: Runtime, spec: GemmSpec, choice: KernelChoice, o
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const op = 'matmul';
+  expectTensor(op, 'a', a);
+  expectTensor(op, 'b', b);
+  expectOptions(op, options, MATMUL_OPTIONS);
   a.storage(op);
   b.storage(op);
   if (a.rank === 0 || b.rank === 0)
@@ -290,6 +298,10 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options?: Lin
 export function linear(x: Tensor, w: Tensor, bias: Tensor | null | undefined, options: LinearOptions & { savePreActivation: true }): LinearWithPre;
 export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options: LinearOptions = {}): Tensor | LinearWithPre {
   const op = 'linear';
+  expectTensor(op, 'x', x);
+  expectTensor(op, 'weight', w);
+  if (bias !== null && bias !== undefined) expectTensor(op, 'bias', bias);
+  expectOptions(op, options, LINEAR_OPTIONS);
   x.storage(op);
   w.storage(op);
   if (x.rank === 0) throw new ShapeError(`linear: input must have at least 1 dim, got ${fmtShape(x.shape)}`);
@@ -318,6 +330,7 @@ export function linear(x: Tensor, w: Tensor, bias?: Tensor | null, options: Line
   const res = options.residual;
   let resSpec: MatrixOperand | undefined;
   if (res) {
+    expectTensor(op, 'options.residual', res);
     res.storage(op);
     if (res.dtype !== 'f32' && res.dtype !== 'f16') throw new DTypeError(`linear: residual must be a float tensor, got ${res.dtype}`);
     let rs: number[];

@@ -3,10 +3,11 @@
  * kernels/wgsl/layernorm.wgsl. Statistics are f32 for f32 and f16 tensors alike.
  */
 import { layerNormColumnGradLaunches, layerNormDxLaunch, layerNormLaunch, type RowOperand } from '../../kernels/layernorm.js';
+import { expectNumber, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { contiguousStrides, sameShape } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 import { contiguous } from './elementwise.js';
 
 export interface LayerNormOptions {
@@ -15,6 +16,8 @@ export interface LayerNormOptions {
   /** Also return the per-row mean and 1/sqrt(var + eps) (f32, shape = the leading dims), for backward. */
   returnStats?: boolean;
 }
+
+export const LAYER_NORM_OPTIONS = optionKeys<LayerNormOptions>({ residual: true, returnStats: true });
 
 export interface LayerNormResult {
   /** The normalized (and affine-transformed) output, same shape and dtype as x. */
@@ -68,7 +71,8 @@ function rowOperand(t: Tensor, nd: number): RowOperand {
 }
 
 function checkAffine(op: string, name: string, t: Tensor | null | undefined, x: Tensor, normalized: readonly number[]): void {
-  if (!t) return;
+  if (t === null || t === undefined) return;
+  expectTensor(op, name, t);
   t.storage(op);
   if (t.dtype !== x.dtype) throw new DTypeError(`${op}: ${name} is ${t.dtype} but x is ${x.dtype}`);
   if (!sameShape(t.shape, normalized))
@@ -120,6 +124,9 @@ function layerNormImpl(
   options: LayerNormOptions,
 ): LayerNormResult {
   const op = 'layerNorm';
+  expectTensor(op, 'x', x);
+  expectNumber(op, 'eps', eps);
+  expectOptions(op, options, LAYER_NORM_OPTIONS);
   x.storage(op);
   requireFloat(op, 'x', x);
   if (!Array.isArray(normalizedShape) || normalizedShape.length === 0 || normalizedShape.some((v) => !Number.isInteger(v) || v < 0))
@@ -134,6 +141,7 @@ function layerNormImpl(
   if (!Number.isFinite(eps) || eps < 0) throw new ArgumentError(`${op}: eps must be finite and >= 0, got ${eps}`);
   const residual = options.residual ?? null;
   if (residual) {
+    expectTensor(op, 'options.residual', residual);
     residual.storage(op);
     if (residual.dtype !== x.dtype) throw new DTypeError(`${op}: residual is ${residual.dtype} but x is ${x.dtype}`);
     if (!sameShape(residual.shape, x.shape))
@@ -191,6 +199,8 @@ export interface LayerNormBackwardOptions {
   biasGrad?: boolean;
 }
 
+const LAYER_NORM_BACKWARD_OPTIONS = optionKeys<LayerNormBackwardOptions>({ weightGrad: true, biasGrad: true });
+
 export interface LayerNormGrads {
   dx: Tensor;
   dweight: Tensor | null;
@@ -212,7 +222,11 @@ export function layerNormBackward(
   options: LayerNormBackwardOptions = {},
 ): LayerNormGrads {
   const op = 'layerNormBackward';
-  for (const t of [dy, x, mean, rstd]) t.storage(op);
+  for (const [name, t] of [['dy', dy], ['x', x], ['mean', mean], ['rstd', rstd]] as const) {
+    expectTensor(op, name, t);
+    t.storage(op);
+  }
+  expectOptions(op, options, LAYER_NORM_BACKWARD_OPTIONS);
   requireFloat(op, 'x', x);
   if (dy.dtype !== x.dtype) throw new DTypeError(`${op}: dy is ${dy.dtype} but x is ${x.dtype}`);
   if (!sameShape(dy.shape, x.shape)) throw new ShapeError(`${op}: dy has shape ${fmtShape(dy.shape)}, x ${fmtShape(x.shape)}`);

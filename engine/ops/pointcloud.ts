@@ -1,10 +1,11 @@
 /** Point-cloud grouping ops: farthest point sampling and k-nearest neighbours (not differentiable: indices). */
 import { KNN_MAX_K, fpsLaunch, knnLaunch } from '../../kernels/pointcloud.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 import { contiguous } from './elementwise.js';
 
 function checkCloud(op: string, name: string, t: Tensor): void {
+  expectTensor(op, name, t);
   t.storage(op);
   if (t.dtype !== 'f32') throw new DTypeError(`${op}: ${name} must be f32, got ${t.dtype}`);
   if (t.rank !== 3 || t.shape[2] !== 3) throw new ShapeError(`${op}: ${name} must have shape [B, N, 3], got ${fmtShape(t.shape)}`);

@@ -9,10 +9,11 @@
  * argmax and argmin throw a ShapeError.
  */
 import { cumsumLaunch, reducePlan, reduceTypes, PARTIAL_BYTES, type ReduceKind } from '../../kernels/reduce.js';
+import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { normAxes, normAxis, sizeOf } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 import { full } from './creation.js';
 import { permute } from './views.js';
 
@@ -45,7 +46,19 @@ const EMPTY_RESULT: Record<ReduceKind, number | null> = {
 
 const FLOAT_ONLY: ReadonlySet<ReduceKind> = new Set(['mean', 'var', 'std', 'logsumexp']);
 
+const REDUCE_OPTIONS = optionKeys<ReduceOptions>({ keepdim: true });
+const VARIANCE_OPTIONS = optionKeys<VarianceOptions>({ keepdim: true, correction: true });
+
+/** options.keepdim, after checking the options (a misspelt key such as keepDims is an error, not ignored). */
+function keepdimOf(op: string, options: ReduceOptions, known = REDUCE_OPTIONS): boolean {
+  expectOptions(op, options, known);
+  const keepdim = options?.keepdim ?? false;
+  if (typeof keepdim !== 'boolean') throw new ArgumentError(`${op}: options.keepdim must be a boolean, got ${describe(keepdim)}`);
+  return keepdim;
+}
+
 function reduce(kind: ReduceKind, op: string, x: Tensor, axes: Axes | undefined, keepdim: boolean, correction = 0): Tensor {
+  expectTensor(op, 'x', x);
   const { rt } = x.storage(op);
   if (FLOAT_ONLY.has(kind) && !isFloat(x.dtype))
     throw new DTypeError(`${op}: expects a float tensor (f32 or f16), got ${x.dtype} ${fmtShape(x.shape)}; cast it first`);
@@ -97,57 +110,57 @@ function reduce(kind: ReduceKind, op: string, x: Tensor, axes: Axes | undefined,
 }
 
 export function sum(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('sum', 'sum', x, axes, options.keepdim ?? false);
+  return reduce('sum', 'sum', x, axes, keepdimOf('sum', options));
 }
 
 export function mean(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('mean', 'mean', x, axes, options.keepdim ?? false);
+  return reduce('mean', 'mean', x, axes, keepdimOf('mean', options));
 }
 
 export function prod(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('prod', 'prod', x, axes, options.keepdim ?? false);
+  return reduce('prod', 'prod', x, axes, keepdimOf('prod', options));
 }
 
 /** Largest element (NaN if any element is NaN). */
 export function max(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('max', 'max', x, axes, options.keepdim ?? false);
+  return reduce('max', 'max', x, axes, keepdimOf('max', options));
 }
 
 /** Smallest element (NaN if any element is NaN). */
 export function min(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('min', 'min', x, axes, options.keepdim ?? false);
+  return reduce('min', 'min', x, axes, keepdimOf('min', options));
 }
 
 /** i32 index of the first maximum (NaN counts as the maximum); flattened within the reduced axes. */
 export function argmax(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('argmax', 'argmax', x, axes, options.keepdim ?? false);
+  return reduce('argmax', 'argmax', x, axes, keepdimOf('argmax', options));
 }
 
 /** i32 index of the first minimum (NaN counts as the minimum); flattened within the reduced axes. */
 export function argmin(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('argmin', 'argmin', x, axes, options.keepdim ?? false);
+  return reduce('argmin', 'argmin', x, axes, keepdimOf('argmin', options));
 }
 
 function checkCorrection(op: string, correction: number): number {
-  if (!Number.isFinite(correction) || correction < 0)
+  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0)
     throw new ArgumentError(`${op}: correction must be a finite number >= 0, got ${correction}`);
   return correction;
 }
 
 /** Variance with divisor max(0, n - correction), computed by Welford/Chan merging (no cancellation). */
 export function variance(x: Tensor, axes?: Axes, options: VarianceOptions = {}): Tensor {
-  return reduce('var', 'var', x, axes, options.keepdim ?? false, checkCorrection('var', options.correction ?? 1));
+  return reduce('var', 'var', x, axes, keepdimOf('var', options, VARIANCE_OPTIONS), checkCorrection('var', options?.correction ?? 1));
 }
 
 export { variance as var };
 
 export function std(x: Tensor, axes?: Axes, options: VarianceOptions = {}): Tensor {
-  return reduce('std', 'std', x, axes, options.keepdim ?? false, checkCorrection('std', options.correction ?? 1));
+  return reduce('std', 'std', x, axes, keepdimOf('std', options, VARIANCE_OPTIONS), checkCorrection('std', options?.correction ?? 1));
 }
 
 /** log(sum(exp(x))) without overflow (max-subtracted, merged online). */
 export function logsumexp(x: Tensor, axes?: Axes, options: ReduceOptions = {}): Tensor {
-  return reduce('logsumexp', 'logsumexp', x, axes, options.keepdim ?? false);
+  return reduce('logsumexp', 'logsumexp', x, axes, keepdimOf('logsumexp', options));
 }
 
 /**
@@ -156,6 +169,7 @@ export function logsumexp(x: Tensor, axes?: Axes, options: ReduceOptions = {}): 
  * buffer laid out with `axis` innermost.
  */
 export function cumsum(x: Tensor, axis: number): Tensor {
+  expectTensor('cumsum', 'x', x);
   const { rt } = x.storage('cumsum');
   if (x.rank === 0) {
     normAxis('cumsum', axis, 1);

@@ -7,7 +7,7 @@ import { softmaxBackwardLaunch, softmaxLaunch } from '../../kernels/softmax.js';
 import { isFloat } from '../dtype.js';
 import { DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { normAxis, sameShape } from '../shape.js';
-import { empty, type Tensor } from '../tensor.js';
+import { empty, expectTensor, type Tensor } from '../tensor.js';
 
 function requireFloat(op: string, name: string, t: Tensor): void {
   if (!isFloat(t.dtype)) throw new DTypeError(`${op}: ${name} must be f32 or f16, got ${t.dtype} ${fmtShape(t.shape)}`);
@@ -19,6 +19,7 @@ function asRows(t: Tensor): { shape: readonly number[]; strides: readonly number
 }
 
 function forward(op: string, x: Tensor, axis: number, log: boolean): Tensor {
+  expectTensor(op, 'x', x);
   const st = x.storage(op);
   requireFloat(op, 'x', x);
   const { shape, strides } = asRows(x);
@@ -32,6 +33,8 @@ function forward(op: string, x: Tensor, axis: number, log: boolean): Tensor {
 }
 
 function backward(op: string, y: Tensor, dy: Tensor, axis: number, log: boolean): Tensor {
+  expectTensor(op, 'y', y);
+  expectTensor(op, 'dy', dy);
   const st = y.storage(op);
   dy.storage(op);
   requireFloat(op, 'y', y);

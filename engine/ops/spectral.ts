@@ -1,7 +1,8 @@
 /** Spectral features computed on the GPU: Kaldi-compatible log-mel filterbanks. */
 import { fftTwiddles, kaldiMelBanks, kaldiWindow, logMelLaunch, melRanges, powerSpectrumLaunch, type WindowType } from '../../kernels/fbank.js';
+import { expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
-import { empty, keep, type Tensor } from '../tensor.js';
+import { empty, expectTensor, keep, type Tensor } from '../tensor.js';
 import { runtime } from '../runtime.js';
 import { fromFlat } from './creation.js';
 import { contiguous } from './elementwise.js';
@@ -19,6 +20,10 @@ export interface FbankOptions {
   /** <= 0: offset from Nyquist (Kaldi convention). */
   highFreq?: number;
 }
+
+const FBANK_OPTIONS = optionKeys<FbankOptions>({
+  sampleRate: true, frameLengthMs: true, frameShiftMs: true, numMelBins: true, preemphasis: true, windowType: true, lowFreq: true, highFreq: true,
+});
 
 /** Host tables uploaded once per configuration and device. */
 interface FbankTables {
@@ -53,6 +58,8 @@ function tablesFor(key: string, make: () => [Float32Array, Float32Array, Float32
  */
 export function kaldiFbank(signal: Tensor, options: FbankOptions = {}): Tensor {
   const op = 'kaldiFbank';
+  expectTensor(op, 'signal', signal);
+  expectOptions(op, options, FBANK_OPTIONS);
   signal.storage(op);
   if (signal.dtype !== 'f32') throw new DTypeError(`${op}: expects an f32 signal, got ${signal.dtype}`);
   if (signal.rank !== 1) throw new ShapeError(`${op}: expects a mono signal of shape [samples], got ${fmtShape(signal.shape)}`);

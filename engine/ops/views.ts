@@ -2,13 +2,15 @@
  * Views: new shapes and strides over the same storage, no data movement. Only `reshape` of a
  * non-contiguous tensor (and `contiguous`) copies, as in PyTorch.
  */
+import { describe, expectArray, expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, contiguousStrides, normAxis, sizeOf, type Shape } from '../shape.js';
-import type { Tensor } from '../tensor.js';
+import { expectTensor, type Tensor } from '../tensor.js';
 import { contiguousCopy } from './elementwise.js';
 
 /** Resolves one -1 entry and checks the element count. */
 function resolveShape(op: string, x: Tensor, shape: Shape): number[] {
+  expectArray(op, 'shape', shape);
   const s = [...shape];
   const neg = s.filter((d) => d === -1).length;
   if (neg > 1) throw new ShapeError(`${op}: only one dimension can be -1, got ${fmtShape(shape)}`);
@@ -57,6 +59,7 @@ function viewStrides(x: Tensor, shape: number[]): number[] | null {
 
 /** Same elements in a new shape (one dim may be -1). A view when the layout allows, else a copy. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
+  expectTensor('reshape', 'x', x);
   x.storage('reshape');
   const s = resolveShape('reshape', x, shape);
   const strides = viewStrides(x, s);
@@ -69,6 +72,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 
 /** Like reshape, but throws instead of copying. */
 export function view(x: Tensor, shape: Shape): Tensor {
+  expectTensor('view', 'x', x);
   x.storage('view');
   const s = resolveShape('view', x, shape);
   const strides = viewStrides(x, s);
@@ -78,7 +82,9 @@ export function view(x: Tensor, shape: Shape): Tensor {
 }
 
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  expectTensor('permute', 'x', x);
   x.storage('permute');
+  expectArray('permute', 'dims', dims);
   if (dims.length !== x.rank) throw new ShapeError(`permute: ${dims.length} dims given for a tensor of rank ${x.rank}`);
   const d = dims.map((a) => normAxis('permute', a, x.rank));
   if (new Set(d).size !== d.length) throw new ArgumentError(`permute: dims [${dims}] repeat an axis`);
@@ -87,6 +93,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 
 /** Swaps two dims (default: the last two). */
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  expectTensor('transpose', 'x', x);
   x.storage('transpose');
   if (x.rank < 2 && dim0 === -2 && dim1 === -1) return x.view(x.shape, x.strides);
   const a = normAxis('transpose', dim0, x.rank);
@@ -103,13 +110,18 @@ export interface SliceSpec {
   step?: number;
 }
 
+const SLICE_SPEC_KEYS = optionKeys<SliceSpec>({ start: true, end: true, step: true });
+
 /**
  * Python-style slicing per dim: `slice(x, [{start: 1}, {step: 2}])`, negative start/end count from the
  * end, steps must be positive. Missing trailing dims are kept whole. A number selects one index and
  * removes the dim.
  */
 export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]): Tensor {
+  expectTensor('slice', 'x', x);
   x.storage('slice');
+  if (!Array.isArray(specs))
+    throw new ArgumentError(`slice: specs must be an array with one entry per dim ({start, end, step}, an index or null), got ${describe(specs)}; narrow(dim, start, length) slices one dim by numbers`);
   if (specs.length > x.rank) throw new ShapeError(`slice: ${specs.length} slices for a tensor of rank ${x.rank}`);
   const shape: number[] = [];
   const strides: number[] = [];
@@ -117,6 +129,7 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]):
   for (let d = 0; d < x.rank; d++) {
     const size = x.shape[d]!;
     const spec = specs[d] ?? null;
+    if (typeof spec !== 'number') expectOptions('slice', spec ?? undefined, SLICE_SPEC_KEYS, `specs[${d}]`);
     if (typeof spec === 'number') {
       if (!Number.isInteger(spec) || spec < -size || spec >= size)
         throw new ArgumentError(`slice: index ${spec} out of range for dim ${d} of size ${size}`);
@@ -140,6 +153,7 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]):
 
 /** Narrow one dim to [start, start+length). */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  expectTensor('narrow', 'x', x);
   const d = normAxis('narrow', dim, x.rank);
   if (!Number.isInteger(start) || !Number.isInteger(length) || start < 0 || length < 0 || start + length > x.shape[d]!)
     throw new ArgumentError(`narrow: [${start}, ${start + length}) out of range for dim ${d} of size ${x.shape[d]}`);
@@ -150,7 +164,9 @@ export function narrow(x: Tensor, dim: number, start: number, length: number): T
 
 /** Broadcasts size-1 dims (and new leading dims) to `shape` with stride 0. -1 keeps a dim. */
 export function expand(x: Tensor, shape: Shape): Tensor {
+  expectTensor('expand', 'x', x);
   x.storage('expand');
+  expectArray('expand', 'shape', shape);
   if (shape.length < x.rank) throw new ShapeError(`expand: target ${fmtShape(shape)} has lower rank than ${fmtShape(x.shape)}`);
   const off = shape.length - x.rank;
   const outShape: number[] = [];
@@ -169,6 +185,7 @@ export function expand(x: Tensor, shape: Shape): Tensor {
 
 /** Removes size-1 dims (all, or the given one). */
 export function squeeze(x: Tensor, dim?: number): Tensor {
+  expectTensor('squeeze', 'x', x);
   x.storage('squeeze');
   if (dim === undefined) return x.view(x.shape.filter((d) => d !== 1), x.strides.filter((_, i) => x.shape[i] !== 1));
   const d = normAxis('squeeze', dim, x.rank);
@@ -178,6 +195,7 @@ export function squeeze(x: Tensor, dim?: number): Tensor {
 
 /** Inserts a size-1 dim at `dim` (negative counts from the end of the result). */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
+  expectTensor('unsqueeze', 'x', x);
   x.storage('unsqueeze');
   const d = normAxis('unsqueeze', dim, x.rank + 1);
   const shape = [...x.shape];
@@ -189,6 +207,7 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
 
 /** Flattens dims [start, end] into one. */
 export function flatten(x: Tensor, start = 0, end = -1): Tensor {
+  expectTensor('flatten', 'x', x);
   if (x.rank === 0) return reshape(x, [1]);
   const s = normAxis('flatten', start, x.rank);
   const e = normAxis('flatten', end, x.rank);

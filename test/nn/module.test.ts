@@ -154,6 +154,9 @@ t('activations, Identity, Conv2d and ModuleList', async () => {
   assert.equal(y.shape, [1, 4, 5, 5]);
   assert.throws(() => new Conv2d(3, 4, 3, { groups: 2 }), (e: unknown) => e instanceof ArgumentError);
   assert.throws(() => new Conv2d(2, 4, [3]), (e: unknown) => e instanceof ArgumentError);
+  // Options are checked when the layer is built, not when it first runs.
+  assert.throws(() => new Conv2d(2, 4, 3, { padding: 1, useBias: false } as never), (e: unknown) => e instanceof ArgumentError && /^Conv2d: unknown key 'useBias' in options/.test((e as Error).message));
+  assert.throws(() => new Linear(2, 4, { biased: false } as never), (e: unknown) => e instanceof ArgumentError && /^Linear: unknown key 'biased' in options; known: bias, generator/.test((e as Error).message));
   const list = new ModuleList([new Linear(1, 1)]);
   list.push(new Linear(1, 2));
   assert.equal([...list.stateDict().keys()], ['0.weight', '0.bias', '1.weight', '1.bias']);

@@ -133,6 +133,12 @@ t('parameter groups take their own options; parameters without grad are skipped'
   assert.throws(() => new SGD([a], { lr: 1, nesterov: true }), (e: unknown) => e instanceof ArgumentError);
   assert.throws(() => new Adam([a], { betas: [1, 0.9] }), (e: unknown) => e instanceof ArgumentError);
   assert.throws(() => new AdamW([a], { eps: -1 }), (e: unknown) => e instanceof ArgumentError);
+  // A misspelt option would otherwise train with the default (lr 1e-3, weight decay 1e-2).
+  const misspelt = (make: () => unknown, message: RegExp) =>
+    assert.throws(make, (e: unknown) => e instanceof ArgumentError && message.test((e as Error).message));
+  misspelt(() => new AdamW([a], { learningRate: 0.1 } as never), /^AdamW: unknown key 'learningRate' in options; known: lr, betas, eps, weightDecay/);
+  misspelt(() => new SGD([a], { lr: 0.1, weight_decay: 0.1 } as never), /^SGD: unknown key 'weight_decay' in options/);
+  misspelt(() => new Adam([{ params: [a], beta1: 0.5 } as never]), /^Adam: unknown key 'beta1' in parameter group 0/);
   for (const v of [a, b, c]) v.dispose();
 });
 

@@ -1,0 +1,69 @@
+/**
+ * Checks for arguments that arrive from JavaScript, where TypeScript's types are not enforced. The public
+ * ops run these before touching their operands, so a wrong-typed argument (a number where a shape goes,
+ * a misspelt option) is an ArgumentError that names the op and the argument, instead of a TypeError from
+ * deep inside or an option silently ignored. The checks for tensor arguments (expectTensor and friends)
+ * live in tensor.ts beside the class; this module imports nothing but the errors, so that the runtime
+ * can use it too.
+ */
+import { ArgumentError } from './errors.js';
+
+/** A value as a message shows it: its kind, and the value itself where it is short. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  switch (typeof value) {
+    case 'string':
+      return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}...` : value)}`;
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `the ${typeof value} ${String(value)}`;
+    case 'function':
+      return 'a function';
+    default: {
+      // A class instance by its class ('a Tensor'), anything else as an object.
+      const name = (value as { constructor?: { name?: string } }).constructor?.name;
+      return name && name !== 'Object' ? `a ${name}` : 'an object';
+    }
+  }
+}
+
+/** An array (shapes, dims, slice specs, pads): its elements are checked by the op. */
+export function expectArray(op: string, name: string, value: unknown): asserts value is readonly unknown[] {
+  if (!Array.isArray(value)) throw new ArgumentError(`${op}: ${name} must be an array, got ${describe(value)}`);
+}
+
+/** A number (NaN and infinities included: fill values and bounds may be any float). */
+export function expectNumber(op: string, name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number') throw new ArgumentError(`${op}: ${name} must be a number, got ${describe(value)}`);
+}
+
+/** An optional number: a number, or undefined or null for "not given" (as PyTorch's None). */
+export function expectOptionalNumber(op: string, name: string, value: unknown): asserts value is number | null | undefined {
+  if (value !== undefined && value !== null) expectNumber(op, name, value);
+}
+
+/**
+ * The keys of an options interface, listed once. The Record type makes the compiler reject a list that
+ * misses a key of T or names one T does not have, so the list cannot drift from the interface.
+ */
+export function optionKeys<T>(keys: Record<keyof Required<T>, true>): readonly string[] {
+  return Object.keys(keys);
+}
+
+/**
+ * An options argument (or another options-like object, named by `name`): undefined, or a plain object
+ * whose keys are all in `known`. An unknown key is usually a misspelling (keepDims for keepdim) that
+ * would otherwise be ignored without a word.
+ */
+export function expectOptions(op: string, options: unknown, known: readonly string[], name = 'options'): void {
+  if (options === undefined) return;
+  const proto: unknown = options !== null && typeof options === 'object' ? Object.getPrototypeOf(options) : undefined;
+  if (proto !== Object.prototype && proto !== null)
+    throw new ArgumentError(`${op}: ${name} must be an object (${known.map((k) => `${k}?`).join(', ')}), got ${describe(options)}`);
+  for (const key of Object.keys(options as object))
+    if (!known.includes(key)) throw new ArgumentError(`${op}: unknown key '${key}' in ${name}; known: ${known.join(', ')}`);
+}

@@ -13,6 +13,7 @@
  * rounding (roughly with the square root of depth), so expect ~3e-3 on B16.
  */
 import * as ag from '../autograd/index.js';
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, DTypeError, FormatError, ShapeError, fmtShape } from '../engine/errors.js';
 import type { Generator } from '../engine/random.js';
 import { hasF16 } from '../engine/runtime.js';
@@ -62,6 +63,11 @@ function checkF16(op: string, dtype: EncoderDType): void {
   if (dtype === 'f16' && !hasF16()) throw new DTypeError(`${op}: f16 weights need the shader-f16 feature, which this adapter lacks`);
 }
 
+const FROM_CHECKPOINT_OPTIONS = optionKeys<FromCheckpointOptions>({ heads: true, prefix: true, dtype: true, strict: true });
+const ENCODER_OPTIONS = optionKeys<EncoderOptions>({
+  dim: true, depth: true, heads: true, mlpRatio: true, eps: true, qkvBias: true, generator: true, dtype: true,
+});
+
 export class MetaTransformerEncoder extends Module {
   /** Meta-Transformer-B16: 768 wide, 12 blocks, 12 heads (Meta-Transformer_base_patch16_encoder.pth). */
   static readonly B16: Readonly<EncoderConfig> = Object.freeze({ dim: 768, depth: 12, heads: 12 });
@@ -75,8 +81,10 @@ export class MetaTransformerEncoder extends Module {
   /** Set by `freeze()`: the weights take no gradient and the model keeps the encoder in eval mode. */
   frozen = false;
 
-  constructor({ dim, depth, heads = dim / 64, mlpRatio = 4, eps = 1e-5, qkvBias = true, generator, dtype = 'f32' }: EncoderOptions) {
+  constructor(options: EncoderOptions) {
     super();
+    expectOptions('MetaTransformerEncoder', options, ENCODER_OPTIONS);
+    const { dim, depth, heads = dim / 64, mlpRatio = 4, eps = 1e-5, qkvBias = true, generator, dtype = 'f32' } = options;
     if (!Number.isInteger(dim) || dim < 1) throw new ArgumentError(`MetaTransformerEncoder: dim must be a positive integer, got ${dim}`);
     if (!Number.isInteger(depth) || depth < 1) throw new ArgumentError(`MetaTransformerEncoder: depth must be a positive integer, got ${depth}`);
     if (!Number.isInteger(heads) || heads < 1 || dim % heads !== 0)
@@ -143,7 +151,9 @@ export class MetaTransformerEncoder extends Module {
    * and qkv bias are read from the entries; heads default to width / 64. Host memory: each tensor is read
    * and decoded once (no whole-file buffer), then uploaded one at a time into the built encoder.
    */
-  static async fromCheckpoint(src: CheckpointSource, { heads, prefix, dtype = 'f32', strict = true }: FromCheckpointOptions = {}): Promise<MetaTransformerEncoder> {
+  static async fromCheckpoint(src: CheckpointSource, options: FromCheckpointOptions = {}): Promise<MetaTransformerEncoder> {
+    expectOptions('MetaTransformerEncoder.fromCheckpoint', options, FROM_CHECKPOINT_OPTIONS);
+    const { heads, prefix, dtype = 'f32', strict = true } = options;
     const op = 'MetaTransformerEncoder.fromCheckpoint';
     checkF16(op, dtype);
     const all = await loadCheckpoint(src);

@@ -10,6 +10,7 @@
  * the mean). A row whose tokens are all padding max-pools to -inf.
  */
 import * as ag from '../autograd/index.js';
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import type { Generator } from '../engine/random.js';
@@ -113,12 +114,17 @@ export interface ClassificationHeadOptions extends PoolingOptions {
   generator?: Generator;
 }
 
+const POOLING_KEYS = { dim: true, pooling: true, clsToken: true } as const;
+const CLASSIFICATION_HEAD_OPTIONS = optionKeys<ClassificationHeadOptions>({ ...POOLING_KEYS, numClasses: true, hidden: true, dropout: true, generator: true });
+
 /** Pooled tokens -> class logits [B, numClasses]. */
 export class ClassificationHead extends PooledHead {
   dropout: Dropout;
   fc: Linear | MLP;
   readonly numClasses: number;
-  constructor({ numClasses, hidden, dropout = 0, generator, ...pooling }: ClassificationHeadOptions) {
+  constructor(options: ClassificationHeadOptions) {
+    expectOptions('ClassificationHead', options, CLASSIFICATION_HEAD_OPTIONS);
+    const { numClasses, hidden, dropout = 0, generator, ...pooling } = options;
     super('ClassificationHead', pooling);
     checkPositive(this.op, 'numClasses', numClasses);
     if (hidden !== undefined) checkPositive(this.op, 'hidden', hidden);
@@ -137,11 +143,15 @@ export interface RegressionHeadOptions extends PoolingOptions {
   generator?: Generator;
 }
 
+const REGRESSION_HEAD_OPTIONS = optionKeys<RegressionHeadOptions>({ ...POOLING_KEYS, outputs: true, generator: true });
+
 /** Pooled tokens -> real outputs [B, outputs]. */
 export class RegressionHead extends PooledHead {
   fc: Linear;
   readonly outputs: number;
-  constructor({ outputs, generator, ...pooling }: RegressionHeadOptions) {
+  constructor(options: RegressionHeadOptions) {
+    expectOptions('RegressionHead', options, REGRESSION_HEAD_OPTIONS);
+    const { outputs, generator, ...pooling } = options;
     super('RegressionHead', pooling);
     checkPositive(this.op, 'outputs', outputs);
     this.outputs = outputs;
@@ -152,14 +162,24 @@ export class RegressionHead extends PooledHead {
   }
 }
 
+export interface TokenHeadOptions {
+  dim: number;
+  outputs: number;
+  generator?: Generator;
+}
+
+const TOKEN_HEAD_OPTIONS = optionKeys<TokenHeadOptions>({ dim: true, outputs: true, generator: true });
+
 /** Per-token outputs (segmentation, per-point labels): tokens [B, T, D] -> [B, T, outputs]. */
 export class TokenHead extends Head {
   norm: LayerNorm;
   fc: Linear;
   readonly dim: number;
   readonly outputs: number;
-  constructor({ dim, outputs, generator }: { dim: number; outputs: number; generator?: Generator }) {
+  constructor(options: TokenHeadOptions) {
     super();
+    expectOptions('TokenHead', options, TOKEN_HEAD_OPTIONS);
+    const { dim, outputs, generator } = options;
     checkPositive('TokenHead', 'dim', dim);
     checkPositive('TokenHead', 'outputs', outputs);
     this.dim = dim;
@@ -183,6 +203,8 @@ export interface ForecastHeadOptions {
   generator?: Generator;
 }
 
+const FORECAST_HEAD_OPTIONS = optionKeys<ForecastHeadOptions>({ dim: true, tokens: true, horizon: true, channels: true, generator: true });
+
 /**
  * Forecasting as the official time-series code does it: normalize the tokens, flatten all of them and map
  * them with one Linear to the horizon: [B, T, D] -> [B, T * D] -> [B, horizon * channels] -> [B, horizon, channels].
@@ -194,8 +216,10 @@ export class ForecastHead extends Head {
   readonly tokens: number;
   readonly horizon: number;
   readonly channels: number;
-  constructor({ dim, tokens, horizon, channels = 1, generator }: ForecastHeadOptions) {
+  constructor(options: ForecastHeadOptions) {
     super();
+    expectOptions('ForecastHead', options, FORECAST_HEAD_OPTIONS);
+    const { dim, tokens, horizon, channels = 1, generator } = options;
     for (const [name, v] of [['dim', dim], ['tokens', tokens], ['horizon', horizon], ['channels', channels]] as const) checkPositive('ForecastHead', name, v);
     this.dim = dim;
     this.tokens = tokens;

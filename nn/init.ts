@@ -3,6 +3,7 @@
  * model exactly in Node and in browsers. Fan-in/fan-out follow PyTorch: for a weight of shape
  * [out, in, ...kernel], fanIn = in * prod(kernel) and fanOut = out * prod(kernel).
  */
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import { globalGenerator, type Generator } from '../engine/random.js';
@@ -12,6 +13,8 @@ import type { Tensor } from '../engine/tensor.js';
 export interface InitOptions {
   generator?: Generator;
 }
+
+const INIT_OPTIONS = optionKeys<InitOptions>({ generator: true });
 
 export function fans(shape: Shape): { fanIn: number; fanOut: number } {
   if (shape.length < 2) throw new ShapeError(`fans: need a weight of rank >= 2, got ${fmtShape(shape)}`);
@@ -29,10 +32,12 @@ function sample(shape: Shape, draw: (g: Generator) => number, options: InitOptio
 
 /** Uniform on [low, high). */
 export function uniform(shape: Shape, low: number, high: number, options: InitOptions = {}): Tensor {
+  expectOptions('uniform', options, INIT_OPTIONS);
   return sample(shape, (g) => low + (high - low) * g.uniform(), options);
 }
 
 export function normal(shape: Shape, mean: number, std: number, options: InitOptions = {}): Tensor {
+  expectOptions('normal', options, INIT_OPTIONS);
   return sample(shape, (g) => mean + std * g.normal(), options);
 }
 
@@ -48,7 +53,9 @@ function normalCdf(x: number): number {
  * Normal(mean, std) restricted to [a, b] (absolute bounds, as torch.nn.init.trunc_normal_), by rejection.
  * Intervals holding under 1e-4 of the distribution's mass are refused rather than looping for ages.
  */
-export function truncNormal(shape: Shape, { mean = 0, std = 1, a = -2, b = 2, ...options }: InitOptions & { mean?: number; std?: number; a?: number; b?: number } = {}): Tensor {
+export function truncNormal(shape: Shape, truncOptions: InitOptions & { mean?: number; std?: number; a?: number; b?: number } = {}): Tensor {
+  expectOptions('truncNormal', truncOptions, ['generator', 'mean', 'std', 'a', 'b']);
+  const { mean = 0, std = 1, a = -2, b = 2, ...options } = truncOptions;
   if (!(std > 0) || !(a < b)) throw new ArgumentError(`truncNormal: need std > 0 and a < b, got std ${std}, [${a}, ${b}]`);
   const mass = normalCdf((b - mean) / std) - normalCdf((a - mean) / std);
   if (!(mass >= 1e-4)) throw new ArgumentError(`truncNormal: [${a}, ${b}] holds only ${mass} of Normal(${mean}, ${std}); rejection sampling would not terminate in reasonable time`);
@@ -60,13 +67,17 @@ export function truncNormal(shape: Shape, { mean = 0, std = 1, a = -2, b = 2, ..
   }, options);
 }
 
-export function xavierUniform(shape: Shape, { gain = 1, ...options }: InitOptions & { gain?: number } = {}): Tensor {
+export function xavierUniform(shape: Shape, xavierOptions: InitOptions & { gain?: number } = {}): Tensor {
+  expectOptions('xavierUniform', xavierOptions, ['generator', 'gain']);
+  const { gain = 1, ...options } = xavierOptions;
   const { fanIn, fanOut } = fans(shape);
   const bound = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(shape, -bound, bound, options);
 }
 
-export function xavierNormal(shape: Shape, { gain = 1, ...options }: InitOptions & { gain?: number } = {}): Tensor {
+export function xavierNormal(shape: Shape, xavierOptions: InitOptions & { gain?: number } = {}): Tensor {
+  expectOptions('xavierNormal', xavierOptions, ['generator', 'gain']);
+  const { gain = 1, ...options } = xavierOptions;
   const { fanIn, fanOut } = fans(shape);
   return normal(shape, 0, gain * Math.sqrt(2 / (fanIn + fanOut)), options);
 }
@@ -84,11 +95,15 @@ function kaimingStd(shape: Shape, { a = 0, mode = 'fanIn', nonlinearity = 'leaky
   return gain / Math.sqrt(mode === 'fanIn' ? fanIn : fanOut);
 }
 
+const KAIMING_OPTIONS = optionKeys<KaimingOptions>({ generator: true, a: true, mode: true, nonlinearity: true });
+
 export function kaimingUniform(shape: Shape, options: KaimingOptions = {}): Tensor {
+  expectOptions('kaimingUniform', options, KAIMING_OPTIONS);
   const bound = Math.sqrt(3) * kaimingStd(shape, options);
-  return uniform(shape, -bound, bound, options);
+  return uniform(shape, -bound, bound, { generator: options.generator });
 }
 
 export function kaimingNormal(shape: Shape, options: KaimingOptions = {}): Tensor {
-  return normal(shape, 0, kaimingStd(shape, options), options);
+  expectOptions('kaimingNormal', options, KAIMING_OPTIONS);
+  return normal(shape, 0, kaimingStd(shape, options), { generator: options.generator });
 }

@@ -16,6 +16,7 @@
  * The filterbank is computed per clip on the GPU and is input preprocessing: nothing flows back into it.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
@@ -47,6 +48,10 @@ export interface AudioTokenizerOptions {
   generator?: Generator;
 }
 
+const AUDIO_TOKENIZER_OPTIONS = optionKeys<AudioTokenizerOptions>({
+  dim: true, targetFrames: true, numMelBins: true, patch: true, stride: true, sampleRate: true, mean: true, std: true, generator: true,
+});
+
 export class AudioTokenizer extends Tokenizer<Float32Array> {
   readonly modality = 'audio' as const;
   readonly dim: number;
@@ -62,12 +67,14 @@ export class AudioTokenizer extends Tokenizer<Float32Array> {
   cls_token: Tensor;
   pos_embed: Tensor;
 
-  constructor({
-    dim, targetFrames, numMelBins = 128, patch = 16, stride = 10, sampleRate = 16000,
-    mean = AUDIOSET_FBANK_MEAN, std = AUDIOSET_FBANK_STD, generator,
-  }: AudioTokenizerOptions) {
+  constructor(options: AudioTokenizerOptions) {
     super();
     const op = 'AudioTokenizer';
+    expectOptions(op, options, AUDIO_TOKENIZER_OPTIONS);
+    const {
+      dim, targetFrames, numMelBins = 128, patch = 16, stride = 10, sampleRate = 16000,
+      mean = AUDIOSET_FBANK_MEAN, std = AUDIOSET_FBANK_STD, generator,
+    } = options;
     requireInt(op, 'dim', dim);
     requireInt(op, 'patch', patch);
     requireInt(op, 'stride', stride);

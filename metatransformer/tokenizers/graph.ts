@@ -18,6 +18,7 @@
  * Node features enter through a Linear (TokenGT embeds OGB's integer atom features instead).
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import { Generator } from '../../engine/random.js';
@@ -53,6 +54,10 @@ export interface GraphTokenizerOptions {
   generator?: Generator;
 }
 
+const GRAPH_TOKENIZER_OPTIONS = optionKeys<GraphTokenizerOptions>({
+  dim: true, nodeFeatureDim: true, edgeFeatureDim: true, k: true, seed: true, generator: true,
+});
+
 export class GraphTokenizer extends Tokenizer<GraphInput> {
   readonly modality = 'graph' as const;
   readonly dim: number;
@@ -69,8 +74,10 @@ export class GraphTokenizer extends Tokenizer<GraphInput> {
   private readonly signs: Generator;
   private readonly eigenCache = new WeakMap<GraphSample, Float32Array>();
 
-  constructor({ dim, nodeFeatureDim, edgeFeatureDim = 0, k = 16, seed = 0, generator }: GraphTokenizerOptions) {
+  constructor(options: GraphTokenizerOptions) {
     super();
+    expectOptions('GraphTokenizer', options, GRAPH_TOKENIZER_OPTIONS);
+    const { dim, nodeFeatureDim, edgeFeatureDim = 0, k = 16, seed = 0, generator } = options;
     const op = 'GraphTokenizer';
     requireInt(op, 'dim', dim);
     requireInt(op, 'nodeFeatureDim', nodeFeatureDim);

@@ -16,6 +16,7 @@
  * scene: `minMaxPerBand`).
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError, ShapeError, fmtShape } from '../../engine/errors.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -44,6 +45,10 @@ export interface HyperspectralTokenizerOptions {
   generator?: Generator;
 }
 
+const HYPERSPECTRAL_TOKENIZER_OPTIONS = optionKeys<HyperspectralTokenizerOptions>({
+  dim: true, bands: true, mode: true, patchSize: true, bandGroup: true, cubeSize: true, generator: true,
+});
+
 export class HyperspectralTokenizer extends Tokenizer<Grid> {
   readonly modality = 'hyperspectral' as const;
   readonly dim: number;
@@ -59,8 +64,10 @@ export class HyperspectralTokenizer extends Tokenizer<Grid> {
   patch_to_embedding: Linear;
   cls_token: Tensor;
 
-  constructor({ dim, bands, mode, patchSize = 1, bandGroup = 1, cubeSize, generator }: HyperspectralTokenizerOptions) {
+  constructor(options: HyperspectralTokenizerOptions) {
     super();
+    expectOptions('HyperspectralTokenizer', options, HYPERSPECTRAL_TOKENIZER_OPTIONS);
+    const { dim, bands, mode, patchSize = 1, bandGroup = 1, cubeSize, generator } = options;
     const who = 'HyperspectralTokenizer';
     if (mode !== 'spectral' && mode !== 'patch') throw new ArgumentError(`${who}: mode must be 'spectral' or 'patch', got '${String(mode)}'`);
     if (mode === 'spectral' && (patchSize !== 1 || bandGroup !== 1 || cubeSize))

@@ -17,6 +17,7 @@
  * equal torch's interpolate on float tensors rather than PIL's.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -92,6 +93,10 @@ export function positionInterpolationMatrix(
   return m;
 }
 
+const IMAGE_TOKENIZER_OPTIONS = optionKeys<ImageTokenizerOptions>({
+  dim: true, patchSize: true, inChannels: true, imageSize: true, modality: true, interpolation: true, generator: true,
+});
+
 /**
  * ViT patch tokenizer for 'image', 'infrared' and 'xray': Grid [C, H, W] -> [B, 1 + (H/p)(W/p), D], token 0
  * the CLS token. H and W must be multiples of patchSize; other sizes than `imageSize` resample `pos_embed`.
@@ -111,8 +116,10 @@ export class ImageTokenizer extends Tokenizer<Grid> {
   /** Resampling matrices by target grid, computed once per input size. */
   private readonly resampling = new Map<string, Float32Array>();
 
-  constructor({ dim, patchSize = 16, inChannels = 3, imageSize = 224, modality = 'image', interpolation = 'bicubic', generator }: ImageTokenizerOptions) {
+  constructor(options: ImageTokenizerOptions) {
     super();
+    expectOptions('ImageTokenizer', options, IMAGE_TOKENIZER_OPTIONS);
+    const { dim, patchSize = 16, inChannels = 3, imageSize = 224, modality = 'image', interpolation = 'bicubic', generator } = options;
     const who = 'ImageTokenizer';
     this.dim = positiveInt(who, 'dim', dim);
     this.patchSize = positiveInt(who, 'patchSize', patchSize);

@@ -18,6 +18,7 @@
  * Grouping (steps 1-3) is input preprocessing on the GPU and not differentiable; everything after is.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
@@ -102,6 +103,10 @@ export function normalizeToUnitSphere(points: Float32Array): Float32Array {
   return out;
 }
 
+const POINT_CLOUD_TOKENIZER_OPTIONS = optionKeys<PointCloudTokenizerOptions>({
+  dim: true, numGroups: true, groupSize: true, encoderChannels: true, encoderWidths: true, normalize: true, generator: true,
+});
+
 export class PointCloudTokenizer extends Tokenizer<Float32Array> {
   readonly modality = 'pointcloud' as const;
   readonly dim: number;
@@ -115,8 +120,10 @@ export class PointCloudTokenizer extends Tokenizer<Float32Array> {
   cls_pos: Tensor;
   pos_embed: Sequential;
 
-  constructor({ dim, numGroups, groupSize, encoderChannels = dim, encoderWidths = [128, 256, 512], normalize = true, generator }: PointCloudTokenizerOptions) {
+  constructor(options: PointCloudTokenizerOptions) {
     super();
+    expectOptions('PointCloudTokenizer', options, POINT_CLOUD_TOKENIZER_OPTIONS);
+    const { dim, numGroups, groupSize, encoderChannels = dim, encoderWidths = [128, 256, 512], normalize = true, generator } = options;
     const op = 'PointCloudTokenizer';
     requireInt(op, 'dim', dim);
     requireInt(op, 'numGroups', numGroups);

@@ -12,6 +12,7 @@
  * refused (override them as categorical, or leave them out).
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
@@ -76,6 +77,8 @@ export interface TabularTokenizerOptions {
   generator?: Generator;
 }
 
+const TABULAR_TOKENIZER_OPTIONS = optionKeys<TabularTokenizerOptions>({ dim: true, schema: true, generator: true });
+
 export class TabularTokenizer extends Tokenizer<readonly string[]> {
   readonly modality = 'tabular' as const;
   readonly dim: number;
@@ -95,8 +98,10 @@ export class TabularTokenizer extends Tokenizer<readonly string[]> {
   /** Token order: numeric tokens then categorical ones, permuted back into schema column order. */
   private readonly order: number[];
 
-  constructor({ dim, schema, generator }: TabularTokenizerOptions) {
+  constructor(options: TabularTokenizerOptions) {
     super();
+    expectOptions('TabularTokenizer', options, TABULAR_TOKENIZER_OPTIONS);
+    const { dim, schema, generator } = options;
     const op = 'TabularTokenizer';
     requireInt(op, 'dim', dim);
     if (schema.columns.length === 0) throw new ArgumentError(`${op}: the schema has no columns`);

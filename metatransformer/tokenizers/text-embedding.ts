@@ -10,6 +10,7 @@
  * and pooling ignore them.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -44,6 +45,10 @@ export interface TextEmbeddingOptions {
   generator?: Generator;
 }
 
+const TEXT_EMBEDDING_OPTIONS = optionKeys<TextEmbeddingOptions>({
+  dim: true, vocabSize: true, contextLength: true, tokenizer: true, pad: true, generator: true,
+});
+
 export class TextEmbedding extends Tokenizer<string> {
   readonly modality = 'text' as const;
   readonly dim: number;
@@ -55,8 +60,10 @@ export class TextEmbedding extends Tokenizer<string> {
   token_embedding: Embedding;
   positional_embedding: Tensor;
 
-  constructor({ dim, vocabSize, contextLength = 77, tokenizer, pad = 'context', generator }: TextEmbeddingOptions) {
+  constructor(options: TextEmbeddingOptions) {
     super();
+    expectOptions('TextEmbedding', options, TEXT_EMBEDDING_OPTIONS);
+    const { dim, vocabSize, contextLength = 77, tokenizer, pad = 'context', generator } = options;
     const who = 'TextEmbedding';
     const vocab = vocabSize ?? tokenizer?.vocabSize;
     if (vocab === undefined) throw new ArgumentError(`${who}: give vocabSize or a tokenizer`);

@@ -19,6 +19,7 @@
  * Neither mode has a CLS token. The same tokenizer serves IMU traces (modality 'imu').
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError, ShapeError, fmtShape } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
@@ -93,6 +94,10 @@ class TimeFeatureEmbedding extends Module {
   }
 }
 
+const TIME_SERIES_TOKENIZER_OPTIONS = optionKeys<TimeSeriesTokenizerOptions>({
+  dim: true, channels: true, mode: true, patchLen: true, stride: true, seqLen: true, timeFeatures: true, maxLen: true, modality: true, generator: true,
+});
+
 export class TimeSeriesTokenizer extends Tokenizer<SeriesInput> {
   readonly modality: 'timeseries' | 'imu';
   readonly dim: number;
@@ -110,12 +115,14 @@ export class TimeSeriesTokenizer extends Tokenizer<SeriesInput> {
   W_pos: Tensor | null = null;
   channel_embed: Tensor | null = null;
 
-  constructor({
-    dim, channels, mode = 'token', patchLen = 16, stride = 8, seqLen, timeFeatures: features = 0, maxLen = 5000,
-    modality = 'timeseries', generator,
-  }: TimeSeriesTokenizerOptions) {
+  constructor(options: TimeSeriesTokenizerOptions) {
     super();
     const op = 'TimeSeriesTokenizer';
+    expectOptions(op, options, TIME_SERIES_TOKENIZER_OPTIONS);
+    const {
+      dim, channels, mode = 'token', patchLen = 16, stride = 8, seqLen, timeFeatures: features = 0, maxLen = 5000,
+      modality = 'timeseries', generator,
+    } = options;
     requireInt(op, 'dim', dim);
     requireInt(op, 'channels', channels);
     if (mode !== 'token' && mode !== 'patch') throw new ArgumentError(`${op}: mode must be 'token' or 'patch', got '${String(mode)}'`);

@@ -10,6 +10,7 @@
  * A clip of another length or size gets the table for its own token count.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -64,6 +65,10 @@ export function clipFromFrames(frames: readonly Grid[]): Grid {
   return { shape: [c, t, h, w], data };
 }
 
+const VIDEO_TOKENIZER_OPTIONS = optionKeys<VideoTokenizerOptions>({
+  dim: true, tubelet: true, inChannels: true, frames: true, imageSize: true, generator: true,
+});
+
 /** VideoMAE tubelet tokenizer: clip [C, T, H, W] -> [B, (T/t)(H/h)(W/w), D], no CLS token. */
 export class VideoTokenizer extends Tokenizer<Clip> {
   readonly modality = 'video' as const;
@@ -76,8 +81,10 @@ export class VideoTokenizer extends Tokenizer<Clip> {
   patch_embed: PatchEmbed<Conv3d>;
   pos_embed: Tensor;
 
-  constructor({ dim, tubelet = [2, 16, 16], inChannels = 3, frames = 16, imageSize = 224, generator }: VideoTokenizerOptions) {
+  constructor(options: VideoTokenizerOptions) {
     super();
+    expectOptions('VideoTokenizer', options, VIDEO_TOKENIZER_OPTIONS);
+    const { dim, tubelet = [2, 16, 16], inChannels = 3, frames = 16, imageSize = 224, generator } = options;
     const who = 'VideoTokenizer';
     const [h, w] = typeof imageSize === 'number' ? [imageSize, imageSize] : imageSize;
     for (const [name, v] of [['dim', dim], ['inChannels', inChannels], ['frames', frames], ['image height', h], ['image width', w], ...tubelet.map((v, i) => [`tubelet[${i}]`, v] as const)] as const)

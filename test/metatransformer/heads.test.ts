@@ -164,6 +164,9 @@ t('argument and shape errors', () => {
   assert.throws(() => new RegressionHead({ dim: 0, outputs: 1 }), isError(ArgumentError, /dim/));
   assert.throws(() => new TokenHead({ dim: D, outputs: -1 }), isError(ArgumentError, /outputs/));
   assert.throws(() => new ForecastHead({ dim: D, tokens: 0, horizon: 2 }), isError(ArgumentError, /tokens/));
+  // A misspelt option would silently take the default (here: CLS pooling instead of mean).
+  assert.throws(() => new ClassificationHead({ dim: D, numClasses: 3, poolingMode: 'mean' } as never), isError(ArgumentError, /^ClassificationHead: unknown key 'poolingMode' in options; known: dim, pooling, clsToken/));
+  assert.throws(() => new ForecastHead({ dim: D, tokens: T, horizon: 2, channel: 3 } as never), isError(ArgumentError, /^ForecastHead: unknown key 'channel'/));
   const head = new ClassificationHead({ dim: D, numClasses: 3, pooling: 'cls+max+mean' });
   const fh = new ForecastHead({ dim: D, tokens: T, horizon: 2 });
   const wrongDim = raw.zeros([B, T, D + 1]);

@@ -280,6 +280,8 @@ t('error paths name the shapes', () => {
   assertThrows(() => image.forward([]), ArgumentError, /non-empty array/);
   assertThrows(() => image.forward([grid([3, 4])]), ShapeError, /input 0 has shape \[3,4\], expected 3 positive dims/);
   image.dispose();
+  // An L14 config written with PyTorch's spelling would otherwise build 16x16 patches without a word.
+  assertThrows(() => new ImageTokenizer({ dim: 8, patch_size: 14 } as never), ArgumentError, /^ImageTokenizer: unknown key 'patch_size' in options; known: dim, patchSize/);
   assertThrows(() => new ImageTokenizer({ dim: 8, patchSize: 3, imageSize: 8 }), ArgumentError, /imageSize 8x8 is not a multiple of patchSize 3/);
 
   const video = new VideoTokenizer({ dim: 8, tubelet: [2, 2, 2], inChannels: 1, frames: 2, imageSize: 4 });

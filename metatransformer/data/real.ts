@@ -5,6 +5,7 @@
  */
 import { Generator } from '../../engine/random.js';
 import { packageFile, readText } from '../../engine/platform.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { parseCsv, parseTimestamp } from '../io/csv.js';
 import { stratifiedSplit, shuffle, type Dataset, type Grid } from './types.js';
@@ -28,8 +29,12 @@ export async function mnistDigits(perClass: number): Promise<Float32Array[][]> {
   return out;
 }
 
+const LOAD_OPTIONS = optionKeys<LoadOptions>({ perClass: true, seed: true, testFraction: true });
+
 /** MNIST digit classification: [1, 28, 28] images. */
-export async function mnistImages({ perClass = 100, seed = 1, testFraction = 0.25 }: LoadOptions = {}): Promise<Dataset<Grid>> {
+export async function mnistImages(options: LoadOptions = {}): Promise<Dataset<Grid>> {
+  expectOptions('mnistImages', options, LOAD_OPTIONS);
+  const { perClass = 100, seed = 1, testFraction = 0.25 } = options;
   const digits = await mnistDigits(perClass);
   const inputs: Grid[] = [];
   const labels: number[] = [];
@@ -51,7 +56,9 @@ const DIRECTIONS = ['left', 'right', 'up', 'down'];
  * Moving-digit clips [1, T, 32, 32]: a real MNIST digit slides across a 32x32 canvas; the label is the
  * direction of motion (so the task needs time, not appearance).
  */
-export async function movingDigits({ perClass = 50, seed = 1, testFraction = 0.25, frames = 8 }: LoadOptions & { frames?: number } = {}): Promise<Dataset<Grid>> {
+export async function movingDigits(options: LoadOptions & { frames?: number } = {}): Promise<Dataset<Grid>> {
+  expectOptions('movingDigits', options, [...LOAD_OPTIONS, 'frames']);
+  const { perClass = 50, seed = 1, testFraction = 0.25, frames = 8 } = options;
   const digits = (await mnistDigits(Math.ceil((perClass * DIRECTIONS.length) / 10))).flat();
   const g = new Generator(seed);
   const size = 32;
@@ -98,7 +105,9 @@ export interface TabularDataset extends Dataset<string[]> {
 }
 
 /** Palmer penguins: species from island, beak, flipper, mass and sex (rows with missing values kept). */
-export async function penguins({ seed = 1, testFraction = 0.25 }: LoadOptions = {}): Promise<TabularDataset> {
+export async function penguins(options: Omit<LoadOptions, 'perClass'> = {}): Promise<TabularDataset> {
+  expectOptions('penguins', options, ['seed', 'testFraction']);
+  const { seed = 1, testFraction = 0.25 } = options;
   const records = JSON.parse(await vegaText('penguins.json')) as Record<string, string | number | null>[];
   const columns = Object.keys(records[0]!).filter((c) => c !== 'Species');
   const species = [...new Set(records.map((r) => String(r.Species)))].sort();
@@ -175,7 +184,9 @@ export interface GraphSample {
  * Les Misérables co-appearance network: for each character, its 2-hop ego graph (centre flagged in the
  * node features, plus log-degree); the label is the character's community (groups with >= 6 members).
  */
-export async function miserablesEgoGraphs({ seed = 1, testFraction = 0.3 }: LoadOptions = {}): Promise<Dataset<GraphSample>> {
+export async function miserablesEgoGraphs(options: Omit<LoadOptions, 'perClass'> = {}): Promise<Dataset<GraphSample>> {
+  expectOptions('miserablesEgoGraphs', options, ['seed', 'testFraction']);
+  const { seed = 1, testFraction = 0.3 } = options;
   const net = JSON.parse(await vegaText('miserables.json')) as { nodes: { group: number }[]; links: { source: number; target: number }[] };
   const n = net.nodes.length;
   const adj: Set<number>[] = Array.from({ length: n }, () => new Set());
@@ -221,7 +232,9 @@ export async function miserablesEgoGraphs({ seed = 1, testFraction = 0.3 }: Load
  * text model must learn which sub-words belong to which region; names split between train and test share
  * makers but not models ("toyota corolla 1200" in training, "toyota corona mark ii" in test).
  */
-export async function carNames({ perClass = 55, seed = 1, testFraction = 0.25 }: LoadOptions = {}): Promise<Dataset<string>> {
+export async function carNames(options: LoadOptions = {}): Promise<Dataset<string>> {
+  expectOptions('carNames', options, LOAD_OPTIONS);
+  const { perClass = 55, seed = 1, testFraction = 0.25 } = options;
   const cars = JSON.parse(await vegaText('cars.json')) as { Name: string | null; Origin: string | null }[];
   const regions = ['USA', 'Europe', 'Japan'];
   const originOf = new Map<string, string>();

@@ -11,6 +11,7 @@
  *
  * Timestamps without an offset are taken as UTC, so features never depend on the host's time zone.
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { failAtLine, sourceName, type FileSource } from './common.js';
@@ -34,6 +35,7 @@ export interface CsvOptions {
 
 /** Parses CSV text (or UTF-8 bytes). */
 export function parseCsv(input: string | Uint8Array, name = '<csv>', options: CsvOptions = {}): CsvTable {
+  expectOptions('parseCsv', options, optionKeys<CsvOptions>({ delimiter: true, header: true }));
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
     throw new ArgumentError(`parseCsv: delimiter must be one character other than quote or newline, got ${JSON.stringify(delimiter)}`);
@@ -206,6 +208,7 @@ export function inferSchema(
   overrides: Readonly<Record<string, ColumnKind>> = {},
   options: InferOptions = {},
 ): ColumnSchema[] {
+  expectOptions('inferSchema', options, optionKeys<InferOptions>({ maxCategories: true }));
   const maxCategories = options.maxCategories ?? 32;
   const forced = new Map<string, ColumnKind>();
   for (const key of Object.keys(overrides)) {

@@ -12,6 +12,7 @@
  * torch's antialias=True, bicubic a = -0.5) does; use it when shrinking photos, as CLIP's PIL-based
  * preprocessing does.
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { sourceName, type FileSource } from './common.js';
@@ -142,6 +143,7 @@ function computeTaps(inSize: number, outSize: number, method: ResizeMethod, anti
  * same data kind as the input; integer data is rounded and clamped.
  */
 export function resize(img: Image, width: number, height: number, method: ResizeMethod = 'bilinear', options: ResizeOptions = {}): Image {
+  expectOptions('resize', options, optionKeys<ResizeOptions>({ antialias: true }));
   check(img, 'resize');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
     throw new ArgumentError(`resize: target size ${width}x${height} must be positive integers`);

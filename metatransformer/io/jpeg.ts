@@ -14,6 +14,7 @@
  * components), entropy data that ends inside a block, Huffman codes not in the table, tables a scan
  * uses but nobody defined, and frames over `maxPixels` (checked before allocating).
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, sourceName, type FileSource } from './common.js';
 
@@ -374,6 +375,7 @@ function upsample(plane: Uint8Array, planeWidth: number, c: Component, frame: Fr
 
 /** Decodes a JPEG file. `name` is used in error messages. */
 export function decodeJpeg(bytes: Uint8Array, name = '<jpeg>', options: JpegOptions = {}): JpegImage {
+  expectOptions('decodeJpeg', options, optionKeys<JpegOptions>({ maxPixels: true }));
   const maxPixels = options.maxPixels ?? 2 ** 25;
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(name, 'not a JPEG file (missing SOI marker)', 0);
   const quantTables: (Uint16Array | undefined)[] = [];

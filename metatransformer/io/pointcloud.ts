@@ -18,6 +18,7 @@
  * values that are not numbers, integers where a PLY integer type is declared that are not integers,
  * negative list counts, and bodies that end early.
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, failAtLine, need, sourceName, viewOf, type FileSource } from './common.js';
@@ -376,6 +377,7 @@ function parseXyz(text: string, name: string, columns?: readonly string[]): Poin
 
 /** Parses a point cloud, sniffing PLY ('ply' first line), OFF (OFF keyword) or XYZ/CSV text. */
 export function parsePointCloud(bytes: Uint8Array, name = '<pointcloud>', options: PointCloudOptions = {}): PointCloud {
+  expectOptions('parsePointCloud', options, optionKeys<PointCloudOptions>({ format: true, columns: true }));
   let format = options.format;
   if (format !== undefined && !['ply', 'off', 'xyz'].includes(format))
     throw new ArgumentError(`parsePointCloud: unknown format '${String(format)}' (ply, off or xyz)`);

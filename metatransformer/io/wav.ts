@@ -14,6 +14,7 @@
  * need their own decoders; a block align that disagrees with channels x bits; and a data size that is
  * not a whole number of frames.
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, fourCC, need, sourceName, viewOf, type FileSource } from './common.js';
@@ -193,6 +194,7 @@ export interface EncodeWavOptions {
 
 /** Encodes audio as a WAV file (16-bit PCM or 32-bit float). */
 export function encodeWav(audio: Audio, options: EncodeWavOptions = {}): Uint8Array {
+  expectOptions('encodeWav', options, optionKeys<EncodeWavOptions>({ format: true }));
   const fmt = options.format ?? 'pcm16';
   if (fmt !== 'pcm16' && fmt !== 'float32') throw new ArgumentError(`encodeWav: unknown format '${String(fmt)}'`);
   const { sampleRate, channels } = audio;

@@ -13,6 +13,7 @@
  * bias-free linear maps stored as CLIP stores them, [width, embedDim] applied as x @ proj.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import { globalGenerator, type Generator } from '../../engine/random.js';
@@ -46,8 +47,10 @@ export interface TextTransformerOptions {
 export class TextTransformer extends Module implements SequenceEncoder {
   resblocks: ModuleList<Block>;
   readonly dim: number;
-  constructor({ dim, depth, heads, generator }: TextTransformerOptions) {
+  constructor(options: TextTransformerOptions) {
     super();
+    expectOptions('TextTransformer', options, optionKeys<TextTransformerOptions>({ dim: true, depth: true, heads: true, generator: true }));
+    const { dim, depth, heads, generator } = options;
     if (!Number.isInteger(depth) || depth < 1) throw new ArgumentError(`TextTransformer: depth must be a positive integer, got ${depth}`);
     this.dim = dim;
     this.resblocks = new ModuleList(Array.from({ length: depth }, () => new Block(dim, heads, { generator })));

@@ -250,7 +250,9 @@ export interface NodeLinkOptions {
  * optionally with `id`) and `links` (or `edges`) with `source` and `target` naming node ids, or node
  * indices when nodes have no `id`. Errors name the offending node or link.
  */
-export function parseNodeLinkGraph(text: string, name = '<graph.json>', { featureKeys = [] }: NodeLinkOptions = {}): LoadedGraph {
+export function parseNodeLinkGraph(text: string, name = '<graph.json>', options: NodeLinkOptions = {}): LoadedGraph {
+  expectOptions('parseNodeLinkGraph', options, optionKeys<NodeLinkOptions>({ featureKeys: true }));
+  const { featureKeys = [] } = options;
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -153,7 +153,9 @@ export interface RawCubeOptions {
 }
 
 /** A headerless float32 or uint16 file of the given shape as a Grid; the byte count must match exactly. */
-export function gridFromRaw(bytes: Uint8Array, { dtype, shape, littleEndian = true }: RawCubeOptions, name = '<raw>'): Grid {
+export function gridFromRaw(bytes: Uint8Array, options: RawCubeOptions, name = '<raw>'): Grid {
+  expectOptions('gridFromRaw', options, optionKeys<RawCubeOptions>({ dtype: true, shape: true, littleEndian: true }));
+  const { dtype, shape, littleEndian = true } = options;
   if (dtype !== 'f32' && dtype !== 'u16') throw new ArgumentError(`gridFromRaw: dtype must be 'f32' or 'u16', got '${String(dtype)}'`);
   if (shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && d > 0))
     throw new ArgumentError(`gridFromRaw: shape ${fmtShape(shape)} must be positive integers`);

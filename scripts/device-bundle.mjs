@@ -1,5 +1,5 @@
 // Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
-// CLI with its peers (tfjs-webgpu, jax-js), the GEMM, attention, convolution, indexing, reduction and model-step probes, and the kernel, engine,
+// CLI with its peers (tfjs-webgpu, jax-js), the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes, and the kernel, engine,
 // autograd and nn test suites with uvu and fast-check, each one self-contained .mjs under .devbench/
 // (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.
@@ -20,6 +20,7 @@ await build({ ...common, entryPoints: ['dist/bench/conv-probe.js'], outfile: `${
 await build({ ...common, entryPoints: ['dist/bench/indexing-probe.js'], outfile: `${out}/indexing-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/reduce-probe.js'], outfile: `${out}/reduce-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/step-probe.js'], outfile: `${out}/step-probe.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/wgsl-forms-probe.js'], outfile: `${out}/wgsl-forms-probe.mjs` });
 // The GEMM kernels' own suite alone (its subgroup-matrix test runs only where the adapter has matrix units).
 await build({ ...common, entryPoints: ['dist/test/kernels/matmul.test.js'], outfile: `${out}/matmul-test.mjs` });
 
@@ -42,4 +43,4 @@ for (const dir of dirs) {
   await build({ ...common, entryPoints: [entry], outfile: `${out}/tests-${dir}.mjs` });
   count += files.length;
 }
-console.log(`bundled ${count} test files (one bundle per suite), the bench and the GEMM, attention, convolution, indexing, reduction and model-step probes into ${out}/`);
+console.log(`bundled ${count} test files (one bundle per suite), the bench and the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes into ${out}/`);

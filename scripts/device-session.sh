@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# epilogue split-k tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile bench tests).
+# epilogue split-k tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile wgsl-forms bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -118,6 +118,9 @@ want reduce && step reduce 60 node .devbench/reduce-probe.mjs
 # host CPU profile per step (bench/step-probe.ts), then the B = 32 step without the profiler.
 want host-profile && step host-profile-b1 90 env PROBE_STEPS=train,forward PROBE_CPU_PROFILE=1 PROBE_TOP=25 node .devbench/step-probe.mjs
 want host-profile && step host-profile-b32 90 env PROBE_STEPS=train PROBE_BATCH=32 PROBE_REPS=5 node .devbench/step-probe.mjs
+# Which spellings of the subgroup-matrix builtins this Dawn accepts: the deprecated bool majorness, the template
+# majorness and vector element types for the staged slabs (bench/wgsl-forms-probe.ts); seconds.
+want wgsl-forms && step wgsl-forms 30 node .devbench/wgsl-forms-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
 want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
 # One run per suite, each with its own limit: on the H200 (2026-11-27) one run of all four in 100 s was still
@@ -125,4 +128,4 @@ want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/ben
 want tests && for suite in engine:60 kernels:300 autograd:120 nn:120; do
   step "tests-${suite%%:*}" "${suite##*:}" node ".devbench/tests-${suite%%:*}.mjs"
 done
-tail -n 400 "$log" | grep -E "^(==|   rc|  step|  pipelined|  GPU:|  per step|  GC |  host CPU|    +[0-9.]+ ms  |B16|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000
+tail -n 400 "$log" | grep -E "^(==|   rc|\\[(accepted|REJECTED)\\]|  (error|warning|pipeline|validation)|  step|  pipelined|  GPU:|  per step|  GC |  host CPU|    +[0-9.]+ ms  |B16|torch|f32|f16|adapter|subgroup|ViT|fused|unfused|  M <=|  outputs <=|  Total|  Passed|  Skipped|FAIL|✘|.*[Ee]rror|patch|image|video|3x3|audio|conv1d|index|embedding|concat|scatter|sum|max|mean|var|argmax|logsumexp|AdamW|SGD|  (forward|dx|dw|tiled|lanes|gemm) )" | head -c 11000

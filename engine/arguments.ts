@@ -8,10 +8,17 @@
  */
 import { ArgumentError } from './errors.js';
 
+/**
+ * Marks Tensor instances (engine/tensor.ts). A message recognises a tensor by it rather than by its class
+ * name, which bundlers rename (esbuild makes it 'Tensor2' when two modules declare one).
+ */
+export const TENSOR_BRAND: unique symbol = Symbol.for('omnitensor.Tensor');
+
 /** A value as a message shows it: its kind, and the value itself where it is short. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
+  if (typeof value === 'object' && TENSOR_BRAND in value) return 'a Tensor';
   if (Array.isArray(value)) return 'an array';
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   switch (typeof value) {
@@ -23,11 +30,8 @@ export function describe(value: unknown): string {
       return `the ${typeof value} ${String(value)}`;
     case 'function':
       return 'a function';
-    default: {
-      // A class instance by its class ('a Tensor'), anything else as an object.
-      const name = (value as { constructor?: { name?: string } }).constructor?.name;
-      return name && name !== 'Object' ? `a ${name}` : 'an object';
-    }
+    default:
+      return 'an object';
   }
 }
 

@@ -6,7 +6,7 @@
  * drops a view's reference, and the buffer returns to the pool when its last view is gone. `tidy(fn)`
  * disposes every tensor created inside `fn` except those it returns or `keep`s.
  */
-import { describe } from './arguments.js';
+import { describe, TENSOR_BRAND } from './arguments.js';
 import { byteSize, checkDType, type DType, type AnyTypedArray } from './dtype.js';
 import { ArgumentError, DisposedError, ShapeError, fmtShape } from './errors.js';
 import { f16ArrayToF32 } from './f16.js';
@@ -38,6 +38,10 @@ export interface GradNode {
 let nextId = 1;
 
 export class Tensor {
+  /** Lets argument messages recognise a tensor whatever a bundler renamed the class to (engine/arguments.ts). */
+  get [TENSOR_BRAND](): true {
+    return true;
+  }
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly strides: readonly number[];

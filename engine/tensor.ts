@@ -7,8 +7,8 @@
  * disposes every tensor created inside `fn` except those it returns or `keep`s.
  */
 import { describe, TENSOR_BRAND } from './arguments.js';
-import { byteSize, checkDType, type DType, type AnyTypedArray } from './dtype.js';
-import { ArgumentError, DisposedError, ShapeError, fmtShape } from './errors.js';
+import { byteSize, checkDType, isFloat, type DType, type AnyTypedArray } from './dtype.js';
+import { ArgumentError, DisposedError, DTypeError, ShapeError, fmtShape } from './errors.js';
 import { f16ArrayToF32 } from './f16.js';
 import { runtime, type Runtime } from './runtime.js';
 import { contiguousStrides, sizeOf, type Shape } from './shape.js';
@@ -38,23 +38,35 @@ export interface GradNode {
 let nextId = 1;
 
 export class Tensor {
-  /** Lets argument messages recognise a tensor whatever a bundler renamed the class to (engine/arguments.ts). */
-  get [TENSOR_BRAND](): true {
-    return true;
-  }
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly strides: readonly number[];
   /** Offset of element [0,...,0] in the storage, in elements. */
   readonly offset: number;
   readonly dtype: DType;
-  /** Whether gradients flow to this tensor (autograd layer). */
-  requiresGrad = false;
+  private gradRequired = false;
   /** Accumulated gradient after `backward()` (autograd layer). */
   grad: Tensor | null = null;
   /** The autograd node that produced this tensor, if any. */
   gradNode: GradNode | null = null;
   private store: Storage | null;
+
+  /** Lets argument messages recognise a tensor whatever a bundler renamed the class to (engine/arguments.ts). */
+  get [TENSOR_BRAND](): true {
+    return true;
+  }
+
+  /** Whether gradients flow to this tensor (autograd layer). Only float tensors can require them, as in PyTorch. */
+  get requiresGrad(): boolean {
+    return this.gradRequired;
+  }
+
+  set requiresGrad(on: boolean) {
+    if (typeof on !== 'boolean') throw new ArgumentError(`requiresGrad: must be set to a boolean, got ${describe(on)}`);
+    if (on && !isFloat(this.dtype))
+      throw new DTypeError(`requiresGrad: only float tensors (f32, f16) can require gradients, got ${this.dtype} ${fmtShape(this.shape)}`);
+    this.gradRequired = on;
+  }
 
   constructor(storage: Storage, shape: Shape, strides: Shape, offset: number, dtype: DType) {
     this.store = storage;

@@ -7,8 +7,9 @@
  * `state.{i}.exp_avg`, `state.{i}.exp_avg_sq`, `state.{i}.momentum_buffer` are the live GPU tensors and
  * `state.{i}.step` a host int32 scalar, so the whole state can go into a safetensors checkpoint.
  */
-import { expectOptions, optionKeys } from '../engine/arguments.js';
-import { ArgumentError, ShapeError, fmtShape } from '../engine/errors.js';
+import { describe, expectOptions, optionKeys } from '../engine/arguments.js';
+import { isFloat } from '../engine/dtype.js';
+import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import { sameShape } from '../engine/shape.js';
 import { keep, Tensor } from '../engine/tensor.js';
@@ -41,15 +42,20 @@ export abstract class Optimizer<O extends { lr: number }> {
   constructor(params: readonly Tensor[] | readonly ParamGroupSpec<O>[], defaults: O, known: readonly string[]) {
     const op = new.target.name;
     expectOptions(op, defaults, known);
+    if (!Array.isArray(params))
+      throw new ArgumentError(`${op}: params must be an array of Tensors or of parameter groups ({ params, ...options }), got ${describe(params)}`);
     const specs: ParamGroupSpec<O>[] =
       params.length && !(params[0] instanceof Tensor) ? [...(params as ParamGroupSpec<O>[])] : [{ params: [...(params as Tensor[])] } as ParamGroupSpec<O>];
     const seen = new Set<Tensor>();
     this.groups = specs.map((spec, gi) => {
+      if (typeof spec !== 'object' || spec === null || spec instanceof Tensor || !Array.isArray(spec.params))
+        throw new ArgumentError(`${op}: params[${gi}] must be a parameter group { params: Tensor[], ...options } (or every entry a Tensor), got ${describe(spec)}`);
       const { params: ps, ...overrides } = spec;
       expectOptions(op, overrides, known, `parameter group ${gi}`);
       for (const p of ps) {
-        if (!(p instanceof Tensor)) throw new ArgumentError(`optimizer: group ${gi} holds a non-tensor parameter`);
-        if (seen.has(p)) throw new ArgumentError(`optimizer: a parameter ${fmtShape(p.shape)} appears in more than one group`);
+        if (!(p instanceof Tensor)) throw new ArgumentError(`${op}: parameter group ${gi} holds ${describe(p)}, not a Tensor`);
+        if (!isFloat(p.dtype)) throw new DTypeError(`${op}: parameter ${fmtShape(p.shape)} is ${p.dtype}; only float tensors can be optimized`);
+        if (seen.has(p)) throw new ArgumentError(`${op}: a parameter ${fmtShape(p.shape)} appears in more than one group`);
         seen.add(p);
       }
       const options = { ...defaults, ...overrides } as O;

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as ag from '../../autograd/index.js';
-import { ArgumentError, ops, runtime, type Tensor } from '../../engine/index.js';
+import { ArgumentError, DTypeError, ops, runtime, type Tensor } from '../../engine/index.js';
 import { testDevice } from '../helpers.js';
 
 // The differentiable wrappers that copy their options before calling the engine ({ ...options, returnLse })
@@ -41,5 +41,18 @@ for (const [label, call, message] of CASES) {
     assert.is(runtime().dispatches, dispatches, 'no dispatch recorded');
   });
 }
+
+t('only float tensors can require gradients (PyTorch refuses the same)', () => {
+  const ids = ops.tensor([1, 2], [2], { dtype: 'i32' });
+  try {
+    assert.throws(() => (ids.requiresGrad = true), (e: unknown) => e instanceof DTypeError && /^requiresGrad: only float tensors \(f32, f16\) can require gradients, got i32 \[2\]/.test((e as Error).message));
+    assert.throws(() => (x.requiresGrad = bad('yes')), (e: unknown) => e instanceof ArgumentError && /^requiresGrad: must be set to a boolean/.test((e as Error).message));
+    ids.requiresGrad = false;
+    assert.is(ids.requiresGrad, false);
+    assert.is(x.requiresGrad, true, 'a refused assignment leaves the flag as it was');
+  } finally {
+    ids.dispose();
+  }
+});
 
 t.run();

@@ -139,6 +139,9 @@ t('parameter groups take their own options; parameters without grad are skipped'
   misspelt(() => new AdamW([a], { learningRate: 0.1 } as never), /^AdamW: unknown key 'learningRate' in options; known: lr, betas, eps, weightDecay/);
   misspelt(() => new SGD([a], { lr: 0.1, weight_decay: 0.1 } as never), /^SGD: unknown key 'weight_decay' in options/);
   misspelt(() => new Adam([{ params: [a], beta1: 0.5 } as never]), /^Adam: unknown key 'beta1' in parameter group 0/);
+  misspelt(() => new SGD(a as never, { lr: 0.1 }), /^SGD: params must be an array of Tensors or of parameter groups/);
+  misspelt(() => new SGD([1, 2] as never, { lr: 0.1 }), /^SGD: params\[0\] must be a parameter group \{ params: Tensor\[\], \.\.\.options \} \(or every entry a Tensor\), got the number 1/);
+  misspelt(() => new SGD([{ params: [a, 'b'] }] as never, { lr: 0.1 }), /^SGD: parameter group 0 holds the string "b", not a Tensor/);
   for (const v of [a, b, c]) v.dispose();
 });
 

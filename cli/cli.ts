@@ -371,7 +371,9 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'info': return await cmdInfo(io);
+      case 'info':
+        if (rest.length) throw new UsageError(`info takes no options, got '${rest[0]}'`);
+        return await cmdInfo(io);
       case 'encode': return await cmdEncode(rest, io);
       case 'train': return await cmdTrain(rest, io);
       case 'predict': return await cmdPredict(rest, io);

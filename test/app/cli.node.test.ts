@@ -143,6 +143,7 @@ t('info describes the adapter and the encoder situation', async () => {
   assert.match(r.out, /adapter: .*\((cpu|gpu), node\)/);
   assert.match(r.out, /limits: maxBufferSize=\d+/);
   assert.match(r.out, /pre-trained encoder: /);
+  await expectUsage(['info', '--verbose'], /info takes no options, got '--verbose'/);
 });
 
 t.run();

@@ -92,7 +92,11 @@
 //       shipped kernel: A @ B 4096^3 78000-80000 against 91000-93000, 1576x3072x768 24000 against
 //       23000-34000), so the store order stays as written.
 //   Deprecation: this Dawn warns that subgroupMatrixLoad / subgroupMatrixStore with a col_major bool
-//   are deprecated (2026-11-27); they still compile and run, and the replacement form is untested here.
+//   are deprecated (2026-11-27); they still compile and run. The WebGPU proposal now spells the majorness
+//   as a template parameter (subgroupMatrixLoad<T, row_major>(p, offset, stride)) and allows vec4<f16>
+//   slab arrays, which would stage a 16-byte chunk with 2 stores instead of 8 (this kernel's bound);
+//   bench/wgsl-forms-probe.ts (device session step wgsl-forms) finds out which of these forms this Dawn
+//   compiles. Not yet run on a GPU.
 //   The first version of this kernel (one subgroup per workgroup, fragments straight from the storage
 //   buffers) ran 23100 on an H100.
 

@@ -5,6 +5,7 @@
  * reclaim finished work.
  */
 import * as ag from '../autograd/index.js';
+import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, OmniError, ShapeError, fmtShape } from '../engine/errors.js';
 import { Generator } from '../engine/random.js';
 import { sizeOf } from '../engine/shape.js';
@@ -110,9 +111,14 @@ function targetTensor(task: Task, out: Tensor, targets: Split<unknown>['targets'
   return ag.fromFlat(flat, out.shape, out.dtype);
 }
 
+const FIT_OPTIONS = optionKeys<FitOptions<unknown>>({
+  task: true, epochs: true, batchSize: true, lr: true, weightDecay: true, warmup: true, validation: true, onProgress: true, seed: true,
+});
+
 /** Fine-tunes the model's trainable parameters on `train`. Leaves the model in training mode. */
 export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options: FitOptions<X>): Promise<FitResult> {
   const op = 'fit';
+  expectOptions(op, options, FIT_OPTIONS);
   const { task, epochs, batchSize, lr, weightDecay = 0.05, validation, onProgress, seed = 0 } = options;
   checkSplit(op, train, task);
   if (validation) checkSplit(`${op} (validation)`, validation, task);
@@ -197,7 +203,9 @@ export async function fit<X>(model: MetaTransformer<X>, train: Split<X>, options
  * The model's raw outputs (logits, forecasts) per input, flattened, computed in eval mode without a graph
  * in batches of `batchSize`. The model's training mode is restored afterwards.
  */
-export async function predict<X>(model: MetaTransformer<X>, inputs: readonly X[], { batchSize = 32 }: { batchSize?: number } = {}): Promise<Float32Array[]> {
+export async function predict<X>(model: MetaTransformer<X>, inputs: readonly X[], options: { batchSize?: number } = {}): Promise<Float32Array[]> {
+  expectOptions('predict', options, ['batchSize']);
+  const { batchSize = 32 } = options;
   checkPositiveInt('predict', 'batchSize', batchSize);
   const wasTraining = model.training;
   model.eval();
@@ -220,7 +228,9 @@ export async function predict<X>(model: MetaTransformer<X>, inputs: readonly X[]
 }
 
 /** Accuracy and confusion matrix (classification) or MSE and MAE (forecasting) on `split`. */
-export async function evaluate<X>(model: MetaTransformer<X>, split: Split<X>, task: Task, { batchSize = 32 }: { batchSize?: number } = {}): Promise<EvaluateResult> {
+export async function evaluate<X>(model: MetaTransformer<X>, split: Split<X>, task: Task, options: { batchSize?: number } = {}): Promise<EvaluateResult> {
+  expectOptions('evaluate', options, ['batchSize']);
+  const { batchSize = 32 } = options;
   checkSplit('evaluate', split, task);
   const outputs = await predict(model, split.inputs, { batchSize });
   if (task === 'classification') {

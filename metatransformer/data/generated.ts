@@ -4,6 +4,7 @@
  * every dataset says so in its `provenance`. They are small, deliberately learnable-but-not-trivial tasks:
  * random pose, scale, phase and noise keep a lookup table from solving them.
  */
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { Generator } from '../../engine/random.js';
 import { stratifiedSplit, type Dataset, type Grid } from './types.js';
 
@@ -12,6 +13,8 @@ interface GenOptions {
   seed?: number;
   testFraction?: number;
 }
+
+const GEN_OPTIONS = optionKeys<GenOptions>({ perClass: true, seed: true, testFraction: true });
 
 function build<X>(
   modality: Dataset<X>['modality'],
@@ -50,6 +53,7 @@ const SHAPES = ['sphere', 'cube', 'cylinder', 'cone', 'torus', 'plane'];
 
 /** Surface samples of primitive shapes, randomly rotated and scaled, with jitter: [N*3] xyz. */
 export function pointCloudShapes(opts: GenOptions & { points?: number } = {}): Dataset<Float32Array> {
+  expectOptions('pointCloudShapes', opts, [...GEN_OPTIONS, 'points']);
   const n = opts.points ?? 256;
   return build('pointcloud', 'primitive shapes', `${n} surface points of ${SHAPES.join('/')} under random rotation, scale 0.6-1.0 and jitter 0.01`, SHAPES, (cls, g) => {
     const R = randomRotation(g);
@@ -107,6 +111,7 @@ const SOUNDS = ['low tone', 'high tone', 'rising chirp', 'falling chirp', 'noise
 
 /** Mono 16 kHz clips of synthesized sound classes with random pitch, onset, loudness and background noise. */
 export function audioClips(opts: GenOptions & { seconds?: number } = {}): Dataset<Float32Array> {
+  expectOptions('audioClips', opts, [...GEN_OPTIONS, 'seconds']);
   const rate = 16000;
   const len = Math.round((opts.seconds ?? 0.64) * rate);
   return build('audio', 'synthesized sounds', `${len / rate} s at 16 kHz: ${SOUNDS.join('/')}, random pitch/onset/gain plus noise at -30 dB`, SOUNDS, (cls, g) => {
@@ -159,6 +164,7 @@ export const INFRARED_STATS = { mean: 0.273, std: 0.095 } as const;
 
 /** 32x32 single-channel thermal scenes: warm bodies of different shapes over a cool cluttered background. */
 export function infraredScenes(opts: GenOptions = {}): Dataset<Grid> {
+  expectOptions('infraredScenes', opts, GEN_OPTIONS);
   const size = 32;
   return build('infrared', 'thermal scenes', `${size}x${size} 1-channel heat maps: ${THERMAL.join('/')} with random position, size, ambient temperature and sensor noise`, THERMAL, (cls, g) => {
     const img = new Float32Array(size * size).fill(0.2 + 0.1 * g.uniform());
@@ -190,6 +196,7 @@ export const XRAY_STATS = { mean: 0.142, std: 0.231 } as const;
 
 /** 32x32 radiograph-style renderings of a long bone: intact, fractured (a dark gap with offset), or with a metal plate. */
 export function xrayRenderings(opts: GenOptions = {}): Dataset<Grid> {
+  expectOptions('xrayRenderings', opts, GEN_OPTIONS);
   const size = 32;
   return build('xray', 'long-bone radiographs', `${size}x${size} 1-channel attenuation maps: ${XRAY.join('/')} at random angle, width and exposure`, XRAY, (cls, g) => {
     const img = new Float32Array(size * size);
@@ -220,6 +227,7 @@ const MATERIALS = ['vegetation', 'water', 'soil', 'concrete', 'metal roof'];
 
 /** Per-pixel reflectance spectra (bands over 400-2500 nm) of five materials with illumination and mixing noise. */
 export function hyperspectralPixels(opts: GenOptions & { bands?: number } = {}): Dataset<Grid> {
+  expectOptions('hyperspectralPixels', opts, [...GEN_OPTIONS, 'bands']);
   const bands = opts.bands ?? 48;
   const curve = (cls: number, nm: number): number => {
     const gauss = (c: number, w: number) => Math.exp(-(((nm - c) / w) ** 2));
@@ -248,6 +256,7 @@ const ACTIVITIES = ['walking', 'running', 'sitting', 'climbing stairs', 'lying']
 
 /** 6-axis IMU traces [T, 6] (accelerometer xyz in g, gyroscope xyz in rad/s) at 50 Hz for five activities. */
 export function imuActivities(opts: GenOptions & { steps?: number } = {}): Dataset<Grid> {
+  expectOptions('imuActivities', opts, [...GEN_OPTIONS, 'steps']);
   const T = opts.steps ?? 128;
   return build('imu', 'activity traces', `${T} steps at 50 Hz of accelerometer + gyroscope: ${ACTIVITIES.join('/')}, random cadence, device tilt and sensor noise`, ACTIVITIES, (cls, g) => {
     const cadence = [1.8, 2.8, 0, 1.4, 0][cls]! * (0.85 + 0.3 * g.uniform());

@@ -4,6 +4,7 @@
  * and cross-modal retrieval recall@k.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
 import { tidy, type Tensor } from '../../engine/tensor.js';
 import { l2Normalize, type ClipModel } from './clip.js';
@@ -37,8 +38,10 @@ export async function zeroShotClassify<X>(
   model: ClipModel<X>,
   images: readonly X[],
   classPrompts: readonly string[],
-  { templates, labels, batchSize = 256 }: ZeroShotOptions = {},
+  options: ZeroShotOptions = {},
 ): Promise<ZeroShotResult> {
+  expectOptions('zeroShotClassify', options, optionKeys<ZeroShotOptions>({ templates: true, labels: true, batchSize: true }));
+  const { templates, labels, batchSize = 256 } = options;
   if (classPrompts.length < 2) throw new ArgumentError(`zeroShotClassify: need at least 2 class prompts, got ${classPrompts.length}`);
   if (templates && (templates.length === 0 || templates.some((t) => !t.includes('{c}'))))
     throw new ArgumentError('zeroShotClassify: templates must be non-empty and each must contain the {c} slot');

@@ -4,6 +4,7 @@
  * clipping, one step per batch of pairs.
  */
 import * as ag from '../../autograd/index.js';
+import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { tidy, type Tensor } from '../../engine/tensor.js';
 import { AdamW, clipGradNorm, cosineWarmup } from '../../nn/index.js';
@@ -53,6 +54,9 @@ function decayGroups(params: readonly Tensor[], weightDecay: number): { params: 
 
 /** Trains every parameter of `model` that requires a gradient on `pairs` for `epochs` epochs. */
 export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPairs<X>, options: PretrainOptions): Promise<PretrainResult> {
+  expectOptions('pretrainClip', options, optionKeys<PretrainOptions>({
+    epochs: true, lr: true, weightDecay: true, warmupSteps: true, maxGradNorm: true, onEpoch: true,
+  }));
   const { epochs, lr = 1e-3, weightDecay = 0.1, maxGradNorm, onEpoch } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ArgumentError(`pretrainClip: epochs must be a positive integer, got ${epochs}`);
   const totalSteps = epochs * pairs.batchesPerEpoch;

@@ -199,6 +199,9 @@ t('argument errors', async () => {
     ['batch', () => fit(model, ok, { ...opts, batchSize: 1.5 }), ArgumentError, /batchSize/],
     ['lr', () => fit(model, ok, { ...opts, lr: 0 }), ArgumentError, /lr must be > 0/],
     ['warmup', () => fit(model, ok, { ...opts, warmup: -1 }), ArgumentError, /warmup/],
+    // A misspelt option would otherwise train with the default.
+    ['misspelt', () => fit(model, ok, { ...opts, weight_decay: 0 } as never), ArgumentError, /^fit: unknown key 'weight_decay' in options; known: task, epochs/],
+    ['predict option', () => predict(model, ok.inputs, { batch: 2 } as never), ArgumentError, /^predict: unknown key 'batch' in options; known: batchSize/],
     ['label', () => fit(model, { inputs: ok.inputs, targets: [0, 1, 2, 3] }, opts), ArgumentError, /class target 3/],
     ['eval label', () => evaluate(model, { inputs: ok.inputs, targets: [0, 1, 2, 7] }, 'classification'), ArgumentError, /class target 7/],
     ['predict batch', () => predict(model, ok.inputs, { batchSize: 0 }), ArgumentError, /batchSize/],

@@ -3,6 +3,7 @@
  * (format sniffed from the first bytes, not the name) into host tensors for `Module.loadStateDict`;
  * `saveSafetensors` writes a module's state (and optionally an optimizer's, under `optimizer.`) back out.
  */
+import { expectOptions } from '../engine/arguments.js';
 import { ArgumentError, DTypeError, FormatError } from '../engine/errors.js';
 import { f32ArrayToF16 } from '../engine/f16.js';
 import { openBytes, readBytes } from '../engine/platform.js';
@@ -38,7 +39,9 @@ async function sniff(src: CheckpointSource): Promise<Format> {
  * flattened with `flattenStateDict` (a nested `state_dict`/`model` entry is unwrapped); `prefix` keeps
  * only names starting with it and strips it (e.g. 'module.').
  */
-export async function loadCheckpoint(src: CheckpointSource, { prefix = '' }: { prefix?: string } = {}): Promise<Map<string, HostTensor>> {
+export async function loadCheckpoint(src: CheckpointSource, options: { prefix?: string } = {}): Promise<Map<string, HostTensor>> {
+  expectOptions('loadCheckpoint', options, ['prefix']);
+  const { prefix = '' } = options;
   // A Response body can be read once; sniffing and parsing each read it, so buffer it first.
   const source = typeof Response !== 'undefined' && src instanceof Response ? await readBytes(src) : src;
   const format = await sniff(source);

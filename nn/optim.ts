@@ -294,8 +294,10 @@ export class LRScheduler {
  */
 export function cosineWarmup(
   optimizer: Optimizer<{ lr: number }>,
-  { warmupSteps, totalSteps, minFactor = 0 }: { warmupSteps: number; totalSteps: number; minFactor?: number },
+  options: { warmupSteps: number; totalSteps: number; minFactor?: number },
 ): LRScheduler {
+  expectOptions('cosineWarmup', options, ['warmupSteps', 'totalSteps', 'minFactor']);
+  const { warmupSteps, totalSteps, minFactor = 0 } = options;
   if (!(warmupSteps >= 0 && totalSteps > warmupSteps))
     throw new ArgumentError(`cosineWarmup: need 0 <= warmupSteps < totalSteps, got ${warmupSteps}, ${totalSteps}`);
   return new LRScheduler(optimizer, (step) => {
@@ -306,7 +308,9 @@ export function cosineWarmup(
 }
 
 /** Multiplies the lr by `gamma` every `stepSize` steps (torch StepLR). */
-export function stepLR(optimizer: Optimizer<{ lr: number }>, { stepSize, gamma = 0.1 }: { stepSize: number; gamma?: number }): LRScheduler {
+export function stepLR(optimizer: Optimizer<{ lr: number }>, options: { stepSize: number; gamma?: number }): LRScheduler {
+  expectOptions('stepLR', options, ['stepSize', 'gamma']);
+  const { stepSize, gamma = 0.1 } = options;
   if (!(Number.isInteger(stepSize) && stepSize > 0)) throw new ArgumentError(`stepLR: stepSize must be a positive integer, got ${stepSize}`);
   return new LRScheduler(optimizer, (step) => gamma ** Math.floor(step / stepSize));
 }
@@ -314,8 +318,10 @@ export function stepLR(optimizer: Optimizer<{ lr: number }>, { stepSize, gamma =
 /** Moves the lr factor linearly from `startFactor` to `endFactor` over `totalSteps` (torch LinearLR). */
 export function linearLR(
   optimizer: Optimizer<{ lr: number }>,
-  { startFactor = 1 / 3, endFactor = 1, totalSteps }: { startFactor?: number; endFactor?: number; totalSteps: number },
+  options: { startFactor?: number; endFactor?: number; totalSteps: number },
 ): LRScheduler {
+  expectOptions('linearLR', options, ['startFactor', 'endFactor', 'totalSteps']);
+  const { startFactor = 1 / 3, endFactor = 1, totalSteps } = options;
   if (!(Number.isInteger(totalSteps) && totalSteps > 0)) throw new ArgumentError(`linearLR: totalSteps must be a positive integer, got ${totalSteps}`);
   return new LRScheduler(optimizer, (step) => startFactor + (endFactor - startFactor) * Math.min(1, step / totalSteps));
 }

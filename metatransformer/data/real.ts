@@ -135,7 +135,11 @@ export interface SeriesWindow extends Grid {
  * (standardised), forecast the next `horizon` days of temp_max (standardised). The test split is the
  * last `testFraction` of time, as forecasting demands.
  */
-export async function seattleWeather({ context = 28, horizon = 7, stride = 2, testFraction = 0.25 }: { context?: number; horizon?: number; stride?: number; testFraction?: number } = {}): Promise<Dataset<SeriesWindow> & { channels: string[]; targetScale: { mean: number; std: number } }> {
+export async function seattleWeather(
+  options: { context?: number; horizon?: number; stride?: number; testFraction?: number } = {},
+): Promise<Dataset<SeriesWindow> & { channels: string[]; targetScale: { mean: number; std: number } }> {
+  expectOptions('seattleWeather', options, ['context', 'horizon', 'stride', 'testFraction']);
+  const { context = 28, horizon = 7, stride = 2, testFraction = 0.25 } = options;
   const table = parseCsv(await vegaText('seattle-weather.csv'), 'seattle-weather.csv');
   const channels = ['precipitation', 'temp_max', 'temp_min', 'wind'];
   const idx = channels.map((c) => table.columns.indexOf(c));

@@ -12,6 +12,7 @@
  *   zero_shot_accuracy  held-out zero-shot accuracy of the CLIP model the encoder came from
  *   date                ISO date of the run
  */
+import { expectOptions } from '../../engine/arguments.js';
 import { FormatError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import type { CheckpointSource } from '../../nn/checkpoint/index.js';
@@ -122,7 +123,9 @@ export async function readEncoderInfo(src: CheckpointSource): Promise<Pretrained
  * Loads a pre-trained encoder file written by `encoderCheckpoint`: the metadata supplies the head count
  * (which the weights cannot), and `MetaTransformerEncoder.fromCheckpoint` loads the blocks (strictly).
  */
-export async function loadPretrainedEncoder(src: CheckpointSource, { dtype = 'f32' }: { dtype?: EncoderDType } = {}): Promise<{ encoder: MetaTransformerEncoder; info: PretrainedEncoderInfo }> {
+export async function loadPretrainedEncoder(src: CheckpointSource, options: { dtype?: EncoderDType } = {}): Promise<{ encoder: MetaTransformerEncoder; info: PretrainedEncoderInfo }> {
+  expectOptions('loadPretrainedEncoder', options, ['dtype']);
+  const { dtype = 'f32' } = options;
   // A Response body can be read once and the file is opened twice (metadata, then tensors).
   const source = typeof Response !== 'undefined' && src instanceof Response ? await readBytes(src) : src;
   const info = await readEncoderInfo(source);

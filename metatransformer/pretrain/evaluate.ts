@@ -95,7 +95,9 @@ export interface RetrievalMetrics {
  * (ties count against the model). Relevant items: the query's pair, or with `groups` (one id per pair,
  * e.g. the class) every item of the query's group, which suits data where captions repeat.
  */
-export async function retrievalMetrics(imageEmb: Tensor, textEmb: Tensor, { groups }: { groups?: readonly number[] } = {}): Promise<RetrievalMetrics> {
+export async function retrievalMetrics(imageEmb: Tensor, textEmb: Tensor, options: { groups?: readonly number[] } = {}): Promise<RetrievalMetrics> {
+  expectOptions('retrievalMetrics', options, ['groups']);
+  const { groups } = options;
   if (imageEmb.rank !== 2 || textEmb.rank !== 2 || imageEmb.shape[0] !== textEmb.shape[0] || imageEmb.shape[1] !== textEmb.shape[1])
     throw new ShapeError(`retrievalMetrics: embeddings must both be [N, D], got ${fmtShape(imageEmb.shape)} and ${fmtShape(textEmb.shape)}`);
   const n = imageEmb.shape[0]!;

@@ -6,6 +6,7 @@
  * scripts/pretrain-encoder.mjs, which makes the shipped encoder.
  */
 import { noGrad } from '../../autograd/index.js';
+import { expectOptions } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { Generator } from '../../engine/random.js';
 import { tidy } from '../../engine/tensor.js';
@@ -88,7 +89,9 @@ export interface LabelledGrids {
  * The first `trainPerClass` digits of each class for pre-training and the next `testPerClass` held out
  * (never seen in pre-training) for zero-shot evaluation, in class-interleaved order.
  */
-export async function mnistSplits({ trainPerClass, testPerClass }: { trainPerClass: number; testPerClass: number }): Promise<{ train: LabelledGrids; test: LabelledGrids }> {
+export async function mnistSplits(options: { trainPerClass: number; testPerClass: number }): Promise<{ train: LabelledGrids; test: LabelledGrids }> {
+  expectOptions('mnistSplits', options, ['trainPerClass', 'testPerClass']);
+  const { trainPerClass, testPerClass } = options;
   for (const [name, v] of [['trainPerClass', trainPerClass], ['testPerClass', testPerClass]] as const)
     if (!Number.isInteger(v) || v < 1) throw new ArgumentError(`mnistSplits: ${name} must be a positive integer, got ${v}`);
   if (trainPerClass + testPerClass > MNIST_MAX_PER_CLASS)

@@ -9,6 +9,7 @@
  * nodes per graph); it is unconditionally stable and returns orthonormal eigenvectors even for repeated
  * eigenvalues (common in graphs with symmetries), which simpler power iterations do not.
  */
+import { expectOptions } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 
 export interface SymmetricEigen {
@@ -19,7 +20,9 @@ export interface SymmetricEigen {
 }
 
 /** All eigenpairs of a symmetric n x n matrix (row-major); the input is not modified. */
-export function symmetricEigen(matrix: ArrayLike<number>, n: number, { maxSweeps = 50, tolerance = 1e-12 } = {}): SymmetricEigen {
+export function symmetricEigen(matrix: ArrayLike<number>, n: number, options: { maxSweeps?: number; tolerance?: number } = {}): SymmetricEigen {
+  expectOptions('symmetricEigen', options, ['maxSweeps', 'tolerance']);
+  const { maxSweeps = 50, tolerance = 1e-12 } = options;
   if (matrix.length !== n * n) throw new ArgumentError(`symmetricEigen: expected ${n * n} entries for ${n}x${n}, got ${matrix.length}`);
   const a = Float64Array.from(matrix);
   for (let i = 0; i < n; i++)

@@ -17,6 +17,7 @@
  * cannot ask for gigabytes through zero strides. Nesting deeper than MAX_DEPTH is refused. Dict keys from
  * the file become Map keys only.
  */
+import { expectOptions } from '../../engine/arguments.js';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { openBytes, type ByteSource } from '../../engine/platform.js';
 import {
@@ -354,7 +355,9 @@ const WRAPPER_KEYS = ['state_dict', 'model_state_dict', 'model', 'module', 'net'
  * appears under both; a container reachable along two paths is walked only along the first. With `prefix`,
  * only names starting with it are kept, with the prefix removed (e.g. 'module.' from DataParallel checkpoints).
  */
-export function flattenStateDict(value: TorchValue, { prefix = '' }: { prefix?: string } = {}): Map<string, HostTensor> {
+export function flattenStateDict(value: TorchValue, options: { prefix?: string } = {}): Map<string, HostTensor> {
+  expectOptions('flattenStateDict', options, ['prefix']);
+  const { prefix = '' } = options;
   let root = value;
   if (root instanceof Map) {
     for (const key of WRAPPER_KEYS) {

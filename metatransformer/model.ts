@@ -6,6 +6,7 @@
  * frozen blocks to their inputs, and since frozen weights are plain leaves without requiresGrad, the
  * backward rules skip their weight-gradient GEMMs and no gradient buffers are allocated for them.
  */
+import { expectOptions } from '../engine/arguments.js';
 import { ArgumentError } from '../engine/errors.js';
 import type { Tensor } from '../engine/tensor.js';
 import { Module } from '../nn/module.js';
@@ -24,8 +25,10 @@ export class MetaTransformer<X> extends Module {
   encoder: MetaTransformerEncoder;
   head: Head;
 
-  constructor({ tokenizer, encoder, head }: MetaTransformerParts<X>) {
+  constructor(parts: MetaTransformerParts<X>) {
     super();
+    expectOptions('MetaTransformer', parts, ['tokenizer', 'encoder', 'head'], 'parts');
+    const { tokenizer, encoder, head } = parts;
     if (tokenizer.dim !== encoder.dim)
       throw new ArgumentError(`MetaTransformer: the ${tokenizer.modality} tokenizer makes ${tokenizer.dim}-wide tokens, the encoder takes ${encoder.dim}`);
     if (head instanceof PooledHead && head.needsClsToken && !tokenizer.hasClsToken)

@@ -6,6 +6,7 @@
  * a layer whose fields mirror a PyTorch module's attributes loads that module's checkpoints as they are.
  */
 import { isFloat, type DType } from '../engine/dtype.js';
+import { expectOptions } from '../engine/arguments.js';
 import { DTypeError, OmniError, fmtShape } from '../engine/errors.js';
 import * as raw from '../engine/ops/index.js';
 import { sameShape } from '../engine/shape.js';
@@ -117,7 +118,9 @@ export abstract class Module {
    * mis-shaped entry throws a `StateDictError` naming them all and nothing is loaded; otherwise what
    * matches is loaded and the report returned.
    */
-  loadStateDict(sd: ReadonlyMap<string, Tensor | HostTensor>, { strict = true }: { strict?: boolean } = {}): LoadReport {
+  loadStateDict(sd: ReadonlyMap<string, Tensor | HostTensor>, options: { strict?: boolean } = {}): LoadReport {
+    expectOptions('loadStateDict', options, ['strict']);
+    const { strict = true } = options;
     const own = this.stateDict();
     const report: LoadReport = { missing: [], unexpected: [], mismatched: [] };
     for (const name of own.keys()) if (!sd.has(name)) report.missing.push(name);

@@ -51,7 +51,10 @@ export class Attention extends Module implements UnaryModule {
     this.qkv = new Linear(dim, dim * 3, { bias: qkvBias, generator });
     this.proj = new Linear(dim, dim, { generator });
   }
-  forward(x: Tensor, { mask, keyPaddingMask }: { mask?: Tensor; keyPaddingMask?: Tensor } = {}): Tensor {
+  forward(x: Tensor, options: { mask?: Tensor; keyPaddingMask?: Tensor } = {}): Tensor {
+    // A misspelt mask (attnMask) would otherwise attend to every key.
+    expectOptions('Attention.forward', options, ['mask', 'keyPaddingMask']);
+    const { mask, keyPaddingMask } = options;
     if (x.rank !== 3 || x.shape[2] !== this.dim) throw new ShapeError(`Attention: input must be [B, N, ${this.dim}], got ${fmtShape(x.shape)}`);
     const qkv = this.qkv.forward(x);
     const merged = ag.multiHeadSelfAttention(qkv, this.numHeads, { scale: this.scale, mask, keyPaddingMask });

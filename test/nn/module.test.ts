@@ -157,6 +157,13 @@ t('activations, Identity, Conv2d and ModuleList', async () => {
   // Options are checked when the layer is built, not when it first runs.
   assert.throws(() => new Conv2d(2, 4, 3, { padding: 1, useBias: false } as never), (e: unknown) => e instanceof ArgumentError && /^Conv2d: unknown key 'useBias' in options/.test((e as Error).message));
   assert.throws(() => new Linear(2, 4, { biased: false } as never), (e: unknown) => e instanceof ArgumentError && /^Linear: unknown key 'biased' in options; known: bias, generator/.test((e as Error).message));
+  const block = new Block(8, 2);
+  const tokens = ag.tensor(new Float32Array(2 * 3 * 8), [2, 3, 8]);
+  // A misspelt mask would attend to every key.
+  assert.throws(() => block.forward(tokens, { attnMask: tokens } as never), (e: unknown) => e instanceof ArgumentError && /^Attention.forward: unknown key 'attnMask' in options; known: mask, keyPaddingMask/.test((e as Error).message));
+  assert.throws(() => block.loadStateDict(new Map(), { strictness: false } as never), (e: unknown) => e instanceof ArgumentError && /^loadStateDict: unknown key 'strictness'/.test((e as Error).message));
+  tokens.dispose();
+  block.dispose();
   const list = new ModuleList([new Linear(1, 1)]);
   list.push(new Linear(1, 2));
   assert.equal([...list.stateDict().keys()], ['0.weight', '0.bias', '1.weight', '1.bias']);

@@ -26,7 +26,7 @@
  * Reading it: recording close to the pipelined time means the host is the bound (the GPU idles between
  * submits: span well above busy); wait much longer than busy - recording means latency, not work.
  */
-import { PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
+import { constants as perfConstants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { deviceInfo, hasF16, init, profile, runtime } from '../engine/runtime.js';
 import type { EncoderDType } from '../metatransformer/encoder.js';
@@ -163,7 +163,7 @@ async function probeStep(train: boolean, counter: QueueCounter, timer: GpuTimer 
         `${per('submits')} submits, ${per('writes')} writeBuffer calls (${((after.writeBytes - before.writeBytes) / REPS / 1024).toFixed(0)} KiB)`,
     );
     const gcMs = pauses.reduce((s, e) => s + e.duration, 0);
-    const major = pauses.filter((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === 2); // NODE_PERFORMANCE_GC_MAJOR
+    const major = pauses.filter((e) => (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR);
     console.log(
       `  GC during the timed steps: ${(pauses.length / REPS).toFixed(1)} pauses, ${(gcMs / REPS).toFixed(1)} ms per step ` +
         `(major: ${major.length} in all, ${major.reduce((s, e) => s + e.duration, 0).toFixed(1)} ms; longest pause ${Math.max(0, ...pauses.map((e) => e.duration)).toFixed(1)} ms)`,

@@ -510,15 +510,15 @@ export class Runtime {
 let current: Runtime | null = null;
 let generation = 0;
 
+const INIT_OPTIONS = optionKeys<InitOptions>({
+  powerPreference: true, dawnFlags: true, dawnSpinMs: true, requiredFeatures: true, disableFeatures: true, device: true, flushEvery: true, adapterClass: true,
+});
+
 /**
  * Creates the GPU device. Node loads Dawn through the `webgpu` package; browsers use `navigator.gpu`.
  * Requests the adapter's maximum buffer and workgroup-storage limits and the optional features
  * shader-f16, subgroups and timestamp-query where present. Calling it again replaces the device.
  */
-const INIT_OPTIONS = optionKeys<InitOptions>({
-  powerPreference: true, dawnFlags: true, dawnSpinMs: true, requiredFeatures: true, disableFeatures: true, device: true, flushEvery: true, adapterClass: true,
-});
-
 export async function init(options: InitOptions = {}): Promise<DeviceInfo> {
   expectOptions('init', options, INIT_OPTIONS);
   const spinMs = options.dawnSpinMs;

@@ -7,8 +7,8 @@
  * [B, H, Tq] log-sum-exp only; where a GPU splits each row's keys across workgroups because the grid is
  * small, a few partial outputs too, merged by a second kernel: O(T) still). Inputs may be any strided
  * views — e.g. q/k/v sliced out of a fused [B, T, 3, H, d] projection and permuted, or k/v expanded
- * across heads with stride 0 — and are read in place. Head dims 1..256 compile (one pipeline per head dim); 32, 64, 80, 96 and 128 are the measured
- * ones. f32 and f16 (math in f32). The forward runs the 'lanes' kernel on CPU adapters with fixed-width
+ * across heads with stride 0 — and are read in place. Head dims 1..256 compile (one pipeline per head
+ * dim); 32, 64, 80, 96 and 128 are the measured ones. f32 and f16 (math in f32). The forward runs the 'lanes' kernel on CPU adapters with fixed-width
  * subgroups (lavapipe: ~2x faster than the unfused matmul/softmax/matmul composition at ViT-B shapes,
  * see kernels/wgsl/attention_lanes.wgsl) and the 'tiled' kernel elsewhere; `kernel` forces one.
  *
@@ -222,12 +222,12 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
   return launches;
 }
 
-/** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
 /** Every option of the forward (the backward takes the forward's options as they were). */
 export const ATTENTION_OPTIONS = optionKeys<AttentionForwardOptions>({
   mask: true, keyPaddingMask: true, causal: true, scale: true, kernel: true, tile: true, keySplits: true, returnLse: true,
 });
 
+/** Validates q/k/v, options and limits, naming every operand involved; no GPU work happens before. */
 function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions & AttentionKernelOption): Plan {
   for (const [name, t] of [['q', q], ['k', k], ['v', v]] as const) expectTensor(op, name, t);
   expectOptions(op, options, ATTENTION_OPTIONS);

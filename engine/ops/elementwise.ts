@@ -4,8 +4,8 @@
  * functions they call (gelu_f32, sigmoid_f32, ...) live in kernels/wgsl/math.wgsl.
  */
 import { mapBindings, mapLaunch, type MapSpec } from '../../kernels/elementwise.js';
-import { byteSize, checkDType, isFloat, type DType } from '../dtype.js';
 import { expectOptionalNumber } from '../arguments.js';
+import { byteSize, checkDType, isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides } from '../shape.js';
 import { empty, expectTensor, expectTensorOrNumber, Tensor } from '../tensor.js';

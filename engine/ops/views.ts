@@ -129,13 +129,13 @@ export function slice(x: Tensor, specs: readonly (SliceSpec | number | null)[]):
   for (let d = 0; d < x.rank; d++) {
     const size = x.shape[d]!;
     const spec = specs[d] ?? null;
-    if (typeof spec !== 'number') expectOptions('slice', spec ?? undefined, SLICE_SPEC_KEYS, `specs[${d}]`);
     if (typeof spec === 'number') {
       if (!Number.isInteger(spec) || spec < -size || spec >= size)
         throw new ArgumentError(`slice: index ${spec} out of range for dim ${d} of size ${size}`);
       offset += (spec < 0 ? spec + size : spec) * x.strides[d]!;
       continue;
     }
+    expectOptions('slice', spec ?? undefined, SLICE_SPEC_KEYS, `specs[${d}]`);
     const step = spec?.step ?? 1;
     if (!Number.isInteger(step) || step <= 0) throw new ArgumentError(`slice: step must be a positive integer, got ${step} for dim ${d}`);
     for (const bound of [spec?.start, spec?.end])

@@ -33,9 +33,11 @@ export interface CsvOptions {
   header?: boolean;
 }
 
+const CSV_OPTIONS = optionKeys<CsvOptions>({ delimiter: true, header: true });
+
 /** Parses CSV text (or UTF-8 bytes). */
 export function parseCsv(input: string | Uint8Array, name = '<csv>', options: CsvOptions = {}): CsvTable {
-  expectOptions('parseCsv', options, optionKeys<CsvOptions>({ delimiter: true, header: true }));
+  expectOptions('parseCsv', options, CSV_OPTIONS);
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
     throw new ArgumentError(`parseCsv: delimiter must be one character other than quote or newline, got ${JSON.stringify(delimiter)}`);
@@ -150,6 +152,8 @@ export interface InferOptions {
   maxCategories?: number;
 }
 
+const INFER_OPTIONS = optionKeys<InferOptions>({ maxCategories: true });
+
 const MISSING = new Set(['', 'NA', 'NaN', 'nan', 'null', 'NULL', '?']);
 
 /** True for the spellings of a missing value. */
@@ -208,7 +212,7 @@ export function inferSchema(
   overrides: Readonly<Record<string, ColumnKind>> = {},
   options: InferOptions = {},
 ): ColumnSchema[] {
-  expectOptions('inferSchema', options, optionKeys<InferOptions>({ maxCategories: true }));
+  expectOptions('inferSchema', options, INFER_OPTIONS);
   const maxCategories = options.maxCategories ?? 32;
   const forced = new Map<string, ColumnKind>();
   for (const key of Object.keys(overrides)) {

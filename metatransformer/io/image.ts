@@ -75,6 +75,8 @@ export interface ResizeOptions {
   antialias?: boolean;
 }
 
+const RESIZE_OPTIONS = optionKeys<ResizeOptions>({ antialias: true });
+
 /** For each output position: `size` input indices and weights (zero-padded). */
 interface Taps {
   size: number;
@@ -143,7 +145,7 @@ function computeTaps(inSize: number, outSize: number, method: ResizeMethod, anti
  * same data kind as the input; integer data is rounded and clamped.
  */
 export function resize(img: Image, width: number, height: number, method: ResizeMethod = 'bilinear', options: ResizeOptions = {}): Image {
-  expectOptions('resize', options, optionKeys<ResizeOptions>({ antialias: true }));
+  expectOptions('resize', options, RESIZE_OPTIONS);
   check(img, 'resize');
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1)
     throw new ArgumentError(`resize: target size ${width}x${height} must be positive integers`);

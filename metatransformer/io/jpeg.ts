@@ -32,6 +32,8 @@ export interface JpegOptions {
   maxPixels?: number;
 }
 
+const JPEG_OPTIONS = optionKeys<JpegOptions>({ maxPixels: true });
+
 /** Zigzag position k -> natural (row-major) index within the 8x8 block. */
 const ZIGZAG = new Uint8Array([
   0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
@@ -375,7 +377,7 @@ function upsample(plane: Uint8Array, planeWidth: number, c: Component, frame: Fr
 
 /** Decodes a JPEG file. `name` is used in error messages. */
 export function decodeJpeg(bytes: Uint8Array, name = '<jpeg>', options: JpegOptions = {}): JpegImage {
-  expectOptions('decodeJpeg', options, optionKeys<JpegOptions>({ maxPixels: true }));
+  expectOptions('decodeJpeg', options, JPEG_OPTIONS);
   const maxPixels = options.maxPixels ?? 2 ** 25;
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(name, 'not a JPEG file (missing SOI marker)', 0);
   const quantTables: (Uint16Array | undefined)[] = [];

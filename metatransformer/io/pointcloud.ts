@@ -42,6 +42,8 @@ export interface PointCloudOptions {
   columns?: readonly string[];
 }
 
+const POINT_CLOUD_OPTIONS = optionKeys<PointCloudOptions>({ format: true, columns: true });
+
 interface PlyType {
   size: number;
   integer: boolean;
@@ -377,7 +379,7 @@ function parseXyz(text: string, name: string, columns?: readonly string[]): Poin
 
 /** Parses a point cloud, sniffing PLY ('ply' first line), OFF (OFF keyword) or XYZ/CSV text. */
 export function parsePointCloud(bytes: Uint8Array, name = '<pointcloud>', options: PointCloudOptions = {}): PointCloud {
-  expectOptions('parsePointCloud', options, optionKeys<PointCloudOptions>({ format: true, columns: true }));
+  expectOptions('parsePointCloud', options, POINT_CLOUD_OPTIONS);
   let format = options.format;
   if (format !== undefined && !['ply', 'off', 'xyz'].includes(format))
     throw new ArgumentError(`parsePointCloud: unknown format '${String(format)}' (ply, off or xyz)`);

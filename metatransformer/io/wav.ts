@@ -192,9 +192,11 @@ export interface EncodeWavOptions {
   format?: 'pcm16' | 'float32';
 }
 
+const ENCODE_WAV_OPTIONS = optionKeys<EncodeWavOptions>({ format: true });
+
 /** Encodes audio as a WAV file (16-bit PCM or 32-bit float). */
 export function encodeWav(audio: Audio, options: EncodeWavOptions = {}): Uint8Array {
-  expectOptions('encodeWav', options, optionKeys<EncodeWavOptions>({ format: true }));
+  expectOptions('encodeWav', options, ENCODE_WAV_OPTIONS);
   const fmt = options.format ?? 'pcm16';
   if (fmt !== 'pcm16' && fmt !== 'float32') throw new ArgumentError(`encodeWav: unknown format '${String(fmt)}'`);
   const { sampleRate, channels } = audio;

@@ -38,6 +38,8 @@ export interface TextTransformerOptions {
   generator?: Generator;
 }
 
+const TEXT_TRANSFORMER_OPTIONS = optionKeys<TextTransformerOptions>({ dim: true, depth: true, heads: true, generator: true });
+
 /**
  * CLIP's text transformer: pre-norm Blocks (timm naming, LayerNorm eps 1e-5) under a causal mask, so
  * token i sees tokens 0..i only and the last valid token summarises the whole caption. Padding must be
@@ -49,7 +51,7 @@ export class TextTransformer extends Module implements SequenceEncoder {
   readonly dim: number;
   constructor(options: TextTransformerOptions) {
     super();
-    expectOptions('TextTransformer', options, optionKeys<TextTransformerOptions>({ dim: true, depth: true, heads: true, generator: true }));
+    expectOptions('TextTransformer', options, TEXT_TRANSFORMER_OPTIONS);
     const { dim, depth, heads, generator } = options;
     if (!Number.isInteger(depth) || depth < 1) throw new ArgumentError(`TextTransformer: depth must be a positive integer, got ${depth}`);
     this.dim = dim;

@@ -26,6 +26,8 @@ export interface ZeroShotOptions {
   batchSize?: number;
 }
 
+const ZERO_SHOT_OPTIONS = optionKeys<ZeroShotOptions>({ templates: true, labels: true, batchSize: true });
+
 export interface ZeroShotResult {
   /** Predicted class index per image. */
   predictions: number[];
@@ -40,7 +42,7 @@ export async function zeroShotClassify<X>(
   classPrompts: readonly string[],
   options: ZeroShotOptions = {},
 ): Promise<ZeroShotResult> {
-  expectOptions('zeroShotClassify', options, optionKeys<ZeroShotOptions>({ templates: true, labels: true, batchSize: true }));
+  expectOptions('zeroShotClassify', options, ZERO_SHOT_OPTIONS);
   const { templates, labels, batchSize = 256 } = options;
   if (classPrompts.length < 2) throw new ArgumentError(`zeroShotClassify: need at least 2 class prompts, got ${classPrompts.length}`);
   if (templates && (templates.length === 0 || templates.some((t) => !t.includes('{c}'))))

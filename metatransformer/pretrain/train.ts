@@ -29,6 +29,10 @@ export interface PretrainOptions {
   onEpoch?: (stats: EpochStats) => void | Promise<void>;
 }
 
+const PRETRAIN_OPTIONS = optionKeys<PretrainOptions>({
+  epochs: true, lr: true, weightDecay: true, warmupSteps: true, maxGradNorm: true, onEpoch: true,
+});
+
 export interface EpochStats {
   epoch: number;
   /** Mean contrastive loss over the epoch's batches. */
@@ -54,9 +58,7 @@ function decayGroups(params: readonly Tensor[], weightDecay: number): { params: 
 
 /** Trains every parameter of `model` that requires a gradient on `pairs` for `epochs` epochs. */
 export async function pretrainClip<X>(model: ClipModel<X>, pairs: ImageCaptionPairs<X>, options: PretrainOptions): Promise<PretrainResult> {
-  expectOptions('pretrainClip', options, optionKeys<PretrainOptions>({
-    epochs: true, lr: true, weightDecay: true, warmupSteps: true, maxGradNorm: true, onEpoch: true,
-  }));
+  expectOptions('pretrainClip', options, PRETRAIN_OPTIONS);
   const { epochs, lr = 1e-3, weightDecay = 0.1, maxGradNorm, onEpoch } = options;
   if (!Number.isInteger(epochs) || epochs < 1) throw new ArgumentError(`pretrainClip: epochs must be a positive integer, got ${epochs}`);
   const totalSteps = epochs * pairs.batchesPerEpoch;

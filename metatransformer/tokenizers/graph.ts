@@ -245,13 +245,15 @@ export interface NodeLinkOptions {
   featureKeys?: readonly string[];
 }
 
+const NODE_LINK_OPTIONS = optionKeys<NodeLinkOptions>({ featureKeys: true });
+
 /**
  * Parses node-link JSON (networkx node_link_data, d3 / vega-datasets miserables): `nodes` (objects,
  * optionally with `id`) and `links` (or `edges`) with `source` and `target` naming node ids, or node
  * indices when nodes have no `id`. Errors name the offending node or link.
  */
 export function parseNodeLinkGraph(text: string, name = '<graph.json>', options: NodeLinkOptions = {}): LoadedGraph {
-  expectOptions('parseNodeLinkGraph', options, optionKeys<NodeLinkOptions>({ featureKeys: true }));
+  expectOptions('parseNodeLinkGraph', options, NODE_LINK_OPTIONS);
   const { featureKeys = [] } = options;
   let doc: unknown;
   try {

@@ -152,9 +152,11 @@ export interface RawCubeOptions {
   littleEndian?: boolean;
 }
 
+const RAW_CUBE_OPTIONS = optionKeys<RawCubeOptions>({ dtype: true, shape: true, littleEndian: true });
+
 /** A headerless float32 or uint16 file of the given shape as a Grid; the byte count must match exactly. */
 export function gridFromRaw(bytes: Uint8Array, options: RawCubeOptions, name = '<raw>'): Grid {
-  expectOptions('gridFromRaw', options, optionKeys<RawCubeOptions>({ dtype: true, shape: true, littleEndian: true }));
+  expectOptions('gridFromRaw', options, RAW_CUBE_OPTIONS);
   const { dtype, shape, littleEndian = true } = options;
   if (dtype !== 'f32' && dtype !== 'u16') throw new ArgumentError(`gridFromRaw: dtype must be 'f32' or 'u16', got '${String(dtype)}'`);
   if (shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && d > 0))

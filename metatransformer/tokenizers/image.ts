@@ -218,14 +218,16 @@ export interface ImagePrepOptions {
   normalization?: Normalization;
 }
 
+const IMAGE_PREP_OPTIONS = optionKeys<ImagePrepOptions>({
+  size: true, resizeTo: true, method: true, antialias: true, channels: true, normalization: true,
+});
+
 /**
  * Decoded image -> normalised Grid [channels, size, size]: float in [0, 1], channel conversion, shorter side
  * resized to `resizeTo` (longer side floor(resizeTo * long / short), as torchvision's Resize), center crop.
  */
 export function imageToGrid(img: Image, options: ImagePrepOptions): Grid {
-  expectOptions('imageToGrid', options, optionKeys<ImagePrepOptions>({
-    size: true, resizeTo: true, method: true, antialias: true, channels: true, normalization: true,
-  }));
+  expectOptions('imageToGrid', options, IMAGE_PREP_OPTIONS);
   const { size, resizeTo = size, method = 'bicubic', antialias = true, channels = 3, normalization } = options;
   const who = 'imageToGrid';
   positiveInt(who, 'size', size);

@@ -241,12 +241,14 @@ export interface SeriesCsvOptions {
   timestampColumn?: string | null;
 }
 
+const SERIES_CSV_OPTIONS = optionKeys<SeriesCsvOptions>({ columns: true, timestampColumn: true });
+
 /**
  * A parsed CSV table (io/csv.ts parseCsv) as one series [T, C] with its time stamps. Every value must be a
  * number and every stamp a timestamp: anything else is a FormatError naming the line and column.
  */
 export function seriesFromCsv(table: CsvTable, options: SeriesCsvOptions = {}): SeriesInput & { columns: string[] } {
-  expectOptions('seriesFromCsv', options, optionKeys<SeriesCsvOptions>({ columns: true, timestampColumn: true }));
+  expectOptions('seriesFromCsv', options, SERIES_CSV_OPTIONS);
   const stampName = options.timestampColumn === undefined ? (table.columns.includes('date') ? 'date' : null) : options.timestampColumn;
   const index = (name: string): number => {
     const i = table.columns.indexOf(name);

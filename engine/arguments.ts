@@ -30,9 +30,32 @@ export function describe(value: unknown): string {
       return `the ${typeof value} ${String(value)}`;
     case 'function':
       return 'a function';
+    case 'symbol':
+      return 'a symbol';
     default:
       return 'an object';
   }
+}
+
+/** Bytes in memory: a Uint8Array (a Node Buffer is one), an ArrayBuffer, or a typed array or DataView. */
+export type BytesLike = Uint8Array | ArrayBuffer | ArrayBufferView;
+
+/** How messages name what counts as bytes. */
+export const BYTES_KINDS = 'bytes (a Uint8Array, an ArrayBuffer or a typed array)';
+
+export function isBytesLike(value: unknown): value is BytesLike {
+  return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
+}
+
+/**
+ * Bytes in memory, as a Uint8Array over the same memory (no copy). File decoders run it first: without
+ * it, a number or an ArrayBuffer read as "not a PNG file" or "bad magic at offset NaN".
+ */
+export function expectBytes(op: string, name: string, value: unknown): Uint8Array {
+  if (!isBytesLike(value)) throw new ArgumentError(`${op}: ${name} must be ${BYTES_KINDS}, got ${describe(value)}`);
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** An array (shapes, dims, slice specs, pads): its elements are checked by the op. */

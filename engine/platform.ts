@@ -5,7 +5,10 @@
  * is reached through dynamic imports whose specifiers are hidden in variables, so browser bundlers
  * never try to resolve them and the rest of the engine stays platform-neutral.
  */
+import { BYTES_KINDS, describe, expectBytes, isBytesLike, type BytesLike } from './arguments.js';
 import { ArgumentError, DeviceError } from './errors.js';
+
+export type { BytesLike } from './arguments.js';
 
 /** True under Node.js (and not inside a browser-like environment with a DOM). */
 export const isNode: boolean =
@@ -171,12 +174,19 @@ export interface ByteSource {
   close(): Promise<void>;
 }
 
-export type BytesLike = Uint8Array | ArrayBuffer | ArrayBufferView;
+/** What openBytes reads: a file path or URL as a string, a URL, a Blob, a Response, or bytes in memory. */
+export type BytesSource = string | URL | Blob | Response | BytesLike;
 
-function toUint8(bytes: BytesLike): Uint8Array {
-  if (bytes instanceof Uint8Array) return bytes;
-  if (bytes instanceof ArrayBuffer) return new Uint8Array(bytes);
-  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * Checks, for callers from plain JavaScript, that `src` is a BytesSource. The public readers (checkpoints,
+ * images, audio, ...) run it before any work, so `loadCheckpoint(undefined)` is an ArgumentError naming
+ * the reader instead of a TypeError from inside it.
+ */
+export function expectBytesSource(op: string, src: unknown): asserts src is BytesSource {
+  if (typeof src === 'string' || src instanceof URL || isBytesLike(src)) return;
+  if (typeof Blob !== 'undefined' && src instanceof Blob) return;
+  if (typeof Response !== 'undefined' && src instanceof Response) return;
+  throw new ArgumentError(`${op}: the source must be a file path or URL string, a URL, a Blob, a Response or ${BYTES_KINDS}, got ${describe(src)}`);
 }
 
 function memorySource(bytes: Uint8Array, name: string): ByteSource {
@@ -207,7 +217,8 @@ interface NodeFs {
  * Opens bytes for random access. Accepts a file path (Node), a URL or `Response` (fetched whole), a Blob
  * (read in slices), or bytes already in memory.
  */
-export async function openBytes(src: string | URL | Blob | Response | BytesLike): Promise<ByteSource> {
+export async function openBytes(src: BytesSource, op = 'openBytes'): Promise<ByteSource> {
+  expectBytesSource(op, src);
   if (typeof Blob !== 'undefined' && src instanceof Blob) {
     const blob = src;
     return {
@@ -248,17 +259,18 @@ export async function openBytes(src: string | URL | Blob | Response | BytesLike)
     if (!res.ok) throw new ArgumentError(`read: fetching ${name} failed with HTTP ${res.status}`);
     return memorySource(new Uint8Array(await res.arrayBuffer()), name);
   }
-  return memorySource(toUint8(src as BytesLike), '<bytes>');
+  return memorySource(expectBytes(op, 'the source', src), '<bytes>');
 }
 
-/** Reads a whole file / URL / Blob / Response into memory. */
-export async function readBytes(src: string | URL | Blob | Response | BytesLike): Promise<Uint8Array> {
+/** Reads a whole file / URL / Blob / Response into memory. `op` names the caller in error messages. */
+export async function readBytes(src: BytesSource, op = 'readBytes'): Promise<Uint8Array> {
+  expectBytesSource(op, src);
   if (typeof src === 'string' && isNode && !/^(https?|blob|data):/.test(src)) {
     const fs = await importNode<NodeFs>('node:fs/promises');
     const b = await fs.readFile(src);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   }
-  const s = await openBytes(src);
+  const s = await openBytes(src, op);
   try {
     return await s.read(0, s.size);
   } finally {
@@ -267,8 +279,8 @@ export async function readBytes(src: string | URL | Blob | Response | BytesLike)
 }
 
 /** Reads a text file / URL as UTF-8. */
-export async function readText(src: string | URL | Blob | Response | BytesLike): Promise<string> {
-  return new TextDecoder().decode(await readBytes(src));
+export async function readText(src: BytesSource, op = 'readText'): Promise<string> {
+  return new TextDecoder().decode(await readBytes(src, op));
 }
 
 /**

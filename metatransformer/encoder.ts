@@ -15,6 +15,7 @@
 import * as ag from '../autograd/index.js';
 import { expectOptions, optionKeys } from '../engine/arguments.js';
 import { ArgumentError, DTypeError, FormatError, ShapeError, fmtShape } from '../engine/errors.js';
+import { expectBytesSource } from '../engine/platform.js';
 import type { Generator } from '../engine/random.js';
 import { hasF16 } from '../engine/runtime.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -152,9 +153,10 @@ export class MetaTransformerEncoder extends Module {
    * and decoded once (no whole-file buffer), then uploaded one at a time into the built encoder.
    */
   static async fromCheckpoint(src: CheckpointSource, options: FromCheckpointOptions = {}): Promise<MetaTransformerEncoder> {
-    expectOptions('MetaTransformerEncoder.fromCheckpoint', options, FROM_CHECKPOINT_OPTIONS);
-    const { heads, prefix, dtype = 'f32', strict = true } = options;
     const op = 'MetaTransformerEncoder.fromCheckpoint';
+    expectBytesSource(op, src);
+    expectOptions(op, options, FROM_CHECKPOINT_OPTIONS);
+    const { heads, prefix, dtype = 'f32', strict = true } = options;
     checkF16(op, dtype);
     const all = await loadCheckpoint(src);
     const entries = withPrefix(all, prefix ?? detectPrefix(all));

@@ -6,7 +6,7 @@
 import { expectOptions } from '../engine/arguments.js';
 import { ArgumentError, DTypeError, FormatError } from '../engine/errors.js';
 import { f32ArrayToF16 } from '../engine/f16.js';
-import { openBytes, readBytes } from '../engine/platform.js';
+import { expectBytesSource, openBytes, readBytes } from '../engine/platform.js';
 import { Tensor } from '../engine/tensor.js';
 import {
   flattenStateDict, hostTensor, loadTorch, readSafetensors, writeSafetensors, type CheckpointSource, type HostTensor,
@@ -40,6 +40,7 @@ async function sniff(src: CheckpointSource): Promise<Format> {
  * only names starting with it and strips it (e.g. 'module.').
  */
 export async function loadCheckpoint(src: CheckpointSource, options: { prefix?: string } = {}): Promise<Map<string, HostTensor>> {
+  expectBytesSource('loadCheckpoint', src);
   expectOptions('loadCheckpoint', options, ['prefix']);
   const { prefix = '' } = options;
   // A Response body can be read once; sniffing and parsing each read it, so buffer it first.

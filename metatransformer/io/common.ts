@@ -4,10 +4,10 @@
  * `DecompressionStream` / `CompressionStream` so the same code runs in Node and in browsers.
  */
 import { FormatError } from '../../engine/errors.js';
-import type { BytesLike } from '../../engine/platform.js';
+import type { BytesSource } from '../../engine/platform.js';
 
 /** Anything `readBytes` accepts: a path (Node), URL, Blob, Response or bytes. */
-export type FileSource = string | URL | Blob | Response | BytesLike;
+export type FileSource = BytesSource;
 
 /** A name for error messages: the path or URL when there is one. */
 export function sourceName(src: FileSource): string {

@@ -11,7 +11,7 @@
  *
  * Timestamps without an offset are taken as UTC, so features never depend on the host's time zone.
  */
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { BYTES_KINDS, describe, expectBytes, expectOptions, isBytesLike, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { failAtLine, sourceName, type FileSource } from './common.js';
@@ -36,12 +36,14 @@ export interface CsvOptions {
 const CSV_OPTIONS = optionKeys<CsvOptions>({ delimiter: true, header: true });
 
 /** Parses CSV text (or UTF-8 bytes). */
-export function parseCsv(input: string | Uint8Array, name = '<csv>', options: CsvOptions = {}): CsvTable {
+export function parseCsv(input: string | BytesLike, name = '<csv>', options: CsvOptions = {}): CsvTable {
   expectOptions('parseCsv', options, CSV_OPTIONS);
   const delimiter = options.delimiter ?? ',';
   if (delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r')
     throw new ArgumentError(`parseCsv: delimiter must be one character other than quote or newline, got ${JSON.stringify(delimiter)}`);
-  let text = typeof input === 'string' ? input : new TextDecoder().decode(input);
+  if (typeof input !== 'string' && !isBytesLike(input))
+    throw new ArgumentError(`parseCsv: input must be a string or ${BYTES_KINDS}, got ${describe(input)}`);
+  let text = typeof input === 'string' ? input : new TextDecoder().decode(expectBytes('parseCsv', 'input', input));
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const records: { fields: string[]; line: number }[] = [];
   let fields: string[] = [];
@@ -129,7 +131,7 @@ export function parseCsv(input: string | Uint8Array, name = '<csv>', options: Cs
 
 /** Reads and parses a CSV file from a path (Node), URL, Blob, Response or bytes. */
 export async function readCsvFile(src: FileSource, options: CsvOptions = {}): Promise<CsvTable> {
-  return parseCsv(await readBytes(src), sourceName(src), options);
+  return parseCsv(await readBytes(src, 'readCsvFile'), sourceName(src), options);
 }
 
 export type ColumnKind = 'numeric' | 'categorical' | 'datetime' | 'text';

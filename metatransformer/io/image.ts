@@ -12,7 +12,7 @@
  * torch's antialias=True, bicubic a = -0.5) does; use it when shrinking photos, as CLIP's PIL-based
  * preprocessing does.
  */
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectBytes, expectOptions, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError, FormatError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { sourceName, type FileSource } from './common.js';
@@ -256,7 +256,8 @@ export function toCHW(img: Image, { mean, std }: Normalization = { mean: CLIP_ME
 }
 
 /** Decodes PNG or JPEG bytes, chosen by their magic number. */
-export async function decodeImage(bytes: Uint8Array, name = '<image>'): Promise<Image> {
+export async function decodeImage(input: BytesLike, name = '<image>'): Promise<Image> {
+  const bytes = expectBytes('decodeImage', 'bytes', input);
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, name);
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes, name);
   throw new FormatError(`${name}: unknown image format (expected PNG or JPEG magic bytes)`, 0);
@@ -264,5 +265,5 @@ export async function decodeImage(bytes: Uint8Array, name = '<image>'): Promise<
 
 /** Reads and decodes a PNG or JPEG from a path (Node), URL, Blob, Response or bytes. */
 export async function readImageFile(src: FileSource): Promise<Image> {
-  return decodeImage(await readBytes(src), sourceName(src));
+  return decodeImage(await readBytes(src, 'readImageFile'), sourceName(src));
 }

@@ -14,7 +14,7 @@
  * components), entropy data that ends inside a block, Huffman codes not in the table, tables a scan
  * uses but nobody defined, and frames over `maxPixels` (checked before allocating).
  */
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectBytes, expectOptions, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, sourceName, type FileSource } from './common.js';
 
@@ -376,7 +376,8 @@ function upsample(plane: Uint8Array, planeWidth: number, c: Component, frame: Fr
 }
 
 /** Decodes a JPEG file. `name` is used in error messages. */
-export function decodeJpeg(bytes: Uint8Array, name = '<jpeg>', options: JpegOptions = {}): JpegImage {
+export function decodeJpeg(input: BytesLike, name = '<jpeg>', options: JpegOptions = {}): JpegImage {
+  const bytes = expectBytes('decodeJpeg', 'bytes', input);
   expectOptions('decodeJpeg', options, JPEG_OPTIONS);
   const maxPixels = options.maxPixels ?? 2 ** 25;
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(name, 'not a JPEG file (missing SOI marker)', 0);
@@ -570,5 +571,5 @@ export function decodeJpeg(bytes: Uint8Array, name = '<jpeg>', options: JpegOpti
 
 /** Reads and decodes a JPEG from a path (Node), URL, Blob, Response or bytes. */
 export async function readJpegFile(src: FileSource, options: JpegOptions = {}): Promise<JpegImage> {
-  return decodeJpeg(await readBytes(src), sourceName(src), options);
+  return decodeJpeg(await readBytes(src, 'readJpegFile'), sourceName(src), options);
 }

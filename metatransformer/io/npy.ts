@@ -14,6 +14,7 @@
  * unknown keys, duplicate keys), shapes whose element count overflows, and data shorter than the
  * shape needs (checked before allocating).
  */
+import { expectBytes, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, need, sourceName, viewOf, type FileSource } from './common.js';
@@ -158,7 +159,8 @@ function floatToHalf(value: number): number {
 }
 
 /** Reads an .npy file. `name` is used in error messages. */
-export function readNpy(bytes: Uint8Array, name = '<npy>'): NpyArray {
+export function readNpy(input: BytesLike, name = '<npy>'): NpyArray {
+  const bytes = expectBytes('readNpy', 'bytes', input);
   for (let i = 0; i < 6; i++) if (bytes[i] !== MAGIC[i]) fail(name, 'not a .npy file (bad magic)', Math.min(i, bytes.length));
   need(bytes, 6, 2, name, 'version');
   const [major, minor] = [bytes[6]!, bytes[7]!];
@@ -243,7 +245,7 @@ function fortranToC<T extends NpyData>(data: T, shape: readonly number[]): T {
 
 /** Reads an .npy file from a path (Node), URL, Blob, Response or bytes. */
 export async function readNpyFile(src: FileSource): Promise<NpyArray> {
-  return readNpy(await readBytes(src), sourceName(src));
+  return readNpy(await readBytes(src, 'readNpyFile'), sourceName(src));
 }
 
 const DEFAULT_DTYPE: ReadonlyArray<[new (n: number) => NpyData, NpyDType]> = [

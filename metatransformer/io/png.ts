@@ -16,6 +16,7 @@
  * `encodePng` writes 8- or 16-bit gray, gray+alpha, RGB or RGBA, choosing each row's filter by the
  * usual minimum-sum-of-absolute-differences heuristic.
  */
+import { expectBytes, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { deflate, fail, fourCC, inflate, sourceName, viewOf, type FileSource } from './common.js';
@@ -140,7 +141,8 @@ function unfilter(raw: Uint8Array, start: number, rows: number, stride: number, 
 }
 
 /** Decodes a PNG file. `name` is used in error messages. */
-export async function decodePng(bytes: Uint8Array, name = '<png>'): Promise<PngImage> {
+export async function decodePng(input: BytesLike, name = '<png>'): Promise<PngImage> {
+  const bytes = expectBytes('decodePng', 'bytes', input);
   for (let i = 0; i < 8; i++)
     if (bytes[i] !== SIGNATURE[i]) fail(name, 'not a PNG file (bad signature)', Math.min(i, bytes.length));
   const dv = viewOf(bytes);
@@ -287,7 +289,7 @@ export async function decodePng(bytes: Uint8Array, name = '<png>'): Promise<PngI
 
 /** Reads and decodes a PNG from a path (Node), URL, Blob, Response or bytes. */
 export async function readPngFile(src: FileSource): Promise<PngImage> {
-  return decodePng(await readBytes(src), sourceName(src));
+  return decodePng(await readBytes(src, 'readPngFile'), sourceName(src));
 }
 
 function chunk(type: string, data: Uint8Array): Uint8Array {

@@ -18,7 +18,7 @@
  * values that are not numbers, integers where a PLY integer type is declared that are not integers,
  * negative list counts, and bodies that end early.
  */
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectBytes, expectOptions, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, failAtLine, need, sourceName, viewOf, type FileSource } from './common.js';
@@ -378,7 +378,8 @@ function parseXyz(text: string, name: string, columns?: readonly string[]): Poin
 }
 
 /** Parses a point cloud, sniffing PLY ('ply' first line), OFF (OFF keyword) or XYZ/CSV text. */
-export function parsePointCloud(bytes: Uint8Array, name = '<pointcloud>', options: PointCloudOptions = {}): PointCloud {
+export function parsePointCloud(input: BytesLike, name = '<pointcloud>', options: PointCloudOptions = {}): PointCloud {
+  const bytes = expectBytes('parsePointCloud', 'bytes', input);
   expectOptions('parsePointCloud', options, POINT_CLOUD_OPTIONS);
   let format = options.format;
   if (format !== undefined && !['ply', 'off', 'xyz'].includes(format))
@@ -397,5 +398,5 @@ export async function readPointCloudFile(src: FileSource, options: PointCloudOpt
   const name = sourceName(src);
   const ext = /\.([a-z]+)$/i.exec(name)?.[1]?.toLowerCase();
   const byExt: PointCloudFormat | undefined = ext === 'ply' ? 'ply' : ext === 'off' ? 'off' : ext && ['xyz', 'txt', 'csv', 'pts'].includes(ext) ? 'xyz' : undefined;
-  return parsePointCloud(await readBytes(src), name, { ...options, format: options.format ?? byExt });
+  return parsePointCloud(await readBytes(src, 'readPointCloudFile'), name, { ...options, format: options.format ?? byExt });
 }

@@ -14,7 +14,7 @@
  * need their own decoders; a block align that disagrees with channels x bits; and a data size that is
  * not a whole number of frames.
  */
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectBytes, expectOptions, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { readBytes } from '../../engine/platform.js';
 import { fail, fourCC, need, sourceName, viewOf, type FileSource } from './common.js';
@@ -30,7 +30,8 @@ const IEEE_FLOAT = 3;
 const EXTENSIBLE = 0xfffe;
 
 /** Decodes a WAV file. `name` is used in error messages. */
-export function decodeWav(bytes: Uint8Array, name = '<wav>'): Audio {
+export function decodeWav(input: BytesLike, name = '<wav>'): Audio {
+  const bytes = expectBytes('decodeWav', 'bytes', input);
   need(bytes, 0, 12, name, 'RIFF header');
   if (fourCC(bytes, 0) !== 'RIFF') fail(name, 'not a WAV file (no RIFF magic)', 0);
   if (fourCC(bytes, 8) !== 'WAVE') fail(name, `RIFF form type is '${fourCC(bytes, 8)}', expected 'WAVE'`, 8);
@@ -94,7 +95,7 @@ export function decodeWav(bytes: Uint8Array, name = '<wav>'): Audio {
 
 /** Reads and decodes a WAV file from a path (Node), URL, Blob, Response or bytes. */
 export async function readWavFile(src: FileSource): Promise<Audio> {
-  return decodeWav(await readBytes(src), sourceName(src));
+  return decodeWav(await readBytes(src, 'readWavFile'), sourceName(src));
 }
 
 /** Averages all channels into one. */

@@ -14,7 +14,7 @@
  */
 import { expectOptions } from '../../engine/arguments.js';
 import { FormatError } from '../../engine/errors.js';
-import { readBytes } from '../../engine/platform.js';
+import { expectBytesSource, readBytes } from '../../engine/platform.js';
 import type { CheckpointSource } from '../../nn/checkpoint/index.js';
 import { openSafetensors } from '../../nn/checkpoint/index.js';
 import { saveSafetensors } from '../../nn/io.js';
@@ -87,6 +87,7 @@ function parseNumber(text: string, key: string, name: string): number {
 
 /** Reads and checks the metadata of a pre-trained encoder file (without loading its tensors). */
 export async function readEncoderInfo(src: CheckpointSource): Promise<PretrainedEncoderInfo> {
+  expectBytesSource('readEncoderInfo', src);
   const file = await openSafetensors(src);
   const name = 'the encoder file';
   try {
@@ -124,6 +125,7 @@ export async function readEncoderInfo(src: CheckpointSource): Promise<Pretrained
  * (which the weights cannot), and `MetaTransformerEncoder.fromCheckpoint` loads the blocks (strictly).
  */
 export async function loadPretrainedEncoder(src: CheckpointSource, options: { dtype?: EncoderDType } = {}): Promise<{ encoder: MetaTransformerEncoder; info: PretrainedEncoderInfo }> {
+  expectBytesSource('loadPretrainedEncoder', src);
   expectOptions('loadPretrainedEncoder', options, ['dtype']);
   const { dtype = 'f32' } = options;
   // A Response body can be read once and the file is opened twice (metadata, then tensors).

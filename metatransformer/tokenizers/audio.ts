@@ -19,6 +19,7 @@ import * as ag from '../../autograd/index.js';
 import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
+import { expectBytesSource } from '../../engine/platform.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { Conv2d } from '../../nn/index.js';
@@ -167,6 +168,7 @@ export class AudioTokenizer extends Tokenizer<Float32Array> {
 
 /** Reads a WAV file as a mono waveform at `sampleRate` (channels averaged, resampled when needed). */
 export async function readAudioClip(src: FileSource, sampleRate = 16000): Promise<Float32Array> {
+  expectBytesSource('readAudioClip', src);
   const audio = await readWavFile(src);
   const mono = toMono(audio);
   return audio.sampleRate === sampleRate ? mono : resample(mono, audio.sampleRate, sampleRate);

@@ -299,7 +299,7 @@ export function parseNodeLinkGraph(text: string, name = '<graph.json>', options:
 
 /** Reads a graph file: node-link JSON when the text starts with '{', else an edge list. */
 export async function readGraphFile(src: FileSource, options: NodeLinkOptions = {}): Promise<LoadedGraph> {
-  const text = await readText(src);
+  const text = await readText(src, 'readGraphFile');
   const name = sourceName(src);
   return text.trimStart().startsWith('{') ? parseNodeLinkGraph(text, name, options) : parseEdgeList(text, name);
 }

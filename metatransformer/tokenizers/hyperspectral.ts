@@ -16,7 +16,7 @@
  * scene: `minMaxPerBand`).
  */
 import * as ag from '../../autograd/index.js';
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectBytes, expectOptions, optionKeys, type BytesLike } from '../../engine/arguments.js';
 import { ArgumentError, FormatError, ShapeError, fmtShape } from '../../engine/errors.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
@@ -155,7 +155,8 @@ export interface RawCubeOptions {
 const RAW_CUBE_OPTIONS = optionKeys<RawCubeOptions>({ dtype: true, shape: true, littleEndian: true });
 
 /** A headerless float32 or uint16 file of the given shape as a Grid; the byte count must match exactly. */
-export function gridFromRaw(bytes: Uint8Array, options: RawCubeOptions, name = '<raw>'): Grid {
+export function gridFromRaw(input: BytesLike, options: RawCubeOptions, name = '<raw>'): Grid {
+  const bytes = expectBytes('gridFromRaw', 'bytes', input);
   expectOptions('gridFromRaw', options, RAW_CUBE_OPTIONS);
   const { dtype, shape, littleEndian = true } = options;
   if (dtype !== 'f32' && dtype !== 'u16') throw new ArgumentError(`gridFromRaw: dtype must be 'f32' or 'u16', got '${String(dtype)}'`);
@@ -177,7 +178,7 @@ export function gridFromRaw(bytes: Uint8Array, options: RawCubeOptions, name = '
  * its magic bytes), or a headerless file described by `raw`.
  */
 export async function readHyperspectral(src: FileSource, raw?: RawCubeOptions): Promise<Grid> {
-  const bytes = await readBytes(src);
+  const bytes = await readBytes(src, 'readHyperspectral');
   const name = sourceName(src);
   const isNpy = bytes[0] === 0x93 && String.fromCharCode(...bytes.subarray(1, 6)) === 'NUMPY';
   if (isNpy) return gridFromNpy(readNpy(bytes, name));

@@ -19,6 +19,7 @@
 import * as ag from '../../autograd/index.js';
 import { expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError, fmtShape } from '../../engine/errors.js';
+import { expectBytesSource } from '../../engine/platform.js';
 import type { Generator } from '../../engine/random.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { truncNormal } from '../../nn/init.js';
@@ -273,5 +274,6 @@ export function gridFromImageSource(source: ImageData | ImageBitmap, options: Im
  * thermal and radiographic images) keep their full precision: values are divided by 65535.
  */
 export async function readImageGrid(src: FileSource, options: ImagePrepOptions): Promise<Grid> {
+  expectBytesSource('readImageGrid', src);
   return imageToGrid(await readImageFile(src), options);
 }

@@ -10,10 +10,10 @@
  */
 import { DTypeError, FormatError, ShapeError, fmtShape } from '../../engine/errors.js';
 import { f16BitsToF32 } from '../../engine/f16.js';
-import type { openBytes } from '../../engine/platform.js';
+import type { BytesSource } from '../../engine/platform.js';
 
 /** Anything a checkpoint reader opens: what `openBytes` accepts (file path in Node, URL, Blob, Response, bytes). */
-export type CheckpointSource = Parameters<typeof openBytes>[0];
+export type CheckpointSource = BytesSource;
 
 export type HostDType = 'f32' | 'f16' | 'bf16' | 'f64' | 'i32' | 'i64' | 'u8' | 'i8' | 'i16' | 'bool';
 

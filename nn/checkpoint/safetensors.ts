@@ -14,7 +14,7 @@
  * so a large file is never held in memory twice.
  */
 import { ArgumentError, FormatError } from '../../engine/errors.js';
-import { openBytes, type ByteSource } from '../../engine/platform.js';
+import { expectBytesSource, openBytes, type ByteSource } from '../../engine/platform.js';
 import { ITEMSIZE, decodeData, encodeData, hostTensor, type CheckpointSource, type HostDType, type HostTensor } from './host-tensor.js';
 
 /** Where one tensor lives in a safetensors file. */
@@ -114,7 +114,7 @@ function parseHeader(
 
 /** Opens a safetensors file and validates its header; tensors are read when asked for. */
 export async function openSafetensors(src: CheckpointSource): Promise<SafetensorsFile> {
-  const source: ByteSource = await openBytes(src);
+  const source: ByteSource = await openBytes(src, 'openSafetensors');
   try {
     if (source.size < 8) throw new FormatError(`readSafetensors: ${source.name} has ${source.size} bytes, fewer than the 8-byte header length`, 0);
     const prefix = await source.read(0, 8);
@@ -159,6 +159,7 @@ export async function openSafetensors(src: CheckpointSource): Promise<Safetensor
 export async function readSafetensors(
   src: CheckpointSource,
 ): Promise<{ tensors: Map<string, HostTensor>; metadata: Map<string, string> }> {
+  expectBytesSource('readSafetensors', src);
   const file = await openSafetensors(src);
   try {
     const tensors = new Map<string, HostTensor>();

@@ -329,7 +329,7 @@ async function loadLegacy(source: ByteSource): Promise<TorchValue> {
  * back as HostTensors (contiguous views share their storage's memory, as in torch); dicts as Maps.
  */
 export async function loadTorch(src: CheckpointSource): Promise<TorchValue> {
-  const source = await openBytes(src);
+  const source = await openBytes(src, 'loadTorch');
   try {
     if (source.size < 4) fail(`${source.name} has ${source.size} bytes, too few for a checkpoint`, 0);
     const head = await source.read(0, 4);

@@ -28,6 +28,7 @@
  * choice; Hugging Face pads with `<|endoftext|>`, which the attention mask makes equivalent).
  */
 import { ArgumentError, FormatError } from '../../../engine/errors.js';
+import { expectBytesSource } from '../../../engine/platform.js';
 import { packBatch } from './batch.js';
 import {
   BYTE_SYMBOLS_IN_VOCAB_ORDER,
@@ -198,6 +199,7 @@ export class ClipBpeTokenizer implements TextTokenizer {
 
   /** Loads CLIP's merges file (plain or gzip); see the file comment for `maxMerges`. */
   static async fromMergesFile(src: VocabSource, opts: MergesFileOptions = {}): Promise<ClipBpeTokenizer> {
+    expectBytesSource('ClipBpeTokenizer.fromMergesFile', src);
     const name = describeVocabSource(src, 'merges file');
     const merges = parseMerges(await readVocabText(src, 'merges file'), name, opts);
     return ClipBpeTokenizer.inClipLayout(merges, mergeLineLocator(name));
@@ -209,6 +211,8 @@ export class ClipBpeTokenizer implements TextTokenizer {
    * the result of every merge must be in the vocabulary.
    */
   static async fromHuggingFace(vocabJson: VocabSource, mergesTxt: VocabSource): Promise<ClipBpeTokenizer> {
+    expectBytesSource('ClipBpeTokenizer.fromHuggingFace', vocabJson);
+    expectBytesSource('ClipBpeTokenizer.fromHuggingFace', mergesTxt);
     const vocabName = describeVocabSource(vocabJson, 'vocab.json');
     const vocabText = await readVocabText(vocabJson, 'vocab.json');
     let parsed: unknown;

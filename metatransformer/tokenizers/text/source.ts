@@ -6,10 +6,10 @@
  * be valid UTF-8: a vocabulary with replacement characters would silently map to the wrong ids.
  */
 import { FormatError } from '../../../engine/errors.js';
-import { readBytes, type BytesLike } from '../../../engine/platform.js';
+import { readBytes, type BytesSource } from '../../../engine/platform.js';
 
 /** Where a vocabulary file can come from: a path (Node), URL, Blob, Response or bytes. */
-export type VocabSource = string | URL | Blob | Response | BytesLike;
+export type VocabSource = BytesSource;
 
 /** The largest vocabulary file (after decompression) we accept; CLIP's merges list is about 1.7 MB. */
 export const MAX_VOCAB_TEXT_BYTES = 256 * 1024 * 1024;
@@ -54,7 +54,7 @@ async function gunzip(bytes: Uint8Array, name: string, maxBytes: number): Promis
  */
 export async function readVocabText(src: VocabSource, what: string, maxBytes = MAX_VOCAB_TEXT_BYTES): Promise<string> {
   const name = describeVocabSource(src, what);
-  let bytes = await readBytes(src);
+  let bytes = await readBytes(src, what);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = await gunzip(bytes, name, maxBytes);
   if (bytes.byteLength > maxBytes) throw new FormatError(`${name}: larger than ${maxBytes} bytes`);
   try {

@@ -21,6 +21,7 @@
  * `encode` returns content ids only; `encodeBatch` adds `[CLS]`/`[SEP]` and pads with `[PAD]`.
  */
 import { ArgumentError, FormatError } from '../../../engine/errors.js';
+import { expectBytesSource } from '../../../engine/platform.js';
 import { packBatch } from './batch.js';
 import { readVocabText, type VocabSource } from './source.js';
 import type { DecodeOptions, EncodeBatchOptions, TextTokenizer, TokenBatch } from './types.js';
@@ -116,6 +117,7 @@ export class WordPieceTokenizer implements TextTokenizer {
    * empty lines and repeated tokens are errors, since either would leave an id ambiguous.
    */
   static async fromVocabFile(src: VocabSource, opts: WordPieceOptions = {}): Promise<WordPieceTokenizer> {
+    expectBytesSource('WordPieceTokenizer.fromVocabFile', src);
     const lines = (await readVocabText(src, 'vocab.txt')).split('\n').map((l) => l.replace(/\r$/, ''));
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     lines.forEach((line, i) => {

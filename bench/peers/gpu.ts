@@ -5,6 +5,7 @@
  * either library is imported. In the browser the real `navigator.gpu` is used untouched.
  */
 import { getGPU, isNode } from '../../engine/platform.js';
+import { Unsupported } from '../harness.js';
 
 let installed: Promise<void> | null = null;
 
@@ -20,4 +21,18 @@ export function ensureNavigatorGpu(dawnFlags: readonly string[]): Promise<void> 
     });
   })();
   return installed;
+}
+
+/**
+ * Imports a peer library. The peers are omnitensor's dev dependencies, so an installed omnitensor runs
+ * the bench without them: a missing one makes its cases 'unsupported' with the install command, instead
+ * of 'failed' with a module-resolution error.
+ */
+export async function importPeer<M>(load: () => Promise<M>, install: string): Promise<M> {
+  try {
+    return await load();
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') throw new Unsupported(`not installed: npm install ${install}`);
+    throw err;
+  }
 }

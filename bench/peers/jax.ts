@@ -15,7 +15,7 @@
 import type * as JAX from '@jax-js/jax';
 import { Unsupported, type Runner } from '../harness.js';
 import type { HostTensor } from './tfjs.js';
-import { ensureNavigatorGpu } from './gpu.js';
+import { ensureNavigatorGpu, importPeer } from './gpu.js';
 
 export type Jax = typeof JAX;
 export type JaxArray = JAX.Array;
@@ -26,7 +26,7 @@ let loading: Promise<Jax> | null = null;
 export function loadJax(dawnFlags: readonly string[] = []): Promise<Jax> {
   loading ??= (async () => {
     await ensureNavigatorGpu(dawnFlags);
-    const jax = await import('@jax-js/jax');
+    const jax = await importPeer(() => import('@jax-js/jax'), '@jax-js/jax@0.1.25');
     const devices = await jax.init('webgpu');
     if (!devices.includes('webgpu')) throw new Unsupported('jax-js found no WebGPU device');
     jax.defaultDevice('webgpu');

@@ -5,7 +5,9 @@
  */
 import type * as TF from '@tensorflow/tfjs-core';
 import { Unsupported, type Runner } from '../harness.js';
-import { ensureNavigatorGpu } from './gpu.js';
+import { ensureNavigatorGpu, importPeer } from './gpu.js';
+
+const TFJS_INSTALL = '@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0';
 
 export type Tfjs = typeof TF;
 
@@ -15,8 +17,11 @@ let loading: Promise<Tfjs> | null = null;
 export function loadTfjs(dawnFlags: readonly string[] = []): Promise<Tfjs> {
   loading ??= (async () => {
     await ensureNavigatorGpu(dawnFlags);
-    const tf = await import('@tensorflow/tfjs-core');
-    await import('@tensorflow/tfjs-backend-webgpu');
+    const tf = await importPeer(async () => {
+      const core = await import('@tensorflow/tfjs-core');
+      await import('@tensorflow/tfjs-backend-webgpu');
+      return core;
+    }, TFJS_INSTALL);
     if (!(await tf.setBackend('webgpu'))) throw new Unsupported('tfjs-backend-webgpu did not initialise on this adapter');
     // By default tfjs computes ops on tiny tensors on the CPU; every engine must run on the GPU here.
     tf.env().set('WEBGPU_CPU_FORWARD', false);

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 // What a user gets from `npm install omnitensor`: the packed tarball, unpacked as npm would into a fresh
-// project that has only Dawn (`webgpu`) beside it, run from that project. This checks the package's
-// `files` and `exports` (both entry points import, the shipped encoder file is inside) and that the
-// optional dataset packages are optional: their loaders say what to install.
+// project that has only Dawn (`webgpu`, with the @webgpu/types it brings) beside it, run from that
+// project. This checks the package's `files` and `exports` (both entry points import, the shipped encoder
+// file is inside), that a strict TypeScript project typechecks against its declarations without
+// skipLibCheck, and that the optional dataset packages are optional: their loaders say what to install.
 const t = suite('app: the npm package in a fresh project');
 const project = mkdtempSync(join(tmpdir(), 'omni-package-'));
 t.after(() => rmSync(project, { recursive: true, force: true }));
@@ -44,9 +45,19 @@ t('installs and runs from its tarball with nothing but webgpu beside it', () => 
   mkdirSync(join(modules, 'omnitensor'), { recursive: true });
   execFileSync('tar', ['-xzf', join(project, packed[0]!.filename), '-C', join(modules, 'omnitensor'), '--strip-components=1']);
   symlinkSync(resolve('node_modules/webgpu'), join(modules, 'webgpu'), 'dir');
-  assert.equal(readdirSync(modules).sort(), ['omnitensor', 'webgpu']);
+  mkdirSync(join(modules, '@webgpu'));
+  symlinkSync(resolve('node_modules/@webgpu/types'), join(modules, '@webgpu', 'types'), 'dir');
+  assert.equal(readdirSync(modules).sort(), ['@webgpu', 'omnitensor', 'webgpu']);
   writeFileSync(join(project, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(join(project, 'consumer.js'), CONSUMER);
+
+  // The same program as TypeScript, typed: the declarations must compile in a strict project.
+  writeFileSync(join(project, 'consumer.ts'), CONSUMER.replace('} catch (err) {', '} catch (err) {\n  if (!(err instanceof ot.OmniError)) throw err;'));
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', lib: ['ES2022', 'DOM'], strict: true, skipLibCheck: false, noEmit: true, types: [] },
+    files: ['consumer.ts'],
+  }));
+  execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', project], { encoding: 'utf8' });
 
   const out = execFileSync(process.execPath, ['consumer.js'], { cwd: project, encoding: 'utf8', env: process.env });
   assert.match(out, /^matmul \[\[3\],\[7\]\]$/m);

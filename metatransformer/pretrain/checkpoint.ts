@@ -22,6 +22,14 @@ import { MetaTransformerEncoder, type EncoderDType } from '../encoder.js';
 
 export const ENCODER_FILE_FORMAT = 'omnitensor.metatransformer.encoder/1';
 
+/**
+ * The encoder file this package ships (metatransformer/weights/encoder-tiny.safetensors: 64 wide, 3 blocks,
+ * CLIP-style pre-trained on MNIST, see the README), located from this module: `dist/metatransformer/pretrain/`
+ * sits three folders below the package root. A file URL in Node; in a page that serves the package
+ * unbundled, the same path over HTTP.
+ */
+export const SHIPPED_ENCODER_URL: URL = new URL('../../../metatransformer/weights/encoder-tiny.safetensors', import.meta.url);
+
 export interface EncoderArchitecture {
   dim: number;
   depth: number;

@@ -8,7 +8,8 @@ export { pretrainClip, type EpochStats, type PretrainOptions, type PretrainResul
 export { fillTemplate, retrievalMetrics, zeroShotClassify, type RecallAtK, type RetrievalMetrics, type ZeroShotOptions, type ZeroShotResult } from './evaluate.js';
 export { DIGIT_PROMPT_TEMPLATES, DIGIT_WORDS, digitCaptionCorpus, digitCaptions, randomDigitCaption } from './captions.js';
 export {
-  ENCODER_FILE_FORMAT, encoderCheckpoint, loadPretrainedEncoder, readEncoderInfo, type EncoderArchitecture, type PretrainedEncoderInfo,
+  ENCODER_FILE_FORMAT, SHIPPED_ENCODER_URL, encoderCheckpoint, loadPretrainedEncoder, readEncoderInfo, type EncoderArchitecture,
+  type PretrainedEncoderInfo,
 } from './checkpoint.js';
 export {
   MNIST_MAX_PER_CLASS, MNIST_MEAN, MNIST_STD, SHIPPED_ENCODER_RECIPE, buildMnistClip, mnistCaptionPairs, mnistGrid, mnistSplits,

@@ -20,8 +20,7 @@ import * as mt from 'omnitensor/metatransformer';
 await ot.init();
 const product = ot.matmul(ot.tensor([[1, 2], [3, 4]]), ot.tensor([[1], [1]]));
 console.log('matmul', JSON.stringify(await product.toArray()));
-const weights = new URL('./node_modules/omnitensor/metatransformer/weights/encoder-tiny.safetensors', import.meta.url);
-const { encoder, info } = await mt.loadPretrainedEncoder(weights);
+const { encoder, info } = await mt.loadPretrainedEncoder(mt.SHIPPED_ENCODER_URL);
 console.log('encoder', encoder.dim, info.config.depth);
 try {
   await mt.penguins();

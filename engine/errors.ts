@@ -6,8 +6,9 @@
 
 /** Base class: lets callers catch every omnitensor error with one `instanceof`. */
 export class OmniError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** `options.cause`: the lower-level error this one explains (a file-system error, ...). */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

@@ -204,13 +204,37 @@ function memorySource(bytes: Uint8Array, name: string): ByteSource {
 
 interface NodeFileHandle {
   read(buf: Uint8Array, off: number, len: number, pos: number): Promise<{ bytesRead: number }>;
-  stat(): Promise<{ size: number }>;
+  stat(): Promise<{ size: number; isDirectory(): boolean }>;
   close(): Promise<void>;
 }
 interface NodeFs {
   open(path: string, flags: string): Promise<NodeFileHandle>;
   readFile(path: string): Promise<Uint8Array>;
   writeFile(path: string, data: Uint8Array | string, opts?: { flag?: string }): Promise<void>;
+}
+
+/** Whether a source names a local file that Node reads from disk (a path, or a file: URL). */
+function isLocalFile(src: string | URL): boolean {
+  return isNode && !/^(https?|blob|data):/.test(String(src));
+}
+
+/** The path of a local file source: a path string as it is, a file: URL (or URL string) decoded. */
+function localPath(src: string | URL): string {
+  const url = src instanceof URL ? src : src.startsWith('file:') ? new URL(src) : null;
+  return url ? decodeURIComponent(url.pathname) : (src as string);
+}
+
+/**
+ * Runs a file-system call for reader `op`: a failure (no such file, a directory, no permission) becomes an
+ * ArgumentError naming the reader and the path, with the system error as its cause (Node's own message
+ * for reading a directory names no path).
+ */
+async function fileCall<T>(op: string, path: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    throw new ArgumentError(`${op}: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /**
@@ -232,11 +256,16 @@ export async function openBytes(src: BytesSource, op = 'openBytes'): Promise<Byt
     return memorySource(new Uint8Array(await src.arrayBuffer()), src.url || '<response>');
   if (typeof src === 'string' || src instanceof URL) {
     const name = String(src);
-    if (isNode && !/^(https?|blob|data):/.test(name)) {
+    if (isLocalFile(src)) {
       const fs = await importNode<NodeFs>('node:fs/promises');
-      const path = src instanceof URL ? decodeURIComponent(src.pathname) : src;
-      const fh = await fs.open(path, 'r');
-      const { size } = await fh.stat();
+      const path = localPath(src);
+      const fh = await fileCall(op, path, () => fs.open(path, 'r'));
+      const stat = await fileCall(op, path, () => fh.stat());
+      if (stat.isDirectory()) {
+        await fh.close();
+        throw new ArgumentError(`${op}: ${path} is a directory, not a file`);
+      }
+      const size = stat.size;
       return {
         size,
         name,
@@ -256,7 +285,7 @@ export async function openBytes(src: BytesSource, op = 'openBytes'): Promise<Byt
       };
     }
     const res = await fetch(src);
-    if (!res.ok) throw new ArgumentError(`read: fetching ${name} failed with HTTP ${res.status}`);
+    if (!res.ok) throw new ArgumentError(`${op}: fetching ${name} failed with HTTP ${res.status}`);
     return memorySource(new Uint8Array(await res.arrayBuffer()), name);
   }
   return memorySource(expectBytes(op, 'the source', src), '<bytes>');
@@ -265,9 +294,10 @@ export async function openBytes(src: BytesSource, op = 'openBytes'): Promise<Byt
 /** Reads a whole file / URL / Blob / Response into memory. `op` names the caller in error messages. */
 export async function readBytes(src: BytesSource, op = 'readBytes'): Promise<Uint8Array> {
   expectBytesSource(op, src);
-  if (typeof src === 'string' && isNode && !/^(https?|blob|data):/.test(src)) {
+  if (typeof src === 'string' && isLocalFile(src)) {
     const fs = await importNode<NodeFs>('node:fs/promises');
-    const b = await fs.readFile(src);
+    const path = localPath(src);
+    const b = await fileCall(op, path, () => fs.readFile(path));
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   }
   const s = await openBytes(src, op);

@@ -20,7 +20,7 @@ export const OPTIMIZER_PREFIX = 'optimizer.';
 type Format = 'safetensors' | 'torch';
 
 async function sniff(src: CheckpointSource): Promise<Format> {
-  const file = await openBytes(src);
+  const file = await openBytes(src, 'loadCheckpoint');
   try {
     const head = await file.read(0, Math.min(file.size, 9));
     // torch.save: a zip archive (PK\x03\x04) or, before PyTorch 1.6, a raw pickle stream (protocol byte 0x80).

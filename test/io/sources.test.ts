@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { expectBytes } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
-import { readBytes } from '../../engine/platform.js';
+import { isNode, readBytes } from '../../engine/platform.js';
 import { runtime } from '../../engine/runtime.js';
 import { memoryStats } from '../../engine/tensor.js';
 import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
@@ -84,6 +84,17 @@ t('decoders: a wrong-typed file is an ArgumentError naming the decoder', async (
   for (const e of [await assertRejects(decodePng(bad({})), ArgumentError), await assertRejects(decodeImage(bad(9)), ArgumentError)])
     assert.match(e.message, BYTES);
   assertThrows(() => parseCsv(bad(12)), ArgumentError, /^parseCsv: input must be a string or bytes \(a Uint8Array, an ArrayBuffer or a typed array\), got the number 12$/);
+});
+
+t('a missing file or a folder is an ArgumentError naming the reader and the path', async () => {
+  const missing = isNode ? /^readNpyFile: cannot read test\/fixtures\/no-such\.npy: ENOENT/ : /^readNpyFile: fetching \/test\/fixtures\/no-such\.npy failed with HTTP 404/;
+  const err = await assertRejects(readNpyFile(isNode ? 'test/fixtures/no-such.npy' : '/test/fixtures/no-such.npy'), ArgumentError, missing);
+  if (!isNode) return;
+  assert.ok(err.cause instanceof Error, 'the system error is the cause');
+  // Node's own message for reading a folder names no path ("EISDIR: illegal operation on a directory, read").
+  await assertRejects(readWavFile('test/fixtures'), ArgumentError, /^readWavFile: cannot read test\/fixtures: EISDIR/);
+  await assertRejects(loadCheckpoint('test/fixtures'), ArgumentError, /^loadCheckpoint: test\/fixtures is a directory, not a file$/);
+  await assertRejects(loadCheckpoint(new URL('file:///no/such/file.pth')), ArgumentError, /^loadCheckpoint: cannot read \/no\/such\/file\.pth: ENOENT/);
 });
 
 t('every kind of bytes reads as the same bytes: ArrayBuffer, typed arrays at an offset, DataView', async () => {

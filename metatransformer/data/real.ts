@@ -29,7 +29,7 @@ export async function mnistDigits(perClass: number): Promise<Float32Array[][]> {
   if (!Number.isSafeInteger(perClass) || perClass < 1) throw new ArgumentError(`mnistDigits: perClass must be a positive integer, got ${describe(perClass)}`);
   const out: Float32Array[][] = [];
   for (let d = 0; d < 10; d++) {
-    const json = JSON.parse(await readText(await packageFile(MNIST_PACKAGE, `src/digits/${d}.json`, 'mnistDigits'))) as { data: number[] };
+    const json = JSON.parse(await readText(await packageFile(MNIST_PACKAGE, `src/digits/${d}.json`, 'mnistDigits'), 'mnistDigits')) as { data: number[] };
     const count = Math.floor(json.data.length / 784);
     if (perClass > count) throw new ArgumentError(`mnist: asked for ${perClass} digits of class ${d}, the package has ${count}`);
     out.push(Array.from({ length: perClass }, (_, i) => Float32Array.from(json.data.slice(i * 784, (i + 1) * 784))));
@@ -104,7 +104,7 @@ export async function movingDigits(options: LoadOptions & { frames?: number } = 
 }
 
 async function vegaText(op: string, file: string): Promise<string> {
-  return readText(await packageFile(VEGA_PACKAGE, `data/${file}`, op));
+  return readText(await packageFile(VEGA_PACKAGE, `data/${file}`, op), op);
 }
 
 export interface TabularDataset extends Dataset<string[]> {

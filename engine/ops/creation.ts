@@ -122,21 +122,23 @@ export function scalarLike(v: number, dtype: DType, op = 'scalar'): Tensor {
   return fromFlat([v], [], dtype, op);
 }
 
-export function full(shape: Shape, value: number, options: CreateOptions = {}): Tensor {
-  const s = checkShape('full', shape);
-  expectNumber('full', 'value', value);
-  expectOptions('full', options, CREATE_OPTIONS);
-  const dtype = checkDType('full', options.dtype ?? 'f32');
-  checkBindable('full', s, dtype);
+/** A tensor of `shape` holding `value` everywhere; `op` is the public name errors report (full, zeros, ones). */
+function filled(op: string, shape: Shape, value: number, options: CreateOptions): Tensor {
+  const s = checkShape(op, shape);
+  expectNumber(op, 'value', value);
+  expectOptions(op, options, CREATE_OPTIONS);
+  const dtype = checkDType(op, options.dtype ?? 'f32');
+  checkBindable(op, s, dtype);
   const n = sizeOf(s);
   const values = dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Float32Array(n);
   if (value !== 0) values.fill(value);
-  if (dtype !== 'f32' && dtype !== 'f16') encode([value], dtype, 'full');
-  return fromFlat(values, s, dtype, 'full');
+  if (dtype !== 'f32' && dtype !== 'f16') encode([value], dtype, op);
+  return fromFlat(values, s, dtype, op);
 }
 
-export const zeros = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 0, options);
-export const ones = (shape: Shape, options: CreateOptions = {}): Tensor => full(shape, 1, options);
+export const full = (shape: Shape, value: number, options: CreateOptions = {}): Tensor => filled('full', shape, value, options);
+export const zeros = (shape: Shape, options: CreateOptions = {}): Tensor => filled('zeros', shape, 0, options);
+export const ones = (shape: Shape, options: CreateOptions = {}): Tensor => filled('ones', shape, 1, options);
 
 /** Values start, start+step, ... below end (like numpy.arange). */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {

@@ -58,7 +58,7 @@ const CASES: [string, () => unknown, RegExp][] = [
   ['pad pads', () => ops.pad(x, bad(1)), /^pad: pads must be an array, got the number 1/],
   ['pad fill value', () => ops.pad(x, [1, 1], bad({ value: '0' })), /^pad: options.value must be a number/],
   ['full value', () => ops.full([2], bad('1')), /^full: value must be a number, got the string "1"/],
-  ['zeros options', () => ops.zeros([2], bad('f16')), /^full: options must be an object \(dtype\?\)/],
+  ['zeros options', () => ops.zeros([2], bad('f16')), /^zeros: options must be an object \(dtype\?\)/],
   ['tensor options', () => ops.tensor([1, 2], [2], bad({ type: 'i32' })), /^tensor: unknown key 'type' in options; known: dtype/],
   ['fromFlat values', () => ops.fromFlat(bad([1, '2']), [2], 'f32'), /^tensor: element 1 is the string "2", expected a number/],
   ['arange end', () => ops.arange(0, bad(true)), /^arange: end must be a number, got the boolean true/],

@@ -114,11 +114,11 @@ t('tensors beyond maxStorageBufferBindingSize are refused with a ShapeError befo
   const dispatches = runtime().dispatches;
   const msg = (op: string) => new RegExp(`^${op}: a f32 tensor of shape \\[${n}\\] needs ${n * 4} bytes, more than this adapter's maxStorageBufferBindingSize \\(${limit} bytes\\)`);
   assertThrows(() => empty([n], 'f32'), ShapeError, msg('empty'));
-  assertThrows(() => ops.zeros([n]), ShapeError, msg('full'));
+  assertThrows(() => ops.zeros([n]), ShapeError, msg('zeros'));
   assertThrows(() => ops.randn([n]), ShapeError, msg('randn'));
   assertThrows(() => ops.arange(n, undefined, 1, { dtype: 'f32' }), ShapeError, msg('arange'));
   // Absurd shapes fail the same way instead of trying to allocate host memory.
-  assertThrows(() => ops.ones([1e6, 1e6, 1e6]), ShapeError, /^full: a f32 tensor of shape \[1000000,1000000,1000000\]/);
+  assertThrows(() => ops.ones([1e6, 1e6, 1e6]), ShapeError, /^ones: a f32 tensor of shape \[1000000,1000000,1000000\]/);
   assertThrows(() => ops.eye(1e6), ShapeError, /^eye: /);
   const x = ops.ones([4]);
   const huge = ops.expand(x, [n, 4]); // a free view; materialising it is what must fail

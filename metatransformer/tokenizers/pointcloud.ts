@@ -18,7 +18,7 @@
  * Grouping (steps 1-3) is input preprocessing on the GPU and not differentiable; everything after is.
  */
 import * as ag from '../../autograd/index.js';
-import { expectOptions, optionKeys } from '../../engine/arguments.js';
+import { expectArray, expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError, ShapeError } from '../../engine/errors.js';
 import * as raw from '../../engine/ops/index.js';
 import type { Generator } from '../../engine/random.js';
@@ -35,8 +35,12 @@ import { learnedTensor, requireBatch, requireInt } from './tokens.js';
 export class PointwiseConv1d extends Module implements UnaryModule {
   weight: Tensor;
   bias: Tensor;
-  constructor(readonly inChannels: number, readonly outChannels: number, { generator }: { generator?: Generator } = {}) {
+  constructor(readonly inChannels: number, readonly outChannels: number, options: { generator?: Generator } = {}) {
     super();
+    requireInt('PointwiseConv1d', 'inChannels', inChannels);
+    requireInt('PointwiseConv1d', 'outChannels', outChannels);
+    expectOptions('PointwiseConv1d', options, ['generator']);
+    const { generator } = options;
     const bound = 1 / Math.sqrt(inChannels);
     this.weight = init.uniform([outChannels, inChannels, 1], -bound, bound, { generator });
     this.bias = init.uniform([outChannels], -bound, bound, { generator });
@@ -54,6 +58,11 @@ export class PointPatchEncoder extends Module {
   second_conv: Sequential;
   constructor(readonly encoderChannels: number, widths: readonly [number, number, number], generator?: Generator) {
     super();
+    const op = 'PointPatchEncoder';
+    requireInt(op, 'encoderChannels', encoderChannels);
+    expectArray(op, 'widths', widths);
+    if (widths.length !== 3) throw new ArgumentError(`${op}: widths must be three layer widths, got ${widths.length}`);
+    widths.forEach((w, i) => requireInt(op, `widths[${i}]`, w));
     const [w0, w1, w2] = widths;
     this.first_conv = new Sequential(new PointwiseConv1d(3, w0, { generator }), new BatchNorm1d(w0), new ReLU(), new PointwiseConv1d(w0, w1, { generator }));
     this.second_conv = new Sequential(new PointwiseConv1d(2 * w1, w2, { generator }), new BatchNorm1d(w2), new ReLU(), new PointwiseConv1d(w2, encoderChannels, { generator }));

@@ -9,7 +9,7 @@ import { encodeWav } from '../../metatransformer/io/wav.js';
 import { AudioTokenizer, readAudioClip } from '../../metatransformer/tokenizers/audio.js';
 import { GraphTokenizer, MAX_GRAPH_NODES, parseEdgeList, parseNodeLinkGraph, readGraphFile, type GraphInput } from '../../metatransformer/tokenizers/graph.js';
 import { laplacianEigenvectors } from '../../metatransformer/tokenizers/laplacian.js';
-import { PointCloudTokenizer, normalizeToUnitSphere } from '../../metatransformer/tokenizers/pointcloud.js';
+import { PointCloudTokenizer, PointPatchEncoder, PointwiseConv1d, normalizeToUnitSphere } from '../../metatransformer/tokenizers/pointcloud.js';
 import { fitTabularSchema, TabularTokenizer } from '../../metatransformer/tokenizers/tabular.js';
 import { seriesFromCsv, TimeSeriesTokenizer } from '../../metatransformer/tokenizers/timeseries.js';
 import type { TokenBatch } from '../../metatransformer/types.js';
@@ -94,6 +94,11 @@ t('pointcloud: mismatched, too small and non-finite clouds are refused', () => {
   bad[7] = Infinity;
   assert.throws(() => m.forward([bad]), (e: unknown) => e instanceof ArgumentError && /point 2/.test((e as Error).message));
   assertThrows(() => new PointCloudTokenizer({ dim: 8, numGroups: 0, groupSize: 4 }), ArgumentError, /./);
+  // Its building blocks are public too, and check their own arguments.
+  assertThrows(() => new PointwiseConv1d(0, 4), ArgumentError, /^PointwiseConv1d: inChannels must be an integer >= 1, got 0/);
+  assertThrows(() => new PointwiseConv1d(3, 4, { generatr: undefined } as never), ArgumentError, /^PointwiseConv1d: unknown key 'generatr'/);
+  assertThrows(() => new PointPatchEncoder(8, [16, 32] as never), ArgumentError, /^PointPatchEncoder: widths must be three layer widths, got 2/);
+  assertThrows(() => new PointPatchEncoder(8, 16 as never), ArgumentError, /^PointPatchEncoder: widths must be an array, got the number 16/);
   m.dispose();
 });
 

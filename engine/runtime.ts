@@ -388,11 +388,26 @@ export class Runtime {
   /** Records a buffer-to-buffer copy (ends the open compute pass). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     this.checkAlive('copy');
+    this.passlessEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.pendingDispatches++;
+  }
+
+  /**
+   * Records zeroing the first `bytes` of a buffer (a multiple of 4): clearBuffer, a memset on every
+   * adapter, where uploading zeros would cross the bus (and, on lavapipe, build the array on the host).
+   */
+  clear(buffer: GPUBuffer, bytes: number): void {
+    this.checkAlive('clear');
+    this.passlessEncoder().clearBuffer(buffer, 0, bytes);
+    this.pendingDispatches++;
+  }
+
+  /** The command encoder with no compute pass open, for commands recorded outside passes. */
+  private passlessEncoder(): GPUCommandEncoder {
     this.pass?.end();
     this.pass = null;
     this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
-    this.pendingDispatches++;
+    return this.encoder;
   }
 
   /**

@@ -122,16 +122,24 @@ export function scalarLike(v: number, dtype: DType, op = 'scalar'): Tensor {
   return fromFlat([v], [], dtype, op);
 }
 
-/** A tensor of `shape` holding `value` everywhere; `op` is the public name errors report (full, zeros, ones). */
+/**
+ * A tensor of `shape` holding `value` everywhere; `op` is the public name errors report (full, zeros,
+ * ones). Zeros (all bits clear in every dtype; not -0) are a clear on the device, other values an upload.
+ */
 function filled(op: string, shape: Shape, value: number, options: CreateOptions): Tensor {
   const s = checkShape(op, shape);
   expectNumber(op, 'value', value);
   expectOptions(op, options, CREATE_OPTIONS);
   const dtype = checkDType(op, options.dtype ?? 'f32');
-  checkBindable(op, s, dtype);
+  const bytes = checkBindable(op, s, dtype);
+  if (Object.is(value, 0)) {
+    const t = empty(s, dtype, op);
+    t.storage(op).rt.clear(t.storage(op).buffer, bytes);
+    return t;
+  }
   const n = sizeOf(s);
   const values = dtype === 'i32' ? new Int32Array(n) : dtype === 'u32' ? new Uint32Array(n) : new Float32Array(n);
-  if (value !== 0) values.fill(value);
+  values.fill(value);
   if (dtype !== 'f32' && dtype !== 'f16') encode([value], dtype, op);
   return fromFlat(values, s, dtype, op);
 }

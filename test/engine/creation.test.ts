@@ -82,6 +82,24 @@ t('zeros / ones / full / arange / linspace / eye', async () => {
   assertThrows(() => ops.randint(3, 3, [2]), ArgumentError, /^randint: need integers low < high, got 3, 3/);
 });
 
+t('zeros are cleared on the device: reused buffers, every dtype, odd f16 lengths, views; -0 keeps its sign', async () => {
+  // The pool hands out freed buffers again: a zeros tensor of the same size must not show their contents.
+  for (const dtype of ['f32', 'i32', 'u32', ...(hasF16() ? ['f16' as const] : [])] as const) {
+    for (const n of [1, 3, 7, 1000]) {
+      ops.full([n], 5, { dtype }).dispose();
+      const z = ops.zeros([n], { dtype });
+      assert.is(z.dtype, dtype);
+      assert.equal(await values(z), new Array(n).fill(0), `${dtype} x ${n}`);
+    }
+  }
+  const z = ops.zeros([4, 6]);
+  assert.equal(await values(ops.slice(z, [{ start: 1, end: 3 }, { start: 2, end: 5 }])), [0, 0, 0, 0, 0, 0]);
+  z.dispose();
+  assert.equal(await values(ops.zeros([0, 3])), []);
+  const negativeZero = await ops.full([2], -0).data();
+  assert.ok(Object.is(negativeZero[0], -0) && Object.is(negativeZero[1], -0), 'full(-0) keeps the sign bit');
+});
+
 t('rand/randn/randint are reproducible under manualSeed and differ across seeds', async () => {
   const draw = async (seed: number) => {
     manualSeed(seed);

@@ -25,7 +25,7 @@ t('a pending readback rejects with DeviceLostError, later ops throw it, init() r
   const expectLost = (f: () => unknown, op: string) =>
     assert.throws(f, (e: unknown) => e instanceof DeviceLostError && (e as Error).message.startsWith(`${op}: `), op);
   expectLost(() => ops.add(x, 1), 'add');
-  expectLost(() => ops.zeros([2]), 'full');
+  expectLost(() => ops.zeros([2]), 'zeros');
   expectLost(() => ops.transpose(x), 'transpose');
   expectLost(() => runtime(), 'runtime');
   try {

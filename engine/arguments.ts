@@ -33,8 +33,19 @@ export function describe(value: unknown): string {
     case 'symbol':
       return 'a symbol';
     default:
-      return 'an object';
+      return describeObject(value as object);
   }
+}
+
+/**
+ * An object by its kind: a promise gets a hint (an async reader called without `await` is the usual
+ * way one arrives), an instance of a class its class name ('a Map'), a plain object 'an object'.
+ */
+function describeObject(value: object): string {
+  if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise (a missing await?)';
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  if (typeof name !== 'string' || name === '' || name === 'Object') return 'an object';
+  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name}`;
 }
 
 /** Bytes in memory: a Uint8Array (a Node Buffer is one), an ArrayBuffer, or a typed array or DataView. */

@@ -10,7 +10,7 @@ import { parseCsv } from '../../metatransformer/io/csv.js';
 import { decodeImage, readImageFile } from '../../metatransformer/io/image.js';
 import { decodeJpeg } from '../../metatransformer/io/jpeg.js';
 import { readNpy, readNpyFile, writeNpy } from '../../metatransformer/io/npy.js';
-import { decodePng, encodePng } from '../../metatransformer/io/png.js';
+import { decodePng, encodePng, readPngFile } from '../../metatransformer/io/png.js';
 import { parsePointCloud } from '../../metatransformer/io/pointcloud.js';
 import { decodeWav, encodeWav, readWavFile } from '../../metatransformer/io/wav.js';
 import { loadPretrainedEncoder, readEncoderInfo } from '../../metatransformer/pretrain/checkpoint.js';
@@ -59,6 +59,9 @@ const SOURCE_CASES: [string, () => Promise<unknown>, string][] = [
   ['ClipBpeTokenizer.fromHuggingFace', () => ClipBpeTokenizer.fromHuggingFace(new Uint8Array(2), bad(undefined)), 'undefined'],
   ['WordPieceTokenizer.fromVocabFile', () => WordPieceTokenizer.fromVocabFile(bad(12)), 'the number 12'],
   ['readBytes', () => readBytes(bad(Symbol.iterator)), 'a symbol'],
+  // An async reader's result passed on without await, and class instances, say what they are.
+  ['readPngFile', () => readPngFile(bad(readBytes(new Uint8Array(4)))), 'a Promise (a missing await?)'],
+  ['loadTorch', () => loadTorch(bad(new Map())), 'a Map'],
 ];
 
 for (const [reader, call, got] of SOURCE_CASES) {

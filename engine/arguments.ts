@@ -54,6 +54,7 @@ export type BytesLike = Uint8Array | ArrayBuffer | ArrayBufferView;
 /** How messages name what counts as bytes. */
 export const BYTES_KINDS = 'bytes (a Uint8Array, an ArrayBuffer or a typed array)';
 
+/** Whether `value` is bytes in memory (see BytesLike). */
 export function isBytesLike(value: unknown): value is BytesLike {
   return value instanceof ArrayBuffer || ArrayBuffer.isView(value);
 }

@@ -257,7 +257,7 @@ export function toCHW(img: Image, { mean, std }: Normalization = { mean: CLIP_ME
 
 /** Decodes PNG or JPEG bytes, chosen by their magic number. */
 export async function decodeImage(input: BytesLike, name = '<image>'): Promise<Image> {
-  const bytes = expectBytes('decodeImage', 'bytes', input);
+  const bytes = expectBytes('decodeImage', 'the file', input);
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) return decodePng(bytes, name);
   if (bytes[0] === 0xff && bytes[1] === 0xd8) return decodeJpeg(bytes, name);
   throw new FormatError(`${name}: unknown image format (expected PNG or JPEG magic bytes)`, 0);

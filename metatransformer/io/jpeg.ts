@@ -377,7 +377,7 @@ function upsample(plane: Uint8Array, planeWidth: number, c: Component, frame: Fr
 
 /** Decodes a JPEG file. `name` is used in error messages. */
 export function decodeJpeg(input: BytesLike, name = '<jpeg>', options: JpegOptions = {}): JpegImage {
-  const bytes = expectBytes('decodeJpeg', 'bytes', input);
+  const bytes = expectBytes('decodeJpeg', 'the file', input);
   expectOptions('decodeJpeg', options, JPEG_OPTIONS);
   const maxPixels = options.maxPixels ?? 2 ** 25;
   if (bytes[0] !== 0xff || bytes[1] !== 0xd8) fail(name, 'not a JPEG file (missing SOI marker)', 0);

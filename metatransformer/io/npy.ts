@@ -160,7 +160,7 @@ function floatToHalf(value: number): number {
 
 /** Reads an .npy file. `name` is used in error messages. */
 export function readNpy(input: BytesLike, name = '<npy>'): NpyArray {
-  const bytes = expectBytes('readNpy', 'bytes', input);
+  const bytes = expectBytes('readNpy', 'the file', input);
   for (let i = 0; i < 6; i++) if (bytes[i] !== MAGIC[i]) fail(name, 'not a .npy file (bad magic)', Math.min(i, bytes.length));
   need(bytes, 6, 2, name, 'version');
   const [major, minor] = [bytes[6]!, bytes[7]!];

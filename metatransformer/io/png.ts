@@ -142,7 +142,7 @@ function unfilter(raw: Uint8Array, start: number, rows: number, stride: number, 
 
 /** Decodes a PNG file. `name` is used in error messages. */
 export async function decodePng(input: BytesLike, name = '<png>'): Promise<PngImage> {
-  const bytes = expectBytes('decodePng', 'bytes', input);
+  const bytes = expectBytes('decodePng', 'the file', input);
   for (let i = 0; i < 8; i++)
     if (bytes[i] !== SIGNATURE[i]) fail(name, 'not a PNG file (bad signature)', Math.min(i, bytes.length));
   const dv = viewOf(bytes);

@@ -379,7 +379,7 @@ function parseXyz(text: string, name: string, columns?: readonly string[]): Poin
 
 /** Parses a point cloud, sniffing PLY ('ply' first line), OFF (OFF keyword) or XYZ/CSV text. */
 export function parsePointCloud(input: BytesLike, name = '<pointcloud>', options: PointCloudOptions = {}): PointCloud {
-  const bytes = expectBytes('parsePointCloud', 'bytes', input);
+  const bytes = expectBytes('parsePointCloud', 'the file', input);
   expectOptions('parsePointCloud', options, POINT_CLOUD_OPTIONS);
   let format = options.format;
   if (format !== undefined && !['ply', 'off', 'xyz'].includes(format))

@@ -31,7 +31,7 @@ const EXTENSIBLE = 0xfffe;
 
 /** Decodes a WAV file. `name` is used in error messages. */
 export function decodeWav(input: BytesLike, name = '<wav>'): Audio {
-  const bytes = expectBytes('decodeWav', 'bytes', input);
+  const bytes = expectBytes('decodeWav', 'the file', input);
   need(bytes, 0, 12, name, 'RIFF header');
   if (fourCC(bytes, 0) !== 'RIFF') fail(name, 'not a WAV file (no RIFF magic)', 0);
   if (fourCC(bytes, 8) !== 'WAVE') fail(name, `RIFF form type is '${fourCC(bytes, 8)}', expected 'WAVE'`, 8);

@@ -156,7 +156,7 @@ const RAW_CUBE_OPTIONS = optionKeys<RawCubeOptions>({ dtype: true, shape: true, 
 
 /** A headerless float32 or uint16 file of the given shape as a Grid; the byte count must match exactly. */
 export function gridFromRaw(input: BytesLike, options: RawCubeOptions, name = '<raw>'): Grid {
-  const bytes = expectBytes('gridFromRaw', 'bytes', input);
+  const bytes = expectBytes('gridFromRaw', 'the file', input);
   expectOptions('gridFromRaw', options, RAW_CUBE_OPTIONS);
   const { dtype, shape, littleEndian = true } = options;
   if (dtype !== 'f32' && dtype !== 'u16') throw new ArgumentError(`gridFromRaw: dtype must be 'f32' or 'u16', got '${String(dtype)}'`);

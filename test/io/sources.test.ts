@@ -79,8 +79,8 @@ for (const [reader, call, got] of SOURCE_CASES) {
 const BYTES = /must be bytes \(a Uint8Array, an ArrayBuffer or a typed array\), got /;
 
 t('decoders: a wrong-typed file is an ArgumentError naming the decoder', async () => {
-  assertThrows(() => readNpy(bad(42)), ArgumentError, /^readNpy: bytes must be bytes .*got the number 42$/);
-  assertThrows(() => decodeWav(bad('RIFF')), ArgumentError, /^decodeWav: bytes .*got the string "RIFF"$/);
+  assertThrows(() => readNpy(bad(42)), ArgumentError, /^readNpy: the file must be bytes .*got the number 42$/);
+  assertThrows(() => decodeWav(bad('RIFF')), ArgumentError, /^decodeWav: the file must be bytes .*got the string "RIFF"$/);
   assertThrows(() => decodeJpeg(bad([0xff, 0xd8])), ArgumentError, /^decodeJpeg: .*got an array$/);
   assertThrows(() => parsePointCloud(bad(null)), ArgumentError, /^parsePointCloud: .*got null$/);
   assertThrows(() => gridFromRaw(bad(undefined), { dtype: 'f32', shape: [1] }), ArgumentError, /^gridFromRaw: .*got undefined$/);

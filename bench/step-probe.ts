@@ -20,7 +20,11 @@
  *
  *   node dist/bench/step-probe.js
  *   PROBE_STEPS=train,forward   the frozen-encoder training step and / or the encoder forward (default train)
- *   PROBE_MODEL=B16             B16 or L14;  PROBE_BATCH=1  images per step;  PROBE_DTYPE=f16 (forward only)
+ *   PROBE_MODEL=B16             B16, L14, or host (B16's 12 blocks at width 64 on 32x32 images: B16's dispatches
+ *                               with almost no GPU work, so recording is the host's cost per step)
+ *   PROBE_BATCH=1  images per step;  PROBE_DTYPE=f16 (forward only)
+ *   PROBE_FLUSH=N               init's flushEvery (default 128): with 100000 nothing is submitted while a step records,
+ *                               so on a CPU adapter recording is timed without the adapter's threads beside it
  *   PROBE_REPS=10               timed steps;  PROBE_CPU_PROFILE=1;  PROBE_TOP=20 functions listed
  *
  * Reading it: recording close to the pipelined time means the host is the bound (the GPU idles between
@@ -49,7 +53,9 @@ function fail(message: string): never {
   process.exit(2);
 }
 if (!STEPS.every((s) => s === 'train' || s === 'forward')) fail(`PROBE_STEPS takes train and forward, got '${env.PROBE_STEPS}'`);
-if (MODEL !== 'B16' && MODEL !== 'L14') fail(`PROBE_MODEL takes B16 or L14, got '${MODEL}'`);
+if (MODEL !== 'B16' && MODEL !== 'L14' && MODEL !== 'host') fail(`PROBE_MODEL takes B16, L14 or host, got '${MODEL}'`);
+const FLUSH = env.PROBE_FLUSH === undefined ? undefined : Number(env.PROBE_FLUSH);
+if (FLUSH !== undefined && !(Number.isInteger(FLUSH) && FLUSH >= 1)) fail(`PROBE_FLUSH must be a positive integer, got '${env.PROBE_FLUSH}'`);
 if (!(Number.isInteger(BATCH) && BATCH >= 1)) fail(`PROBE_BATCH must be a positive integer, got '${env.PROBE_BATCH}'`);
 if (!(Number.isInteger(REPS) && REPS >= 1)) fail(`PROBE_REPS must be a positive integer, got '${env.PROBE_REPS}'`);
 if (DTYPE !== 'f32' && DTYPE !== 'f16') fail(`PROBE_DTYPE takes f32 or f16, got '${DTYPE}'`);
@@ -185,7 +191,7 @@ async function probeStep(train: boolean, counter: QueueCounter, timer: GpuTimer 
   }
 }
 
-await init();
+await init(FLUSH === undefined ? {} : { flushEvery: FLUSH });
 if (DTYPE === 'f16' && !hasF16()) fail('PROBE_DTYPE=f16 needs shader-f16, which this adapter lacks');
 const info = deviceInfo();
 console.log(`adapter: ${info.description || info.device} (${info.adapterClass}), ${MODEL} at batch ${BATCH}, ${REPS} timed steps`);

@@ -118,6 +118,9 @@ want reduce && step reduce 60 node .devbench/reduce-probe.mjs
 # host CPU profile per step (bench/step-probe.ts), then the B = 32 step without the profiler.
 want host-profile && step host-profile-b1 90 env PROBE_STEPS=train,forward PROBE_CPU_PROFILE=1 PROBE_TOP=25 node .devbench/step-probe.mjs
 want host-profile && step host-profile-b32 90 env PROBE_STEPS=train PROBE_BATCH=32 PROBE_REPS=5 node .devbench/step-probe.mjs
+# The same step's dispatches with almost no GPU work (B16's 12 blocks at width 64, 32x32 images): this host's own
+# cost of recording a step, to set against the B = 1 step's wall clock.
+want host-profile && step host-profile-host 60 env PROBE_MODEL=host PROBE_STEPS=train PROBE_CPU_PROFILE=1 PROBE_REPS=20 node .devbench/step-probe.mjs
 # Which spellings of the subgroup-matrix builtins this Dawn accepts: the deprecated bool majorness, the template
 # majorness and vector element types for the staged slabs (bench/wgsl-forms-probe.ts); seconds.
 want wgsl-forms && step wgsl-forms 30 node .devbench/wgsl-forms-probe.mjs

@@ -15,7 +15,7 @@ import * as ag from '../../autograd/index.js';
 import { Generator } from '../../engine/random.js';
 import { tidy, type Tensor } from '../../engine/tensor.js';
 import type { Grid } from '../../metatransformer/data/types.js';
-import { MetaTransformerEncoder, type EncoderDType } from '../../metatransformer/encoder.js';
+import { MetaTransformerEncoder, type EncoderConfig, type EncoderDType } from '../../metatransformer/encoder.js';
 import { ClassificationHead } from '../../metatransformer/heads.js';
 import { MetaTransformer } from '../../metatransformer/model.js';
 import { ImageTokenizer } from '../../metatransformer/tokenizers/image.js';
@@ -24,8 +24,17 @@ import { AdamW } from '../../nn/optim.js';
 import type { BenchCase, OutputCheck, Runner } from '../harness.js';
 import { host } from './common.js';
 
-export type ModelVariant = 'B16' | 'L14';
-const PATCH: Record<ModelVariant, number> = { B16: 16, L14: 14 };
+/**
+ * B16 and L14 are the official sizes on 224x224 images. `host` is B16's 12 blocks at width 64 (4 heads) on
+ * 32x32 images: the same dispatches per step as B16 with almost no GPU work in them, so timing it measures
+ * what the host spends recording a step (bench/step-probe.ts, PROBE_MODEL=host).
+ */
+export type ModelVariant = 'B16' | 'L14' | 'host';
+const MODELS: Record<ModelVariant, { readonly config: EncoderConfig; readonly patch: number; readonly image: number }> = {
+  B16: { config: MetaTransformerEncoder.B16, patch: 16, image: 224 },
+  L14: { config: MetaTransformerEncoder.L14, patch: 14, image: 224 },
+  host: { config: { dim: 64, depth: 12, heads: 4 }, patch: 16, image: 32 },
+};
 const CLASSES = 10;
 
 const finite =
@@ -38,9 +47,9 @@ const finite =
 
 function buildModel(variant: ModelVariant, dtype: EncoderDType): MetaTransformer<Grid> {
   const generator = new Generator(91);
-  const config = MetaTransformerEncoder[variant];
+  const { config, patch, image } = MODELS[variant];
   return new MetaTransformer<Grid>({
-    tokenizer: new ImageTokenizer({ dim: config.dim, patchSize: PATCH[variant], generator }),
+    tokenizer: new ImageTokenizer({ dim: config.dim, patchSize: patch, imageSize: image, generator }),
     encoder: new MetaTransformerEncoder({ ...config, generator, dtype }).freeze(),
     head: new ClassificationHead({ dim: config.dim, numClasses: CLASSES, pooling: 'cls', generator }),
   });
@@ -53,8 +62,9 @@ function buildModel(variant: ModelVariant, dtype: EncoderDType): MetaTransformer
  */
 export function modelRunner(variant: ModelVariant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): Runner {
   const model = buildModel(variant, dtype);
-  const pixels = host([batch, 3, 224, 224], 92).data;
-  const images: Grid[] = Array.from({ length: batch }, (_, i) => ({ shape: [3, 224, 224], data: pixels.subarray(i * 3 * 224 * 224, (i + 1) * 3 * 224 * 224) }));
+  const side = MODELS[variant].image;
+  const pixels = host([batch, 3, side, side], 92).data;
+  const images: Grid[] = Array.from({ length: batch }, (_, i) => ({ shape: [3, side, side], data: pixels.subarray(i * 3 * side * side, (i + 1) * 3 * side * side) }));
   const labels = Int32Array.from({ length: batch }, (_, i) => i % CLASSES);
   const optimizer = train ? new AdamW(model.trainableParameters(), { lr: 1e-4 }) : null;
   let last: Tensor | null = null;
@@ -100,15 +110,16 @@ export function modelRunner(variant: ModelVariant, batch: number, train: boolean
 }
 
 function modelCase(variant: ModelVariant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): BenchCase {
-  const tokens = 1 + (224 / PATCH[variant]) ** 2;
-  const { dim, depth } = MetaTransformerEncoder[variant];
+  const { config, patch, image } = MODELS[variant];
+  const tokens = 1 + (image / patch) ** 2;
+  const { dim, depth } = config;
   // Per token per block: qkv + projection + MLP = 12 D^2 multiply-adds, attention 2 T D. A training step adds
   // one backward GEMM per forward GEMM: the frozen encoder needs input gradients only (x2, not x3).
   const forwardFlops = 2 * batch * depth * tokens * (12 * dim * dim + 2 * tokens * dim);
   return {
     name: `Meta-Transformer ${variant}${dtype === 'f16' ? ' f16' : ''} ${train ? 'train step (frozen encoder)' : 'forward'} B=${batch}`,
     group: 'model',
-    shape: `images ${batch}x3x224x224 -> ${tokens} tokens x ${dim}`,
+    shape: `images ${batch}x3x${image}x${image} -> ${tokens} tokens x ${dim}`,
     dtype,
     flops: train ? 2 * forwardFlops : forwardFlops,
     maxIterations: 3,

@@ -293,7 +293,7 @@ export async function openBytes(src: BytesSource, op = 'openBytes'): Promise<Byt
 
 /** Reads a whole file / URL / Blob / Response into memory. `op` names the caller in error messages. */
 export async function readBytes(src: BytesSource, op = 'readBytes'): Promise<Uint8Array> {
-  expectBytesSource(op, src);
+  // A local path is read whole here; every other source goes through openBytes, which checks its kind.
   if (typeof src === 'string' && isLocalFile(src)) {
     const fs = await importNode<NodeFs>('node:fs/promises');
     const path = localPath(src);

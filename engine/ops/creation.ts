@@ -134,7 +134,8 @@ function filled(op: string, shape: Shape, value: number, options: CreateOptions)
   const bytes = checkBindable(op, s, dtype);
   if (Object.is(value, 0)) {
     const t = empty(s, dtype, op);
-    t.storage(op).rt.clear(t.storage(op).buffer, bytes);
+    const st = t.storage(op);
+    st.rt.clear(st.buffer, bytes);
     return t;
   }
   const n = sizeOf(s);

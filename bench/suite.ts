@@ -71,6 +71,10 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
   if (peers) {
     const tf = await import('@tensorflow/tfjs-core').catch(() => null);
     if (tf) env['tfjs-core'] = tf.version_core;
+    if (options.engines.includes('onnxruntime-web')) {
+      const ort = await import('onnxruntime-web/webgpu').catch(() => null);
+      if (ort) env['onnxruntime-web'] = ort.env.versions.web ?? '?';
+    }
   }
   return {
     tool: 'omnitensor-bench',

@@ -1,10 +1,11 @@
 // Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
-// CLI with its peers (tfjs-webgpu, jax-js), the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes, and the kernel, engine,
+// CLI with its peers (tfjs-webgpu, jax-js, ONNX Runtime Web with its .wasm gzipped beside it), the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes, and the kernel, engine,
 // autograd and nn test suites with uvu and fast-check, each one self-contained .mjs under .devbench/
 // (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.
 import { build } from 'esbuild';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { resolve } from 'node:path';
 
 const out = '.devbench';
@@ -14,6 +15,11 @@ mkdirSync(out, { recursive: true });
 const banner = { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" };
 const common = { bundle: true, platform: 'node', format: 'esm', external: ['webgpu'], banner, logLevel: 'warning' };
 await build({ ...common, entryPoints: ['dist/bench/run.js'], outfile: `${out}/bench.mjs` });
+// The bundled ORT imports its WebAssembly glue and loads its WebAssembly from beside bench.mjs. Gzipped the
+// .wasm is 7 MB instead of 27 (the device call carries 64 MiB in all); scripts/device-session.sh unzips it.
+const ortFiles = 'node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify';
+copyFileSync(`${ortFiles}.mjs`, `${out}/ort-wasm-simd-threaded.asyncify.mjs`);
+writeFileSync(`${out}/ort-wasm-simd-threaded.asyncify.wasm.gz`, gzipSync(readFileSync(`${ortFiles}.wasm`)));
 await build({ ...common, entryPoints: ['dist/bench/gemm-probe.js'], outfile: `${out}/gemm-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/attention-probe.js'], outfile: `${out}/attention-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/conv-probe.js'], outfile: `${out}/conv-probe.mjs` });

@@ -125,7 +125,9 @@ want host-profile && step host-profile-host 60 env PROBE_MODEL=host PROBE_STEPS=
 # majorness and vector element types for the staged slabs (bench/wgsl-forms-probe.ts); seconds.
 want wgsl-forms && step wgsl-forms 30 node .devbench/wgsl-forms-probe.mjs
 # --profile: each of our variants also gets its GPU time per kernel (which kernels a GPU spends a model in).
-want bench && step bench 220 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
+# ONNX Runtime Web's WebAssembly travels gzipped (scripts/device-bundle.mjs).
+want bench && gunzip -kf .devbench/ort-wasm-simd-threaded.asyncify.wasm.gz
+want bench && step bench 300 node .devbench/bench.mjs --profile --json "$out/bench.json" --md "$out/bench.md"
 # One run per suite, each with its own limit: on the H200 (2026-11-27) one run of all four in 100 s was still
 # inside the attention tests (which force every kernel family forward and backward) and printed no summary.
 want tests && for suite in engine:60 kernels:300 autograd:120 nn:120; do

@@ -2,7 +2,11 @@
  * Attention cases, q/k/v laid out [B, H, T, d]: fused scaled-dot-product attention against our unfused
  * baseline (matmul + scale + mask + softmax + matmul) and the peers. tfjs has no fused attention, so it runs
  * that same composition; jax-js runs nn.dotProductAttention (which wants [B, T, H, d]: inputs are transposed
- * once outside timing) and falls back to the composition where that op fails.
+ * once outside timing) and falls back to the composition where that op fails. ONNX Runtime Web runs its
+ * fused contrib op com.microsoft.MultiHeadAttention, with q as [B, T, H*d] (transposed once outside timing),
+ * k and v as [B, H, T, d], and `unidirectional` for the causal mask; it returns [B, T, H*d]. On lavapipe
+ * that op's results are wrong from T = 32 on (max error ~1e-2 against 1e-7 below; ORT 1.30), so ORT also
+ * runs the composition, whose results are right.
  * FLOPs count the two products over the unmasked score entries: 4*B*H*d*T*T, halved (T(T+1)/2) when causal.
  */
 import * as ops from '../../engine/ops/index.js';
@@ -80,6 +84,7 @@ export function attentionCase(name: string, b: number, h: number, t: number, d: 
         return heads(np.matmul(jax.nn.softmax(scores, -1), heads(vv!)));
       };
       const fromBTHD = (out: Float32Array) => permuteHost(out, [b, t, h, d], [0, 2, 1, 3]);
+      const queryBTHd = { data: permuteHost(q.data, shape, [0, 2, 1, 3]), shape: [b, t, h * d] };
       return {
         // Probabilities sum to 1 and |v| <= 1: outputs are O(1) and f32 softmax error ~1e-6; 2e-4 catches masking or scaling mistakes.
         check: sampledCheck({ size: b * h * t * d, expectedAt, atol: 2e-4, rtol: 1e-3 }),
@@ -102,6 +107,23 @@ export function attentionCase(name: string, b: number, h: number, t: number, d: 
             toCanonical: fromBTHD,
             fallback: { label: 'composition: matmul + multiply + add mask + softmax + matmul (jit)', op: jaxComposition },
           },
+          ort: [
+            {
+              label: `com.microsoft.MultiHeadAttention${causal ? ' (unidirectional)' : ''}`,
+              inputs: [queryBTHd, k, v],
+              graph: (g, [qq, kk, vv]) =>
+                g.op('MultiHeadAttention', [qq!, kk!, vv!], { num_heads: { int: h }, unidirectional: { int: causal ? 1 : 0 } }, 'com.microsoft'),
+              toCanonical: fromBTHD,
+            },
+            {
+              label: 'composition: MatMul + Mul + Add mask + Softmax + MatMul',
+              graph: (g, [qq, kk, vv, mask]) => {
+                let scores = g.op('Mul', [g.op('MatMul', [qq!, g.op('Transpose', [kk!], { perm: { ints: [0, 1, 3, 2] } })]), g.scalar(scale)]);
+                if (mask) scores = g.op('Add', [scores, mask]);
+                return g.op('MatMul', [g.op('Softmax', [scores], { axis: { int: -1 } }), vv!]);
+              },
+            },
+          ],
         }),
       };
     },

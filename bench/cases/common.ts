@@ -1,7 +1,8 @@
-/** Pieces shared by the case files: host inputs and the standard three-engine variant list. */
+/** Pieces shared by the case files: host inputs and the standard variant list (ours and each peer). */
 import type { Tensor } from '../../engine/tensor.js';
 import { randomArray, type Variant } from '../harness.js';
 import { jaxRunner, type Jax, type JaxArray } from '../peers/jax.js';
+import { ortRunner, type OrtGraphBuilder } from '../peers/ort.js';
 import { tfjsRunner, type HostTensor, type Tfjs } from '../peers/tfjs.js';
 import type * as TF from '@tensorflow/tfjs-core';
 import { oursRunner } from './ours.js';
@@ -54,12 +55,21 @@ export interface EngineImpls {
     toCanonical?: (out: Float32Array) => ArrayLike<number>;
     fallback?: { label: string; op: (jax: Jax, xs: JaxArray[]) => JaxArray };
   };
+  /** ONNX Runtime Web: the ONNX graph of the computation (bench/peers/ort.ts); several graphs are several variants. */
+  ort?: OrtImpl | readonly OrtImpl[];
 }
 
-/** Variants in report order: ours (primary), our baselines, tfjs, jax-js. */
+export interface OrtImpl {
+  label: string;
+  graph: OrtGraphBuilder;
+  inputs?: readonly HostTensor[];
+  toCanonical?: (out: Float32Array) => ArrayLike<number>;
+}
+
+/** Variants in report order: ours (primary), our baselines, tfjs, jax-js, ONNX Runtime Web. */
 export function variants(impls: EngineImpls): Variant[] {
   const out: Variant[] = [];
-  const { inputs, ours, baselines = [], tfjs, jax } = impls;
+  const { inputs, ours, baselines = [], tfjs, jax, ort } = impls;
   if (ours) out.push({ engine: 'omnitensor', label: ours.label, primary: true, create: async () => oursRunner(inputs, ours.op, ours.toCanonical) });
   for (const b of baselines)
     out.push({ engine: 'omnitensor', label: b.label, timestamps: true, create: async () => oursRunner(inputs, b.op, b.toCanonical) });
@@ -75,6 +85,7 @@ export function variants(impls: EngineImpls): Variant[] {
           ...(jax.fallback ? { fallback: jax.fallback } : {}),
         }),
     });
+  for (const o of [ort ?? []].flat()) out.push({ engine: 'onnxruntime-web', label: o.label, create: () => ortRunner(o.inputs ?? inputs, o.graph, o.toCanonical) });
   return out;
 }
 

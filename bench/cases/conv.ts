@@ -70,6 +70,10 @@ export function patchEmbedCase(batch: number, size = 224, patch = 16, channels =
             op: (jax, [xx, ww, bb]) =>
               jax.numpy.add(jax.lax.conv(xx!, ww!, [patch, patch], 'VALID'), jax.numpy.reshape(bb!, [dim, 1, 1])),
           },
+          ort: {
+            label: 'Conv NCHW with bias',
+            graph: (g, [xx, ww, bb]) => g.op('Conv', [xx!, ww!, bb!], { kernel_shape: { ints: [patch, patch] }, strides: { ints: [patch, patch] } }),
+          },
         }),
       };
     },

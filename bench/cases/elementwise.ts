@@ -24,6 +24,7 @@ export function geluCase(rows: number, cols: number): BenchCase {
             op: (tf, [xx]) => tf.mul(tf.mul(xx!, 0.5), tf.add(tf.erf(tf.mul(xx!, Math.SQRT1_2)), 1)),
           },
           jax: { label: 'jit(nn.gelu, exact)', op: (jax, [xx]) => jax.nn.gelu(xx!, { approximate: false }) },
+          ort: { label: 'Gelu (opset 20, exact)', graph: (g, [xx]) => g.op('Gelu', [xx!]) },
         }),
       };
     },

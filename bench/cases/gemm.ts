@@ -41,6 +41,7 @@ export function gemmCase(name: string, batch: readonly number[], m: number, k: n
           ours: { label: 'matmul', op: ([x, y]) => requireOp('matmul')(x!, y!) },
           tfjs: { label: 'tf.matMul', op: (tf, [x, y]) => tf.matMul(x!, y!) },
           jax: { label: 'np.matmul (jit)', op: (jax, [x, y]) => jax.numpy.matmul(x!, y!) },
+          ort: { label: 'MatMul', graph: (g, [x, y]) => g.op('MatMul', [x!, y!]) },
         }),
       };
     },
@@ -88,6 +89,10 @@ export function linearGeluCase(m: number, k: number, n: number): BenchCase {
             label: 'jit(nn.gelu(x @ W.T + b, exact))',
             op: (jax, [xx, ww, bb]) =>
               jax.nn.gelu(jax.numpy.add(jax.numpy.matmul(xx!, jax.numpy.transpose(ww!)), bb!), { approximate: false }),
+          },
+          ort: {
+            label: 'Gemm(transB, bias) + Gelu, as torch.onnx exports nn.Linear + nn.GELU',
+            graph: (g, [xx, ww, bb]) => g.op('Gelu', [g.op('Gemm', [xx!, ww!, bb!], { transB: { int: 1 } })]),
           },
         }),
       };

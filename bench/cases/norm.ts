@@ -72,6 +72,10 @@ export function layerNormCase(n: number, d: number): BenchCase {
             label: 'jit(nn.standardize * w + b)',
             op: (jax, [xx, ww, bb]) => jax.numpy.add(jax.numpy.multiply(jax.nn.standardize(xx!, -1, { epsilon: EPS }), ww!), bb!),
           },
+          ort: {
+            label: 'LayerNormalization',
+            graph: (g, [xx, ww, bb]) => g.op('LayerNormalization', [xx!, ww!, bb!], { axis: { int: -1 }, epsilon: { float: EPS } }),
+          },
         }),
       };
     },
@@ -122,6 +126,7 @@ export function softmaxCase(rows: number, cols: number, label: string): BenchCas
           ],
           tfjs: { label: 'tf.softmax', op: (tf, [xx]) => tf.softmax(xx!) },
           jax: { label: 'jit(nn.softmax)', op: (jax, [xx]) => jax.nn.softmax(xx!, -1) },
+          ort: { label: 'Softmax', graph: (g, [xx]) => g.op('Softmax', [xx!], { axis: { int: -1 } }) },
         }),
       };
     },

@@ -80,6 +80,16 @@ export function adamwCase(n: number): BenchCase {
                 return [np.subtract(np.multiply(pp!, 1 - LR * DECAY), step), m1, v1];
               },
             },
+            ort: {
+              label: 'graph of elementwise ops (ORT Web has no optimizer op)',
+              graph: (b, [pp, gg, mm, vv]) => {
+                const mul = (x: string, c: number) => b.op('Mul', [x, b.scalar(c)]);
+                const m1 = b.op('Add', [mul(mm!, BETA1), mul(gg!, 1 - BETA1)]);
+                const v1 = b.op('Add', [mul(vv!, BETA2), mul(b.op('Mul', [gg!, gg!]), 1 - BETA2)]);
+                const step = b.op('Div', [mul(m1, LR / C1), b.op('Add', [b.op('Sqrt', [mul(v1, 1 / C2)]), b.scalar(EPS)])]);
+                return [b.op('Sub', [mul(pp!, 1 - LR * DECAY), step]), m1, v1];
+              },
+            },
         }),
       };
     },

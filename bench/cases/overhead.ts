@@ -12,6 +12,7 @@ import { runtime } from '../../engine/runtime.js';
 import { empty, type Tensor } from '../../engine/tensor.js';
 import { sampledCheck, type BenchCase, type Runner } from '../harness.js';
 import { loadJax } from '../peers/jax.js';
+import { openOrtGraph } from '../peers/ort.js';
 import { loadTfjs } from '../peers/tfjs.js';
 import { geluExact, host, variants } from './common.js';
 
@@ -32,6 +33,7 @@ export function dispatchCase(): BenchCase {
           ours: { label: 'add', op: ([x, y]) => ops.add(x!, y!) },
           tfjs: { label: 'tf.add', op: (tf, [x, y]) => tf.add(x!, y!) },
           jax: { label: 'jit(np.add)', op: (jax, [x, y]) => jax.numpy.add(x!, y!) },
+          ort: { label: 'session.run(Add)', graph: (g, [x, y]) => g.op('Add', [x!, y!]) },
         }),
       };
     },
@@ -113,6 +115,24 @@ export function readbackCase(): BenchCase {
               const jax = await loadJax();
               const x = jax.numpy.array(half());
               return roundTrips(async () => (await jax.numpy.add(x.ref, 1).data())[0]!, () => x.dispose());
+            },
+          },
+          {
+            engine: 'onnxruntime-web',
+            label: 'session.run(Add) + getData()',
+            async create() {
+              const graph = await openOrtGraph([{ data: half(), shape: [READBACK_ELEMENTS] }], (g, [x]) => g.op('Add', [x!, g.scalar(1)]));
+              return roundTrips(
+                async () => {
+                  const [y] = await graph.run();
+                  try {
+                    return ((await y!.getData()) as Float32Array)[0]!;
+                  } finally {
+                    y!.dispose();
+                  }
+                },
+                () => graph.dispose(),
+              );
             },
           },
         ],

@@ -38,6 +38,7 @@ export function sumCase(name: string, shape: readonly number[], axis: number | n
           ours: { label: 'sum', op: ([xx]) => requireOp('sum')(xx!, axes) },
           tfjs: { label: 'tf.sum', op: (tf, [xx]) => tf.sum(xx!, axis === null ? undefined : axis) },
           jax: { label: 'jit(np.sum)', op: (jax, [xx]) => jax.numpy.sum(xx!, axis === null ? null : axis) },
+          ort: { label: 'ReduceSum', graph: (g, [xx]) => g.op('ReduceSum', [xx!, g.int64s(axes)], { keepdims: { int: 0 } }) },
         }),
       };
     },
@@ -49,7 +50,9 @@ export function sumCase(name: string, shape: readonly number[], axis: number | n
  * repeated ids added together (a segmented sum). Ours is indexAdd (deterministic: a sort, then ordered
  * sums); TF.js runs tf.unsortedSegmentSum. jax-js 0.1.25 has no scatter or segment op, and its best
  * composition, a one-hot [n, vocab] matrix times the gradient, would need n * vocab floats (487 MB at
- * CLIP's vocabulary), so it is left out.
+ * CLIP's vocabulary), so it is left out. ONNX Runtime Web runs ScatterND with reduction 'add' into a zero
+ * table fed as an input (ScatterND returns a copy of its data input); its WebGPU provider cannot cast
+ * floats to int64, so the ids are int64 constants of the model.
  */
 export function embeddingBackwardCase(n: number, vocab: number, dim: number): BenchCase {
   return {
@@ -74,6 +77,11 @@ export function embeddingBackwardCase(n: number, vocab: number, dim: number): Be
           inputs: [grad, ids],
           ours: { label: 'indexAdd', op: ([g, i]) => requireOp('indexAdd')([vocab, dim], 0, requireOp('cast')(i!, 'i32'), g!) },
           tfjs: { label: 'tf.unsortedSegmentSum', op: (tf, [g, i]) => tf.unsortedSegmentSum(g!, tf.cast(i!, 'int32') as Parameters<typeof tf.unsortedSegmentSum>[1], vocab) },
+          ort: {
+            label: "ScatterND(reduction 'add') into a zero table",
+            inputs: [{ data: new Float32Array(vocab * dim), shape: [vocab, dim] }, grad],
+            graph: (g, [table, gg]) => g.op('ScatterND', [table!, g.constant('int64', [n, 1], Array.from(ids.data)), gg!], { reduction: { string: 'add' } }),
+          },
         }),
       };
     },

@@ -3,11 +3,11 @@
  * group (a line per engine over the group's cases in registry order, i.e. increasing size for GEMM), and a
  * bar chart of our speed relative to each peer on a log scale.
  */
-import type { CaseResult, EngineId } from '../harness.js';
+import { ENGINES, type CaseResult, type EngineId } from '../harness.js';
 import { num } from './markdown.js';
 import type { BenchReport } from './report.js';
 
-const COLORS: Record<EngineId, string> = { omnitensor: '#d62728', 'tfjs-webgpu': '#1f77b4', 'jax-js': '#2ca02c' };
+const COLORS: Record<EngineId, string> = { omnitensor: '#d62728', 'tfjs-webgpu': '#1f77b4', 'jax-js': '#2ca02c', 'onnxruntime-web': '#9467bd' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function svg(width: number, height: number, body: string[]): string {
@@ -31,7 +31,7 @@ function engineThroughput(c: CaseResult, engine: EngineId): number | undefined {
 /** Throughput per engine across the cases of one group; null when no case has throughput figures. */
 export function throughputChart(report: BenchReport, group: string): string | null {
   const cases = report.cases.filter((c) => c.group === group && (c.flops || c.bytes));
-  const engines = (['omnitensor', 'tfjs-webgpu', 'jax-js'] as const).filter((e) => cases.some((c) => engineThroughput(c, e) !== undefined));
+  const engines = ENGINES.filter((e) => cases.some((c) => engineThroughput(c, e) !== undefined));
   if (cases.length === 0 || engines.length === 0) return null;
   const unit = cases[0]!.flops ? 'GFLOP/s' : 'GB/s';
   const values = cases.flatMap((c) => engines.map((e) => engineThroughput(c, e) ?? 0));

@@ -6,7 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { startBundleServer } from '../../scripts/bundle-server.mjs';
 
 export function startBenchServer(port = 8123) {
-  return startBundleServer({ entry: 'bench/web/main.ts', page: 'bench/web/index.html', script: 'bench.js', port });
+  // ONNX Runtime Web fetches its .wasm at run time from the folder bench/peers/ort.ts names (ORT_WASM_URL).
+  return startBundleServer({ entry: 'bench/web/main.ts', page: 'bench/web/index.html', script: 'bench.js', port, assets: { '/onnxruntime-web/': 'node_modules/onnxruntime-web/dist' } });
 }
 
 if (import.meta.url === pathToFileURL(resolve(process.argv[1] ?? '')).href) {

@@ -5,7 +5,8 @@ import type { BenchReport } from '../../bench/report/report.js';
 import { launchChromium, type Chromium } from '../chromium.js';
 
 // The benchmark page (npm run bench:web) in headless Chromium: the suite, bundled for the browser, must run
-// on the page's own WebGPU adapter next to the peers (also bundled), validate, and show its table and charts.
+// on the page's own WebGPU adapter next to the peers (tfjs and jax-js bundled, ONNX Runtime Web bundled
+// with its .wasm served beside the page), validate, and show its table and charts.
 // One small group keeps it to a minute on lavapipe; which group does not matter to the page.
 const t = suite('bench: browser page (Chromium)');
 
@@ -49,8 +50,10 @@ t('runs the layernorm cases with every engine in the page and shows the table an
     assert.is(ours?.status, 'ok', `${c.name}: our variant validated and timed (${ours?.reason ?? ''})`);
     // Cases with peer variants (the copy yardstick has none) must have run at least one in the page.
     if (!c.variants.some((v) => v.engine !== 'omnitensor')) continue;
-    const peers = c.variants.filter((v) => v.engine !== 'omnitensor' && v.status === 'ok');
-    assert.ok(peers.length >= 1, `${c.name}: at least one peer ran in the page: ${c.variants.map((v) => `${v.engine} ${v.status} ${v.reason ?? ''}`).join('; ')}`);
+    const peers = c.variants.filter((v) => v.engine !== 'omnitensor');
+    const summary = peers.map((v) => `${v.engine} ${v.status} ${v.reason ?? ''}`).join('; ');
+    assert.equal(new Set(peers.map((v) => v.engine)), new Set(['tfjs-webgpu', 'jax-js', 'onnxruntime-web']), `${c.name}: every peer has a variant`);
+    assert.ok(peers.every((v) => v.status === 'ok'), `${c.name}: every peer ran in the page: ${summary}`);
     assert.ok(c.ratios.length >= 1 && c.ratios.every((r) => r.speedup > 0 && Number.isFinite(r.speedup)), `${c.name}: ratios`);
   }
   assert.ok(report.cases.some((c) => c.variants.some((v) => v.engine !== 'omnitensor' && v.status === 'ok')), 'peers ran in the page');

@@ -13,9 +13,22 @@ import { f16ArrayToF32 } from './f16.js';
 import { runtime, type Runtime } from './runtime.js';
 import { contiguousStrides, sizeOf, type Shape } from './shape.js';
 
+/** Bounds of the `count` values a storage holds. */
+export interface ValueRange {
+  min: number;
+  max: number;
+  count: number;
+}
+
 /** A GPU buffer shared by all views of it. */
 export class Storage {
   refs = 0;
+  /**
+   * Bounds of the values uploaded from the host (i32 tensors made by `tensor`/`fromFlat`), so index ops
+   * can reject an out-of-range index before any GPU work. GPU results never have one, and anything that
+   * writes into an existing storage clears it (ops/inplace.ts).
+   */
+  hostRange: ValueRange | null = null;
   constructor(
     readonly buffer: GPUBuffer,
     readonly bytes: number,
@@ -180,6 +193,27 @@ export class Tensor {
 }
 
 export type NestedArray = number | NestedArray[];
+
+/**
+ * Bounds of the values the view `t` reads, when known on the host: its storage was uploaded from host
+ * values and the view reads every one of them (any reshape, transpose, permute or expansion of the whole
+ * upload does). A view of part of the upload gets null: the storage's bounds may come from elements it
+ * does not read.
+ */
+export function hostValueRange(t: Tensor): { min: number; max: number } | null {
+  const range = t.storage('hostValueRange').hostRange;
+  if (!range) return null;
+  // Distinct elements read: the product of the non-broadcast dims, provided those dims do not overlap
+  // (each stride at least the extent of the smaller-strided dims under it).
+  const dims = t.shape.map((d, i) => [d, t.strides[i]!] as const).filter(([d, s]) => d > 1 && s !== 0).sort((a, b) => a[1] - b[1]);
+  let extent = 1;
+  for (const [d, s] of dims) {
+    if (s < extent) return null;
+    extent = s * d;
+  }
+  const distinct = dims.reduce((n, [d]) => n * d, 1);
+  return distinct === range.count && t.size > 0 ? { min: range.min, max: range.max } : null;
+}
 
 /** Allocates an uninitialised contiguous tensor on the active device. */
 export function empty(shape: Shape, dtype: DType, op = 'empty'): Tensor {

@@ -95,6 +95,16 @@ export function fromFlat(values: ArrayLike<number>, shape: Shape, dtype: DType, 
     view = padded;
   }
   if (view.byteLength > 0) st.rt.write(st.buffer, 0, view);
+  if (dtype === 'i32' && values.length > 0) {
+    const ints = new Int32Array(bytes.buffer, bytes.byteOffset, values.length);
+    let min = ints[0]!;
+    let max = min;
+    for (const v of ints) {
+      if (v < min) min = v;
+      else if (v > max) max = v;
+    }
+    st.hostRange = { min, max, count: values.length };
+  }
   return t;
 }
 

@@ -2,10 +2,13 @@
  * Indexing and data movement: concat, stack, indexSelect / embeddingLookup, gather, scatterAdd, oneHot,
  * pad, tril / triu (kernels/wgsl/indexing.wgsl). Inputs are read through their strides; outputs are contiguous.
  *
- * Index tensors are i32. A kernel cannot throw, so an out-of-range index inside a tensor is reported in
- * the data instead: gather / indexSelect write NaN (floats) or 0 (integers) for that element, oneHot
- * writes a NaN row, scatterAdd skips the element. Indices given as host arrays are checked up front and
- * raise an ArgumentError naming the bad index.
+ * Index tensors are i32. Indices given as host arrays are checked up front and raise an ArgumentError
+ * naming the bad index; so do i32 tensors made from host values (`tensor`, `fromFlat`) where gather,
+ * indexSelect, embeddingLookup or oneHot reads all of them, from the bounds recorded at upload
+ * (`hostValueRange`). A kernel cannot throw, so an out-of-range index the host cannot see (computed on
+ * the GPU, or in part of a larger upload) is reported in the data instead: gather / indexSelect write NaN
+ * (floats) or 0 (integers) for that element, oneHot writes a NaN row. scatterAdd and indexAdd skip such
+ * elements, by definition, wherever the index comes from.
  */
 import {
   copyIntoLaunch, gatherLaunch, oneHotLaunch, padLaunch, scatterAddLaunch, triangleLaunch, type PadMode, type Strided,
@@ -15,7 +18,7 @@ import { expectArray, expectNumber, expectOptions, optionKeys } from '../argumen
 import { isFloat } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { checkShape, contiguousStrides, normAxis, type Shape } from '../shape.js';
-import { empty, expectTensor, expectTensorList, type Tensor } from '../tensor.js';
+import { empty, expectTensor, expectTensorList, hostValueRange, type Tensor } from '../tensor.js';
 import { fromFlat, zeros } from './creation.js';
 import { cast, contiguous } from './elementwise.js';
 import { reshape, unsqueeze } from './views.js';
@@ -30,6 +33,14 @@ function requireIndex(op: string, index: Tensor): void {
   expectTensor(op, 'indices', index);
   index.storage(op);
   if (index.dtype !== 'i32') throw new DTypeError(`${op}: indices must be an i32 tensor, got ${index.dtype} ${fmtShape(index.shape)}`);
+}
+
+/** Rejects, before any GPU work, an index tensor whose host-known values leave [0, size). */
+function checkKnownIndices(op: string, index: Tensor, size: number, what: string): void {
+  const range = hostValueRange(index);
+  if (!range || (range.min >= 0 && range.max < size)) return;
+  const bad = range.min < 0 ? range.min : range.max;
+  throw new ArgumentError(`${op}: the i32 indices ${fmtShape(index.shape)} hold ${bad} (as uploaded), out of range for ${what} of size ${size}`);
 }
 
 /** Uploads host indices after checking each lies in [0, size). */
@@ -104,6 +115,7 @@ export function indexSelect(x: Tensor, axis: number, indices: IndexLike): Tensor
   try {
     requireIndex('indexSelect', index);
     if (index.rank !== 1) throw new ShapeError(`indexSelect: indices must be 1-D, got shape ${fmtShape(index.shape)}`);
+    checkKnownIndices('indexSelect', index, size, `axis ${a} of ${fmtShape(x.shape)}`);
     const shape = [...x.shape];
     shape[a] = index.shape[0]!;
     const out = empty(shape, x.dtype, 'indexSelect');
@@ -127,6 +139,8 @@ export function embeddingLookup(table: Tensor, ids: IndexLike): Tensor {
   if (Array.isArray(ids) || ids instanceof Int32Array) return indexSelect(table, 0, ids as readonly number[] | Int32Array);
   const idTensor = ids as Tensor;
   requireIndex('embeddingLookup', idTensor);
+  if (table.rank === 0) throw new ShapeError('embeddingLookup: a 0-d table has no rows');
+  checkKnownIndices('embeddingLookup', idTensor, table.shape[0]!, `the rows of table ${fmtShape(table.shape)}`);
   const flat = reshape(idTensor, [idTensor.size]);
   try {
     const rows = indexSelect(table, 0, flat);
@@ -151,9 +165,10 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const a = normAxis('gather', axis, Math.max(x.rank, 1));
   if (index.rank !== x.rank || index.shape.some((d, i) => i !== a && d > x.shape[i]!))
     throw new ShapeError(`gather: index shape ${fmtShape(index.shape)} must have the rank of x ${fmtShape(x.shape)} and fit inside it outside axis ${a}`);
+  const size = x.rank === 0 ? 1 : x.shape[a]!;
+  checkKnownIndices('gather', index, size, `axis ${a} of x ${fmtShape(x.shape)}`);
   const out = empty(index.shape, x.dtype, 'gather');
   if (out.size === 0) return out;
-  const size = x.rank === 0 ? 1 : x.shape[a]!;
   const xStrides = x.strides.map((s, d) => (d === a ? 0 : s));
   const st = out.storage('gather');
   const launch = gatherLaunch(x.dtype, index.shape, size, x.strides[a] ?? 0, { offset: x.offset, strides: xStrides }, strided(index), st.rt.info.adapterClass);
@@ -252,6 +267,7 @@ export function indexAdd(shape: Shape, axis: number, index: Tensor, src: Tensor)
 export function oneHot(indices: Tensor, numClasses: number): Tensor {
   requireIndex('oneHot', indices);
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new ArgumentError(`oneHot: numClasses must be an integer >= 1, got ${numClasses}`);
+  checkKnownIndices('oneHot', indices, numClasses, 'numClasses');
   const out = empty(checkShape('oneHot', [...indices.shape, numClasses]), 'f32', 'oneHot');
   if (out.size === 0) return out;
   const st = out.storage('oneHot');

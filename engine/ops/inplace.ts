@@ -21,6 +21,7 @@ export function assign(dst: Tensor, src: Tensor): void {
     throw new ArgumentError(`${op}: destination ${fmtShape(dst.shape)} with strides ${fmtShape(dst.strides)} aliases elements (a stride of 0)`);
   if (ss === ds) throw new ArgumentError(`${op}: source and destination share one storage; copy the source first`);
   if (dst.size === 0) return;
+  ds.hostRange = null;
   ds.rt.run(assignLaunch(dst.dtype, dst.shape, src, dst), [ss.buffer, ds.buffer]);
 }
 

@@ -17,6 +17,17 @@ t.before(async () => {
 const EXACT = { atol: 0, rtol: 0 };
 const poisonOf = (dtype: DType) => (dtype === 'i32' || dtype === 'u32' ? 0 : NaN);
 
+/** The same i32 values made by a kernel (x + 0): the bounds recorded at upload do not follow them. */
+function gpuComputed(t: Tensor): Tensor {
+  try {
+    const y = ops.add(t, 0);
+    assert.is(y.dtype, 'i32');
+    return y;
+  } finally {
+    t.dispose();
+  }
+}
+
 /** out[pos] = f(pos) over `shape`, as float64. */
 function build(shape: readonly number[], f: (idx: number[]) => number): NdArray {
   return NdArray.filled(shape, (i) => f(unravel(i, shape)));
@@ -197,7 +208,8 @@ t('row lookups (indexSelect, embeddingLookup) copy 16-byte units where rows are 
       ['columns 2..13', ops.slice(store, [null, { start: 2, end: 14 }]), 2, 12, false],
       ['columns 0..5', ops.slice(store, [null, { end: 6 }]), 0, 6, false],
     ];
-    const ids = ops.tensor(Int32Array.from(picks), [2, 3], { dtype: 'i32' });
+    // Computed on the GPU (ids + 0), so the host knows nothing of them and the kernels' poison shows.
+    const ids = gpuComputed(ops.tensor(Int32Array.from(picks), [2, 3], { dtype: 'i32' }));
     for (const [name, table, start, width, unitCopies] of views) {
       const launch = gatherLaunch(dtype, [picks.length, width], 7, 16, { offset: start, strides: [0, 1] }, { offset: 0, strides: [1, 0] });
       assert.is(launch.entryPoint, unitCopies ? 'gather_vec4' : 'gather', `${name}: kernel`);
@@ -234,7 +246,7 @@ t('gather (torch semantics) over strided inputs, poison for out-of-range indices
       ),
       async ([c, axis, [idxShape, idxValues]]) => {
         const { tensor, expected } = materialize(c);
-        const index = ops.tensor(Int32Array.from(idxValues), idxShape, { dtype: 'i32' });
+        const index = gpuComputed(ops.tensor(Int32Array.from(idxValues), idxShape, { dtype: 'i32' }));
         const y = ops.gather(tensor, axis, index);
         try {
           const size = c.shape[axis]!;
@@ -427,8 +439,8 @@ t('indexAdd errors name the op and the shapes', () => {
   for (const x of [src, index]) x.dispose();
 });
 
-t('oneHot: f32 rows, NaN rows for out-of-range classes', async () => {
-  const idx = ops.transpose(ops.tensor([[0, 2], [3, -1]], undefined, { dtype: 'i32' })); // [[0,3],[2,-1]]
+t('oneHot: f32 rows, NaN rows for out-of-range classes computed on the GPU', async () => {
+  const idx = ops.transpose(gpuComputed(ops.tensor([[0, 2], [3, -1]], undefined, { dtype: 'i32' }))); // [[0,3],[2,-1]]
   const y = ops.oneHot(idx, 3);
   assert.equal(y.shape, [2, 2, 3]);
   assert.is(y.dtype, 'f32');
@@ -438,6 +450,35 @@ t('oneHot: f32 rows, NaN rows for out-of-range classes', async () => {
   assert.equal(v.slice(6, 9), [0, 0, 1]);
   assert.ok(v.slice(9, 12).every(Number.isNaN));
   assert.equal(ops.oneHot(ops.zeros([0], { dtype: 'i32' }), 4).shape, [0, 4]);
+});
+
+t('i32 index tensors made from host values are range-checked before any GPU work', async () => {
+  const table = ops.tensor([[0, 1], [10, 11], [20, 21]]);
+  const ids = ops.tensor([[2, 0], [3, 1]], undefined, { dtype: 'i32' });
+  const negative = ops.tensor([0, -1], undefined, { dtype: 'i32' });
+  const rejects = (f: () => unknown, pattern: RegExp) => assert.throws(f, (e: unknown) => e instanceof ArgumentError && pattern.test(String(e)));
+  rejects(() => ops.embeddingLookup(table, ids), /embeddingLookup: the i32 indices \[2,2\] hold 3 \(as uploaded\), out of range for the rows of table \[3,2\] of size 3/);
+  rejects(() => ops.indexSelect(table, 0, ops.reshape(ids, [4])), /indexSelect: .* hold 3 .* axis 0 of \[3,2\] of size 3/);
+  rejects(() => ops.indexSelect(table, 1, negative), /indexSelect: .* hold -1 .* axis 1 of \[3,2\] of size 2/);
+  rejects(() => ops.gather(table, 0, ops.transpose(ids)), /gather: .* hold 3 .* axis 0 of x \[3,2\] of size 3/);
+  rejects(() => ops.oneHot(ids, 3), /oneHot: .* hold 3 .* numClasses of size 3/);
+  // Views that read every uploaded value keep the bounds (reshape, transpose, expand); in range passes.
+  assert.equal(await ops.embeddingLookup(table, ops.tensor([2, 0], undefined, { dtype: 'i32' })).toArray(), [[20, 21], [0, 1]]);
+  assert.equal(await ops.oneHot(ops.expand(ops.tensor([[1]], undefined, { dtype: 'i32' }), [2, 2]), 2).toArray(), [[[0, 1], [0, 1]], [[0, 1], [0, 1]]]);
+  // A view of part of an upload may not read the bad value: the GPU path decides (poison where it is bad).
+  const firstRow = ops.slice(ids, [{ end: 1 }]); // [[2, 0]]
+  assert.equal(await ops.embeddingLookup(table, firstRow).toArray(), [[[20, 21], [0, 1]]]);
+  const secondRow = ops.slice(ids, [{ start: 1 }]); // [[3, 1]]: row 3 is poison
+  const rows = Array.from(await ops.embeddingLookup(table, secondRow).data());
+  assert.ok(rows.slice(0, 2).every(Number.isNaN));
+  assert.equal(rows.slice(2), [10, 11]);
+  // Writing into the storage forgets the bounds: the host no longer knows the values.
+  const overwritten = ops.tensor([0, 1], undefined, { dtype: 'i32' });
+  ops.assign(overwritten, negative);
+  const picked = Array.from(await ops.indexSelect(table, 1, overwritten).data());
+  assert.equal([picked[0], picked[2], picked[4]], [0, 10, 20]);
+  assert.ok([picked[1], picked[3], picked[5]].every(Number.isNaN));
+  for (const x of [table, ids, negative, firstRow, secondRow, overwritten]) x.dispose();
 });
 
 function padRef(a: NdArray, pads: number[], mode: 'constant' | 'circular' | 'reflect', value: number): NdArray {

@@ -277,6 +277,14 @@ t('small arguments: log1p, expm1 and erf keep their relative accuracy near 0', a
   x.dispose();
 });
 
+t('gelu keeps its relative accuracy in the left tail, where 1 + erf(x / sqrt 2) would cancel', async () => {
+  const xs = [-2, -3, -4.5, -5, -6.5, -8, -10];
+  const x = ops.tensor(xs);
+  // gelu(-5) = -1.4e-6 and gelu(-10) = -7.6e-23: relative 1e-5 needs Phi from erfc directly.
+  await check(ops.gelu(x), map(new NdArray([xs.length], roundTo('f32', xs)), gelu), { atol: 0, rtol: 1e-5 }, 'gelu tail');
+  x.dispose();
+});
+
 t('where selects with a broadcast condition of any dtype, scalar branches allowed', async () => {
   for (const dtype of floatTypes) {
     const arb = fc

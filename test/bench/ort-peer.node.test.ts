@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { allCases } from '../../bench/cases/index.js';
+import { modelCase } from '../../bench/cases/model.js';
 import { GROUPS, runCase, type RunContext } from '../../bench/harness.js';
 import { encodeModel, OnnxBuilder } from '../../bench/peers/onnx.js';
 import { openOrtGraph } from '../../bench/peers/ort.js';
@@ -53,6 +54,15 @@ t('every case with an ORT variant validates on this adapter', async () => {
     for (const v of ort) assert.ok(v.status === 'ok' || v.status === 'invalid', `${c.name}: ${summary}`);
   }
   assert.ok(checked >= 10, `ORT ran ${checked} cases`);
+});
+
+t("the image path's ONNX graph gives our model's output (B16's 12 blocks at width 64, 4 heads)", async () => {
+  const ctx: RunContext = { timing: { warmups: 1, repeats: 1, targetMs: 1, maxIterations: 1 }, engines: new Set(['omnitensor', 'onnxruntime-web']) };
+  const r = await runCase(modelCase('host', 1, false), ctx);
+  for (const engine of ['omnitensor', 'onnxruntime-web']) {
+    const v = r.variants.find((x) => x.engine === engine);
+    assert.is(v?.status, 'ok', `${engine}: ${v?.reason ?? 'no variant'}`);
+  }
 });
 
 t.run();

@@ -26,7 +26,13 @@ import { ensureNavigatorGpu, importPeer } from './gpu.js';
 import { encodeModel, OnnxBuilder, type OnnxGraph } from './onnx.js';
 import type { HostTensor } from './tfjs.js';
 
-export const ORT_VERSION = '1.30.0';
+const ORT_VERSION = '1.30.0';
+
+/** Where the browser page finds ORT's .wasm files (bench/web/serve.mjs serves its dist/ folder there). */
+const ORT_WASM_URL = '/onnxruntime-web/';
+
+/** Marks the GPUQueue prototype once its writeBuffer copies shared views (one wrap per process). */
+const WRAPPED: unique symbol = Symbol.for('omnitensor.bench.writeBufferCopiesSharedViews');
 
 export type Ort = typeof ORT;
 
@@ -48,9 +54,7 @@ export function loadOrt(dawnFlags: readonly string[] = []): Promise<Ort> {
   return loading;
 }
 
-/** Where the browser page finds ORT's .wasm files (bench/web/serve.mjs serves its dist/ folder there). */
-export const ORT_WASM_URL = '/onnxruntime-web/';
-
+/** Wraps Dawn's queue.writeBuffer to copy SharedArrayBuffer views first (see the file comment). */
 async function copySharedViewsOnWrite(): Promise<void> {
   const adapter = await navigator.gpu.requestAdapter();
   if (!adapter) throw new Unsupported('no WebGPU adapter for onnxruntime-web');
@@ -70,8 +74,6 @@ async function copySharedViewsOnWrite(): Promise<void> {
   };
   queue[WRAPPED] = true;
 }
-
-const WRAPPED: unique symbol = Symbol.for('omnitensor.bench.writeBufferCopiesSharedViews');
 
 function sessionOptions(): ORT.InferenceSession.SessionOptions {
   return {

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { allCases } from '../../bench/cases/index.js';
@@ -11,6 +12,12 @@ import { testDevice } from '../helpers.js';
 // WebGPU provider with CPU fallback disabled, run, and pass the same float64 oracle as every engine. One
 // untimed-size batch per variant: this checks the peer, the bench measures it.
 const t = suite('bench: ONNX Runtime Web peer (Node)');
+
+// These tests check results, not speed: with WebAssembly left to V8's baseline compiler, ORT's first run
+// no longer waits 35-45 s for TurboFan to optimise its 27 MB module (bench/peers/ort.ts). Set before ORT
+// compiles anything. The flag holds for the whole test process (scripts/uvu-node.mjs imports every Node
+// test file into one), where nothing else compiles WebAssembly.
+setFlagsFromString('--liftoff-only');
 t.before(async () => {
   await testDevice();
 });

@@ -472,6 +472,13 @@ t('i32 index tensors made from host values are range-checked before any GPU work
   const rows = Array.from(await ops.embeddingLookup(table, secondRow).data());
   assert.ok(rows.slice(0, 2).every(Number.isNaN));
   assert.equal(rows.slice(2), [10, 11]);
+  // A view whose strides overlap reads fewer distinct values than its size: [[0, 1], [1, 2]] out of
+  // [0, 1, 2, 9] reads no 9, so the upload's bounds do not apply and the lookup runs.
+  const upload = ops.tensor([0, 1, 2, 9], undefined, { dtype: 'i32' });
+  const overlapping = upload.view([2, 2], [1, 1], 0);
+  assert.equal(await ops.embeddingLookup(table, overlapping).toArray(), [[[0, 1], [10, 11]], [[10, 11], [20, 21]]]);
+  overlapping.dispose();
+  upload.dispose();
   // Writing into the storage forgets the bounds: the host no longer knows the values.
   const overwritten = ops.tensor([0, 1], undefined, { dtype: 'i32' });
   ops.assign(overwritten, negative);

@@ -1,6 +1,8 @@
 // Headless Debian Chromium for everything that drives a page (the browser test runner, the demo and
-// benchmark-page tests): never a downloaded browser, WebGPU enabled on Vulkan (lavapipe on CPU machines),
-// a fresh profile that `close` removes. Resolves to { context, close }.
+// benchmark-page tests): never a downloaded browser, WebGPU enabled on Vulkan, a fresh profile that `close`
+// removes. On the CPU-only CI machine Chromium's Dawn picks its bundled SwiftShader (subgroups of 4, no
+// shader-f16), not the system's lavapipe, whatever the Vulkan flags: browser figures there are SwiftShader's.
+// Resolves to { context, close }.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

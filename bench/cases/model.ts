@@ -62,11 +62,6 @@ function buildModel(variant: ModelVariant, dtype: EncoderDType): MetaTransformer
   });
 }
 
-/**
- * One step of the model per `run` iteration, as users run it: with `train`, the frozen-encoder training
- * step (forward, cross-entropy, backward, AdamW), else the encoder forward without a graph. Also used by
- * bench/step-probe.ts, which splits a step's time between the host and the GPU.
- */
 /** The case's input images, [batch, 3, side, side] as one host tensor and as the tokenizer's grids. */
 function inputImages(variant: ModelVariant, batch: number): { pixels: HostTensor; images: Grid[] } {
   const side = MODELS[variant].image;
@@ -75,6 +70,21 @@ function inputImages(variant: ModelVariant, batch: number): { pixels: HostTensor
   return { pixels, images };
 }
 
+/** The encoder's output tokens for `images`, no graph: what `encode` computes. */
+function encodeImages(model: MetaTransformer<Grid>, images: readonly Grid[]): Tensor {
+  return ag.noGrad(() => {
+    const { tokens } = model.tokenizer.forward(images);
+    const out = model.encoder.forward(tokens);
+    tokens.dispose();
+    return out;
+  });
+}
+
+/**
+ * One step of the model per `run` iteration, as users run it: with `train`, the frozen-encoder training
+ * step (forward, cross-entropy, backward, AdamW), else the encoder forward without a graph. Also used by
+ * bench/step-probe.ts, which splits a step's time between the host and the GPU.
+ */
 export function modelRunner(variant: ModelVariant, batch: number, train: boolean, dtype: EncoderDType = 'f32'): Runner {
   const model = buildModel(variant, dtype);
   const { images } = inputImages(variant, batch);
@@ -82,15 +92,7 @@ export function modelRunner(variant: ModelVariant, batch: number, train: boolean
   const optimizer = train ? new AdamW(model.trainableParameters(), { lr: 1e-4 }) : null;
   let last: Tensor | null = null;
   const step = (): Tensor => {
-    if (!optimizer) {
-      // The encoder's output tokens, no graph: what `encode` computes.
-      return ag.noGrad(() => {
-        const { tokens } = model.tokenizer.forward(images);
-        const out = model.encoder.forward(tokens);
-        tokens.dispose();
-        return out;
-      });
-    }
+    if (!optimizer) return encodeImages(model, images);
     const loss = tidy(() => {
       const l = crossEntropy(model.forward(images), ag.fromFlat(labels, [batch], 'i32'));
       ag.backward(l);
@@ -126,13 +128,7 @@ export function modelRunner(variant: ModelVariant, batch: number, train: boolean
 async function referenceForward(variant: ModelVariant): Promise<{ output: Float32Array; weights: Map<string, HostTensor> }> {
   const model = buildModel(variant, 'f32');
   try {
-    const { images } = inputImages(variant, 1);
-    const out = ag.noGrad(() => {
-      const { tokens } = model.tokenizer.forward(images);
-      const y = model.encoder.forward(tokens);
-      tokens.dispose();
-      return y;
-    });
+    const out = encodeImages(model, inputImages(variant, 1).images);
     const output = (await out.data()) as Float32Array;
     out.dispose();
     const weights = new Map<string, HostTensor>();

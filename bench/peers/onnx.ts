@@ -90,7 +90,7 @@ function attribute(name: string, value: OnnxAttribute): number[] {
   if ('int' in value) return [...head, ...intField(3, value.int), ...intField(20, ATTRIBUTE_TYPE.int)];
   if ('float' in value) return [...head, ...floatField(2, value.float), ...intField(20, ATTRIBUTE_TYPE.float)];
   if ('ints' in value) return [...head, ...bytesField(8, value.ints.flatMap(varint)), ...intField(20, ATTRIBUTE_TYPE.ints)];
-  return [...head, ...bytesField(4, text.encode(value.string)), ...intField(20, ATTRIBUTE_TYPE.string)];
+  return [...head, ...stringField(4, value.string), ...intField(20, ATTRIBUTE_TYPE.string)];
 }
 
 function node(n: OnnxNode, index: number): number[] {

@@ -85,10 +85,10 @@ function sessionOptions(): ORT.InferenceSession.SessionOptions {
 }
 
 async function warmUp(ort: Ort): Promise<void> {
-  const graph: OnnxGraph = { inputs: [{ name: 'x', shape: [4] }], outputs: ['y'], nodes: [{ op: 'Relu', inputs: ['x'], outputs: ['y'] }] };
+  const graph = caseGraph([{ data: new Float32Array(4), shape: [4] }], (g, [x]) => g.op('Relu', [x!]));
   const session = await ort.InferenceSession.create(encodeModel(graph), { executionProviders: ['webgpu'] });
   try {
-    await session.run({ x: new ort.Tensor('float32', new Float32Array(4), [4]) });
+    await session.run({ x0: new ort.Tensor('float32', new Float32Array(4), [4]) });
   } finally {
     await session.release();
   }
@@ -98,7 +98,7 @@ async function warmUp(ort: Ort): Promise<void> {
 export type OrtGraphBuilder = (b: OnnxBuilder, xs: readonly string[]) => string | readonly string[];
 
 /** The model of a case: graph inputs named x0, x1, ... with the case inputs' shapes. */
-export function caseGraph(inputs: readonly HostTensor[], build: OrtGraphBuilder): OnnxGraph {
+function caseGraph(inputs: readonly HostTensor[], build: OrtGraphBuilder): OnnxGraph {
   const b = new OnnxBuilder();
   const names = inputs.map((_, i) => `x${i}`);
   const outputs = [build(b, names)].flat();

@@ -15,8 +15,8 @@
 export const GROUPS = ['gemm', 'attention', 'layernorm', 'softmax', 'gelu', 'conv', 'reduce', 'optimizer', 'overhead', 'model'] as const;
 export type Group = (typeof GROUPS)[number];
 
-export type EngineId = 'omnitensor' | 'tfjs-webgpu' | 'jax-js' | 'onnxruntime-web';
-export const ENGINES: readonly EngineId[] = ['omnitensor', 'tfjs-webgpu', 'jax-js', 'onnxruntime-web'];
+export type EngineId = 'omnitensor' | 'tfjs-webgpu' | 'jax-js' | 'onnxruntime-web' | 'webgpu-torch';
+export const ENGINES: readonly EngineId[] = ['omnitensor', 'tfjs-webgpu', 'jax-js', 'onnxruntime-web', 'webgpu-torch'];
 
 /** Thrown when an op, module or feature a variant needs does not exist (yet): reported, never fatal. */
 export class Unsupported extends Error {

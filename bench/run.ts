@@ -1,6 +1,6 @@
 /**
  * The benchmark CLI (Node, from the tsc build):
- *   node dist/bench/run.js [GROUP...] [--quick] [--large] [--profile] [--engines omnitensor,tfjs-webgpu,jax-js,onnxruntime-web]
+ *   node dist/bench/run.js [GROUP...] [--quick] [--large] [--profile] [--engines omnitensor,tfjs-webgpu,jax-js,onnxruntime-web,webgpu-torch]
  *                          [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...
  * --profile adds, for each of our variants, the GPU time per kernel of one more batch (engine `profile`).
  * GROUP is one of gemm attention layernorm softmax gelu conv reduce optimizer overhead model (all by

@@ -1,5 +1,5 @@
 // Bundles what a bare GPU machine needs beyond ../shared/device's kit (node + dawn.node): the benchmark
-// CLI with its peers (tfjs-webgpu, jax-js, ONNX Runtime Web with its .wasm gzipped beside it), the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes, and the kernel, engine,
+// CLI with its peers (tfjs-webgpu, jax-js, webgpu-torch, ONNX Runtime Web with its .wasm gzipped beside it), the GEMM, attention, convolution, indexing, reduction, model-step and WGSL-forms probes, and the kernel, engine,
 // autograd and nn test suites with uvu and fast-check, each one self-contained .mjs under .devbench/
 // (git-ignored) that imports only 'webgpu'.
 // Run after `npm run build`; scripts/device-session.sh is the command to run there.

@@ -1,9 +1,10 @@
 /** Pieces shared by the case files: host inputs and the standard variant list (ours and each peer). */
 import type { Tensor } from '../../engine/tensor.js';
-import { randomArray, type Variant } from '../harness.js';
+import { randomArray, Unsupported, type Variant } from '../harness.js';
 import { jaxRunner, type Jax, type JaxArray } from '../peers/jax.js';
 import { ortRunner, type OrtGraphBuilder } from '../peers/ort.js';
 import { tfjsRunner, type HostTensor, type Tfjs } from '../peers/tfjs.js';
+import { webgpuTorchRunner, type WebgpuTorch, type WtTemporaries, type WtTensor } from '../peers/webgpu-torch.js';
 import type * as TF from '@tensorflow/tfjs-core';
 import { oursRunner } from './ours.js';
 
@@ -57,6 +58,15 @@ export interface EngineImpls {
   };
   /** ONNX Runtime Web: the ONNX graph of the computation (bench/peers/ort.ts); several graphs are several variants. */
   ort?: OrtImpl | readonly OrtImpl[];
+  /** webgpu-torch (bench/peers/webgpu-torch.ts), where its ops can express the case; `constants` are uploaded once. */
+  webgpuTorch?: {
+    label: string;
+    op: (xs: readonly WtTensor[], keep: WtTemporaries) => WtTensor | WtTensor[];
+    constants?: (torch: WebgpuTorch) => WtTensor[];
+    toCanonical?: (out: Float32Array) => ArrayLike<number>;
+    /** Set when the library cannot run the case (see wtDispatchLimit): the variant is reported unsupported, with this reason. */
+    unsupported?: string;
+  };
 }
 
 export interface OrtImpl {
@@ -66,10 +76,10 @@ export interface OrtImpl {
   toCanonical?: (out: Float32Array) => ArrayLike<number>;
 }
 
-/** Variants in report order: ours (primary), our baselines, tfjs, jax-js, ONNX Runtime Web. */
+/** Variants in report order: ours (primary), our baselines, tfjs, jax-js, ONNX Runtime Web, webgpu-torch. */
 export function variants(impls: EngineImpls): Variant[] {
   const out: Variant[] = [];
-  const { inputs, ours, baselines = [], tfjs, jax, ort } = impls;
+  const { inputs, ours, baselines = [], tfjs, jax, ort, webgpuTorch } = impls;
   if (ours) out.push({ engine: 'omnitensor', label: ours.label, primary: true, create: async () => oursRunner(inputs, ours.op, ours.toCanonical) });
   for (const b of baselines)
     out.push({ engine: 'omnitensor', label: b.label, timestamps: true, create: async () => oursRunner(inputs, b.op, b.toCanonical) });
@@ -86,6 +96,14 @@ export function variants(impls: EngineImpls): Variant[] {
         }),
     });
   for (const o of [ort ?? []].flat()) out.push({ engine: 'onnxruntime-web', label: o.label, create: () => ortRunner(o.inputs ?? inputs, o.graph, o.toCanonical) });
+  if (webgpuTorch) {
+    const { unsupported } = webgpuTorch;
+    out.push({
+      engine: 'webgpu-torch',
+      label: webgpuTorch.label,
+      create: () => (unsupported === undefined ? webgpuTorchRunner(inputs, webgpuTorch.op, webgpuTorch) : Promise.reject(new Unsupported(unsupported))),
+    });
+  }
   return out;
 }
 

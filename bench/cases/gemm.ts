@@ -42,6 +42,8 @@ export function gemmCase(name: string, batch: readonly number[], m: number, k: n
           tfjs: { label: 'tf.matMul', op: (tf, [x, y]) => tf.matMul(x!, y!) },
           jax: { label: 'np.matmul (jit)', op: (jax, [x, y]) => jax.numpy.matmul(x!, y!) },
           ort: { label: 'MatMul', graph: (g, [x, y]) => g.op('MatMul', [x!, y!]) },
+          // webgpu-torch 0.3.5 multiplies 2-D matrices only (no bmm or broadcasting matmul).
+          ...(batch.length === 0 ? { webgpuTorch: { label: 'mm', op: ([x, y]) => x!.mm(y!) } } : {}),
         }),
       };
     },

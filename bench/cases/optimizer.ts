@@ -9,6 +9,7 @@
  */
 import * as ops from '../../engine/ops/index.js';
 import { sampledCheck, type BenchCase } from '../harness.js';
+import { filledWt, WT_ELEMENTWISE_PER_WORKGROUP, wtDispatchLimit } from '../peers/webgpu-torch.js';
 import { host, variants } from './common.js';
 
 const LR = 1e-3;
@@ -88,6 +89,17 @@ export function adamwCase(n: number): BenchCase {
                 const v1 = b.op('Add', [mul(vv!, BETA2), mul(b.op('Mul', [gg!, gg!]), 1 - BETA2)]);
                 const step = b.op('Div', [mul(m1, LR / C1), b.op('Add', [b.op('Sqrt', [mul(v1, 1 / C2)]), b.scalar(EPS)])]);
                 return [b.op('Sub', [mul(pp!, 1 - LR * DECAY), step]), m1, v1];
+              },
+            },
+            webgpuTorch: {
+              label: 'composition of elementwise ops (constants as filled tensors: its binary ops take no scalars)',
+              unsupported: wtDispatchLimit(n, WT_ELEMENTWISE_PER_WORKGROUP),
+              constants: (torch) => [BETA1, 1 - BETA1, BETA2, 1 - BETA2, LR / C1, 1 / C2, EPS, 1 - LR * DECAY].map((c) => filledWt(torch, p, c)),
+              op: ([pp, gg, mm, vv, b1, b1c, b2, b2c, lrC1, invC2, eps, decay], keep) => {
+                const m1 = keep(mm!.mul(b1!)).add(keep(gg!.mul(b1c!)));
+                const v1 = keep(vv!.mul(b2!)).add(keep(keep(gg!.square()).mul(b2c!)));
+                const step = keep(keep(m1.mul(lrC1!)).div(keep(keep(keep(v1.mul(invC2!)).sqrt()).add(eps!))));
+                return [keep(pp!.mul(decay!)).sub(step), m1, v1];
               },
             },
         }),

@@ -14,6 +14,7 @@ import { sampledCheck, type BenchCase, type Runner } from '../harness.js';
 import { loadJax } from '../peers/jax.js';
 import { openOrtGraph } from '../peers/ort.js';
 import { loadTfjs } from '../peers/tfjs.js';
+import { filledWt, loadWebgpuTorch, readWt, uploadWt } from '../peers/webgpu-torch.js';
 import { geluExact, host, variants } from './common.js';
 
 export function dispatchCase(): BenchCase {
@@ -34,6 +35,7 @@ export function dispatchCase(): BenchCase {
           tfjs: { label: 'tf.add', op: (tf, [x, y]) => tf.add(x!, y!) },
           jax: { label: 'jit(np.add)', op: (jax, [x, y]) => jax.numpy.add(x!, y!) },
           ort: { label: 'session.run(Add)', graph: (g, [x, y]) => g.op('Add', [x!, y!]) },
+          webgpuTorch: { label: 'add', op: ([x, y]) => x!.add(y!) },
         }),
       };
     },
@@ -132,6 +134,26 @@ export function readbackCase(): BenchCase {
                   }
                 },
                 () => graph.dispose(),
+              );
+            },
+          },
+          {
+            engine: 'webgpu-torch',
+            label: 'add + storage read',
+            async create() {
+              const torch = await loadWebgpuTorch();
+              const like = { data: half(), shape: [READBACK_ELEMENTS] };
+              const [x, one] = [uploadWt(torch, like), filledWt(torch, like, 1)];
+              return roundTrips(
+                async () => {
+                  const y = x.add(one);
+                  try {
+                    return (await readWt(y))[0]!;
+                  } finally {
+                    y.storage.destroy();
+                  }
+                },
+                () => [x, one].forEach((t) => t.storage.destroy()),
               );
             },
           },

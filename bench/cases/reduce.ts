@@ -1,5 +1,6 @@
 /** Sum reductions: along rows, along columns, and over everything (GB/s of input read). */
 import { sampledCheck, type BenchCase } from '../harness.js';
+import { WT_SUM_PER_WORKGROUP, wtDispatchLimit } from '../peers/webgpu-torch.js';
 import { fmt, host, variants } from './common.js';
 import { requireOp } from './ours.js';
 
@@ -39,6 +40,8 @@ export function sumCase(name: string, shape: readonly number[], axis: number | n
           tfjs: { label: 'tf.sum', op: (tf, [xx]) => tf.sum(xx!, axis === null ? undefined : axis) },
           jax: { label: 'jit(np.sum)', op: (jax, [xx]) => jax.numpy.sum(xx!, axis === null ? null : axis) },
           ort: { label: 'ReduceSum', graph: (g, [xx]) => g.op('ReduceSum', [xx!, g.int64s(axes)], { keepdims: { int: 0 } }) },
+          // webgpu-torch 0.3.5 reduces whole tensors only (its sum ignores a dim argument).
+          ...(axis === null ? { webgpuTorch: { label: 'sum', op: ([xx]) => xx!.sum(), unsupported: wtDispatchLimit(n, WT_SUM_PER_WORKGROUP) } } : {}),
         }),
       };
     },

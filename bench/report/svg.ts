@@ -7,7 +7,7 @@ import { ENGINES, type CaseResult, type EngineId } from '../harness.js';
 import { num } from './markdown.js';
 import type { BenchReport } from './report.js';
 
-const COLORS: Record<EngineId, string> = { omnitensor: '#d62728', 'tfjs-webgpu': '#1f77b4', 'jax-js': '#2ca02c', 'onnxruntime-web': '#9467bd' };
+const COLORS: Record<EngineId, string> = { omnitensor: '#d62728', 'tfjs-webgpu': '#1f77b4', 'jax-js': '#2ca02c', 'onnxruntime-web': '#9467bd', 'webgpu-torch': '#ff7f0e' };
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 function svg(width: number, height: number, body: string[]): string {

@@ -5,8 +5,8 @@ import type { BenchReport } from '../../bench/report/report.js';
 import { launchChromium, type Chromium } from '../chromium.js';
 
 // The benchmark page (npm run bench:web) in headless Chromium: the suite, bundled for the browser, must run
-// on the page's own WebGPU adapter next to the peers (tfjs and jax-js bundled, ONNX Runtime Web bundled
-// with its .wasm served beside the page), validate, and show its table and charts.
+// on the page's own WebGPU adapter next to the peers (tfjs, jax-js and webgpu-torch bundled, ONNX Runtime Web
+// bundled with its .wasm served beside the page), validate, and show its table and charts.
 // One small group keeps it to a minute on lavapipe; which group does not matter to the page.
 const t = suite('bench: browser page (Chromium)');
 
@@ -30,11 +30,12 @@ t.after(async () => {
   await server?.close();
 });
 
-t('runs the layernorm cases with every engine in the page and shows the table and charts', async () => {
+/** Opens the page with `query` (autorun), waits for the suite to end and returns its report; no page errors allowed. */
+async function runPage(query: string): Promise<BenchReport> {
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${server.url}?autorun&quick&groups=layernorm`);
+  await page.goto(`${server.url}?autorun&quick&${query}`);
   await page.waitForFunction(() => {
     const s = (globalThis as { __bench?: { state: string } }).__bench;
     return s !== undefined && s.state !== 'running' && s.state !== 'idle';
@@ -42,7 +43,12 @@ t('runs the layernorm cases with every engine in the page and shows the table an
   const state = (await page.evaluate(() => (globalThis as { __bench?: unknown }).__bench)) as PageState;
   assert.equal(errors, [], 'no page errors');
   if (state.state !== 'done') throw new Error(`the benchmark page did not finish: ${state.state === 'error' ? state.message : state.state}`);
-  const { report } = state;
+  return state.report;
+}
+
+t('runs the layernorm cases with every engine in the page and shows the table and charts', async () => {
+  const report = await runPage('groups=layernorm');
+  const page = browser.context.pages()[0]!;
   assert.ok(report.environment.userAgent?.includes('Chrome') ?? false, `ran in the browser: ${JSON.stringify(report.environment)}`);
   assert.ok(report.cases.length >= 1 && report.cases.every((c) => c.group === 'layernorm'), 'only the requested group');
   for (const c of report.cases) {
@@ -59,6 +65,16 @@ t('runs the layernorm cases with every engine in the page and shows the table an
   assert.ok(report.cases.some((c) => c.variants.some((v) => v.engine !== 'omnitensor' && v.status === 'ok')), 'peers ran in the page');
   assert.ok((await page.locator('#table tr').count()) >= 1 + report.cases.length, 'table rows shown');
   assert.ok((await page.locator('#charts img').count()) >= 1, 'charts shown');
+});
+
+t('runs webgpu-torch in the page (the overhead group: it has no layernorm)', async () => {
+  const report = await runPage('groups=overhead&engines=webgpu-torch');
+  const ran = report.cases.flatMap((c) => c.variants.filter((v) => v.engine === 'webgpu-torch').map((v) => ({ c, v })));
+  assert.ok(ran.length >= 2, 'webgpu-torch has the dispatch and readback variants');
+  for (const { c, v } of ran) {
+    assert.is(v.status, 'ok', `${c.name}: ${v.reason ?? ''}`);
+    assert.ok(c.ratios.some((r) => r.peer.startsWith('webgpu-torch') && r.speedup > 0), `${c.name}: a ratio against webgpu-torch`);
+  }
 });
 
 t.run();

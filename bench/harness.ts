@@ -12,7 +12,7 @@
  * Each method runs `repeats` batches after warm-up and reports min / median / max per iteration.
  */
 
-export const GROUPS = ['gemm', 'attention', 'layernorm', 'softmax', 'gelu', 'conv', 'reduce', 'optimizer', 'overhead', 'model'] as const;
+export const GROUPS = ['gemm', 'attention', 'layernorm', 'softmax', 'gelu', 'conv', 'reduce', 'backward', 'optimizer', 'overhead', 'model'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export type EngineId = 'omnitensor' | 'tfjs-webgpu' | 'jax-js' | 'onnxruntime-web' | 'webgpu-torch';

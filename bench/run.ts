@@ -3,7 +3,7 @@
  *   node dist/bench/run.js [GROUP...] [--quick] [--large] [--profile] [--engines omnitensor,tfjs-webgpu,jax-js,onnxruntime-web,webgpu-torch]
  *                          [--json FILE] [--md FILE] [--svg DIR] [--dawn-flags FLAG]...
  * --profile adds, for each of our variants, the GPU time per kernel of one more batch (engine `profile`).
- * GROUP is one of gemm attention layernorm softmax gelu conv reduce optimizer overhead model (all by
+ * GROUP is one of gemm attention layernorm softmax gelu conv reduce backward optimizer overhead model (all by
  * default). --dawn-flags may repeat; the environment variable OMNI_DAWN_FLAGS (space-separated) adds more
  * for every Dawn instance (engine/platform.ts), e.g. enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia.
  * Dawn's polls while waiting are paced for every engine in the process alike (engine/platform.ts,

@@ -1,6 +1,7 @@
 /** The case registry. */
 import type { BenchCase, Group } from '../harness.js';
 import { attentionCases } from './attention.js';
+import { backwardCases } from './backward.js';
 import { convCases } from './conv.js';
 import { elementwiseCases } from './elementwise.js';
 import { gemmCases } from './gemm.js';
@@ -36,6 +37,7 @@ export function allCases(options: RegistryOptions): BenchCase[] {
     ...elementwiseCases(sized),
     ...convCases(sized),
     ...reduceCases(sized),
+    ...backwardCases(sized),
     ...optimizerCases(options),
     ...overheadCases(),
     ...modelCases(sized),

@@ -7,7 +7,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { Unsupported, type Runner } from '../harness.js';
 import { ensureNavigatorGpu, importPeer } from './gpu.js';
 
-const TFJS_INSTALL = '@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0';
+const TFJS_INSTALL = '@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0 @tensorflow/tfjs@4.22.0';
 
 export type Tfjs = typeof TF;
 
@@ -20,6 +20,9 @@ export function loadTfjs(dawnFlags: readonly string[] = []): Promise<Tfjs> {
     const tf = await importPeer(async () => {
       const core = await import('@tensorflow/tfjs-core');
       await import('@tensorflow/tfjs-backend-webgpu');
+      // tfjs-core's bundles register no gradients; importing the @tensorflow/tfjs umbrella registers all of
+      // them on the same tfjs-core instance, which tf.grads in the training cases needs.
+      await import('@tensorflow/tfjs');
       return core;
     }, TFJS_INSTALL);
     if (!(await tf.setBackend('webgpu'))) throw new Unsupported('tfjs-backend-webgpu did not initialise on this adapter');

@@ -1,0 +1,214 @@
+/**
+ * Training cases: a layer's forward pass followed by its backward pass for a given output gradient dy,
+ * returning the gradients of all its inputs, as one training step computes them for that layer. Ours
+ * runs through autograd, where the fused ops run their backward kernels (kernels/wgsl/*_backward.wgsl and
+ * the GEMMs of the linear layer's backward); our baseline is autograd over the unfused composition. TF.js
+ * runs tf.grads of its composition with dy as the output gradient; jax-js runs jit(grad) of the
+ * composition's sum(f(...) * dy), whose gradient is the same vector-Jacobian product. ONNX Runtime Web
+ * (inference only in its web build) and webgpu-torch (no gradient for mm) have no variant here.
+ * The input's gradient (dx, dq) is the output validated against a float64 oracle.
+ */
+import * as ag from '../../autograd/index.js';
+import * as ops from '../../engine/ops/index.js';
+import type { Tensor } from '../../engine/tensor.js';
+import { sampledCheck, type BenchCase } from '../harness.js';
+import type { Jax, JaxArray } from '../peers/jax.js';
+import type { Tfjs } from '../peers/tfjs.js';
+import type * as TF from '@tensorflow/tfjs-core';
+import { erf, fmt, host, variants } from './common.js';
+
+/**
+ * The gradients of `leaves` after autograd runs `forward` on them and back-propagates `dy`. The leaves
+ * are fresh views each call, so gradients never accumulate across calls; the gradients are taken off
+ * the leaves before the runner's `tidy` disposes them (a disposed tensor disposes its .grad).
+ */
+function autogradStep(inputs: readonly Tensor[], dy: Tensor, forward: (xs: Tensor[]) => Tensor): Tensor[] {
+  const leaves = inputs.map((t) => {
+    const leaf = ops.reshape(t, t.shape);
+    leaf.requiresGrad = true;
+    return leaf;
+  });
+  ag.backward(forward(leaves), dy);
+  return leaves.map((leaf) => {
+    const g = leaf.grad!;
+    leaf.grad = null;
+    return g;
+  });
+}
+
+/** TF.js: the gradients of `forward` at `xs` for output gradient dy. */
+const tfGrads = (tf: Tfjs, xs: readonly TF.Tensor[], dy: TF.Tensor, forward: (...args: TF.Tensor[]) => TF.Tensor): TF.Tensor[] =>
+  tf.grads(forward)([...xs], dy);
+
+/** jax-js: the gradients of sum(forward(xs) * dy) for every argument of forward (jax-js arrays are consumed by use: `ref` where reused). */
+function jaxGrads(jax: Jax, xs: JaxArray[], dy: JaxArray, forward: (...args: JaxArray[]) => JaxArray): JaxArray[] {
+  const np = jax.numpy;
+  const loss = (...args: JaxArray[]) => np.sum(np.multiply(forward(...args.slice(0, -1)), args[args.length - 1]!));
+  return jax.grad(loss, { argnums: xs.map((_, i) => i) })(...xs, dy) as JaxArray[];
+}
+
+/** GELU's derivative: Phi(z) + z * phi(z). */
+const geluGrad = (z: number): number => 0.5 * (1 + erf(z / Math.SQRT2)) + (z * Math.exp(-0.5 * z * z)) / Math.sqrt(2 * Math.PI);
+
+/** y = gelu(x W^T + b), W [out, in] as torch stores it; gradients of x, W and b for dy. */
+export function linearGeluBackwardCase(m: number, k: number, n: number): BenchCase {
+  return {
+    name: `linear+gelu backward ${m}x${k}x${n}`,
+    group: 'backward',
+    shape: `x ${fmt([m, k])}, W ${fmt([n, k])}, b ${n}, dy ${fmt([m, n])}`,
+    dtype: 'f32',
+    // The forward GEMM and the two of the backward (dx = g W, dW = g^T x).
+    flops: 6 * m * n * k,
+    async setup() {
+      const x = host([m, k], 81);
+      const w = host([n, k], 82, 0.1);
+      const b = host([n], 83);
+      const dy = host([m, n], 84);
+      // g[r, j] = dy[r, j] * gelu'(z[r, j]) for one row r, cached: sampled entries share rows.
+      const rows = new Map<number, Float64Array>();
+      const gRow = (r: number): Float64Array => {
+        let g = rows.get(r);
+        if (!g) {
+          g = new Float64Array(n);
+          for (let j = 0; j < n; j++) {
+            let z = b.data[j]!;
+            for (let p = 0; p < k; p++) z += x.data[r * k + p]! * w.data[j * k + p]!;
+            g[j] = dy.data[r * n + j]! * geluGrad(z);
+          }
+          rows.set(r, g);
+        }
+        return g;
+      };
+      const expectedAt = (i: number): number => {
+        const g = gRow(Math.floor(i / k));
+        const c = i % k;
+        let s = 0;
+        for (let j = 0; j < n; j++) s += g[j]! * w.data[j * k + c]!;
+        return s;
+      };
+      const composition = (xx: Tensor, ww: Tensor, bb: Tensor) => ag.gelu(ag.add(ag.matmul(xx, ag.transpose(ww)), bb));
+      return {
+        // dx sums n = 3072 terms of O(0.1): f32 error ~sqrt(n) * 1e-7 relative to O(1) entries.
+        check: sampledCheck({ size: m * k, expectedAt, atol: 1e-3, rtol: 1e-3 }),
+        variants: variants({
+          inputs: [x, w, b, dy],
+          ours: {
+            label: 'autograd of linear(activation: gelu): fused forward saving the pre-activation; backward gelu_grad, 2 GEMMs, column sum',
+            op: ([xx, ww, bb, g]) => autogradStep([xx!, ww!, bb!], g!, ([a, c, d]) => ag.linear(a!, c!, d!, { activation: 'gelu' })),
+          },
+          baselines: [{
+            label: 'autograd of the composition: matmul + add + gelu',
+            op: ([xx, ww, bb, g]) => autogradStep([xx!, ww!, bb!], g!, ([a, c, d]) => composition(a!, c!, d!)),
+          }],
+          tfjs: {
+            label: 'tf.grads of matMul(transposeB) + add + erf-GELU',
+            op: (tf, [xx, ww, bb, g]) =>
+              tfGrads(tf, [xx!, ww!, bb!], g!, (a, c, d) => {
+                const z = tf.add(tf.matMul(a!, c!, false, true), d!);
+                return tf.mul(tf.mul(z, 0.5), tf.add(tf.erf(tf.mul(z, Math.SQRT1_2)), 1));
+              }),
+          },
+          jax: {
+            label: 'jit(grad) of sum(nn.gelu(x @ W.T + b, exact) * dy)',
+            op: (jax, [xx, ww, bb, g]) =>
+              jaxGrads(jax, [xx!, ww!, bb!], g!, (a, c, d) => jax.nn.gelu(jax.numpy.add(jax.numpy.matmul(a!, jax.numpy.transpose(c!)), d!), { approximate: false })),
+          },
+        }),
+      };
+    },
+  };
+}
+
+/** softmax(q k^T / sqrt(d)) v over [B, H, T, d]; gradients of q, k and v for dO. */
+export function attentionBackwardCase(name: string, bt: number, h: number, t: number, d: number): BenchCase {
+  const shape = [bt, h, t, d];
+  const scale = 1 / Math.sqrt(d);
+  return {
+    name,
+    group: 'backward',
+    shape: `q,k,v,dO ${fmt(shape)}`,
+    dtype: 'f32',
+    // Forward: q k^T and P v; backward: dO v^T, dS k, dS^T q and P^T dO (a fused kernel also recomputes q k^T).
+    flops: 12 * bt * h * t * t * d,
+    async setup() {
+      const q = host(shape, 91);
+      const k = host(shape, 92);
+      const v = host(shape, 93);
+      const dO = host(shape, 94);
+      const at = (x: { data: Float32Array }, bh: number, row: number, c: number) => x.data[(bh * t + row) * d + c]!;
+      // dS[i, :] = P[i, :] * (dP[i, :] - sum_j P[i, j] dP[i, j]) for one query row (bh, i), cached.
+      const rows = new Map<number, Float64Array>();
+      const dsRow = (bh: number, i: number): Float64Array => {
+        const key = bh * t + i;
+        let ds = rows.get(key);
+        if (!ds) {
+          const p = new Float64Array(t);
+          let max = -Infinity;
+          for (let j = 0; j < t; j++) {
+            let s = 0;
+            for (let c = 0; c < d; c++) s += at(q, bh, i, c) * at(k, bh, j, c);
+            max = Math.max(max, (p[j] = s * scale));
+          }
+          let total = 0;
+          for (let j = 0; j < t; j++) total += p[j] = Math.exp(p[j]! - max);
+          ds = new Float64Array(t);
+          let dot = 0;
+          for (let j = 0; j < t; j++) {
+            p[j]! /= total;
+            let dp = 0;
+            for (let c = 0; c < d; c++) dp += at(dO, bh, i, c) * at(v, bh, j, c);
+            ds[j] = dp;
+            dot += p[j]! * dp;
+          }
+          for (let j = 0; j < t; j++) ds[j] = p[j]! * (ds[j]! - dot);
+          rows.set(key, ds);
+        }
+        return ds;
+      };
+      const expectedAt = (idx: number): number => {
+        const c = idx % d;
+        const i = Math.floor(idx / d) % t;
+        const bh = Math.floor(idx / (d * t));
+        const ds = dsRow(bh, i);
+        let s = 0;
+        for (let j = 0; j < t; j++) s += ds[j]! * at(k, bh, j, c);
+        return s * scale;
+      };
+      return {
+        // dq entries are O(0.1-1) sums of T terms; f32 softmax and GEMM error stays below 1e-5 relative.
+        check: sampledCheck({ size: bt * h * t * d, expectedAt, atol: 2e-4, rtol: 1e-3 }),
+        variants: variants({
+          inputs: [q, k, v, dO],
+          ours: {
+            label: 'autograd of scaledDotProductAttention: fused forward (saves log-sum-exp), fused backward',
+            op: ([qq, kk, vv, g]) => autogradStep([qq!, kk!, vv!], g!, ([a, c, e]) => ag.scaledDotProductAttention(a!, c!, e!)),
+          },
+          baselines: [{
+            label: 'autograd of the composition: matmul + scale + softmax + matmul',
+            op: ([qq, kk, vv, g]) =>
+              autogradStep([qq!, kk!, vv!], g!, ([a, c, e]) => ag.matmul(ag.softmax(ag.mul(ag.matmul(a!, ag.transpose(c!)), scale), -1), e!)),
+          }],
+          tfjs: {
+            label: 'tf.grads of matMul + mul + softmax + matMul (no fused op)',
+            op: (tf, [qq, kk, vv, g]) =>
+              tfGrads(tf, [qq!, kk!, vv!], g!, (a, c, e) => tf.matMul(tf.softmax(tf.mul(tf.matMul(a!, c!, false, true), scale)), e!)),
+          },
+          jax: {
+            label: 'jit(grad) of sum(composition * dO): matmul + multiply + softmax + matmul',
+            op: (jax, [qq, kk, vv, g]) => {
+              const np = jax.numpy;
+              return jaxGrads(jax, [qq!, kk!, vv!], g!, (a, c, e) =>
+                np.matmul(jax.nn.softmax(np.multiply(np.matmul(a!, np.transpose(c!, [0, 1, 3, 2])), scale), -1), e!),
+              );
+            },
+          },
+        }),
+      };
+    },
+  };
+}
+
+/** One linear layer of ViT-B's MLP and ViT-B attention (batch 1 on a CPU adapter unless --large). */
+export function backwardCases(options: { small: boolean }): BenchCase[] {
+  return [linearGeluBackwardCase(197, 768, 3072), attentionBackwardCase('attention backward ViT-B', options.small ? 1 : 8, 12, 197, 64)];
+}

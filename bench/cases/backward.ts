@@ -208,7 +208,87 @@ export function attentionBackwardCase(name: string, bt: number, h: number, t: nu
   };
 }
 
-/** One linear layer of ViT-B's MLP and ViT-B attention (batch 1 on a CPU adapter unless --large). */
+const LN_EPS = 1e-5;
+
+/** y = (x - mean) * rstd * w + b over rows of length d; gradients of x, w and b for dy. */
+export function layerNormBackwardCase(n: number, d: number): BenchCase {
+  return {
+    name: `layernorm backward ${n}x${d}`,
+    group: 'backward',
+    shape: `x ${fmt([n, d])}, w,b ${d}, dy ${fmt([n, d])}`,
+    dtype: 'f32',
+    // Memory-bound: x and dy read, y and dx written, once each.
+    bytes: 4 * n * d * 4,
+    async setup() {
+      const x = host([n, d], 95, 3);
+      const w = host([d], 96);
+      const b = host([d], 97);
+      const dy = host([n, d], 98);
+      // dx[r, :] = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w, for one row, cached.
+      const rows = new Map<number, Float64Array>();
+      const dxRow = (r: number): Float64Array => {
+        let dx = rows.get(r);
+        if (!dx) {
+          let mean = 0;
+          for (let c = 0; c < d; c++) mean += x.data[r * d + c]!;
+          mean /= d;
+          let variance = 0;
+          for (let c = 0; c < d; c++) variance += (x.data[r * d + c]! - mean) ** 2;
+          const rstd = 1 / Math.sqrt(variance / d + LN_EPS);
+          const xhat = Array.from({ length: d }, (_, c) => (x.data[r * d + c]! - mean) * rstd);
+          const g = Array.from({ length: d }, (_, c) => dy.data[r * d + c]! * w.data[c]!);
+          const meanG = g.reduce((s, v) => s + v, 0) / d;
+          const meanGX = g.reduce((s, v, c) => s + v * xhat[c]!, 0) / d;
+          dx = Float64Array.from(g, (v, c) => rstd * (v - meanG - xhat[c]! * meanGX));
+          rows.set(r, dx);
+        }
+        return dx;
+      };
+      const expectedAt = (i: number): number => dxRow(Math.floor(i / d))[i % d]!;
+      return {
+        // dx entries are O(0.1-1); the fused backward's f32 row sums keep ~1e-6 relative.
+        check: sampledCheck({ size: n * d, expectedAt, atol: 1e-4, rtol: 1e-3 }),
+        variants: variants({
+          inputs: [x, w, b, dy],
+          ours: {
+            label: 'autograd of layerNorm: fused forward (saves mean, rstd), fused backward',
+            op: ([xx, ww, bb, g]) => autogradStep([xx!, ww!, bb!], g!, ([a, c, e]) => ag.layerNorm(a!, [d], c!, e!, LN_EPS).y),
+          },
+          baselines: [{
+            label: 'autograd of the composition: mean + sub + square + mean + rsqrt + mul + add',
+            op: ([xx, ww, bb, g]) =>
+              autogradStep([xx!, ww!, bb!], g!, ([a, c, e]) => {
+                const centred = ag.sub(a!, ag.mean(a!, -1, { keepdim: true }));
+                const variance = ag.mean(ag.square(centred), -1, { keepdim: true });
+                return ag.add(ag.mul(ag.mul(centred, ag.rsqrt(ag.add(variance, LN_EPS))), c!), e!);
+              }),
+          }],
+          tfjs: {
+            label: 'tf.grads of moments + sub + rsqrt + mul + add (no layer norm op)',
+            op: (tf, [xx, ww, bb, g]) =>
+              tfGrads(tf, [xx!, ww!, bb!], g!, (a, c, e) => {
+                const { mean, variance } = tf.moments(a!, -1, true);
+                return tf.add(tf.mul(tf.mul(tf.sub(a!, mean), tf.rsqrt(tf.add(variance, LN_EPS))), c!), e!);
+              }),
+          },
+          jax: {
+            label: 'jit(grad) of sum((nn.standardize(x) * w + b) * dy)',
+            op: (jax, [xx, ww, bb, g]) =>
+              jaxGrads(jax, [xx!, ww!, bb!], g!, (a, c, e) =>
+                jax.numpy.add(jax.numpy.multiply(jax.nn.standardize(a!, -1, { epsilon: LN_EPS }), c!), e!),
+              ),
+          },
+        }),
+      };
+    },
+  };
+}
+
+/** One linear layer of ViT-B's MLP, ViT-B attention (batch 1 on a CPU adapter unless --large) and a LayerNorm over B16's tokens. */
 export function backwardCases(options: { small: boolean }): BenchCase[] {
-  return [linearGeluBackwardCase(197, 768, 3072), attentionBackwardCase('attention backward ViT-B', options.small ? 1 : 8, 12, 197, 64)];
+  return [
+    linearGeluBackwardCase(197, 768, 3072),
+    attentionBackwardCase('attention backward ViT-B', options.small ? 1 : 8, 12, 197, 64),
+    layerNormBackwardCase(4096, 768),
+  ];
 }

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { attentionBackwardCase, linearGeluBackwardCase } from '../../bench/cases/backward.js';
+import { attentionBackwardCase, layerNormBackwardCase, linearGeluBackwardCase } from '../../bench/cases/backward.js';
 import { runCase, type BenchCase, type RunContext } from '../../bench/harness.js';
 import { testDevice } from '../helpers.js';
 
@@ -29,6 +29,10 @@ t('linear + GELU: dx of every engine matches the oracle', async () => {
 
 t('attention: dq of every engine matches the oracle', async () => {
   await expectAllValid(attentionBackwardCase('attention backward small', 2, 3, 17, 32));
+});
+
+t('layer norm: dx of every engine matches the oracle', async () => {
+  await expectAllValid(layerNormBackwardCase(7, 45));
 });
 
 t.run();

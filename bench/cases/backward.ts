@@ -101,6 +101,7 @@ export function linearGeluBackwardCase(m: number, k: number, n: number): BenchCa
             op: ([xx, ww, bb, g]) => autogradStep([xx!, ww!, bb!], g!, ([a, c, d]) => composition(a!, c!, d!)),
           }],
           tfjs: {
+            gradients: true,
             label: 'tf.grads of matMul(transposeB) + add + erf-GELU',
             op: (tf, [xx, ww, bb, g]) =>
               tfGrads(tf, [xx!, ww!, bb!], g!, (a, c, d) => {
@@ -189,6 +190,7 @@ export function attentionBackwardCase(name: string, bt: number, h: number, t: nu
               autogradStep([qq!, kk!, vv!], g!, ([a, c, e]) => ag.matmul(ag.softmax(ag.mul(ag.matmul(a!, ag.transpose(c!)), scale), -1), e!)),
           }],
           tfjs: {
+            gradients: true,
             label: 'tf.grads of matMul + mul + softmax + matMul (no fused op)',
             op: (tf, [qq, kk, vv, g]) =>
               tfGrads(tf, [qq!, kk!, vv!], g!, (a, c, e) => tf.matMul(tf.softmax(tf.mul(tf.matMul(a!, c!, false, true), scale)), e!)),
@@ -264,6 +266,7 @@ export function layerNormBackwardCase(n: number, d: number): BenchCase {
               }),
           }],
           tfjs: {
+            gradients: true,
             label: 'tf.grads of moments + sub + rsqrt + mul + add (no layer norm op)',
             op: (tf, [xx, ww, bb, g]) =>
               tfGrads(tf, [xx!, ww!, bb!], g!, (a, c, e) => {

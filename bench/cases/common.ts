@@ -48,6 +48,8 @@ export interface EngineImpls {
     op: (tf: Tfjs, xs: readonly TF.Tensor[]) => TF.Tensor | TF.Tensor[];
     inputs?: readonly HostTensor[];
     toCanonical?: (out: Float32Array) => ArrayLike<number>;
+    /** The op calls tf.grads: the runner registers TF.js's gradients first. */
+    gradients?: boolean;
   };
   jax?: {
     label: string;
@@ -83,7 +85,7 @@ export function variants(impls: EngineImpls): Variant[] {
   if (ours) out.push({ engine: 'omnitensor', label: ours.label, primary: true, create: async () => oursRunner(inputs, ours.op, ours.toCanonical) });
   for (const b of baselines)
     out.push({ engine: 'omnitensor', label: b.label, timestamps: true, create: async () => oursRunner(inputs, b.op, b.toCanonical) });
-  if (tfjs) out.push({ engine: 'tfjs-webgpu', label: tfjs.label, create: () => tfjsRunner(tfjs.inputs ?? inputs, tfjs.op, tfjs.toCanonical) });
+  if (tfjs) out.push({ engine: 'tfjs-webgpu', label: tfjs.label, create: () => tfjsRunner(tfjs.inputs ?? inputs, tfjs.op, tfjs.toCanonical, tfjs.gradients) });
   if (jax)
     out.push({
       engine: 'jax-js',

@@ -7,7 +7,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { Unsupported, type Runner } from '../harness.js';
 import { ensureNavigatorGpu, importPeer } from './gpu.js';
 
-const TFJS_INSTALL = '@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0 @tensorflow/tfjs@4.22.0';
+const TFJS_INSTALL = '@tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-backend-webgpu@4.22.0';
 
 export type Tfjs = typeof TF;
 
@@ -20,9 +20,6 @@ export function loadTfjs(dawnFlags: readonly string[] = []): Promise<Tfjs> {
     const tf = await importPeer(async () => {
       const core = await import('@tensorflow/tfjs-core');
       await import('@tensorflow/tfjs-backend-webgpu');
-      // tfjs-core's bundles register no gradients; importing the @tensorflow/tfjs umbrella registers all of
-      // them on the same tfjs-core instance, which tf.grads in the training cases needs.
-      await import('@tensorflow/tfjs');
       return core;
     }, TFJS_INSTALL);
     if (!(await tf.setBackend('webgpu'))) throw new Unsupported('tfjs-backend-webgpu did not initialise on this adapter');
@@ -34,6 +31,18 @@ export function loadTfjs(dawnFlags: readonly string[] = []): Promise<Tfjs> {
   return loading;
 }
 
+let gradients: Promise<void> | null = null;
+
+/**
+ * Registers TF.js's gradients, which tf.grads in the training cases needs: tfjs-core's bundles register
+ * none, and importing the @tensorflow/tfjs umbrella registers all of them on the same tfjs-core instance.
+ * Only those cases load it, so the forward cases do not depend on the umbrella.
+ */
+function loadTfjsGradients(): Promise<void> {
+  gradients ??= importPeer(() => import('@tensorflow/tfjs'), '@tensorflow/tfjs@4.22.0').then(() => undefined);
+  return gradients;
+}
+
 export interface HostTensor {
   data: Float32Array;
   shape: readonly number[];
@@ -41,14 +50,17 @@ export interface HostTensor {
 
 /**
  * A runner for `op` over the uploaded `inputs`. `toCanonical` converts the host copy of the result to the
- * case's layout for validation (e.g. NHWC -> NCHW); timing never includes it.
+ * case's layout for validation (e.g. NHWC -> NCHW); timing never includes it. `gradients` loads TF.js's
+ * gradient registrations first (ops that call tf.grads).
  */
 export async function tfjsRunner(
   inputs: readonly HostTensor[],
   op: (tf: Tfjs, xs: readonly TF.Tensor[]) => TF.Tensor | TF.Tensor[],
   toCanonical: (out: Float32Array) => ArrayLike<number> = (out) => out,
+  gradients = false,
 ): Promise<Runner> {
   const tf = await loadTfjs();
+  if (gradients) await loadTfjsGradients();
   const xs = inputs.map((h) => tf.tensor(h.data, [...h.shape], 'float32'));
   let last: TF.Tensor[] = [];
   return {

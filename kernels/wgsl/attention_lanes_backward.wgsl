@@ -55,6 +55,9 @@
 //   backward, dQ = dS K, dK = dS^T Q on the lanes GEMM): the fused passes are 1.1-1.3x slower here. They
 //   recompute Q K^T and dO V^T in both passes, 7 T x T x d products against the composition's 4, which
 //   reads the probabilities it stored (14.9 MB at ViT-B B=8, O(T^2)) and so has nothing to recompute.
+//   `npm run bench -- backward` (forward + backward through autograd, ViT-B B=1, wall clock, four runs on
+//   a slow shared host, 2026-11-28): fused 37.0-50.9 ms against the composition's 33.0-43.5 (0.98-1.19x
+//   its time), tf.grads of TF.js's composition 216-245 ms (4.6-6.6x), jax-js jit(grad) 305-361 (7.1-8.6x).
 //   Folding dK/dV's idle lanes at d = 16 (dV's 4 chunks on lanes 0-3, dK's on lanes 4-7, one accumulator
 //   per lane instead of two) gave the same results and no measurable gain (B=32 H=4: T = 9, 17, 50 and
 //   T = 197 within run-to-run noise, 2026-11-27); not kept, as for the forward's fold.

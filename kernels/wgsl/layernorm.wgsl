@@ -58,6 +58,9 @@
 //   4096 x 768 f32 + residual (reads x, r; writes s, y) 11.1 ms   4.6 GB/s
 //   4096 x 768 f16, w + b                              11.0 ms   1.2 GB/s  (f16 is slower than f32 on lavapipe)
 //   backward 4096 x 768 (dx + dweight + dbias)         27.0 ms   2.3 GB/s
+//   `npm run bench -- backward` (forward + backward through autograd, wall clock, two runs on a slow shared
+//   host, 2026-11-28): 53.5-60.5 ms against autograd of the unfused composition 202-233 ms, tf.grads of
+//   TF.js's moments composition 379-390 ms (6.5-7.1x) and jax-js jit(grad) 168-174 ms (2.9-3.2x).
 //   npm run bench -- layernorm (wall clock, same process as the peers): 9.02-9.77 ms against the map
 //   kernel's copy 5.83-6.00 ms (1.5-1.7x; the issue asks within 2x), 6.7-6.9x tfjs-webgpu's composition and
 //   2.7-2.8x jax-js's jit; on a later, slower host the same day 12.3 against 11.9 ms (1.03x), 8.8x and 3.7x.

@@ -146,6 +146,8 @@ function filled(op: string, shape: Shape, value: number, options: CreateOptions)
     const t = empty(s, dtype, op);
     const st = t.storage(op);
     st.rt.clear(st.buffer, bytes);
+    // As for uploads (fromFlat): index ops check i32 indices whose values the host knows before any GPU work.
+    if (dtype === 'i32' && t.size > 0) st.hostRange = { min: 0, max: 0, count: t.size };
     return t;
   }
   const n = sizeOf(s);

@@ -40,7 +40,7 @@ function checkKnownIndices(op: string, index: Tensor, size: number, what: string
   const range = hostValueRange(index);
   if (!range || (range.min >= 0 && range.max < size)) return;
   const bad = range.min < 0 ? range.min : range.max;
-  throw new ArgumentError(`${op}: the i32 indices ${fmtShape(index.shape)} hold ${bad} (as uploaded), out of range for ${what} of size ${size}`);
+  throw new ArgumentError(`${op}: the i32 indices ${fmtShape(index.shape)} hold ${bad} (as created on the host), out of range for ${what} of size ${size}`);
 }
 
 /** Uploads host indices after checking each lies in [0, size). */

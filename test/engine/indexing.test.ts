@@ -457,11 +457,13 @@ t('i32 index tensors made from host values are range-checked before any GPU work
   const ids = ops.tensor([[2, 0], [3, 1]], undefined, { dtype: 'i32' });
   const negative = ops.tensor([0, -1], undefined, { dtype: 'i32' });
   const rejects = (f: () => unknown, pattern: RegExp) => assert.throws(f, (e: unknown) => e instanceof ArgumentError && pattern.test(String(e)));
-  rejects(() => ops.embeddingLookup(table, ids), /embeddingLookup: the i32 indices \[2,2\] hold 3 \(as uploaded\), out of range for the rows of table \[3,2\] of size 3/);
+  rejects(() => ops.embeddingLookup(table, ids), /embeddingLookup: the i32 indices \[2,2\] hold 3 \(as created on the host\), out of range for the rows of table \[3,2\] of size 3/);
   rejects(() => ops.indexSelect(table, 0, ops.reshape(ids, [4])), /indexSelect: .* hold 3 .* axis 0 of \[3,2\] of size 3/);
   rejects(() => ops.indexSelect(table, 1, negative), /indexSelect: .* hold -1 .* axis 1 of \[3,2\] of size 2/);
   rejects(() => ops.gather(table, 0, ops.transpose(ids)), /gather: .* hold 3 .* axis 0 of x \[3,2\] of size 3/);
   rejects(() => ops.oneHot(ids, 3), /oneHot: .* hold 3 .* numClasses of size 3/);
+  // zeros() clears on the device, but the host knows what it holds.
+  rejects(() => ops.indexSelect(ops.zeros([0, 2]), 0, ops.zeros([2], { dtype: 'i32' })), /indexSelect: the i32 indices \[2\] hold 0 .* axis 0 of \[0,2\] of size 0/);
   // Views that read every uploaded value keep the bounds (reshape, transpose, expand); in range passes.
   assert.equal(await ops.embeddingLookup(table, ops.tensor([2, 0], undefined, { dtype: 'i32' })).toArray(), [[20, 21], [0, 1]]);
   assert.equal(await ops.oneHot(ops.expand(ops.tensor([[1]], undefined, { dtype: 'i32' }), [2, 2]), 2).toArray(), [[[0, 1], [0, 1]], [[0, 1], [0, 1]]]);

@@ -24,8 +24,8 @@ export interface ValueRange {
 export class Storage {
   refs = 0;
   /**
-   * Bounds of the values the host put there (i32 tensors made by `tensor`/`fromFlat`, or `zeros`), so index ops
-   * can reject an out-of-range index before any GPU work. GPU results never have one, and anything that
+   * Bounds of the values the host put there (i32 tensors made by `tensor`/`fromFlat`, or `zeros`), so
+   * index ops can reject an out-of-range index before any GPU work. GPU results never have one, and anything that
    * writes into an existing storage clears it (ops/inplace.ts).
    */
   hostRange: ValueRange | null = null;
@@ -196,9 +196,9 @@ export type NestedArray = number | NestedArray[];
 
 /**
  * Bounds of the values the view `t` reads, when known on the host: its storage was uploaded from host
- * values or cleared to zeros, and the view reads every one of them (any reshape, transpose, permute or expansion of the whole
- * upload does). A view of part of the upload gets null: the storage's bounds may come from elements it
- * does not read.
+ * values or cleared to zeros, and the view reads every one of them (any reshape, transpose, permute or
+ * expansion of the whole storage does). A view of part of it gets null: the storage's bounds may come
+ * from elements it does not read.
  */
 export function hostValueRange(t: Tensor): { min: number; max: number } | null {
   const range = t.storage('hostValueRange').hostRange;

@@ -14,7 +14,7 @@ import * as ops from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { sampledCheck, type BenchCase } from '../harness.js';
 import type { Jax, JaxArray } from '../peers/jax.js';
-import { fmt, host, permuteHost, variants } from './common.js';
+import { attentionWeights, fmt, host, memoByKey, permuteHost, variants } from './common.js';
 import { requireOp } from './ours.js';
 
 /** Additive mask: 0 where s <= t, -1e9 above the diagonal (a large finite value keeps every kernel NaN-free). */
@@ -39,33 +39,15 @@ export function attentionCase(name: string, b: number, h: number, t: number, d: 
       const k = host(shape, 12);
       const v = host(shape, 13);
       const inputs = causal ? [q, k, v, causalMask(t)] : [q, k, v];
-      const rows = new Map<number, Float64Array>();
-      // Softmax weights of one query row (b, h, i), cached: sampled outputs share rows.
-      const weights = (bh: number, i: number): Float64Array => {
-        const key = bh * t + i;
-        let p = rows.get(key);
-        if (!p) {
-          p = new Float64Array(t);
-          const last = causal ? i : t - 1;
-          let max = -Infinity;
-          for (let s = 0; s <= last; s++) {
-            let dot = 0;
-            for (let c = 0; c < d; c++) dot += q.data[(bh * t + i) * d + c]! * k.data[(bh * t + s) * d + c]!;
-            p[s] = dot * scale;
-            max = Math.max(max, p[s]!);
-          }
-          let total = 0;
-          for (let s = 0; s <= last; s++) total += p[s] = Math.exp(p[s]! - max);
-          for (let s = 0; s <= last; s++) p[s]! /= total;
-          rows.set(key, p);
-        }
-        return p;
-      };
+      // Softmax weights of one query row (b, h, i) by its row index bh * t + i.
+      const weights = memoByKey((row) => {
+        const i = row % t;
+        return attentionWeights(q.data, k.data, t, d, scale, Math.floor(row / t), i, causal ? i : t - 1);
+      });
       const expectedAt = (idx: number): number => {
         const c = idx % d;
-        const i = Math.floor(idx / d) % t;
         const bh = Math.floor(idx / (d * t));
-        const p = weights(bh, i);
+        const p = weights(Math.floor(idx / d));
         let s = 0;
         for (let j = 0; j < t; j++) s += p[j]! * v.data[(bh * t + j) * d + c]!;
         return s;

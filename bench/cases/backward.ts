@@ -15,7 +15,7 @@ import { sampledCheck, type BenchCase } from '../harness.js';
 import type { Jax, JaxArray } from '../peers/jax.js';
 import type { Tfjs } from '../peers/tfjs.js';
 import type * as TF from '@tensorflow/tfjs-core';
-import { erf, fmt, host, variants } from './common.js';
+import { attentionWeights, erf, fmt, host, memoByKey, variants } from './common.js';
 
 /**
  * The gradients of `leaves` after autograd runs `forward` on them and back-propagates `dy`. The leaves
@@ -64,21 +64,16 @@ export function linearGeluBackwardCase(m: number, k: number, n: number): BenchCa
       const w = host([n, k], 82, 0.1);
       const b = host([n], 83);
       const dy = host([m, n], 84);
-      // g[r, j] = dy[r, j] * gelu'(z[r, j]) for one row r, cached: sampled entries share rows.
-      const rows = new Map<number, Float64Array>();
-      const gRow = (r: number): Float64Array => {
-        let g = rows.get(r);
-        if (!g) {
-          g = new Float64Array(n);
-          for (let j = 0; j < n; j++) {
-            let z = b.data[j]!;
-            for (let p = 0; p < k; p++) z += x.data[r * k + p]! * w.data[j * k + p]!;
-            g[j] = dy.data[r * n + j]! * geluGrad(z);
-          }
-          rows.set(r, g);
+      // g[r, j] = dy[r, j] * gelu'(z[r, j]) for one row r.
+      const gRow = memoByKey((r) => {
+        const g = new Float64Array(n);
+        for (let j = 0; j < n; j++) {
+          let z = b.data[j]!;
+          for (let p = 0; p < k; p++) z += x.data[r * k + p]! * w.data[j * k + p]!;
+          g[j] = dy.data[r * n + j]! * geluGrad(z);
         }
         return g;
-      };
+      });
       const expectedAt = (i: number): number => {
         const g = gRow(Math.floor(i / k));
         const c = i % k;
@@ -137,40 +132,25 @@ export function attentionBackwardCase(name: string, bt: number, h: number, t: nu
       const v = host(shape, 93);
       const dO = host(shape, 94);
       const at = (x: { data: Float32Array }, bh: number, row: number, c: number) => x.data[(bh * t + row) * d + c]!;
-      // dS[i, :] = P[i, :] * (dP[i, :] - sum_j P[i, j] dP[i, j]) for one query row (bh, i), cached.
-      const rows = new Map<number, Float64Array>();
-      const dsRow = (bh: number, i: number): Float64Array => {
-        const key = bh * t + i;
-        let ds = rows.get(key);
-        if (!ds) {
-          const p = new Float64Array(t);
-          let max = -Infinity;
-          for (let j = 0; j < t; j++) {
-            let s = 0;
-            for (let c = 0; c < d; c++) s += at(q, bh, i, c) * at(k, bh, j, c);
-            max = Math.max(max, (p[j] = s * scale));
-          }
-          let total = 0;
-          for (let j = 0; j < t; j++) total += p[j] = Math.exp(p[j]! - max);
-          ds = new Float64Array(t);
-          let dot = 0;
-          for (let j = 0; j < t; j++) {
-            p[j]! /= total;
-            let dp = 0;
-            for (let c = 0; c < d; c++) dp += at(dO, bh, i, c) * at(v, bh, j, c);
-            ds[j] = dp;
-            dot += p[j]! * dp;
-          }
-          for (let j = 0; j < t; j++) ds[j] = p[j]! * (ds[j]! - dot);
-          rows.set(key, ds);
+      // dS[i, :] = P[i, :] * (dP[i, :] - sum_j P[i, j] dP[i, j]) for one query row (bh, i), by bh * t + i.
+      const dsRow = memoByKey((row) => {
+        const [bh, i] = [Math.floor(row / t), row % t];
+        const p = attentionWeights(q.data, k.data, t, d, scale, bh, i);
+        const ds = new Float64Array(t);
+        let dot = 0;
+        for (let j = 0; j < t; j++) {
+          let dp = 0;
+          for (let c = 0; c < d; c++) dp += at(dO, bh, i, c) * at(v, bh, j, c);
+          ds[j] = dp;
+          dot += p[j]! * dp;
         }
+        for (let j = 0; j < t; j++) ds[j] = p[j]! * (ds[j]! - dot);
         return ds;
-      };
+      });
       const expectedAt = (idx: number): number => {
         const c = idx % d;
-        const i = Math.floor(idx / d) % t;
         const bh = Math.floor(idx / (d * t));
-        const ds = dsRow(bh, i);
+        const ds = dsRow(Math.floor(idx / d));
         let s = 0;
         for (let j = 0; j < t; j++) s += ds[j]! * at(k, bh, j, c);
         return s * scale;
@@ -226,26 +206,20 @@ export function layerNormBackwardCase(n: number, d: number): BenchCase {
       const w = host([d], 96);
       const b = host([d], 97);
       const dy = host([n, d], 98);
-      // dx[r, :] = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w, for one row, cached.
-      const rows = new Map<number, Float64Array>();
-      const dxRow = (r: number): Float64Array => {
-        let dx = rows.get(r);
-        if (!dx) {
-          let mean = 0;
-          for (let c = 0; c < d; c++) mean += x.data[r * d + c]!;
-          mean /= d;
-          let variance = 0;
-          for (let c = 0; c < d; c++) variance += (x.data[r * d + c]! - mean) ** 2;
-          const rstd = 1 / Math.sqrt(variance / d + LN_EPS);
-          const xhat = Array.from({ length: d }, (_, c) => (x.data[r * d + c]! - mean) * rstd);
-          const g = Array.from({ length: d }, (_, c) => dy.data[r * d + c]! * w.data[c]!);
-          const meanG = g.reduce((s, v) => s + v, 0) / d;
-          const meanGX = g.reduce((s, v, c) => s + v * xhat[c]!, 0) / d;
-          dx = Float64Array.from(g, (v, c) => rstd * (v - meanG - xhat[c]! * meanGX));
-          rows.set(r, dx);
-        }
-        return dx;
-      };
+      // dx[r, :] = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dy * w, for one row r.
+      const dxRow = memoByKey((r) => {
+        let mean = 0;
+        for (let c = 0; c < d; c++) mean += x.data[r * d + c]!;
+        mean /= d;
+        let variance = 0;
+        for (let c = 0; c < d; c++) variance += (x.data[r * d + c]! - mean) ** 2;
+        const rstd = 1 / Math.sqrt(variance / d + LN_EPS);
+        const xhat = Array.from({ length: d }, (_, c) => (x.data[r * d + c]! - mean) * rstd);
+        const g = Array.from({ length: d }, (_, c) => dy.data[r * d + c]! * w.data[c]!);
+        const meanG = g.reduce((s, v) => s + v, 0) / d;
+        const meanGX = g.reduce((s, v, c) => s + v * xhat[c]!, 0) / d;
+        return Float64Array.from(g, (v, c) => rstd * (v - meanG - xhat[c]! * meanGX));
+      });
       const expectedAt = (i: number): number => dxRow(Math.floor(i / d))[i % d]!;
       return {
         // dx entries are O(0.1-1); the fused backward's f32 row sums keep ~1e-6 relative.

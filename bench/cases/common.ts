@@ -14,6 +14,40 @@ export function host(shape: readonly number[], seed: number, scale = 1): HostTen
 
 export const fmt = (shape: readonly number[]): string => shape.join('x');
 
+/**
+ * `compute` memoised by its integer key: the oracles' per-row work (softmax weights, statistics, gradient
+ * rows), which every sampled entry of that row shares.
+ */
+export function memoByKey<T>(compute: (key: number) => T): (key: number) => T {
+  const cache = new Map<number, T>();
+  return (key) => {
+    let value = cache.get(key);
+    if (value === undefined) {
+      value = compute(key);
+      cache.set(key, value);
+    }
+    return value;
+  };
+}
+
+/**
+ * Softmax weights, in float64, of query row `i` of head `bh` over keys 0..last (q and k laid out as
+ * [heads, t, d] rows), scores scaled by `scale`; weights past `last` (masked keys) stay 0.
+ */
+export function attentionWeights(q: Float32Array, k: Float32Array, t: number, d: number, scale: number, bh: number, i: number, last = t - 1): Float64Array {
+  const p = new Float64Array(t);
+  let max = -Infinity;
+  for (let s = 0; s <= last; s++) {
+    let dot = 0;
+    for (let c = 0; c < d; c++) dot += q[(bh * t + i) * d + c]! * k[(bh * t + s) * d + c]!;
+    max = Math.max(max, (p[s] = dot * scale));
+  }
+  let total = 0;
+  for (let s = 0; s <= last; s++) total += p[s] = Math.exp(p[s]! - max);
+  for (let s = 0; s <= last; s++) p[s]! /= total;
+  return p;
+}
+
 /** Flat row-major index -> multi-index. */
 export function unravel(i: number, shape: readonly number[]): number[] {
   const idx = new Array<number>(shape.length);

@@ -5,7 +5,7 @@
 import * as ops from '../../engine/ops/index.js';
 import type { Tensor } from '../../engine/tensor.js';
 import { sampledCheck, type BenchCase } from '../harness.js';
-import { fmt, host, variants } from './common.js';
+import { fmt, host, memoByKey, variants } from './common.js';
 import { requireOp } from './ours.js';
 
 const EPS = 1e-5;
@@ -26,20 +26,14 @@ export function layerNormCase(n: number, d: number): BenchCase {
       const x = host([n, d], 21, 3);
       const w = host([d], 22);
       const b = host([d], 23);
-      const stats = new Map<number, [number, number]>();
-      const rowStats = (r: number): [number, number] => {
-        let st = stats.get(r);
-        if (!st) {
-          let mean = 0;
-          for (let c = 0; c < d; c++) mean += x.data[r * d + c]!;
-          mean /= d;
-          let v = 0;
-          for (let c = 0; c < d; c++) v += (x.data[r * d + c]! - mean) ** 2;
-          st = [mean, 1 / Math.sqrt(v / d + EPS)];
-          stats.set(r, st);
-        }
-        return st;
-      };
+      const rowStats = memoByKey((r): [number, number] => {
+        let mean = 0;
+        for (let c = 0; c < d; c++) mean += x.data[r * d + c]!;
+        mean /= d;
+        let v = 0;
+        for (let c = 0; c < d; c++) v += (x.data[r * d + c]! - mean) ** 2;
+        return [mean, 1 / Math.sqrt(v / d + EPS)];
+      });
       const expectedAt = (i: number): number => {
         const [mean, rstd] = rowStats(Math.floor(i / d));
         const c = i % d;

@@ -3,8 +3,8 @@
  * pad, tril / triu (kernels/wgsl/indexing.wgsl). Inputs are read through their strides; outputs are contiguous.
  *
  * Index tensors are i32. Indices given as host arrays are checked up front and raise an ArgumentError
- * naming the bad index; so do i32 tensors made from host values (`tensor`, `fromFlat`) where gather,
- * indexSelect, embeddingLookup or oneHot reads all of them, from the bounds recorded at upload
+ * naming the bad index; so do i32 tensors whose values the host made (`tensor`, `fromFlat`, `zeros`) where
+ * gather, indexSelect, embeddingLookup or oneHot reads all of them, from the bounds recorded at creation
  * (`hostValueRange`). A kernel cannot throw, so an out-of-range index the host cannot see (computed on
  * the GPU, or in part of a larger upload) is reported in the data instead: gather / indexSelect write NaN
  * (floats) or 0 (integers) for that element, oneHot writes a NaN row. scatterAdd and indexAdd skip such

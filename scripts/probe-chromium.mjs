@@ -3,6 +3,9 @@
 //   node scripts/probe-chromium.mjs attention PROBE_QUICK=1 PROBE_FAMILIES=1
 // On the CPU-only machine that adapter is Chromium's SwiftShader, not lavapipe (scripts/chromium.mjs).
 // Times are wall clock; exits non-zero when the probe fails.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startBundleServer } from './bundle-server.mjs';
 
 const [probe, ...settings] = process.argv.slice(2);
@@ -12,9 +15,6 @@ if (!probe) {
 }
 const { launchChromium } = await import(new URL('../dist/test/chromium.js', import.meta.url).href);
 const page = '<!doctype html><meta charset="utf-8"><script type="module" src="/probe.js"></script>';
-const { writeFileSync, mkdtempSync } = await import('node:fs');
-const { join } = await import('node:path');
-const { tmpdir } = await import('node:os');
 const html = join(mkdtempSync(join(tmpdir(), 'probe-page-')), 'index.html');
 writeFileSync(html, page);
 const server = await startBundleServer({ entry: 'bench/web/probe.ts', page: html, script: 'probe.js', port: 0 });

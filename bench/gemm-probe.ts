@@ -25,6 +25,7 @@
 import { init, runtime, sync } from '../engine/runtime.js';
 import { linear, matmul, type MatmulOptions } from '../engine/ops/matmul.js';
 import { fromFlat } from '../engine/ops/creation.js';
+import { quantized } from '../engine/tuning.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CORES, CPU_TIME, cpuMs } from './probe-timing.js';
 
@@ -87,17 +88,6 @@ function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'subgroup-matrix')
     return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}${split}` : `subgroup-matrix${split}`;
   return `auto${split}`;
-}
-
-/** Values j/256 with |j| < 128: exact in f16, and their products exact in f32. */
-function quantized(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s >>> 24) - 128) / 256;
-  }
-  return out;
 }
 
 interface Case {

@@ -5,4 +5,8 @@ export { init, deviceInfo, gpuDevice, hasF16, sync, profile, runtime, type InitO
 export type { KernelTime } from './profiler.js';
 export { Tensor, tidy, keep, memoryStats, emptyCache, empty, type MemoryStats, type NestedArray } from './tensor.js';
 export { manualSeed, Generator, globalGenerator } from './random.js';
+export {
+  tuneMatmul, matmulTuning, setMatmulTuning,
+  type MatmulKernelSpec, type MatmulTuning, type MatmulTuningRow, type MatmulTuningReport, type MatmulTiming, type TuneMatmulOptions,
+} from './tuning.js';
 export * as ops from './ops/index.js';

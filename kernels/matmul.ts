@@ -126,6 +126,8 @@ export interface GemmCaps {
   readonly workgroupStorage: number;
   /** The device's maxComputeInvocationsPerWorkgroup (the subgroup-matrix kernel's workgroups are 2x4 subgroups). */
   readonly maxInvocations: number;
+  /** A table measured on this device and installed at run time (engine/tuning.ts), used instead of TUNING[adapterClass]. */
+  readonly tuning?: readonly MatmulTuningEntry[];
 }
 
 /**
@@ -133,7 +135,7 @@ export interface GemmCaps {
  * GEMMs that do (true) or do not (false) fuse an epilogue (bias, activation, residual or a saved
  * pre-activation; see hasEpilogue).
  */
-type TuningEntry = { readonly maxM: number; readonly epilogue?: boolean } & (
+export type MatmulTuningEntry = { readonly maxM: number; readonly epilogue?: boolean } & (
   | { readonly variant: 'lanes'; readonly rows: number }
   | ({ readonly variant: 'tiled' } & Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled' | 'stages'>));
 
@@ -159,8 +161,30 @@ export function tiledBytes(choice: TiledChoice): number {
 }
 
 /**
+ * Why a tiled kernel's tile cannot run on a device with `workgroupStorage` bytes of workgroup memory, or
+ * null when it can: 1..4 register blocks along each of M and N, K slabs a positive multiple of 4, one or
+ * two stages (forced tiles and tuning tables are checked with it).
+ */
+export function tiledProblem(tile: Pick<TiledChoice, 'blocks' | 'tk' | 'stages'>, workgroupStorage: number): string | null {
+  const blocks: readonly unknown[] = Array.isArray(tile.blocks) ? tile.blocks : [];
+  if (blocks.length !== 2 || !blocks.every((x) => Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 4)) return 'blocks must be two integers in 1..4';
+  if (!(Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0)) return `tk must be a positive multiple of 4, got ${String(tile.tk)}`;
+  if (tile.stages !== undefined && tile.stages !== 1 && tile.stages !== 2) return `stages must be 1 or 2, got ${String(tile.stages)}`;
+  const bytes = tiledBytes(tiledChoiceOf(tile));
+  return bytes > workgroupStorage ? `needs ${bytes} bytes of workgroup memory, the device allows ${workgroupStorage}` : null;
+}
+
+/** Why `rows` cannot be the lanes kernel's rows per workgroup (it reads A 4 rows at a time, and past 32 rows its accumulators leave registers), or null. */
+export function lanesRowsProblem(rows: unknown): string | null {
+  return Number.isInteger(rows) && (rows as number) >= 4 && (rows as number) <= 32 && (rows as number) % 4 === 0 ? null : `rows must be a multiple of 4 in 4..32, got ${String(rows)}`;
+}
+
+/**
  * Kernel and tile per adapter class and shape bucket (the first entry whose maxM >= M and whose epilogue
- * condition, if any, holds wins).
+ * condition, if any, holds wins). A table measured on the device at hand replaces it at run time
+ * (engine/tuning.ts tuneMatmul / setMatmulTuning, GemmCaps.tuning); `node dist/bench/tune.js` prints such
+ * a table's rows in this syntax, which is how these are regenerated. On 2026-11-28 that run reproduced the
+ * 'cpu' rows on lavapipe and on Chromium's SwiftShader (every default product within 2% of these choices).
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU
@@ -183,7 +207,7 @@ export function tiledBytes(choice: TiledChoice): number {
  * 16-deep slabs (2026-11-27, before the TK 32 retune). The TK 16 tile with an epilogue has not been
  * re-measured since (`scripts/device-session.sh epilogue` times both).
  */
-export const TUNING: Readonly<Record<AdapterClass, readonly TuningEntry[]>> = {
+export const TUNING: Readonly<Record<AdapterClass, readonly MatmulTuningEntry[]>> = {
   cpu: [
     { maxM: 4, variant: 'lanes', rows: 4 },
     { maxM: 8, variant: 'lanes', rows: 8 },
@@ -277,9 +301,18 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
     const tile = subgroupMatrixTile(spec);
     if (subgroupMatrixProblem(tile, lanes, caps.workgroupStorage, caps.maxInvocations) === null) return { variant: 'subgroup-matrix', ...tile, lanes };
   }
-  const table = TUNING[caps.adapterClass];
-  const fused = hasEpilogue(spec);
-  const entry = table.find((e) => spec.m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!;
+  return tunedChoice(caps, spec.m, hasEpilogue(spec));
+}
+
+/**
+ * The lanes or tiled kernel the tuning table (the installed one, else TUNING for the adapter class) gives
+ * GEMMs of `m` rows with or without a fused epilogue, or the portable default where the device cannot
+ * run that entry.
+ */
+export function tunedChoice(caps: GemmCaps, m: number, fused: boolean): LanesChoice | TiledChoice {
+  const table = caps.tuning ?? TUNING[caps.adapterClass];
+  const entry = table.find((e) => m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!;
+  const lanes = caps.subgroupSize;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
   const tiled = tiledChoiceOf(entry);
   return tiledBytes(tiled) <= caps.workgroupStorage ? tiled : DEFAULT_TILED;

@@ -27,6 +27,7 @@ await build({ ...common, entryPoints: ['dist/bench/indexing-probe.js'], outfile:
 await build({ ...common, entryPoints: ['dist/bench/reduce-probe.js'], outfile: `${out}/reduce-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/step-probe.js'], outfile: `${out}/step-probe.mjs` });
 await build({ ...common, entryPoints: ['dist/bench/wgsl-forms-probe.js'], outfile: `${out}/wgsl-forms-probe.mjs` });
+await build({ ...common, entryPoints: ['dist/bench/tune.js'], outfile: `${out}/tune.mjs` });
 // The GEMM kernels' own suite alone (its subgroup-matrix test runs only where the adapter has matrix units).
 await build({ ...common, entryPoints: ['dist/test/kernels/matmul.test.js'], outfile: `${out}/matmul-test.mjs` });
 

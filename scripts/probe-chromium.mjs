@@ -1,6 +1,8 @@
-// Runs a kernel probe inside headless Chromium, on the page's WebGPU adapter, and prints its output:
+// Runs a kernel probe or the GEMM tuning run inside headless Chromium, on the page's WebGPU adapter, and
+// prints its output:
 //   npm run build && node scripts/probe-chromium.mjs gemm PROBE_SHAPES=512x512x512 PROBE_KERNELS=lanes:16,auto
 //   node scripts/probe-chromium.mjs attention PROBE_QUICK=1 PROBE_FAMILIES=1
+//   node scripts/probe-chromium.mjs tune TUNE_SHAPES=64x256x256
 // On the CPU-only machine that adapter is Chromium's SwiftShader, not lavapipe (scripts/chromium.mjs).
 // Times are wall clock; exits non-zero when the probe fails.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { startBundleServer } from './bundle-server.mjs';
 
 const [probe, ...settings] = process.argv.slice(2);
 if (!probe) {
-  console.error('usage: node scripts/probe-chromium.mjs gemm|attention [PROBE_SETTING=value ...]');
+  console.error('usage: node scripts/probe-chromium.mjs gemm|attention|tune [PROBE_SETTING=value ...]');
   process.exit(2);
 }
 const { launchChromium } = await import(new URL('../dist/test/chromium.js', import.meta.url).href);

@@ -1,7 +1,8 @@
 /**
- * Runs a kernel probe (bench/gemm-probe.ts, bench/attention-probe.ts) in a browser page, for adapters Node
- * cannot reach (Chromium's SwiftShader, a browser's own GPU). The query string holds the probe's name and its
- * PROBE_* settings, which the probes read from `process.env`; the page gives them a minimal `process`
+ * Runs a kernel probe (bench/gemm-probe.ts, bench/attention-probe.ts) or the GEMM tuning run (bench/tune.ts)
+ * in a browser page, for adapters Node cannot reach (Chromium's SwiftShader, a browser's own GPU). The query
+ * string holds the probe's name and its PROBE_* (TUNE_*) settings, which the probes read from `process.env`;
+ * the page gives them a minimal `process`
  * (wall clock only: a page has no process CPU time). Output goes to the console, where
  * scripts/probe-chromium.mjs prints it; `globalThis.__probe` says when the probe has ended.
  */
@@ -13,6 +14,7 @@ state.__probe = 'running';
 const PROBES: Record<string, () => Promise<unknown>> = {
   gemm: () => import('../gemm-probe.js'),
   attention: () => import('../attention-probe.js'),
+  tune: () => import('../tune.js'),
 };
 
 try {

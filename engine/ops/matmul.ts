@@ -6,9 +6,9 @@
  * across workgroups and sums the partials in a second kernel (f32 scratch of a few M x N).
  */
 import {
-  batchCount, chooseKernel, chooseKSplit, DEFAULT_TILED, matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec, subgroupMatrixLayout,
-  subgroupMatrixProblem, subgroupMatrixTile, tiledBytes, tiledChoiceOf, tileOf,
-  type Activation, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
+  batchCount, chooseKernel, chooseKSplit, DEFAULT_TILED, lanesRowsProblem, matmulLaunches, matmulSplitKSumLaunch, splitKPartialSpec,
+  subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledChoiceOf, tiledProblem, tileOf,
+  type Activation, type GemmCaps, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
 import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Split } from '../../kernels/launch.js';
 import { expectOptions, optionKeys } from '../arguments.js';
@@ -66,30 +66,30 @@ function checkFloat(op: string, a: Tensor, b: Tensor): void {
 
 function tiledChoice(op: string, rt: Runtime, tile: MatmulOptions['tile']): KernelChoice {
   if (!tile) return DEFAULT_TILED;
-  const [bm, bn] = tile.blocks;
-  const ok = [bm, bn].every((x) => Number.isInteger(x) && x >= 1 && x <= 4) && Number.isInteger(tile.tk) && tile.tk >= 4 && tile.tk % 4 === 0 &&
-    (tile.stages === undefined || tile.stages === 1 || tile.stages === 2);
-  if (!ok) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} is invalid (blocks 1..4 each, tk a positive multiple of 4, stages 1 or 2)`);
-  const choice = tiledChoiceOf(tile);
-  const limit = rt.workgroupStorageBytes;
-  if (tiledBytes(choice) > limit)
-    throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)} needs ${tiledBytes(choice)} bytes of workgroup memory, the device allows ${limit}`);
-  return choice;
+  const problem = tiledProblem(tile, rt.workgroupStorageBytes);
+  if (problem) throw new ArgumentError(`${op}: tile ${JSON.stringify(tile)}: ${problem}`);
+  return tiledChoiceOf(tile);
 }
 
-function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOptions): KernelChoice {
-  if (options.splitK !== undefined && !(Number.isInteger(options.splitK) && options.splitK >= 1))
-    throw new ArgumentError(`${op}: splitK must be an integer >= 1, got ${String(options.splitK)}`);
-  const caps = {
+/** What the device offers that the kernel choice depends on, with the tuning table installed on it, if any. */
+export function gemmCaps(rt: Runtime): GemmCaps {
+  return {
     adapterClass: rt.info.adapterClass,
     subgroups: rt.features.has('subgroups'),
     subgroupSize: rt.fixedSubgroupSize,
     subgroupMatrixF16: rt.info.subgroupMatrixF16,
     workgroupStorage: rt.workgroupStorageBytes,
     maxInvocations: rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256,
+    ...(rt.matmulTuning ? { tuning: rt.matmulTuning.entries } : {}),
   };
-  if (options.rows !== undefined && !(Number.isInteger(options.rows) && options.rows >= 4 && options.rows <= 32 && options.rows % 4 === 0))
-    throw new ArgumentError(`${op}: rows must be a multiple of 4 in 4..32 (the lanes kernel reads A 4 rows at a time), got ${options.rows}`);
+}
+
+function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOptions): KernelChoice {
+  if (options.splitK !== undefined && !(Number.isInteger(options.splitK) && options.splitK >= 1))
+    throw new ArgumentError(`${op}: splitK must be an integer >= 1, got ${String(options.splitK)}`);
+  const caps = gemmCaps(rt);
+  const rowsProblem = options.rows === undefined ? null : lanesRowsProblem(options.rows);
+  if (rowsProblem) throw new ArgumentError(`${op}: ${rowsProblem}`);
   switch (options.kernel) {
     case undefined: {
       const choice = chooseKernel(caps, spec);

@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
-// scripts/probe-chromium.mjs: a kernel probe bundled for the browser runs on headless Chromium's adapter,
-// validates its kernels there and prints its figures; an unknown probe fails loudly.
+// scripts/probe-chromium.mjs: a kernel probe (or the GEMM tuning run) bundled for the browser runs on
+// headless Chromium's adapter, validates its kernels there and prints its figures; an unknown probe fails
+// loudly.
 const t = suite('bench: kernel probes in headless Chromium');
 
 const run = (...args: string[]) =>
@@ -17,10 +18,18 @@ t('the GEMM probe runs in the page and prints GFLOP/s for the forced and the aut
   assert.not.match(r.stdout, /FAILED|mismatch/);
 });
 
+t('the GEMM tuning run works in the page: every candidate checked and timed, a table printed', () => {
+  const r = run('tune', 'TUNE_SHAPES=6x20x12', 'TUNE_REPEATS=1', 'TUNE_ROUNDS=1');
+  assert.is(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^6x20x12 plain +built-in \S+ [\d.]+ ms/m);
+  assert.match(r.stdout, /^setMatmulTuning\(\{"adapter":/m);
+  assert.not.match(r.stdout, /wrong result|failed:/);
+});
+
 t('an unknown probe exits non-zero and names the ones there are', () => {
   const r = run('nope');
   assert.is(r.status, 1);
-  assert.match(r.stdout, /must be one of gemm, attention/);
+  assert.match(r.stdout, /must be one of gemm, attention, tune/);
 });
 
 t.run();

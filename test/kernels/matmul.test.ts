@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, ArgumentError, DTypeError, ShapeError, DisposedError, type Tensor } from '../../engine/index.js';
 import {
   chooseKernel, chooseKSplit, DEFAULT_TILED, hasEpilogue, tiledBytes, SUBGROUP_MATRIX_TUNING, subgroupMatrixBytes, subgroupMatrixLayout, subgroupMatrixProblem,
-  subgroupMatrixTile, TUNING, vectorA, vectorB, type GemmSpec,
+  subgroupMatrixTile, tunedChoice, TUNING, vectorA, vectorB, type GemmCaps, type GemmSpec,
 } from '../../kernels/matmul.js';
 import type { MatmulOptions } from '../../engine/ops/matmul.js';
 import { splitOf } from '../../kernels/launch.js';
@@ -406,6 +406,23 @@ t('tuning table: GPU GEMMs with a fused epilogue take 16-deep slabs, the others 
   // Small M keeps the 64x64 tile either way; CPU adapters ignore the epilogue.
   assert.equal(chooseKernel(caps('gpu', true, 32), { ...plainSpec(197, 768, 768), activation: 'gelu' }), DEFAULT_TILED);
   assert.is(chooseKernel(caps('cpu', true, 8), fused[0]!).variant, 'lanes');
+});
+
+t('tuning table: an installed table replaces the built-in one, with the same fallbacks', () => {
+  const tuning = [
+    { maxM: 16, epilogue: true, variant: 'tiled', blocks: [1, 2], tk: 8 },
+    { maxM: 16, variant: 'lanes', rows: 12 },
+    { maxM: Infinity, variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true },
+  ] as const;
+  const withTable = (c: GemmCaps): GemmCaps => ({ ...c, tuning });
+  const fused = { ...plainSpec(8, 64, 64), bias: { dtype: 'f32' as const, offset: 0, stride: 1 } };
+  assert.equal(chooseKernel(withTable(caps('cpu', true, 8)), fused), { variant: 'tiled', blocks: [1, 2], tk: 8 });
+  assert.equal(chooseKernel(withTable(caps('cpu', true, 8)), plainSpec(8, 64, 64)), { variant: 'lanes', rows: 12, lanes: 8 });
+  assert.equal(chooseKernel(withTable(caps('cpu', true, 8)), plainSpec(17, 64, 64)), { variant: 'tiled', blocks: [2, 2], tk: 32, vec4: true });
+  // Entries the device cannot run fall back to the portable tile, as the built-in ones do.
+  assert.equal(chooseKernel(withTable(caps('cpu', false, 8)), plainSpec(8, 64, 64)), DEFAULT_TILED);
+  assert.equal(chooseKernel(withTable(caps('gpu', true, 32, false, 16384)), plainSpec(17, 64, 64)), DEFAULT_TILED);
+  assert.equal(tunedChoice(withTable(caps('gpu', true, 32)), 8, false), { variant: 'lanes', rows: 12, lanes: 32 });
 });
 
 t('lanes and vec4-staged tiled kernels: which A and B layouts bind as vec4s', () => {

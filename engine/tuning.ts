@@ -1,0 +1,421 @@
+/**
+ * GEMM tuning on the device at hand. The built-in tables (kernels/matmul.ts TUNING) were measured on
+ * Mesa lavapipe ('cpu') and on NVIDIA H100 / H200 ('gpu'); every other adapter gets the table of its
+ * class, which may suit it badly (an integrated GPU, Apple silicon, a browser's SwiftShader). `tuneMatmul`
+ * times candidate kernels on transformer-sized products on this device and builds the table of the
+ * fastest per M, with and without a fused epilogue; `matmulTuning` and `setMatmulTuning` read and install
+ * a table as plain JSON-able data, so a page can keep one per adapter (in localStorage, say) and skip the
+ * measurement next time. `node dist/bench/tune.js` runs the same measurement and prints the rows in the
+ * form of kernels/matmul.ts TUNING, which is how the built-in tables are regenerated.
+ *
+ * Every candidate's first result is checked against a float64 oracle on sampled entries before it is
+ * timed, so a kernel that a driver miscompiles is reported and never chosen. An installed table is
+ * validated against the device's limits first (lanes kernel support, workgroup memory), so whatever it
+ * holds, every GEMM still runs a kernel the device can run.
+ */
+import { lanesRowsProblem, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry } from '../kernels/matmul.js';
+import { lanesSupported } from '../kernels/launch.js';
+import { describe, expectOptions, optionKeys } from './arguments.js';
+import { ArgumentError } from './errors.js';
+import { fromFlat, zeros } from './ops/creation.js';
+import { gemmCaps, linear, matmul, type MatmulOptions } from './ops/matmul.js';
+import { runtime, sync, type Runtime } from './runtime.js';
+import type { Tensor } from './tensor.js';
+
+/** A GEMM kernel as MatmulOptions force it: the lanes kernel with its rows per workgroup, or the tiled kernel with its tile. */
+export type MatmulKernelSpec =
+  | { kernel: 'lanes'; rows: number }
+  | { kernel: 'tiled'; tile: { blocks: [number, number]; tk: number; vec4?: boolean; unrolled?: boolean; stages?: 1 | 2 } };
+
+/**
+ * One row of a tuning table: the kernel for GEMMs with M <= maxM (null: any M) and, where `epilogue` is
+ * given, only for GEMMs that do (true) or do not (false) fuse a bias, activation or residual. The first
+ * row that applies wins.
+ */
+export type MatmulTuningRow = MatmulKernelSpec & { maxM: number | null; epilogue?: boolean };
+
+/** A tuning table as plain data (JSON.stringify / JSON.parse keep it whole). */
+export interface MatmulTuning {
+  /** The adapter it was measured on (adapterName: its description, else vendor, architecture and device), for the caller's bookkeeping. */
+  adapter: string;
+  rows: MatmulTuningRow[];
+  /** What matmulTuning() read: the table installed on the device, or the adapter class's built-in one (ignored by setMatmulTuning). */
+  source?: 'installed' | 'built-in';
+}
+
+export interface TuneMatmulOptions {
+  /** Products [M, N, K] to time (default: transformer-sized ones, smaller on CPU adapters; see defaultShapes). */
+  shapes?: [number, number, number][];
+  /** Kernels to try (default: those this adapter can run that are worth trying on its class; see defaultCandidates). */
+  candidates?: MatmulKernelSpec[];
+  /** Products per timing, dispatched back to back before one wait (default 3 on CPU adapters, 20 on GPUs). */
+  repeats?: number;
+  /**
+   * Timing rounds (default 3); each round times every candidate once, in turn, so that a machine's drifting
+   * load falls on all of them alike, and a candidate's fastest round counts. One over 4x (and 1 ms) slower
+   * than the best in the first round is not timed again.
+   */
+  rounds?: number;
+  /** Install the table on this device when done (default true). */
+  install?: boolean;
+}
+
+/** One candidate on one product: its time per product, or why it has none. */
+export interface MatmulTiming {
+  shape: [number, number, number];
+  /** Whether the product fused an epilogue (x @ w^T + bias, w stored [N, K]) or was a plain A @ B. */
+  epilogue: boolean;
+  kernel: MatmulKernelSpec;
+  /** Whether this is the kernel the adapter class's built-in table picks for this product (the baseline). */
+  builtIn: boolean;
+  /** Milliseconds per product (best round), or null when the candidate failed its check. */
+  ms: number | null;
+  gflops: number | null;
+  /** Why the candidate was not timed, or was timed in the first round only. */
+  note?: string;
+}
+
+export interface MatmulTuningReport {
+  tuning: MatmulTuning;
+  timings: MatmulTiming[];
+}
+
+const TUNE_OPTIONS = optionKeys<TuneMatmulOptions>({ shapes: true, candidates: true, repeats: true, rounds: true, install: true });
+const TABLE_KEYS = optionKeys<MatmulTuning>({ adapter: true, rows: true, source: true });
+const LANES_ROW_KEYS = ['kernel', 'rows', 'maxM', 'epilogue'];
+const TILED_ROW_KEYS = ['kernel', 'tile', 'maxM', 'epilogue'];
+const TILE_KEYS = ['blocks', 'tk', 'vec4', 'unrolled', 'stages'];
+
+/**
+ * Products timed by default. M sets the table's rows, so the shapes spread M: a decode-sized 8, 64, ViT's
+ * 197 tokens and a large M. CPU adapters (1-50 GFLOP/s) get products of at most ~0.3 GFLOP.
+ */
+export function defaultShapes(caps: GemmCaps): [number, number, number][] {
+  return caps.adapterClass === 'cpu'
+    ? [[8, 768, 768], [64, 768, 768], [197, 768, 768], [512, 512, 512]]
+    : [[64, 768, 768], [256, 768, 3072], [1576, 768, 768], [2048, 2048, 2048]];
+}
+
+/**
+ * Kernels tried by default: on CPU adapters the lanes kernel at every row count it takes (where the
+ * adapter can run it) and two tiled tiles, on GPUs the tiled kernel's tiles and slab depths, with and
+ * without vec4 staging and two stages; tiles this device's workgroup memory cannot hold are left out.
+ */
+export function defaultCandidates(caps: GemmCaps): MatmulKernelSpec[] {
+  const tiles: { blocks: [number, number]; tk: number; vec4?: boolean; stages?: 2 }[] =
+    caps.adapterClass === 'cpu'
+      ? [{ blocks: [1, 1], tk: 16 }, { blocks: [2, 2], tk: 16, vec4: true }]
+      : [
+          { blocks: [1, 1], tk: 16 },
+          { blocks: [2, 2], tk: 16 },
+          { blocks: [2, 2], tk: 16, vec4: true },
+          { blocks: [2, 2], tk: 32 },
+          { blocks: [2, 2], tk: 32, vec4: true },
+          { blocks: [2, 2], tk: 16, vec4: true, stages: 2 },
+        ];
+  const lanes: MatmulKernelSpec[] =
+    caps.adapterClass === 'cpu' && lanesSupported(caps.subgroups, caps.subgroupSize) ? [4, 8, 16, 24, 32].map((rows) => ({ kernel: 'lanes', rows })) : [];
+  return [...lanes, ...tiles.filter((tile) => tiledProblem(tile, caps.workgroupStorage) === null).map((tile): MatmulKernelSpec => ({ kernel: 'tiled', tile }))];
+}
+
+/** An object literal or JSON.parse result (not an array, a class instance or null). */
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (x === null || typeof x !== 'object') return false;
+  const proto: unknown = Object.getPrototypeOf(x);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Why `spec` (a candidate, or a table row when `extraKeys` admits maxM and epilogue; named `where` in
+ * messages) cannot run on this device, or null.
+ */
+function kernelProblem(spec: unknown, caps: GemmCaps, where: string, extraKeys: readonly string[]): string | null {
+  if (!isPlainObject(spec)) return `${where} must be an object, got ${describe(spec)}`;
+  const s = spec;
+  const known = s.kernel === 'lanes' ? LANES_ROW_KEYS : s.kernel === 'tiled' ? TILED_ROW_KEYS : null;
+  if (!known) return `${where}.kernel must be 'lanes' or 'tiled', got ${describe(s.kernel)}`;
+  const unknown = Object.keys(s).find((k) => !known.includes(k) || (!extraKeys.includes(k) && (k === 'maxM' || k === 'epilogue')));
+  if (unknown !== undefined) return `${where} has an unknown key '${unknown}' for the ${String(s.kernel)} kernel`;
+  if (s.kernel === 'lanes') {
+    if (!lanesSupported(caps.subgroups, caps.subgroupSize)) return `${where}: this adapter cannot run the lanes kernel (it needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32)`;
+    const rows = lanesRowsProblem(s.rows);
+    return rows && `${where}: ${rows}`;
+  }
+  const tile = s.tile;
+  if (!isPlainObject(tile)) return `${where}.tile must be an object, got ${describe(tile)}`;
+  const t = tile;
+  const badKey = Object.keys(t).find((k) => !TILE_KEYS.includes(k));
+  if (badKey !== undefined) return `${where}.tile has an unknown key '${badKey}'; known: ${TILE_KEYS.join(', ')}`;
+  for (const flag of ['vec4', 'unrolled'])
+    if (t[flag] !== undefined && typeof t[flag] !== 'boolean') return `${where}.tile.${flag} must be a boolean, got ${describe(t[flag])}`;
+  const problem = tiledProblem(t as Parameters<typeof tiledProblem>[0], caps.workgroupStorage);
+  return problem && `${where}.tile: ${problem}`;
+}
+
+/** Checks a table (typed errors naming the row and field) and converts it to the launcher's entries. */
+function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningEntry[] {
+  expectOptions(op, table, TABLE_KEYS, 'the table');
+  if (table === undefined) throw new ArgumentError(`${op}: expected a table { adapter, rows } or null, got undefined`);
+  const { adapter, rows } = table as Partial<MatmulTuning>;
+  if (typeof adapter !== 'string') throw new ArgumentError(`${op}: table.adapter must be a string, got ${describe(adapter)}`);
+  if (!Array.isArray(rows) || rows.length === 0) throw new ArgumentError(`${op}: table.rows must be a non-empty array, got ${describe(rows)}`);
+  const entries = rows.map((row: unknown, i): MatmulTuningEntry => {
+    const problem = kernelProblem(row, caps, `rows[${i}]`, ['maxM', 'epilogue']);
+    if (problem) throw new ArgumentError(`${op}: ${problem}`);
+    const r = row as MatmulTuningRow;
+    if (r.maxM !== null && !(Number.isInteger(r.maxM) && r.maxM >= 1)) throw new ArgumentError(`${op}: rows[${i}].maxM must be a positive integer or null (any M), got ${describe(r.maxM)}`);
+    if (r.epilogue !== undefined && typeof r.epilogue !== 'boolean') throw new ArgumentError(`${op}: rows[${i}].epilogue must be a boolean if given, got ${describe(r.epilogue)}`);
+    const bounds = { maxM: r.maxM ?? Infinity, ...(r.epilogue === undefined ? {} : { epilogue: r.epilogue }) };
+    if (r.kernel === 'lanes') return { ...bounds, variant: 'lanes', rows: r.rows };
+    const { blocks, tk, vec4, unrolled, stages } = r.tile;
+    return { ...bounds, variant: 'tiled', blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) };
+  });
+  for (const fused of [false, true])
+    if (!entries.some((e) => e.maxM === Infinity && (e.epilogue === undefined || e.epilogue === fused)))
+      throw new ArgumentError(`${op}: no row with maxM null covers GEMMs ${fused ? 'with' : 'without'} an epilogue; a table must choose a kernel for every M`);
+  return entries;
+}
+
+function rowOf(entry: MatmulTuningEntry): MatmulTuningRow {
+  const bounds = { maxM: entry.maxM === Infinity ? null : entry.maxM, ...(entry.epilogue === undefined ? {} : { epilogue: entry.epilogue }) };
+  if (entry.variant === 'lanes') return { kernel: 'lanes', rows: entry.rows, ...bounds };
+  const { blocks, tk, vec4, unrolled, stages } = entry;
+  return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) }, ...bounds };
+}
+
+/** The adapter as the browser or Dawn describes it (browsers may leave the description empty). */
+function adapterName(rt: Runtime): string {
+  const { description, vendor, architecture, device } = rt.info;
+  return description || [vendor, architecture, device].filter(Boolean).join(' ') || 'unknown adapter';
+}
+
+/** The table GEMMs on this device use now: the installed one, or the built-in table of its adapter class. */
+export function matmulTuning(): Required<MatmulTuning> {
+  const rt = runtime('matmulTuning');
+  const installed = rt.matmulTuning;
+  return installed
+    ? { adapter: installed.adapter, rows: installed.entries.map(rowOf), source: 'installed' }
+    : { adapter: adapterName(rt), rows: TUNING[rt.info.adapterClass].map(rowOf), source: 'built-in' };
+}
+
+/**
+ * Installs `table` for every later GEMM on this device (null: back to the built-in table); a new device
+ * (init) starts with the built-in one. The table is checked first, with an ArgumentError naming the row
+ * and field: known keys only, maxM a positive integer or null, kernels this device can run, and a row
+ * with maxM null for GEMMs with and for GEMMs without an epilogue. Whether it was measured on this
+ * adapter is not checked (`adapter` is the caller's to compare).
+ */
+export function setMatmulTuning(table: MatmulTuning | null): void {
+  const rt = runtime('setMatmulTuning');
+  if (table === null) rt.matmulTuning = null;
+  else {
+    const entries = tableEntries('setMatmulTuning', table, gemmCaps(rt));
+    rt.matmulTuning = { adapter: table.adapter, entries };
+  }
+}
+
+/**
+ * Values j/256 with |j| < 128 from a seeded generator: exact in f16, and their products exact in f32, so
+ * only the order of the sums differs between kernels (bench/gemm-probe.ts uses them too).
+ */
+export function quantized(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s >>> 24) - 128) / 256;
+  }
+  return out;
+}
+
+/** One product to time: A [M, K] @ B [K, N], or x [M, K] @ w^T + bias with w stored [N, K] (a zero bias: the oracle is the same). */
+interface Product {
+  run(options: MatmulOptions): Tensor;
+  /** The largest error over sampled entries, as a multiple of what f32 summation order may cost there. */
+  error(result: Float32Array): number;
+  dispose(): void;
+}
+
+function product([m, n, k]: [number, number, number], epilogue: boolean): Product {
+  const a = quantized(m * k, 1);
+  const b = quantized(k * n, 2); // [K, N] for A @ B, [N, K] for x @ w^T
+  const at = fromFlat(a, [m, k], 'f32', 'tuneMatmul');
+  const bt = fromFlat(b, epilogue ? [n, k] : [k, n], 'f32', 'tuneMatmul');
+  const bias = epilogue ? zeros([n]) : null;
+  const bAt = (kk: number, j: number) => (epilogue ? b[j * k + kk]! : b[kk * n + j]!);
+  const samples = Array.from({ length: Math.min(32, m * n) }, (_, i) => Math.floor(((i + 0.5) * m * n) / Math.min(32, m * n)));
+  return {
+    run: (options) => (bias ? linear(at, bt, bias, options) : matmul(at, bt, options)),
+    error(result) {
+      let worst = 0;
+      for (const e of samples) {
+        const [i, j] = [Math.floor(e / n), e % n];
+        let exact = 0;
+        let magnitude = 0;
+        for (let kk = 0; kk < k; kk++) {
+          const p = a[i * k + kk]! * bAt(kk, j);
+          exact += p;
+          magnitude += Math.abs(p);
+        }
+        // Any summation order in f32 stays within k * 2^-24 of the sum of magnitudes.
+        worst = Math.max(worst, Math.abs(result[e]! - exact) / (k * 2 ** -24 * magnitude + 1e-30));
+      }
+      return worst;
+    },
+    dispose() {
+      for (const t of [at, bt, bias]) t?.dispose();
+    },
+  };
+}
+
+function optionsOf(spec: MatmulKernelSpec): MatmulOptions {
+  return spec.kernel === 'lanes' ? { kernel: 'lanes', rows: spec.rows } : { kernel: 'tiled', tile: spec.tile };
+}
+
+async function timeRuns(p: Product, options: MatmulOptions, repeats: number): Promise<number> {
+  const start = performance.now();
+  const outs: Tensor[] = [];
+  for (let r = 0; r < repeats; r++) outs.push(p.run(options));
+  await sync();
+  const ms = (performance.now() - start) / repeats;
+  for (const o of outs) o.dispose();
+  return ms;
+}
+
+function checkShapes(op: string, shapes: unknown): [number, number, number][] {
+  if (!Array.isArray(shapes) || shapes.length === 0) throw new ArgumentError(`${op}: options.shapes must be a non-empty array of [M, N, K], got ${describe(shapes)}`);
+  return shapes.map((s: unknown, i) => {
+    if (!Array.isArray(s) || s.length !== 3 || !s.every((x) => Number.isInteger(x) && x >= 1 && x <= 1 << 16))
+      throw new ArgumentError(`${op}: options.shapes[${i}] must be [M, N, K] of integers in 1..65536, got ${describe(s)}`);
+    return [s[0], s[1], s[2]] as [number, number, number];
+  });
+}
+
+function checkCount(op: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1000) throw new ArgumentError(`${op}: options.${name} must be an integer in 1..1000, got ${describe(value)}`);
+  return value as number;
+}
+
+/** Same kernel: compared by their fields (in MatmulOptions form, so a row's maxM and epilogue do not count), not identity. */
+const sameKernel = (x: MatmulKernelSpec, y: MatmulKernelSpec): boolean => JSON.stringify(optionsOf(x)) === JSON.stringify(optionsOf(y));
+
+/** The kernel the built-in table of the adapter class picks for GEMMs of `m` rows, with or without an epilogue. */
+function builtInKernel(caps: GemmCaps, m: number, epilogue: boolean): MatmulKernelSpec {
+  const { tuning: _installed, ...builtIn } = caps;
+  const choice = tunedChoice(builtIn, m, epilogue);
+  if (choice.variant === 'lanes') return { kernel: 'lanes', rows: choice.rows };
+  const { blocks, tk, vec4, unrolled, stages } = choice;
+  return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) } };
+}
+
+/**
+ * The table's kernels for GEMMs with or without an epilogue, one per distinct M (ascending): the kernel
+ * with the least total time over that M's products, among those correct on all of them (a built-in or
+ * previous choice within 5% of it is kept instead).
+ */
+function rowsFor(timings: readonly MatmulTiming[], epilogue: boolean): MatmulKernelSpec[] {
+  const mine = timings.filter((t) => t.epilogue === epilogue);
+  const ms = [...new Set(mine.map((t) => t.shape[0]))].sort((x, y) => x - y);
+  const chosen: MatmulKernelSpec[] = [];
+  for (const m of ms) {
+    const atM = mine.filter((t) => t.shape[0] === m);
+    const totals = new Map<string, { spec: MatmulKernelSpec; total: number }>();
+    for (const t of atM) {
+      const key = JSON.stringify(t.kernel);
+      const runs = atM.filter((u) => JSON.stringify(u.kernel) === key);
+      if (runs.every((u) => u.ms !== null) && runs.length === new Set(atM.map((u) => u.shape.join('x'))).size)
+        totals.set(key, { spec: t.kernel, total: runs.reduce((sum, u) => sum + u.ms!, 0) });
+    }
+    if (totals.size === 0) throw new ArgumentError(`tuneMatmul: no candidate produced a correct result for every product with M = ${m}; see the timings' notes`);
+    const best = Math.min(...[...totals.values()].map((x) => x.total));
+    // Run-to-run noise should neither overturn the built-in choice nor split the table: within 5% of the
+    // best, the built-in kernel stays, else the previous row's, else the fastest is taken.
+    const near = (spec: MatmulKernelSpec | undefined) => spec !== undefined && (totals.get(JSON.stringify(spec))?.total ?? Infinity) <= 1.05 * best;
+    const builtIn = atM.find((t) => t.builtIn)?.kernel;
+    const previous = chosen[chosen.length - 1];
+    chosen.push(near(builtIn) ? builtIn! : near(previous) ? previous! : [...totals.values()].find((x) => x.total === best)!.spec);
+  }
+  return chosen;
+}
+
+function mergedRows(specs: readonly MatmulKernelSpec[], ms: readonly number[], epilogue: boolean | undefined): MatmulTuningRow[] {
+  const rows: MatmulTuningRow[] = [];
+  specs.forEach((spec, i) => {
+    const maxM = i === specs.length - 1 ? null : ms[i]!;
+    const previous = rows[rows.length - 1];
+    if (previous && sameKernel(previous, spec)) previous.maxM = maxM;
+    else rows.push({ ...spec, maxM, ...(epilogue === undefined ? {} : { epilogue }) });
+  });
+  return rows;
+}
+
+/**
+ * Times each candidate kernel on each product, plain (A @ B) and with a fused epilogue (x @ w^T + bias),
+ * next to what the built-in table picks, and returns the table of the fastest per M together with every
+ * timing; by default it installs the table on this device. Each candidate's first result is checked
+ * against a float64 oracle on sampled entries (an error beyond what f32 summation order allows drops it).
+ * Wall-clock timing: `repeats` products back to back, then one wait for the device; the best of `rounds`.
+ */
+export async function tuneMatmul(options: TuneMatmulOptions = {}): Promise<MatmulTuningReport> {
+  const op = 'tuneMatmul';
+  expectOptions(op, options, TUNE_OPTIONS);
+  const rt = runtime(op);
+  const caps = gemmCaps(rt);
+  const shapes = checkShapes(op, options.shapes ?? defaultShapes(caps));
+  const candidates = options.candidates ?? defaultCandidates(caps);
+  if (!Array.isArray(candidates) || candidates.length === 0) throw new ArgumentError(`${op}: options.candidates must be a non-empty array, got ${describe(candidates)}`);
+  candidates.forEach((c, i) => {
+    const problem = kernelProblem(c, caps, `options.candidates[${i}]`, []);
+    if (problem) throw new ArgumentError(`${op}: ${problem}`);
+  });
+  const repeats = checkCount(op, 'repeats', options.repeats, caps.adapterClass === 'cpu' ? 3 : 20);
+  const rounds = checkCount(op, 'rounds', options.rounds, 3);
+  if (options.install !== undefined && typeof options.install !== 'boolean') throw new ArgumentError(`${op}: options.install must be a boolean, got ${describe(options.install)}`);
+
+  const timings: MatmulTiming[] = [];
+  for (const epilogue of [false, true]) {
+    for (const shape of shapes) {
+      const p = product(shape, epilogue);
+      const flops = 2 * shape[0] * shape[1] * shape[2];
+      const builtIn = builtInKernel(caps, shape[0], epilogue);
+      const kernels = candidates.some((c) => sameKernel(c, builtIn)) ? candidates : [builtIn, ...candidates];
+      const runs = kernels.map((kernel) => ({ kernel, options: optionsOf(kernel), ms: Infinity, note: undefined as string | undefined }));
+      try {
+        // Each kernel's first product (which also compiles it) is checked before any is timed.
+        const timed: typeof runs = [];
+        for (const run of runs) {
+          const first = p.run(run.options);
+          const error = p.error((await first.data()) as Float32Array);
+          first.dispose();
+          if (error <= 1) timed.push(run);
+          else run.note = `wrong result: sampled error ${error.toPrecision(3)}x what f32 summation order allows`;
+        }
+        let live = timed;
+        for (let round = 0; round < rounds; round++) {
+          for (const run of live) run.ms = Math.min(run.ms, await timeRuns(p, run.options, repeats));
+          if (round > 0) continue;
+          // A clear loser is not timed again (a millisecond of slack: tiny products are mostly overhead and noise).
+          const best = Math.min(...live.map((r) => r.ms));
+          for (const run of live) if (run.ms > 4 * best && run.ms > best + 1) run.note = 'timed in the first round only: over 4x slower than the best';
+          live = live.filter((r) => r.note === undefined);
+        }
+      } finally {
+        p.dispose();
+      }
+      for (const run of runs) {
+        const ms = Number.isFinite(run.ms) ? run.ms : null;
+        timings.push({ shape, epilogue, kernel: run.kernel, builtIn: sameKernel(run.kernel, builtIn), ms, gflops: ms === null ? null : flops / ms / 1e6, ...(run.note ? { note: run.note } : {}) });
+      }
+    }
+  }
+
+  const ms = [...new Set(shapes.map((s) => s[0]))].sort((x, y) => x - y);
+  const plain = rowsFor(timings, false);
+  const fused = rowsFor(timings, true);
+  const same = plain.every((spec, i) => sameKernel(spec, fused[i]!));
+  const rows = same ? mergedRows(plain, ms, undefined) : [...mergedRows(fused, ms, true), ...mergedRows(plain, ms, false)];
+  const tuning: MatmulTuning = { adapter: adapterName(rt), rows };
+  if (options.install ?? true) setMatmulTuning(tuning);
+  return { tuning, timings };
+}

@@ -1,0 +1,153 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  ArgumentError, matmulTuning, ops, profile, runtime, setMatmulTuning, tuneMatmul, type MatmulKernelSpec, type MatmulTuning,
+} from '../../engine/index.js';
+import { lanesSupported } from '../../kernels/launch.js';
+import { matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
+import { assertClose, assertRejects, assertThrows, testDevice } from '../helpers.js';
+
+// engine/tuning.ts: GEMM tuning on the device at hand. These check what the tuner measures and builds,
+// that an installed table decides the kernels and changes no result, and that bad tables and options are
+// refused with errors naming the row and field before any GPU work. They time nothing against anything:
+// the figures are bench/tune.ts's.
+const t = suite('engine: GEMM tuning (tuneMatmul, setMatmulTuning)');
+t.before(async () => {
+  await testDevice();
+});
+t.after.each(() => setMatmulTuning(null));
+
+const lanes = () => lanesSupported(runtime().features.has('subgroups'), runtime().fixedSubgroupSize);
+/** Two cheap kernels this adapter runs: the lanes kernel where it can, and the portable 64x64 tile. */
+const cheapCandidates = (): MatmulKernelSpec[] => [
+  lanes() ? { kernel: 'lanes', rows: 8 } : { kernel: 'tiled', tile: { blocks: [1, 1], tk: 8 } },
+  { kernel: 'tiled', tile: { blocks: [1, 1], tk: 16 } },
+];
+
+async function checkProducts(): Promise<void> {
+  const [a, ra] = randomPair([37, 19], 11);
+  const [b, rb] = randomPair([19, 23], 12);
+  const [w, rw] = randomPair([23, 19], 13);
+  const [bias, rbias] = randomPair([23], 14);
+  assertClose(await ops.matmul(a, b).data(), refMatmul(ra, rb).data, { atol: 1e-4, what: 'A @ B' });
+  const lin = zip(refMatmul(ra, refTranspose(rw)), rbias, (x, y) => x + y);
+  assertClose(await ops.linear(a, w, bias).data(), lin.data, { atol: 1e-4, what: 'x @ w^T + b' });
+  for (const x of [a, b, w, bias]) x.dispose();
+}
+
+t('tuneMatmul checks and times every candidate beside the built-in choice, then installs the fastest per M', async () => {
+  assert.is(matmulTuning().source, 'built-in');
+  const shapes: [number, number, number][] = [[3, 20, 12], [37, 16, 9]];
+  const candidates = cheapCandidates();
+  const report = await tuneMatmul({ shapes, candidates, repeats: 1, rounds: 2 });
+  for (const epilogue of [false, true])
+    for (const shape of shapes) {
+      const mine = report.timings.filter((x) => x.epilogue === epilogue && x.shape.join() === shape.join());
+      assert.ok(mine.length >= candidates.length, `${shape} ${epilogue}: every candidate timed`);
+      assert.is(mine.filter((x) => x.builtIn).length, 1, 'exactly one built-in choice per product');
+      // A candidate far behind in the first round keeps that time (tiny products are mostly overhead, so noise can do it).
+      for (const x of mine) assert.ok(x.ms !== null && x.ms > 0 && x.gflops! > 0 && (!x.note || /first round only/.test(x.note)), JSON.stringify(x));
+    }
+  // The table: a catch-all row for GEMMs with and without an epilogue, every kernel one of those timed.
+  const rows = report.tuning.rows;
+  for (const fused of [false, true]) assert.ok(rows.some((r) => r.maxM === null && (r.epilogue === undefined || r.epilogue === fused)));
+  const timed = new Set(report.timings.map((x) => JSON.stringify(x.kernel)));
+  for (const { maxM: _m, epilogue: _e, ...kernel } of rows) assert.ok(timed.has(JSON.stringify(kernel)), JSON.stringify(kernel));
+  assert.ok(rows.every((r) => r.maxM === null || r.maxM === 3), 'rows bound M at the timed M values only');
+  assert.is(report.tuning.adapter, matmulTuning().adapter);
+  assert.ok(report.tuning.adapter.length > 0);
+  assert.equal(matmulTuning(), { ...report.tuning, source: 'installed' });
+  await checkProducts();
+  setMatmulTuning(null);
+  assert.is(matmulTuning().source, 'built-in');
+
+  const kept = await tuneMatmul({ shapes: [[4, 8, 8]], candidates, repeats: 1, rounds: 1, install: false });
+  assert.is(matmulTuning().source, 'built-in', 'install: false leaves the table alone');
+  assert.ok(kept.tuning.rows.length >= 1);
+});
+
+t('an installed table decides the kernels (plain and fused rows apart) and changes no result', async () => {
+  const table: MatmulTuning = {
+    adapter: 'hand-written',
+    rows: [
+      { kernel: 'tiled', tile: { blocks: [1, 1], tk: 8 }, maxM: null, epilogue: true },
+      { kernel: 'tiled', tile: { blocks: [1, 1], tk: 12 }, maxM: null, epilogue: false },
+    ],
+  };
+  setMatmulTuning(table);
+  assert.equal(matmulTuning(), { ...table, source: 'installed' });
+  await checkProducts();
+  if (!runtime().features.has('timestamp-query')) return;
+  const { kernels } = await profile(async () => {
+    const x = ops.ones([5, 16]);
+    const y = ops.matmul(x, ops.ones([16, 6]));
+    const z = ops.linear(x, ops.ones([6, 16]), ops.zeros([6]));
+    await y.data();
+    await z.data();
+  });
+  const keys = kernels.map((k) => k.key).filter((k) => k.startsWith('matmul/'));
+  assert.ok(keys.some((k) => k.includes('tiled/1x1/12')), keys.join('\n'));
+  assert.ok(keys.some((k) => k.includes('tiled/1x1/8')), keys.join('\n'));
+});
+
+t('matmulTuning reads the built-in table as data that JSON and setMatmulTuning take back unchanged', () => {
+  const builtIn = matmulTuning();
+  assert.ok(builtIn.adapter.length > 0);
+  assert.ok(builtIn.rows.some((r) => r.maxM === null));
+  setMatmulTuning(JSON.parse(JSON.stringify(builtIn)) as MatmulTuning);
+  assert.equal(matmulTuning(), { ...builtIn, source: 'installed' });
+});
+
+t('bad tables are ArgumentErrors naming the row and field; the installed table stays', () => {
+  const good: MatmulTuning = { adapter: 'a', rows: [{ kernel: 'tiled', tile: { blocks: [1, 1], tk: 16 }, maxM: null }] };
+  setMatmulTuning(good);
+  const tiled = (tile: unknown, extra: object = {}) => ({ adapter: 'a', rows: [{ kernel: 'tiled', tile, maxM: null, ...extra }] });
+  const bad: [unknown, RegExp][] = [
+    [undefined, /expected a table/],
+    [[], /the table must be an object/],
+    [{ adapter: 1, rows: [] }, /table\.adapter must be a string/],
+    [{ adapter: 'a', rows: [] }, /table\.rows must be a non-empty array/],
+    [{ adapter: 'a', rows: [], speed: 1 }, /unknown key 'speed'/],
+    [{ adapter: 'a', rows: [{ kernel: 'fast', maxM: null }] }, /rows\[0\]\.kernel must be 'lanes' or 'tiled'/],
+    [{ adapter: 'a', rows: [null] }, /rows\[0\] must be an object/],
+    [tiled({ blocks: [5, 1], tk: 16 }), /rows\[0\]\.tile: blocks must be two integers in 1\.\.4/],
+    [tiled({ blocks: [1, 1], tk: 6 }), /rows\[0\]\.tile: tk must be a positive multiple of 4, got 6/],
+    [tiled({ blocks: [1, 1], tk: 16, stages: 3 }), /stages must be 1 or 2/],
+    [tiled({ blocks: [4, 4], tk: 1024 }), /rows\[0\]\.tile: needs \d+ bytes of workgroup memory, the device allows \d+/],
+    [tiled({ blocks: [1, 1], tk: 16, vec4: 'yes' }), /rows\[0\]\.tile\.vec4 must be a boolean/],
+    [tiled({ blocks: [1, 1], tk: 16, width: 2 }), /rows\[0\]\.tile has an unknown key 'width'/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { speed: 1 }), /rows\[0\] has an unknown key 'speed' for the tiled kernel/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { maxM: 0 }), /rows\[0\]\.maxM must be a positive integer or null \(any M\), got the number 0/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { maxM: Infinity }), /rows\[0\]\.maxM must be a positive integer or null/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { epilogue: 1 }), /rows\[0\]\.epilogue must be a boolean/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { maxM: 64 }), /no row with maxM null covers GEMMs without an epilogue/],
+    [tiled({ blocks: [1, 1], tk: 16 }, { epilogue: false }), /no row with maxM null covers GEMMs with an epilogue/],
+    // A hostile JSON text: its __proto__ is an own key here, refused like any other unknown one.
+    [JSON.parse('{"adapter":"a","rows":[{"kernel":"tiled","tile":{"blocks":[1,1],"tk":16},"maxM":null,"__proto__":{"polluted":1}}]}'), /unknown key '__proto__'/],
+  ];
+  if (lanes()) bad.push([{ adapter: 'a', rows: [{ kernel: 'lanes', rows: 6, maxM: null }] }, /rows\[0\]: rows must be a multiple of 4 in 4\.\.32, got 6/]);
+  for (const [table, pattern] of bad) assertThrows(() => setMatmulTuning(table as MatmulTuning), ArgumentError, pattern);
+  assert.is(({} as { polluted?: number }).polluted, undefined);
+  assert.equal(matmulTuning(), { ...good, source: 'installed' });
+});
+
+t('bad tuneMatmul options are ArgumentErrors before any GPU work', async () => {
+  const before = runtime().dispatches;
+  const bad: [object, RegExp][] = [
+    [{ shapes: [] }, /options\.shapes must be a non-empty array/],
+    [{ shapes: [[0, 4, 4]] }, /options\.shapes\[0\] must be \[M, N, K\] of integers in 1\.\.65536/],
+    [{ shapes: [[4, 4]] }, /options\.shapes\[0\]/],
+    [{ candidates: [] }, /options\.candidates must be a non-empty array/],
+    [{ candidates: [{ kernel: 'tiled', tile: { blocks: [1, 1], tk: 16 }, maxM: 4 }] }, /options\.candidates\[0\] has an unknown key 'maxM'/],
+    [{ candidates: [{ kernel: 'tiled', tile: { blocks: [9, 1], tk: 16 } }] }, /options\.candidates\[0\]\.tile: blocks/],
+    [{ repeats: 0 }, /options\.repeats must be an integer in 1\.\.1000/],
+    [{ rounds: 1.5 }, /options\.rounds must be an integer/],
+    [{ install: 'yes' }, /options\.install must be a boolean/],
+    [{ reps: 3 }, /unknown key 'reps'/],
+  ];
+  for (const [options, pattern] of bad) await assertRejects(tuneMatmul(options as never), ArgumentError, pattern);
+  assert.is(runtime().dispatches, before, 'nothing dispatched');
+  assert.is(matmulTuning().source, 'built-in');
+});
+
+t.run();

@@ -13,7 +13,7 @@
  * validated against the device's limits first (lanes kernel support, workgroup memory), so whatever it
  * holds, every GEMM still runs a kernel the device can run.
  */
-import { lanesRowsProblem, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry } from '../kernels/matmul.js';
+import { lanesRowsProblem, tiledChoiceOf, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry, type TiledChoice } from '../kernels/matmul.js';
 import { lanesSupported } from '../kernels/launch.js';
 import { describe, expectOptions, optionKeys } from './arguments.js';
 import { ArgumentError } from './errors.js';
@@ -82,8 +82,7 @@ export interface MatmulTuningReport {
 
 const TUNE_OPTIONS = optionKeys<TuneMatmulOptions>({ shapes: true, candidates: true, repeats: true, rounds: true, install: true });
 const TABLE_KEYS = optionKeys<MatmulTuning>({ adapter: true, rows: true, source: true });
-const LANES_ROW_KEYS = ['kernel', 'rows', 'maxM', 'epilogue'];
-const TILED_ROW_KEYS = ['kernel', 'tile', 'maxM', 'epilogue'];
+const ROW_BOUNDS = ['maxM', 'epilogue'];
 const TILE_KEYS = ['blocks', 'tk', 'vec4', 'unrolled', 'stages'];
 
 /**
@@ -131,25 +130,29 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
  */
 function kernelProblem(spec: unknown, caps: GemmCaps, where: string, extraKeys: readonly string[]): string | null {
   if (!isPlainObject(spec)) return `${where} must be an object, got ${describe(spec)}`;
-  const s = spec;
-  const known = s.kernel === 'lanes' ? LANES_ROW_KEYS : s.kernel === 'tiled' ? TILED_ROW_KEYS : null;
-  if (!known) return `${where}.kernel must be 'lanes' or 'tiled', got ${describe(s.kernel)}`;
-  const unknown = Object.keys(s).find((k) => !known.includes(k) || (!extraKeys.includes(k) && (k === 'maxM' || k === 'epilogue')));
-  if (unknown !== undefined) return `${where} has an unknown key '${unknown}' for the ${String(s.kernel)} kernel`;
-  if (s.kernel === 'lanes') {
+  if (spec.kernel !== 'lanes' && spec.kernel !== 'tiled') return `${where}.kernel must be 'lanes' or 'tiled', got ${describe(spec.kernel)}`;
+  const known = ['kernel', spec.kernel === 'lanes' ? 'rows' : 'tile', ...extraKeys];
+  const unknown = Object.keys(spec).find((k) => !known.includes(k));
+  if (unknown !== undefined) return `${where} has an unknown key '${unknown}' for the ${spec.kernel} kernel; known: ${known.join(', ')}`;
+  if (spec.kernel === 'lanes') {
     if (!lanesSupported(caps.subgroups, caps.subgroupSize)) return `${where}: this adapter cannot run the lanes kernel (it needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32)`;
-    const rows = lanesRowsProblem(s.rows);
+    const rows = lanesRowsProblem(spec.rows);
     return rows && `${where}: ${rows}`;
   }
-  const tile = s.tile;
+  const tile = spec.tile;
   if (!isPlainObject(tile)) return `${where}.tile must be an object, got ${describe(tile)}`;
-  const t = tile;
-  const badKey = Object.keys(t).find((k) => !TILE_KEYS.includes(k));
+  const badKey = Object.keys(tile).find((k) => !TILE_KEYS.includes(k));
   if (badKey !== undefined) return `${where}.tile has an unknown key '${badKey}'; known: ${TILE_KEYS.join(', ')}`;
   for (const flag of ['vec4', 'unrolled'])
-    if (t[flag] !== undefined && typeof t[flag] !== 'boolean') return `${where}.tile.${flag} must be a boolean, got ${describe(t[flag])}`;
-  const problem = tiledProblem(t as Parameters<typeof tiledProblem>[0], caps.workgroupStorage);
+    if (tile[flag] !== undefined && typeof tile[flag] !== 'boolean') return `${where}.tile.${flag} must be a boolean, got ${describe(tile[flag])}`;
+  const problem = tiledProblem(tile as Parameters<typeof tiledProblem>[0], caps.workgroupStorage);
   return problem && `${where}.tile: ${problem}`;
+}
+
+/** A tiled kernel's tile as MatmulKernelSpec spells it, naming only the options that are on. */
+function tiledSpec(choice: Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled' | 'stages'>): MatmulKernelSpec {
+  const { blocks, tk, vec4, unrolled, stages } = tiledChoiceOf(choice);
+  return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages ? { stages } : {}) } };
 }
 
 /** Checks a table (typed errors naming the row and field) and converts it to the launcher's entries. */
@@ -160,15 +163,13 @@ function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningE
   if (typeof adapter !== 'string') throw new ArgumentError(`${op}: table.adapter must be a string, got ${describe(adapter)}`);
   if (!Array.isArray(rows) || rows.length === 0) throw new ArgumentError(`${op}: table.rows must be a non-empty array, got ${describe(rows)}`);
   const entries = rows.map((row: unknown, i): MatmulTuningEntry => {
-    const problem = kernelProblem(row, caps, `rows[${i}]`, ['maxM', 'epilogue']);
+    const problem = kernelProblem(row, caps, `rows[${i}]`, ROW_BOUNDS);
     if (problem) throw new ArgumentError(`${op}: ${problem}`);
     const r = row as MatmulTuningRow;
     if (r.maxM !== null && !(Number.isInteger(r.maxM) && r.maxM >= 1)) throw new ArgumentError(`${op}: rows[${i}].maxM must be a positive integer or null (any M), got ${describe(r.maxM)}`);
     if (r.epilogue !== undefined && typeof r.epilogue !== 'boolean') throw new ArgumentError(`${op}: rows[${i}].epilogue must be a boolean if given, got ${describe(r.epilogue)}`);
     const bounds = { maxM: r.maxM ?? Infinity, ...(r.epilogue === undefined ? {} : { epilogue: r.epilogue }) };
-    if (r.kernel === 'lanes') return { ...bounds, variant: 'lanes', rows: r.rows };
-    const { blocks, tk, vec4, unrolled, stages } = r.tile;
-    return { ...bounds, variant: 'tiled', blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) };
+    return r.kernel === 'lanes' ? { ...bounds, variant: 'lanes', rows: r.rows } : { ...bounds, ...tiledChoiceOf(r.tile) };
   });
   for (const fused of [false, true])
     if (!entries.some((e) => e.maxM === Infinity && (e.epilogue === undefined || e.epilogue === fused)))
@@ -178,9 +179,7 @@ function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningE
 
 function rowOf(entry: MatmulTuningEntry): MatmulTuningRow {
   const bounds = { maxM: entry.maxM === Infinity ? null : entry.maxM, ...(entry.epilogue === undefined ? {} : { epilogue: entry.epilogue }) };
-  if (entry.variant === 'lanes') return { kernel: 'lanes', rows: entry.rows, ...bounds };
-  const { blocks, tk, vec4, unrolled, stages } = entry;
-  return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) }, ...bounds };
+  return { ...(entry.variant === 'lanes' ? { kernel: 'lanes', rows: entry.rows } : tiledSpec(entry)), ...bounds };
 }
 
 /** The adapter as the browser or Dawn describes it (browsers may leave the description empty). */
@@ -304,9 +303,7 @@ const sameKernel = (x: MatmulKernelSpec, y: MatmulKernelSpec): boolean => JSON.s
 function builtInKernel(caps: GemmCaps, m: number, epilogue: boolean): MatmulKernelSpec {
   const { tuning: _installed, ...builtIn } = caps;
   const choice = tunedChoice(builtIn, m, epilogue);
-  if (choice.variant === 'lanes') return { kernel: 'lanes', rows: choice.rows };
-  const { blocks, tk, vec4, unrolled, stages } = choice;
-  return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages === 2 ? { stages } : {}) } };
+  return choice.variant === 'lanes' ? { kernel: 'lanes', rows: choice.rows } : tiledSpec(choice);
 }
 
 /**

@@ -7,6 +7,8 @@ import { allCases } from './cases/index.js';
 import { GpuTimer } from './gpu-timer.js';
 import { DEFAULT_TIMING, QUICK_TIMING, runCase, type CaseResult, type EngineId, type Group, type VariantResult } from './harness.js';
 import { ensureNavigatorGpu } from './peers/gpu.js';
+import { JAX_INSTALL } from './peers/jax.js';
+import { WEBGPU_TORCH_INSTALL } from './peers/webgpu-torch.js';
 import { num } from './report/markdown.js';
 import { METHODS, type BenchReport } from './report/report.js';
 
@@ -74,6 +76,11 @@ export async function runSuite(options: SuiteOptions, log: (line: string) => voi
     if (options.engines.includes('onnxruntime-web')) {
       const ort = await import('onnxruntime-web/webgpu').catch(() => null);
       if (ort) env['onnxruntime-web'] = ort.env.versions.web ?? '?';
+    }
+    // These two export no version: the report names the one the bench pins (a test checks it is the installed one).
+    for (const [engine, install] of [['jax-js', JAX_INSTALL], ['webgpu-torch', WEBGPU_TORCH_INSTALL]] as const) {
+      const at = install.lastIndexOf('@');
+      if (options.engines.includes(engine)) env[install.slice(0, at)] = install.slice(at + 1);
     }
   }
   return {

@@ -20,13 +20,16 @@ import { ensureNavigatorGpu, importPeer } from './gpu.js';
 export type Jax = typeof JAX;
 export type JaxArray = JAX.Array;
 
+/** The package and version the bench pins (package.json); jax-js exports no version of its own, so the report records this one. */
+export const JAX_INSTALL = '@jax-js/jax@0.1.25';
+
 let loading: Promise<Jax> | null = null;
 
 /** Loads jax-js and makes 'webgpu' its default device; Unsupported when WebGPU does not start. */
 export function loadJax(dawnFlags: readonly string[] = []): Promise<Jax> {
   loading ??= (async () => {
     await ensureNavigatorGpu(dawnFlags);
-    const jax = await importPeer(() => import('@jax-js/jax'), '@jax-js/jax@0.1.25');
+    const jax = await importPeer(() => import('@jax-js/jax'), JAX_INSTALL);
     const devices = await jax.init('webgpu');
     if (!devices.includes('webgpu')) throw new Unsupported('jax-js found no WebGPU device');
     jax.defaultDevice('webgpu');

@@ -14,6 +14,7 @@ import { Unsupported, type Runner } from '../harness.js';
 import { ensureNavigatorGpu, importPeer } from './gpu.js';
 import type { HostTensor } from './tfjs.js';
 
+/** The package and version the bench pins (package.json); webgpu-torch exports no version of its own, so the report records this one. */
 export const WEBGPU_TORCH_INSTALL = 'webgpu-torch@0.3.5';
 
 /**

@@ -1,12 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ops, init, runtime, ArgumentError } from '../../engine/index.js';
-import { NdArray, expectClose, gelu, map, matmul as refMatmul, randomPair, softmax, transpose as refTranspose, zip } from '../oracle.js';
+import { ops, hasF16, init, runtime, ArgumentError, type Tensor } from '../../engine/index.js';
+import { NdArray, expectClose, gelu, map, matmul as refMatmul, randomPair, roundTo, softmax, transpose as refTranspose, zip } from '../oracle.js';
 import { assertRejects, resetTestDevice } from '../helpers.js';
 
 // What a GPU adapter runs, on whatever adapter the tests have: init({ adapterClass: 'gpu' }) makes the
 // engine pick kernels, tiles and splits as for a GPU (the tiled GEMM and attention kernels, split K and
-// split keys on small grids), so CI checks those choices end to end without a GPU. They are slow on
+// split keys on small grids, fills broadcast on the device), so CI checks those choices end to end
+// without a GPU. They are slow on
 // lavapipe, so the shapes are the smallest that still split. Node only: one device swap per process.
 const t = suite('kernels: the GPU adapter class\'s choices, on this adapter');
 t.before(async () => {
@@ -59,6 +60,31 @@ t('attention over one short sequence splits its keys and merges them, causal too
     out.dispose();
   }
   for (const x of [q, k, v]) x.dispose();
+});
+
+t('large nonzero fills are one value broadcast on the device, in every dtype; an i32 fill keeps its host-known value', async () => {
+  // 1 MiB and up (engine/ops/creation.ts GPU_FILL_BYTES): 2^18 + 1 elements of 4 bytes.
+  const n = (1 << 18) + 1;
+  const cases: [() => Tensor, number][] = [
+    [() => ops.full([n], -2.5), -2.5],
+    [() => ops.ones([n, 1]), 1],
+    [() => ops.full([n], NaN), NaN],
+    [() => ops.full([n], -7, { dtype: 'i32' }), -7],
+    [() => ops.full([n], 4000000000, { dtype: 'u32' }), 4000000000],
+  ];
+  if (hasF16()) cases.push([() => ops.full([2 * n], 0.333, { dtype: 'f16' }), roundTo('f16', [0.333])[0]!]);
+  for (const [make, v] of cases) {
+    const { result: x, dispatches } = counted(make);
+    assert.is(dispatches, 1, `${x.dtype}: one broadcast copy`);
+    const got = await x.data();
+    assert.ok(got.every((y) => Object.is(y, v)), `${x.dtype}: every element ${v}`);
+    x.dispose();
+  }
+  assert.is(counted(() => ops.full([1000], 3)).dispatches, 0, 'small fills stay uploads');
+  // The i32 fill's value is known on the host, as an upload's: an index op refuses it before any GPU work.
+  const ids = ops.full([n], 5, { dtype: 'i32' });
+  assert.throws(() => ops.indexSelect(ops.tensor([1, 2, 3]), 0, ids), /hold 5 \(as created on the host\), out of range/);
+  ids.dispose();
 });
 
 t('init refuses an unknown adapter class before replacing the device', async () => {

@@ -25,7 +25,7 @@
 import { init, runtime, sync } from '../engine/runtime.js';
 import { linear, matmul, type MatmulOptions } from '../engine/ops/matmul.js';
 import { fromFlat } from '../engine/ops/creation.js';
-import { quantized } from '../engine/tuning.js';
+import { quantized } from '../engine/tuning/common.js';
 import type { Tensor } from '../engine/tensor.js';
 import { CORES, CPU_TIME, cpuMs } from './probe-timing.js';
 

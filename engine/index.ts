@@ -8,5 +8,9 @@ export { manualSeed, Generator, globalGenerator } from './random.js';
 export {
   tuneMatmul, matmulTuning, setMatmulTuning,
   type MatmulKernelSpec, type MatmulTuning, type MatmulTuningRow, type MatmulTuningReport, type MatmulTiming, type TuneMatmulOptions,
-} from './tuning.js';
+} from './tuning/matmul.js';
+export {
+  tuneAttention, attentionTuning, setAttentionTuning,
+  type AttentionKernelSpec, type AttentionTuning, type AttentionTuningRow, type AttentionTuningReport, type AttentionTiming, type TuneAttentionOptions,
+} from './tuning/attention.js';
 export * as ops from './ops/index.js';

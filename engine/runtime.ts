@@ -30,6 +30,7 @@
  * cost lavapipe ~60 us more of GPU time (a 1-element add: 20 -> 82 us), so slots stay in the key.
  */
 import type { AdapterClass, Launch } from '../kernels/launch.js';
+import type { AttentionTuningEntry } from '../kernels/attention.js';
 import type { MatmulTuningEntry } from '../kernels/matmul.js';
 import { expectOptions, optionKeys } from './arguments.js';
 import { BufferPool, bucketSize } from './buffer-pool.js';
@@ -172,10 +173,12 @@ export class Runtime {
    */
   readonly fixedSubgroupSize: number | undefined;
   /**
-   * The GEMM tuning table measured on this device and installed by setMatmulTuning (engine/tuning.ts),
+   * The GEMM tuning table measured on this device and installed by setMatmulTuning (engine/tuning/matmul.ts),
    * or null for the built-in table of the adapter class. A new device (init) starts with null.
    */
   matmulTuning: { readonly adapter: string; readonly entries: readonly MatmulTuningEntry[] } | null = null;
+  /** The same for fused attention (setAttentionTuning): the kernel family and tile by sequence length. */
+  attentionTuning: { readonly adapter: string; readonly entries: readonly AttentionTuningEntry[] } | null = null;
 
   private lostError: DeviceLostError | null = null;
   private firstError: GPUValidationError | null = null;

@@ -57,6 +57,8 @@ export interface AttentionTile {
  *   ViT-B T = 197    0.69/2.40   0.41/1.08   0.28/0.74   0.26/0.57   0.24/0.61   0.22/0.60   0.24/0.65
  *   ViT-L T = 257    2.41/4.71   0.81/2.35   0.50/2.36   0.45/1.20   0.44/1.20   0.39/1.19   0.48/2.47
  * (64x32 was the GPU tile before; the unfused composition took 0.32-0.34 / 0.93-1.13 ms at ViT-B.)
+ * A table measured on the device at hand (engine/tuning/attention.ts tuneAttention) replaces the family
+ * and this tile at run time.
  */
 const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
   cpu: { rows: 16, tile: 32 },
@@ -68,10 +70,28 @@ const PREFERRED: Record<'cpu' | 'gpu', AttentionTile> = {
  * f32 rows padded to vec4 plus 8 bytes of per-row flags; the tile halves until it fits.
  */
 export function attentionTile(adapterClass: 'cpu' | 'gpu', headDim: number, workgroupStorageBytes: number): AttentionTile {
-  const pref = PREFERRED[adapterClass];
-  let tile = pref.tile;
-  while (tile > 4 && attentionTileBytes(headDim, tile) > workgroupStorageBytes) tile /= 2;
-  return { rows: pref.rows, tile };
+  return fittedAttentionTile(PREFERRED[adapterClass], headDim, workgroupStorageBytes);
+}
+
+/** `tile` with its staged rows halved (down to 4) until they fit the device's workgroup memory at this head dim. */
+export function fittedAttentionTile(preferred: AttentionTile, headDim: number, workgroupStorageBytes: number): AttentionTile {
+  let tile = preferred.tile;
+  while (tile > 4 && attentionTileBytes(headDim, tile) > workgroupStorageBytes) tile = Math.ceil(tile / 2);
+  return { rows: preferred.rows, tile };
+}
+
+/**
+ * One row of an attention tuning table measured on the device (engine/tuning/attention.ts tuneAttention): the
+ * kernel family, and the tiled family's tile, for attention over at most maxT rows (the larger of Tq and
+ * Tk). The first row that covers T wins; the last covers any T.
+ */
+export type AttentionTuningEntry = { readonly maxT: number } & (
+  | { readonly kernel: 'lanes' | 'blocked' }
+  | { readonly kernel: 'tiled'; readonly tile: AttentionTile });
+
+/** The row of `entries` for attention over `t` rows. */
+export function attentionTuningEntry(entries: readonly AttentionTuningEntry[], t: number): AttentionTuningEntry {
+  return entries.find((e) => t <= e.maxT) ?? entries[entries.length - 1]!;
 }
 
 /** Workgroup memory of `tile` staged rows in the tiled kernels: two f32 rows padded to vec4s plus 8 bytes of flags each. */

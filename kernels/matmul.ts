@@ -126,7 +126,7 @@ export interface GemmCaps {
   readonly workgroupStorage: number;
   /** The device's maxComputeInvocationsPerWorkgroup (the subgroup-matrix kernel's workgroups are 2x4 subgroups). */
   readonly maxInvocations: number;
-  /** A table measured on this device and installed at run time (engine/tuning.ts), used instead of TUNING[adapterClass]. */
+  /** A table measured on this device and installed at run time (engine/tuning/matmul.ts), used instead of TUNING[adapterClass]. */
   readonly tuning?: readonly MatmulTuningEntry[];
 }
 
@@ -182,7 +182,7 @@ export function lanesRowsProblem(rows: unknown): string | null {
 /**
  * Kernel and tile per adapter class and shape bucket (the first entry whose maxM >= M and whose epilogue
  * condition, if any, holds wins). A table measured on the device at hand replaces it at run time
- * (engine/tuning.ts tuneMatmul / setMatmulTuning, GemmCaps.tuning); `node dist/bench/tune.js` prints such
+ * (engine/tuning/matmul.ts tuneMatmul / setMatmulTuning, GemmCaps.tuning); `node dist/bench/tune.js` prints such
  * a table's rows in this syntax, which is how these are regenerated. On 2026-11-28 that run reproduced the
  * 'cpu' rows on lavapipe and on Chromium's SwiftShader (every default product within 2% of these choices).
  *

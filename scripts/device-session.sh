@@ -21,7 +21,7 @@ step() {
 }
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
-# epilogue split-k tune gemm-tune diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile wgsl-forms bench tests).
+# epilogue split-k tune tuning diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile wgsl-forms bench tests).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 
@@ -39,9 +39,10 @@ JS
   cp /tmp/adapter.mjs ./adapter-probe.mjs && step adapter 20 node adapter-probe.mjs; rm -f adapter-probe.mjs
 fi
 want torch && step torch-gemm 60 python3 bench/torch-gemm.py 4096 8192
-# The f32 tuning run (engine/tuning.ts tuneMatmul, written 2026-11-28, never run on a GPU): the tiled candidates
-# on the GPU's default products, plain and with a bias, and the TUNING.gpu rows they suggest.
-want gemm-tune && step gemm-tune 150 node .devbench/tune.mjs
+# The tuning run (engine/tuning/, written 2026-11-28, never run on a GPU): f32 GEMM tiles on the GPU's default
+# products, plain and with a bias, and the TUNING.gpu rows they suggest; attention families and tiles, forward
+# and backward, at ViT-B B = 1 and 8, ViT-L and T = 1024.
+want tuning && step tuning 240 node .devbench/tune.mjs
 # f32 tiles: vec4 staging (':v4'), products and stores written out over named accumulators (':u'), two slabs
 # per operand (':s2', one barrier per slab). H200, 2026-11-27: ':v4' won everywhere (4096^3 A @ B 34900 against
 # 30300, x @ w^T 31200 against 21700) and is in TUNING.gpu; ':u' lost 10-15%; 2x4 with ':v4' alone collapsed to

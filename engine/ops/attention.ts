@@ -44,7 +44,9 @@ import {
   attentionLanesTile,
   attentionTile,
   attentionTileBytes,
+  attentionTuningEntry,
   chooseAttentionKernel,
+  fittedAttentionTile,
   type AttentionKernel,
   type AttentionBackwardOperands,
   type AttentionOperands,
@@ -122,6 +124,8 @@ interface Plan {
   shape: AttentionShape;
   operands: AttentionOperands;
   tile: AttentionTile;
+  /** The family the installed tuning table gives this sequence length (rt.attentionTuning), when no kernel is forced. */
+  tuned?: AttentionKernel;
   /** Buffers for bindings q, k, v, mask, keyPadding (absent masks bind q's buffer, never read). */
   buffers: GPUBuffer[];
 }
@@ -138,7 +142,7 @@ function storageOn(op: string, rt: Runtime, t: Tensor, name: string): GPUBuffer 
 }
 
 /** The most invocations one workgroup of a 1-D dispatch may have on this device. */
-function maxInvocations(rt: Runtime): number {
+export function maxInvocations(rt: Runtime): number {
   return Math.min(rt.info.limits.maxComputeInvocationsPerWorkgroup ?? 256, rt.info.limits.maxComputeWorkgroupSizeX ?? 256);
 }
 
@@ -170,7 +174,7 @@ function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { k
     throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled', 'lanes' or 'blocked')`);
   if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))
     throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
-  return { kernel: kernel ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
+  return { kernel: kernel ?? p.tuned ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
 }
 
 /** The scratch of a key-split forward's partial outputs: segment s of batch b is batch s * B + b. */
@@ -283,13 +287,18 @@ function plan(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     if (options.kernel !== undefined && options.kernel !== 'tiled')
       throw new ArgumentError(`${op}: a key split applies to the 'tiled' kernel, not '${options.kernel}'`);
   }
-  const tile = options.tile ? forcedTile(op, rt, headDim, storage, options.tile) : attentionTile(rt.info.adapterClass, headDim, storage);
+  // An installed tuning table picks the family (and the tiled family's tile) unless the caller forces one.
+  const tuned = familyOf(options) === undefined && rt.attentionTuning ? attentionTuningEntry(rt.attentionTuning.entries, Math.max(tq, tk)) : undefined;
+  const tile = options.tile
+    ? forcedTile(op, rt, headDim, storage, options.tile)
+    : tuned?.kernel === 'tiled' ? fittedAttentionTile(tuned.tile, headDim, storage) : attentionTile(rt.info.adapterClass, headDim, storage);
   checkGrid(op, shapes, Math.ceil(Math.max(tq, tk) / tile.rows), heads, batch);
   return {
     rt,
     shape: { batch, heads, tq, tk, headDim, causal: options.causal === true, scale },
     operands: { q: operand(q), k: operand(k), v: operand(v), mask, keyPadding },
     tile,
+    ...(tuned ? { tuned: tuned.kernel } : {}),
     buffers,
   };
 }

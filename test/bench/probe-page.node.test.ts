@@ -18,11 +18,13 @@ t('the GEMM probe runs in the page and prints GFLOP/s for the forced and the aut
   assert.not.match(r.stdout, /FAILED|mismatch/);
 });
 
-t('the GEMM tuning run works in the page: every candidate checked and timed, a table printed', () => {
-  const r = run('tune', 'TUNE_SHAPES=6x20x12', 'TUNE_REPEATS=1', 'TUNE_ROUNDS=1');
+t('the tuning run works in the page: every GEMM and attention candidate checked and timed, tables printed', () => {
+  const r = run('tune', 'TUNE_SHAPES=6x20x12', 'TUNE_ATTENTION_SHAPES=1x2x9x16', 'TUNE_REPEATS=1', 'TUNE_ROUNDS=1');
   assert.is(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^6x20x12 plain +built-in \S+ [\d.]+ ms/m);
+  assert.match(r.stdout, /^attention 1x2x9x16 +built-in \S+ [\d.]+ ms/m);
   assert.match(r.stdout, /^setMatmulTuning\(\{"adapter":/m);
+  assert.match(r.stdout, /^setAttentionTuning\(\{"adapter":/m);
   assert.not.match(r.stdout, /wrong result|failed:/);
 });
 

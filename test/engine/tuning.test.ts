@@ -1,21 +1,25 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  ArgumentError, matmulTuning, ops, profile, runtime, setMatmulTuning, tuneMatmul, type MatmulKernelSpec, type MatmulTuning,
+  ArgumentError, attentionTuning, matmulTuning, ops, profile, runtime, setAttentionTuning, setMatmulTuning, tuneAttention, tuneMatmul,
+  type AttentionKernelSpec, type AttentionTuning, type MatmulKernelSpec, type MatmulTuning,
 } from '../../engine/index.js';
 import { lanesSupported } from '../../kernels/launch.js';
 import { matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { assertClose, assertRejects, assertThrows, testDevice } from '../helpers.js';
 
-// engine/tuning.ts: GEMM tuning on the device at hand. These check what the tuner measures and builds,
-// that an installed table decides the kernels and changes no result, and that bad tables and options are
-// refused with errors naming the row and field before any GPU work. They time nothing against anything:
-// the figures are bench/tune.ts's.
-const t = suite('engine: GEMM tuning (tuneMatmul, setMatmulTuning)');
+// engine/tuning/: GEMM and attention tuning on the device at hand. These check what the tuners measure and
+// build, that an installed table decides the kernels and changes no result, and that bad tables and
+// options are refused with errors naming the row and field before any GPU work. They time nothing against
+// anything: the figures are bench/tune.ts's.
+const t = suite('engine: tuning (tuneMatmul, tuneAttention and their tables)');
 t.before(async () => {
   await testDevice();
 });
-t.after.each(() => setMatmulTuning(null));
+t.after.each(() => {
+  setMatmulTuning(null);
+  setAttentionTuning(null);
+});
 
 const lanes = () => lanesSupported(runtime().features.has('subgroups'), runtime().fixedSubgroupSize);
 /** Two cheap kernels this adapter runs: the lanes kernel where it can, and the portable 64x64 tile. */
@@ -148,6 +152,95 @@ t('bad tuneMatmul options are ArgumentErrors before any GPU work', async () => {
   for (const [options, pattern] of bad) await assertRejects(tuneMatmul(options as never), ArgumentError, pattern);
   assert.is(runtime().dispatches, before, 'nothing dispatched');
   assert.is(matmulTuning().source, 'built-in');
+});
+
+/** q, k, v [1, 2, T, 16] and the float64 attention of their first head's first row (checks results under a table). */
+async function checkAttention(t: number): Promise<void> {
+  const [q, rq] = randomPair([1, 2, t, 16], 21);
+  const [k, rk] = randomPair([1, 2, t, 16], 22);
+  const [v, rv] = randomPair([1, 2, t, 16], 23);
+  const scores = Array.from({ length: t }, (_, j) => rq.data.slice(0, 16).reduce((s, x, c) => s + x * rk.data[j * 16 + c]!, 0) / 4);
+  const max = Math.max(...scores);
+  const weights = scores.map((x) => Math.exp(x - max));
+  const total = weights.reduce((a, b) => a + b, 0);
+  const row = Array.from({ length: 16 }, (_, c) => weights.reduce((s, w, j) => s + (w / total) * rv.data[j * 16 + c]!, 0));
+  const out = ops.scaledDotProductAttention(q, k, v);
+  assertClose((await out.data()).subarray(0, 16), row, { atol: 1e-5, what: `attention T = ${t}` });
+  for (const x of [q, k, v, out]) x.dispose();
+}
+
+t('tuneAttention checks and times every family beside the built-in choice, then installs the fastest per T', async () => {
+  assert.is(attentionTuning().source, 'built-in');
+  const shapes: [number, number, number, number][] = [[1, 2, 9, 16], [2, 1, 40, 16]];
+  const candidates: AttentionKernelSpec[] = [{ kernel: 'blocked' }, { kernel: 'tiled', tile: { rows: 8, tile: 8 } }];
+  const report = await tuneAttention({ shapes, candidates, repeats: 1, rounds: 2 });
+  for (const shape of shapes) {
+    const mine = report.timings.filter((x) => x.shape.join() === shape.join());
+    assert.ok(mine.length >= candidates.length, `${shape}: every candidate timed`);
+    assert.is(mine.filter((x) => x.builtIn).length, 1, 'exactly one built-in choice per shape');
+    for (const x of mine) assert.ok(x.ms !== null && x.ms > 0 && x.gflops! > 0 && (!x.note || /first round only/.test(x.note)), JSON.stringify(x));
+  }
+  const rows = report.tuning.rows;
+  assert.ok(rows[rows.length - 1]!.maxT === null && rows.every((r) => r.maxT === null || r.maxT === 9), JSON.stringify(rows));
+  const timed = new Set(report.timings.map((x) => JSON.stringify(x.kernel)));
+  for (const { maxT: _t, ...kernel } of rows) assert.ok(timed.has(JSON.stringify(kernel)), JSON.stringify(kernel));
+  assert.equal(attentionTuning(), { ...report.tuning, source: 'installed' });
+  await checkAttention(9);
+  await checkAttention(40);
+});
+
+t('an installed attention table picks the family per sequence length; forced options still win', async () => {
+  const table: AttentionTuning = {
+    adapter: 'hand-written',
+    rows: [{ kernel: 'blocked', maxT: 16 }, { kernel: 'tiled', tile: { rows: 8, tile: 4 }, maxT: null }],
+  };
+  setAttentionTuning(table);
+  assert.equal(attentionTuning(), { ...table, source: 'installed' });
+  await checkAttention(9);
+  await checkAttention(40);
+  if (!runtime().features.has('timestamp-query')) return;
+  const families = async (t: number, options = {}) => {
+    const { kernels } = await profile(async () => {
+      const x = ops.ones([1, 1, t, 16]);
+      await ops.scaledDotProductAttention(x, x, x, options).data();
+    });
+    return kernels.map((k) => k.entryPoint).filter((e) => e.startsWith('attention'));
+  };
+  assert.ok((await families(9)).includes('attention_blocked_forward'), 'T <= 16: blocked');
+  assert.ok((await families(40)).includes('attention_forward'), 'T > 16: tiled');
+  assert.not.ok((await families(9, { kernel: 'tiled' })).includes('attention_blocked_forward'), 'a forced kernel wins');
+});
+
+t('bad attention tables and options are ArgumentErrors naming the row and field, before any GPU work', async () => {
+  const good: AttentionTuning = { adapter: 'a', rows: [{ kernel: 'blocked', maxT: null }] };
+  setAttentionTuning(good);
+  const bad: [unknown, RegExp][] = [
+    [undefined, /expected a table/],
+    [{ adapter: 'a', rows: [] }, /table\.rows must be a non-empty array/],
+    [{ adapter: 'a', rows: [{ kernel: 'flash', maxT: null }] }, /rows\[0\]\.kernel must be 'lanes', 'blocked' or 'tiled'/],
+    [{ adapter: 'a', rows: [{ kernel: 'blocked', maxT: null, tile: { rows: 8, tile: 8 } }] }, /rows\[0\] has an unknown key 'tile' for the blocked kernel/],
+    [{ adapter: 'a', rows: [{ kernel: 'tiled', maxT: null }] }, /rows\[0\]\.tile must be an object/],
+    [{ adapter: 'a', rows: [{ kernel: 'tiled', tile: { rows: 0, tile: 8 }, maxT: null }] }, /rows\[0\]\.tile\.rows must be an integer in 1\.\.\d+/],
+    [{ adapter: 'a', rows: [{ kernel: 'tiled', tile: { rows: 8, tile: 8, depth: 2 }, maxT: null }] }, /rows\[0\]\.tile has an unknown key 'depth'/],
+    [{ adapter: 'a', rows: [{ kernel: 'blocked', maxT: -3 }] }, /rows\[0\]\.maxT must be a positive integer or null/],
+    [{ adapter: 'a', rows: [{ kernel: 'blocked', maxT: 64 }] }, /no row with maxT null/],
+    [JSON.parse('{"adapter":"a","rows":[{"kernel":"blocked","maxT":null,"__proto__":{"polluted":1}}]}'), /unknown key '__proto__'/],
+  ];
+  for (const [table, pattern] of bad) assertThrows(() => setAttentionTuning(table as AttentionTuning), ArgumentError, pattern);
+  assert.is(({} as { polluted?: number }).polluted, undefined);
+  assert.equal(attentionTuning(), { ...good, source: 'installed' });
+  setAttentionTuning(null);
+  const before = runtime().dispatches;
+  const badOptions: [object, RegExp][] = [
+    [{ shapes: [[1, 2, 9]] }, /options\.shapes\[0\] must be \[B, H, T, d\]/],
+    [{ shapes: [[1, 1, 8, 300]] }, /head dim 300/],
+    [{ candidates: [{ kernel: 'tiled', tile: { rows: 8, tile: 0 } }] }, /options\.candidates\[0\]\.tile\.tile must be an integer/],
+    [{ candidates: [{ kernel: 'blocked', maxT: 3 }] }, /options\.candidates\[0\] has an unknown key 'maxT'/],
+    [{ rounds: 0 }, /options\.rounds must be an integer in 1\.\.1000/],
+  ];
+  for (const [options, pattern] of badOptions) await assertRejects(tuneAttention(options as never), ArgumentError, pattern);
+  assert.is(runtime().dispatches, before, 'nothing dispatched');
+  assert.is(attentionTuning().source, 'built-in');
 });
 
 t.run();

@@ -1,7 +1,8 @@
 /**
- * GEMM tuning on the device at hand. The built-in tables (kernels/matmul.ts TUNING) were measured on
- * Mesa lavapipe ('cpu') and on NVIDIA H100 / H200 ('gpu'); every other adapter gets the table of its
- * class, which may suit it badly (an integrated GPU, Apple silicon, a browser's SwiftShader). `tuneMatmul`
+ * GEMM tuning on the device at hand (the timing and table building it shares with attention's:
+ * engine/tuning/common.ts). The built-in tables (kernels/matmul.ts TUNING) were measured on Mesa lavapipe
+ * ('cpu') and on NVIDIA H100 / H200 ('gpu'); every other adapter gets the table of its class, which may
+ * suit it badly (an integrated GPU, Apple silicon, a browser's SwiftShader). `tuneMatmul`
  * times candidate kernels on transformer-sized products on this device and builds the table of the
  * fastest per M, with and without a fused epilogue; `matmulTuning` and `setMatmulTuning` read and install
  * a table as plain JSON-able data, so a page can keep one per adapter (in localStorage, say) and skip the
@@ -13,14 +14,15 @@
  * validated against the device's limits first (lanes kernel support, workgroup memory), so whatever it
  * holds, every GEMM still runs a kernel the device can run.
  */
-import { lanesRowsProblem, tiledChoiceOf, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry, type TiledChoice } from '../kernels/matmul.js';
-import { lanesSupported } from '../kernels/launch.js';
-import { describe, expectOptions, optionKeys } from './arguments.js';
-import { ArgumentError } from './errors.js';
-import { fromFlat, zeros } from './ops/creation.js';
-import { gemmCaps, linear, matmul, type MatmulOptions } from './ops/matmul.js';
-import { runtime, sync, type Runtime } from './runtime.js';
-import type { Tensor } from './tensor.js';
+import { lanesRowsProblem, tiledChoiceOf, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry, type TiledChoice } from '../../kernels/matmul.js';
+import { lanesSupported } from '../../kernels/launch.js';
+import { describe, expectOptions, optionKeys } from '../arguments.js';
+import { ArgumentError } from '../errors.js';
+import { fromFlat, zeros } from '../ops/creation.js';
+import { gemmCaps, linear, matmul, type MatmulOptions } from '../ops/matmul.js';
+import { runtime } from '../runtime.js';
+import type { Tensor } from '../tensor.js';
+import { adapterName, checkCount, checkShapes, isPlainObject, kernelPerSize, measureKernels, mergedRows, quantized, rowBound, tableParts, type Trial } from './common.js';
 
 /** A GEMM kernel as MatmulOptions force it: the lanes kernel with its rows per workgroup, or the tiled kernel with its tile. */
 export type MatmulKernelSpec =
@@ -60,19 +62,12 @@ export interface TuneMatmulOptions {
   install?: boolean;
 }
 
-/** One candidate on one product: its time per product, or why it has none. */
-export interface MatmulTiming {
+/** One candidate on one product (see Trial: its best time per product, or why it has none). */
+export interface MatmulTiming extends Trial<MatmulKernelSpec> {
   shape: [number, number, number];
   /** Whether the product fused an epilogue (x @ w^T + bias, w stored [N, K]) or was a plain A @ B. */
   epilogue: boolean;
-  kernel: MatmulKernelSpec;
-  /** Whether this is the kernel the adapter class's built-in table picks for this product (the baseline). */
-  builtIn: boolean;
-  /** Milliseconds per product (best round), or null when the candidate failed its check. */
-  ms: number | null;
   gflops: number | null;
-  /** Why the candidate was not timed, or was timed in the first round only. */
-  note?: string;
 }
 
 export interface MatmulTuningReport {
@@ -81,7 +76,6 @@ export interface MatmulTuningReport {
 }
 
 const TUNE_OPTIONS = optionKeys<TuneMatmulOptions>({ shapes: true, candidates: true, repeats: true, rounds: true, install: true });
-const TABLE_KEYS = optionKeys<MatmulTuning>({ adapter: true, rows: true, source: true });
 const ROW_BOUNDS = ['maxM', 'epilogue'];
 const TILE_KEYS = ['blocks', 'tk', 'vec4', 'unrolled', 'stages'];
 
@@ -117,13 +111,6 @@ export function defaultCandidates(caps: GemmCaps): MatmulKernelSpec[] {
   return [...lanes, ...tiles.filter((tile) => tiledProblem(tile, caps.workgroupStorage) === null).map((tile): MatmulKernelSpec => ({ kernel: 'tiled', tile }))];
 }
 
-/** An object literal or JSON.parse result (not an array, a class instance or null). */
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  if (x === null || typeof x !== 'object') return false;
-  const proto: unknown = Object.getPrototypeOf(x);
-  return proto === Object.prototype || proto === null;
-}
-
 /**
  * Why `spec` (a candidate, or a table row when `extraKeys` admits maxM and epilogue; named `where` in
  * messages) cannot run on this device, or null.
@@ -157,18 +144,13 @@ function tiledSpec(choice: Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolle
 
 /** Checks a table (typed errors naming the row and field) and converts it to the launcher's entries. */
 function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningEntry[] {
-  expectOptions(op, table, TABLE_KEYS, 'the table');
-  if (table === undefined) throw new ArgumentError(`${op}: expected a table { adapter, rows } or null, got undefined`);
-  const { adapter, rows } = table as Partial<MatmulTuning>;
-  if (typeof adapter !== 'string') throw new ArgumentError(`${op}: table.adapter must be a string, got ${describe(adapter)}`);
-  if (!Array.isArray(rows) || rows.length === 0) throw new ArgumentError(`${op}: table.rows must be a non-empty array, got ${describe(rows)}`);
-  const entries = rows.map((row: unknown, i): MatmulTuningEntry => {
+  const entries = tableParts(op, table).rows.map((row: unknown, i): MatmulTuningEntry => {
     const problem = kernelProblem(row, caps, `rows[${i}]`, ROW_BOUNDS);
     if (problem) throw new ArgumentError(`${op}: ${problem}`);
     const r = row as MatmulTuningRow;
-    if (r.maxM !== null && !(Number.isInteger(r.maxM) && r.maxM >= 1)) throw new ArgumentError(`${op}: rows[${i}].maxM must be a positive integer or null (any M), got ${describe(r.maxM)}`);
+    const maxM = rowBound(op, i, 'maxM', r.maxM, 'M');
     if (r.epilogue !== undefined && typeof r.epilogue !== 'boolean') throw new ArgumentError(`${op}: rows[${i}].epilogue must be a boolean if given, got ${describe(r.epilogue)}`);
-    const bounds = { maxM: r.maxM ?? Infinity, ...(r.epilogue === undefined ? {} : { epilogue: r.epilogue }) };
+    const bounds = { maxM, ...(r.epilogue === undefined ? {} : { epilogue: r.epilogue }) };
     return r.kernel === 'lanes' ? { ...bounds, variant: 'lanes', rows: r.rows } : { ...bounds, ...tiledChoiceOf(r.tile) };
   });
   for (const fused of [false, true])
@@ -180,12 +162,6 @@ function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningE
 function rowOf(entry: MatmulTuningEntry): MatmulTuningRow {
   const bounds = { maxM: entry.maxM === Infinity ? null : entry.maxM, ...(entry.epilogue === undefined ? {} : { epilogue: entry.epilogue }) };
   return { ...(entry.variant === 'lanes' ? { kernel: 'lanes', rows: entry.rows } : tiledSpec(entry)), ...bounds };
-}
-
-/** The adapter as the browser or Dawn describes it (browsers may leave the description empty). */
-function adapterName(rt: Runtime): string {
-  const { description, vendor, architecture, device } = rt.info;
-  return description || [vendor, architecture, device].filter(Boolean).join(' ') || 'unknown adapter';
 }
 
 /** The table GEMMs on this device use now: the installed one, or the built-in table of its adapter class. */
@@ -213,23 +189,9 @@ export function setMatmulTuning(table: MatmulTuning | null): void {
   }
 }
 
-/**
- * Values j/256 with |j| < 128 from a seeded generator: exact in f16, and their products exact in f32, so
- * only the order of the sums differs between kernels (bench/gemm-probe.ts uses them too).
- */
-export function quantized(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = ((s >>> 24) - 128) / 256;
-  }
-  return out;
-}
-
 /** One product to time: A [M, K] @ B [K, N], or x [M, K] @ w^T + bias with w stored [N, K] (a zero bias: the oracle is the same). */
 interface Product {
-  run(options: MatmulOptions): Tensor;
+  run(kernel: MatmulKernelSpec): Tensor;
   /** The largest error over sampled entries, as a multiple of what f32 summation order may cost there. */
   error(result: Float32Array): number;
   dispose(): void;
@@ -244,7 +206,7 @@ function product([m, n, k]: [number, number, number], epilogue: boolean): Produc
   const bAt = (kk: number, j: number) => (epilogue ? b[j * k + kk]! : b[kk * n + j]!);
   const samples = Array.from({ length: Math.min(32, m * n) }, (_, i) => Math.floor(((i + 0.5) * m * n) / Math.min(32, m * n)));
   return {
-    run: (options) => (bias ? linear(at, bt, bias, options) : matmul(at, bt, options)),
+    run: (kernel) => (bias ? linear(at, bt, bias, optionsOf(kernel)) : matmul(at, bt, optionsOf(kernel))),
     error(result) {
       let worst = 0;
       for (const e of samples) {
@@ -271,33 +233,8 @@ function optionsOf(spec: MatmulKernelSpec): MatmulOptions {
   return spec.kernel === 'lanes' ? { kernel: 'lanes', rows: spec.rows } : { kernel: 'tiled', tile: spec.tile };
 }
 
-async function timeRuns(p: Product, options: MatmulOptions, repeats: number): Promise<number> {
-  const start = performance.now();
-  const outs: Tensor[] = [];
-  for (let r = 0; r < repeats; r++) outs.push(p.run(options));
-  await sync();
-  const ms = (performance.now() - start) / repeats;
-  for (const o of outs) o.dispose();
-  return ms;
-}
-
-function checkShapes(op: string, shapes: unknown): [number, number, number][] {
-  if (!Array.isArray(shapes) || shapes.length === 0) throw new ArgumentError(`${op}: options.shapes must be a non-empty array of [M, N, K], got ${describe(shapes)}`);
-  return shapes.map((s: unknown, i) => {
-    if (!Array.isArray(s) || s.length !== 3 || !s.every((x) => Number.isInteger(x) && x >= 1 && x <= 1 << 16))
-      throw new ArgumentError(`${op}: options.shapes[${i}] must be [M, N, K] of integers in 1..65536, got ${describe(s)}`);
-    return [s[0], s[1], s[2]] as [number, number, number];
-  });
-}
-
-function checkCount(op: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 1000) throw new ArgumentError(`${op}: options.${name} must be an integer in 1..1000, got ${describe(value)}`);
-  return value as number;
-}
-
-/** Same kernel: compared by their fields (in MatmulOptions form, so a row's maxM and epilogue do not count), not identity. */
-const sameKernel = (x: MatmulKernelSpec, y: MatmulKernelSpec): boolean => JSON.stringify(optionsOf(x)) === JSON.stringify(optionsOf(y));
+/** A kernel's identity: its MatmulOptions form (a row's maxM and epilogue do not count). */
+const kernelKey = (spec: MatmulKernelSpec): string => JSON.stringify(optionsOf(spec));
 
 /** The kernel the built-in table of the adapter class picks for GEMMs of `m` rows, with or without an epilogue. */
 function builtInKernel(caps: GemmCaps, m: number, epilogue: boolean): MatmulKernelSpec {
@@ -306,60 +243,30 @@ function builtInKernel(caps: GemmCaps, m: number, epilogue: boolean): MatmulKern
   return choice.variant === 'lanes' ? { kernel: 'lanes', rows: choice.rows } : tiledSpec(choice);
 }
 
-/**
- * The table's kernels for GEMMs with or without an epilogue, one per distinct M (ascending): the kernel
- * with the least total time over that M's products, among those correct on all of them (a built-in or
- * previous choice within 5% of it is kept instead).
- */
-function rowsFor(timings: readonly MatmulTiming[], epilogue: boolean): MatmulKernelSpec[] {
-  const mine = timings.filter((t) => t.epilogue === epilogue);
-  const ms = [...new Set(mine.map((t) => t.shape[0]))].sort((x, y) => x - y);
-  const chosen: MatmulKernelSpec[] = [];
-  for (const m of ms) {
-    const atM = mine.filter((t) => t.shape[0] === m);
-    const totals = new Map<string, { spec: MatmulKernelSpec; total: number }>();
-    for (const t of atM) {
-      const key = JSON.stringify(t.kernel);
-      const runs = atM.filter((u) => JSON.stringify(u.kernel) === key);
-      if (runs.every((u) => u.ms !== null) && runs.length === new Set(atM.map((u) => u.shape.join('x'))).size)
-        totals.set(key, { spec: t.kernel, total: runs.reduce((sum, u) => sum + u.ms!, 0) });
-    }
-    if (totals.size === 0) throw new ArgumentError(`tuneMatmul: no candidate produced a correct result for every product with M = ${m}; see the timings' notes`);
-    const best = Math.min(...[...totals.values()].map((x) => x.total));
-    // Run-to-run noise should neither overturn the built-in choice nor split the table: within 5% of the
-    // best, the built-in kernel stays, else the previous row's, else the fastest is taken.
-    const near = (spec: MatmulKernelSpec | undefined) => spec !== undefined && (totals.get(JSON.stringify(spec))?.total ?? Infinity) <= 1.05 * best;
-    const builtIn = atM.find((t) => t.builtIn)?.kernel;
-    const previous = chosen[chosen.length - 1];
-    chosen.push(near(builtIn) ? builtIn! : near(previous) ? previous! : [...totals.values()].find((x) => x.total === best)!.spec);
-  }
-  return chosen;
+/** The kernel per M for GEMMs with (true) or without (false) an epilogue. */
+function choicesOf(timings: readonly MatmulTiming[], epilogue: boolean): { size: number; kernel: MatmulKernelSpec }[] {
+  const trials = timings.filter((t) => t.epilogue === epilogue).map((t) => ({ ...t, size: t.shape[0], workload: t.shape.join('x') }));
+  return kernelPerSize(trials, kernelKey, 'tuneMatmul');
 }
 
-function mergedRows(specs: readonly MatmulKernelSpec[], ms: readonly number[], epilogue: boolean | undefined): MatmulTuningRow[] {
-  const rows: MatmulTuningRow[] = [];
-  specs.forEach((spec, i) => {
-    const maxM = i === specs.length - 1 ? null : ms[i]!;
-    const previous = rows[rows.length - 1];
-    if (previous && sameKernel(previous, spec)) previous.maxM = maxM;
-    else rows.push({ ...spec, maxM, ...(epilogue === undefined ? {} : { epilogue }) });
-  });
-  return rows;
+/** Table rows from the choices per M, for GEMMs with or without an epilogue, or for both (undefined). */
+function rowsOf(chosen: readonly { size: number; kernel: MatmulKernelSpec }[], epilogue?: boolean): MatmulTuningRow[] {
+  return mergedRows(chosen, kernelKey).map(({ kernel, max }) => ({ ...kernel, maxM: max, ...(epilogue === undefined ? {} : { epilogue }) }));
 }
 
 /**
  * Times each candidate kernel on each product, plain (A @ B) and with a fused epilogue (x @ w^T + bias),
- * next to what the built-in table picks, and returns the table of the fastest per M together with every
+ * beside what the built-in table picks, and returns the table of the fastest per M together with every
  * timing; by default it installs the table on this device. Each candidate's first result is checked
- * against a float64 oracle on sampled entries (an error beyond what f32 summation order allows drops it).
- * Wall-clock timing: `repeats` products back to back, then one wait for the device; the best of `rounds`.
+ * against a float64 oracle on sampled entries (an error beyond what f32 summation order allows drops it);
+ * see measureKernels (engine/tuning/common.ts) for the timing and kernelPerSize for the choice.
  */
 export async function tuneMatmul(options: TuneMatmulOptions = {}): Promise<MatmulTuningReport> {
   const op = 'tuneMatmul';
   expectOptions(op, options, TUNE_OPTIONS);
   const rt = runtime(op);
   const caps = gemmCaps(rt);
-  const shapes = checkShapes(op, options.shapes ?? defaultShapes(caps));
+  const shapes = checkShapes(op, options.shapes ?? defaultShapes(caps), ['M', 'N', 'K'], 1 << 16) as [number, number, number][];
   const candidates = options.candidates ?? defaultCandidates(caps);
   if (!Array.isArray(candidates) || candidates.length === 0) throw new ArgumentError(`${op}: options.candidates must be a non-empty array, got ${describe(candidates)}`);
   candidates.forEach((c, i) => {
@@ -374,44 +281,22 @@ export async function tuneMatmul(options: TuneMatmulOptions = {}): Promise<Matmu
   for (const epilogue of [false, true]) {
     for (const shape of shapes) {
       const p = product(shape, epilogue);
-      const flops = 2 * shape[0] * shape[1] * shape[2];
       const builtIn = builtInKernel(caps, shape[0], epilogue);
-      const kernels = candidates.some((c) => sameKernel(c, builtIn)) ? candidates : [builtIn, ...candidates];
-      const runs = kernels.map((kernel) => ({ kernel, options: optionsOf(kernel), ms: Infinity, note: undefined as string | undefined }));
+      const kernels = candidates.some((c) => kernelKey(c) === kernelKey(builtIn)) ? candidates : [builtIn, ...candidates];
       try {
-        // Each kernel's first product (which also compiles it) is checked before any is timed.
-        const timed: typeof runs = [];
-        for (const run of runs) {
-          const first = p.run(run.options);
-          const error = p.error((await first.data()) as Float32Array);
-          first.dispose();
-          if (error <= 1) timed.push(run);
-          else run.note = `wrong result: sampled error ${error.toPrecision(3)}x what f32 summation order allows`;
-        }
-        let live = timed;
-        for (let round = 0; round < rounds; round++) {
-          for (const run of live) run.ms = Math.min(run.ms, await timeRuns(p, run.options, repeats));
-          if (round > 0) continue;
-          // A clear loser is not timed again (a millisecond of slack: tiny products are mostly overhead and noise).
-          const best = Math.min(...live.map((r) => r.ms));
-          for (const run of live) if (run.ms > 4 * best && run.ms > best + 1) run.note = 'timed in the first round only: over 4x slower than the best';
-          live = live.filter((r) => r.note === undefined);
-        }
+        const trials = await measureKernels(kernels, (k) => kernelKey(k) === kernelKey(builtIn), (k) => [p.run(k)], async ([c]) => p.error((await c!.data()) as Float32Array), repeats, rounds);
+        const flops = 2 * shape[0] * shape[1] * shape[2];
+        for (const t of trials) timings.push({ ...t, shape, epilogue, gflops: t.ms === null ? null : flops / t.ms / 1e6 });
       } finally {
         p.dispose();
-      }
-      for (const run of runs) {
-        const ms = Number.isFinite(run.ms) ? run.ms : null;
-        timings.push({ shape, epilogue, kernel: run.kernel, builtIn: sameKernel(run.kernel, builtIn), ms, gflops: ms === null ? null : flops / ms / 1e6, ...(run.note ? { note: run.note } : {}) });
       }
     }
   }
 
-  const ms = [...new Set(shapes.map((s) => s[0]))].sort((x, y) => x - y);
-  const plain = rowsFor(timings, false);
-  const fused = rowsFor(timings, true);
-  const same = plain.every((spec, i) => sameKernel(spec, fused[i]!));
-  const rows = same ? mergedRows(plain, ms, undefined) : [...mergedRows(fused, ms, true), ...mergedRows(plain, ms, false)];
+  const plain = choicesOf(timings, false);
+  const fused = choicesOf(timings, true);
+  const same = plain.every((c, i) => kernelKey(c.kernel) === kernelKey(fused[i]!.kernel));
+  const rows = same ? rowsOf(plain) : [...rowsOf(fused, true), ...rowsOf(plain, false)];
   const tuning: MatmulTuning = { adapter: adapterName(rt), rows };
   if (options.install ?? true) setMatmulTuning(tuning);
   return { tuning, timings };

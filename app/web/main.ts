@@ -1,6 +1,7 @@
 /**
  * The browser demo (`npm run demo:web`): train a modality's tokenizer and head on the embedded data with
- * live loss curves, encode a file of the user's own, run the benchmark suite. Everything runs on the page's
+ * live loss curves, encode a file of the user's own, tune the GEMM and attention kernels for the page's
+ * adapter (kept in localStorage per adapter and installed on later visits), run the benchmark suite. Everything runs on the page's
  * WebGPU adapter with the same code as Node: the dev server serves the repository, so the dataset loaders'
  * /node_modules/ URLs and the shipped encoder under /metatransformer/weights/ resolve as they are.
  *
@@ -9,9 +10,12 @@
  */
 import { ENGINES } from '../../bench/harness.js';
 import { tableRows } from '../../bench/report/markdown.js';
+import { attentionTimed, matmulTimed, summaryRows as tuningRows } from '../../bench/report/tuning.js';
 import { runSuite } from '../../bench/suite.js';
 import * as ag from '../../autograd/index.js';
 import { init } from '../../engine/runtime.js';
+import { setAttentionTuning, tuneAttention, type AttentionTuning } from '../../engine/tuning/attention.js';
+import { matmulTuning, setMatmulTuning, tuneMatmul, type MatmulTuning } from '../../engine/tuning/matmul.js';
 import { MODALITIES, type Modality } from '../../metatransformer/data/types.js';
 import { parseCsv } from '../../metatransformer/io/csv.js';
 import { PRETRAIN_HINT, SHIPPED_ENCODER, loadEncoders, runModality, type Encoders } from '../job.js';
@@ -159,6 +163,69 @@ async function encodeFile(): Promise<void> {
   }
 }
 
+/** Where the page keeps the tables tuned on this browser, with the adapter they were measured on. */
+const TUNING_KEY = 'omnitensor-tuning';
+interface SavedTuning {
+  adapter: string;
+  savedAt: string;
+  matmul: MatmulTuning;
+  attention: AttentionTuning;
+}
+/** The adapter's name as the tuners record it (set at start, before any table is installed). */
+let adapterName = '';
+
+function tuningStatus(text: string): void {
+  byId('tuningStatus').textContent = text;
+}
+
+/** Installs the tables an earlier visit tuned on this adapter, if any; an entry for another adapter, or one the engine refuses, is dropped. */
+function restoreTuning(): void {
+  const text = localStorage.getItem(TUNING_KEY);
+  if (text === null) return tuningStatus('built-in kernel choices');
+  try {
+    const saved = JSON.parse(text) as SavedTuning;
+    if (saved.adapter !== adapterName) throw new Error(`they were measured on '${saved.adapter}'`);
+    setMatmulTuning(saved.matmul);
+    setAttentionTuning(saved.attention);
+    tuningStatus(`tuned tables in use (measured ${saved.savedAt})`);
+  } catch (err) {
+    setMatmulTuning(null);
+    setAttentionTuning(null);
+    localStorage.removeItem(TUNING_KEY);
+    log(`tuning: dropped the saved tables (${err instanceof Error ? err.message : String(err)})`);
+    tuningStatus('built-in kernel choices');
+  }
+}
+
+/** Tunes GEMMs, then attention, on this adapter (a few minutes on a CPU adapter), installs and keeps the tables, and shows built-in against tuned. */
+async function tune(): Promise<void> {
+  const buttons = [byId<HTMLButtonElement>('tune'), byId<HTMLButtonElement>('forgetTuning')];
+  for (const b of buttons) b.disabled = true;
+  try {
+    tuningStatus('tuning GEMMs…');
+    const matmul = await tuneMatmul();
+    tuningStatus('tuning attention…');
+    const attention = await tuneAttention();
+    const saved: SavedTuning = { adapter: adapterName, savedAt: new Date().toISOString(), matmul: matmul.tuning, attention: attention.tuning };
+    localStorage.setItem(TUNING_KEY, JSON.stringify(saved));
+    const header = ['workload', 'built-in', 'time', 'fastest', 'time', 'built-in / fastest', 'failed its check'];
+    byId('tuningTable').replaceChildren(table([header, ...tuningRows([...matmulTimed(matmul.timings), ...attentionTimed(attention.timings)])]));
+    tuningStatus(`tuned tables in use (measured ${saved.savedAt})`);
+  } catch (err) {
+    tuningStatus(`tuning error: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
+}
+
+function forgetTuning(): void {
+  setMatmulTuning(null);
+  setAttentionTuning(null);
+  localStorage.removeItem(TUNING_KEY);
+  byId('tuningTable').replaceChildren();
+  tuningStatus('built-in kernel choices');
+}
+
 async function bench(): Promise<void> {
   const button = byId<HTMLButtonElement>('bench');
   button.disabled = true;
@@ -188,6 +255,11 @@ async function start(): Promise<void> {
   byId('train').addEventListener('click', () => void train());
   byId('encode').addEventListener('click', () => void encodeFile());
   byId('bench').addEventListener('click', () => void bench());
+  byId('tune').addEventListener('click', () => void tune());
+  byId('forgetTuning').addEventListener('click', forgetTuning);
+  adapterName = matmulTuning().adapter;
+  byId('tuningStatus').dataset.adapter = adapterName;
+  restoreTuning();
   if (params.has('autorun')) await train();
 }
 

@@ -102,4 +102,36 @@ t('encodes the user\'s own files in the page: an image, a WAV clip and a CSV tab
   assert.equal(errors, [], 'no page errors');
 });
 
+t('installs the kernel tables saved for this adapter on load, drops foreign ones, and forgets them on request', async () => {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  const load = async () => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => (document.getElementById('tuningStatus')!.textContent ?? '') !== '', undefined, { timeout: 60_000 });
+    return (await page.textContent('#tuningStatus')) ?? '';
+  };
+  assert.is(await load(), 'built-in kernel choices');
+  const adapter = await page.evaluate(() => document.getElementById('tuningStatus')!.dataset.adapter ?? '');
+  assert.ok(adapter.length > 0, 'the page names its adapter');
+  const saved = (name: string) => JSON.stringify({
+    adapter: name,
+    savedAt: '2026-11-28T00:00:00.000Z',
+    matmul: { adapter: name, rows: [{ kernel: 'tiled', tile: { blocks: [1, 1], tk: 16 }, maxM: null }] },
+    attention: { adapter: name, rows: [{ kernel: 'blocked', maxT: null }] },
+  });
+  const store = (text: string) => page.evaluate((t) => localStorage.setItem('omnitensor-tuning', t), text);
+  await store(saved(adapter));
+  assert.is(await load(), 'tuned tables in use (measured 2026-11-28T00:00:00.000Z)');
+  await page.click('#forgetTuning');
+  assert.is(await page.textContent('#tuningStatus'), 'built-in kernel choices');
+  assert.is(await page.evaluate(() => localStorage.getItem('omnitensor-tuning')), null);
+  // Tables measured on another adapter are not installed, and not kept.
+  await store(saved('another adapter'));
+  assert.is(await load(), 'built-in kernel choices');
+  assert.match((await page.textContent('#log')) ?? '', /tuning: dropped the saved tables \(they were measured on 'another adapter'\)/);
+  assert.is(await page.evaluate(() => localStorage.getItem('omnitensor-tuning')), null);
+  assert.equal(errors, [], 'no page errors');
+});
+
 t.run();

@@ -4,7 +4,7 @@
  * with noise-resistant tie-breaking, the merging of those choices into table rows, and argument checks.
  */
 import { describe, expectOptions } from '../arguments.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DeviceLostError, OmniError } from '../errors.js';
 import { sync, type Runtime } from '../runtime.js';
 import type { Tensor } from '../tensor.js';
 
@@ -87,7 +87,8 @@ export interface Trial<K> {
 
 /**
  * Runs each kernel once and checks the result (`check` returns the error as a multiple of what the
- * arithmetic allows: above 1 the kernel is reported and never timed), then times the correct ones in
+ * arithmetic allows: above 1 the kernel is reported and never timed; one the workload's limits refuse
+ * with the engine's typed error is reported too), then times the correct ones in
  * `rounds` interleaved rounds of `repeats` back-to-back runs and one wait for the device, so that a
  * machine's drifting load falls on all of them alike; each keeps its fastest round. One over 4x (and
  * 1 ms) slower than the best in the first round is not timed again. `run` returns the tensors to free.
@@ -103,10 +104,16 @@ export async function measureKernels<K>(
   const trials: Trial<K>[] = kernels.map((kernel) => ({ kernel, builtIn: isBuiltIn(kernel), ms: null }));
   let live: Trial<K>[] = [];
   for (const trial of trials) {
-    const results = run(trial.kernel);
+    let results: Tensor[] = [];
     let error: number;
     try {
+      results = run(trial.kernel);
       error = await check(results);
+    } catch (err) {
+      // A candidate this workload cannot take (a grid or memory limit) is reported, not fatal; a lost device is.
+      if (!(err instanceof OmniError) || err instanceof DeviceLostError) throw err;
+      trial.note = `failed: ${err.message}`;
+      continue;
     } finally {
       for (const t of results) t.dispose();
     }

@@ -5,6 +5,7 @@ import {
   type AttentionKernelSpec, type AttentionTuning, type MatmulKernelSpec, type MatmulTuning,
 } from '../../engine/index.js';
 import { lanesSupported } from '../../kernels/launch.js';
+import { kernelPerSize, mergedRows } from '../../engine/tuning/common.js';
 import { matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
 import { assertClose, assertRejects, assertThrows, testDevice } from '../helpers.js';
 
@@ -38,6 +39,21 @@ async function checkProducts(): Promise<void> {
   assertClose(await ops.linear(a, w, bias).data(), lin.data, { atol: 1e-4, what: 'x @ w^T + b' });
   for (const x of [a, b, w, bias]) x.dispose();
 }
+
+t('tables: the built-in kernel stays within 10% of the best, the previous row within 5%; equal rows merge', () => {
+  const trial = (size: number, kernel: string, ms: number | null, workload = `w${size}`) => ({ size, workload, kernel, ms, builtIn: kernel === 'a' });
+  const same = (k: string) => k;
+  const trials = [
+    trial(8, 'a', 1.08), trial(8, 'b', 1.0), // built-in within 10%: kept
+    trial(64, 'a', 1.2), trial(64, 'b', 1.0), trial(64, 'c', 1.01),
+    trial(197, 'a', 1.3), trial(197, 'b', 1.04), trial(197, 'c', 1.0), // the previous row's b within 5%: kept
+    trial(512, 'a', 3), trial(512, 'b', 1.5), trial(512, 'c', 1), trial(512, 'c', null, 'other'), trial(512, 'b', 1, 'other'), // c failed one workload
+  ];
+  const chosen = kernelPerSize(trials, same, 'test');
+  assert.equal(chosen.map((c) => c.kernel), ['a', 'b', 'b', 'b']);
+  assert.equal(mergedRows(chosen, same), [{ kernel: 'a', max: 8 }, { kernel: 'b', max: null }]);
+  assertThrows(() => kernelPerSize([trial(4, 'a', null)], same, 'tuneX'), ArgumentError, /tuneX: no candidate produced a correct result on every workload of size 4/);
+});
 
 t('tuneMatmul checks and times every candidate beside the built-in choice, then installs the fastest per M', async () => {
   assert.is(matmulTuning().source, 'built-in');

@@ -8,6 +8,7 @@
  *   omnitensor encode --modality M [--checkpoint FILE] [--model FILE] INPUT... [--pooled|--tokens] [--format npy|json] --out FILE [--force]
  *   omnitensor train --modality M --data PATH [--target COL] [--checkpoint FILE] --out MODEL.safetensors [--epochs N] [--seed N] [--force]
  *   omnitensor predict --model FILE --data PATH [--checkpoint FILE] [--out FILE.json] [--force]
+ *   omnitensor tune [--out TUNING.json] [--force]   (GEMM and attention kernels for this adapter; --tuning FILE applies them)
  *   omnitensor bench [bench arguments]   (delegates to dist/bench/run.js)
  */
 import { spawn } from 'node:child_process';
@@ -17,8 +18,12 @@ import { fileURLToPath } from 'node:url';
 import * as ag from '../autograd/index.js';
 import { ArgumentError, OmniError } from '../engine/errors.js';
 import { Generator } from '../engine/random.js';
-import { writeBytes } from '../engine/platform.js';
+import { readText, writeBytes } from '../engine/platform.js';
 import { init, type DeviceInfo } from '../engine/runtime.js';
+import { tuneAttention } from '../engine/tuning/attention.js';
+import { matmulTuning, tuneMatmul } from '../engine/tuning/matmul.js';
+import { attentionTimed, matmulTimed, summaryLines } from '../bench/report/tuning.js';
+import { installSavedTuning, parseSavedTuning, savedTuning, type SavedTuning } from '../app/tuning-file.js';
 import { UsageError, parseFlags, parseModality, required } from '../app/args.js';
 import { loadEncoder, SHIPPED_ENCODER, PRETRAIN_HINT, trainModel } from '../app/job.js';
 import { RECIPES, buildModel, type Recipe, type RecipeData, type TableData } from '../app/modalities.js';
@@ -37,7 +42,9 @@ export const CLI_USAGE = `usage:
   omnitensor encode --modality M [--checkpoint FILE] [--model FILE] INPUT... [--pooled|--tokens] [--format npy|json] --out FILE [--force]
   omnitensor train --modality M --data PATH [--target COL] [--column-kind COL=KIND,...] [--checkpoint FILE] --out MODEL.safetensors [--epochs N] [--seed N] [--force]
   omnitensor predict --model FILE --data PATH [--checkpoint FILE] [--out FILE.json] [--force]
+  omnitensor tune [--out TUNING.json] [--force]   (times the GEMM and attention kernels on this adapter)
   omnitensor bench [GROUP...] [--quick] [...]   (the benchmark suite, dist/bench/run.js)
+encode, train and predict take --tuning TUNING.json: the kernel tables \`tune\` wrote, installed before any work.
 modalities: ${Object.keys(RECIPES).join(', ')}
 data: CSV files for text (a text column and --target label column), tabular (--target label column) and
 timeseries (--target the column to forecast); for the others a file per input (PNG/JPEG images, WAV audio,
@@ -141,6 +148,25 @@ function splitForTraining<X>(data: TableData<X> & { targets: number[] | Float32A
   return stratifiedSplit(data.inputs, data.targets as number[], 0.2, () => g.uniform());
 }
 
+/** The tables of --tuning FILE, read and checked (the envelope) before any GPU work; undefined without the flag. */
+async function readTuningFile(path: string | undefined): Promise<{ path: string; saved: SavedTuning } | undefined> {
+  if (path === undefined) return undefined;
+  return { path, saved: parseSavedTuning(await readText(existingFile(path, '--tuning'), '--tuning'), `--tuning ${path}`) };
+}
+
+/** Opens the device and installs the --tuning tables on it (a warning when they were measured on another adapter). */
+async function openDevice(io: CliIO, tuning: { path: string; saved: SavedTuning } | undefined): Promise<DeviceInfo> {
+  const info = await (io.device ?? init)();
+  if (tuning) {
+    const here = matmulTuning().adapter;
+    if (tuning.saved.adapter !== here)
+      io.err(`warning: --tuning ${tuning.path} was measured on '${tuning.saved.adapter}', not this adapter ('${here}'); its tables are installed anyway\n`);
+    installSavedTuning(tuning.saved);
+    io.out(`kernel tables from ${tuning.path} (measured ${tuning.saved.savedAt})\n`);
+  }
+  return info;
+}
+
 async function cmdInfo(io: CliIO): Promise<number> {
   const info = await (io.device ?? init)();
   io.out(`adapter: ${[info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ')} (${info.adapterClass}, ${info.platform})\n`);
@@ -190,7 +216,12 @@ async function encodeAll<X>(model: MetaTransformer<X>, inputs: readonly X[], poo
 }
 
 async function cmdEncode(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { modality: 'string', checkpoint: 'string', model: 'string', pooled: 'boolean', tokens: 'boolean', format: 'string', out: 'string', force: 'boolean', seed: 'int' }, { positionals: true });
+  const args = parseFlags(
+    argv,
+    { modality: 'string', checkpoint: 'string', model: 'string', pooled: 'boolean', tokens: 'boolean', format: 'string', out: 'string', force: 'boolean', seed: 'int', tuning: 'string' },
+    { positionals: true },
+  );
+  const tuning = await readTuningFile(args.strings.get('tuning'));
   const modality = parseModality(required(args, 'modality', 'which tokenizer reads the inputs'));
   const out = required(args, 'out', 'the output file');
   if (args.booleans.has('pooled') && args.booleans.has('tokens')) throw new UsageError('--pooled and --tokens exclude each other');
@@ -204,7 +235,7 @@ async function cmdEncode(argv: readonly string[], io: CliIO): Promise<number> {
   if (modelPath !== undefined) existingFile(modelPath, '--model');
   return RECIPES[modality].use(async <X,>(recipe: Recipe<X>) => {
     const { inputs, columns } = await readInputs(recipe, args.positionals);
-    await (io.device ?? init)();
+    await openDevice(io, tuning);
     const encoder = (await loadEncoder(checkpoint)).freeze();
     try {
       let model: MetaTransformer<X>;
@@ -255,7 +286,9 @@ function parseColumnKinds(specs: readonly string[], modality: Modality): Record<
 async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
   const args = parseFlags(argv, {
     modality: 'string', data: 'string', target: 'string', 'column-kind': 'list', checkpoint: 'string', out: 'string', epochs: 'int', seed: 'int', force: 'boolean',
+    tuning: 'string',
   });
+  const tuning = await readTuningFile(args.strings.get('tuning'));
   const modality = parseModality(required(args, 'modality', 'the data modality'));
   const dataPath = required(args, 'data', 'the training data');
   const columnKinds = parseColumnKinds(args.lists.get('column-kind') ?? [], modality);
@@ -284,7 +317,7 @@ async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
       modality, name: basename(dataPath), provenance: `user data ${dataPath}`, task: data.task, classNames: data.classNames, ...split,
       ...(data.columns ? { columns: data.columns } : {}), columnKinds,
     };
-    await (io.device ?? init)();
+    await openDevice(io, tuning);
     const encoder = (await loadEncoder(checkpoint)).freeze();
     try {
       const config = recipe.configure(dataset);
@@ -315,13 +348,14 @@ async function cmdTrain(argv: readonly string[], io: CliIO): Promise<number> {
 }
 
 async function cmdPredict(argv: readonly string[], io: CliIO): Promise<number> {
-  const args = parseFlags(argv, { model: 'string', data: 'string', checkpoint: 'string', out: 'string', force: 'boolean' });
+  const args = parseFlags(argv, { model: 'string', data: 'string', checkpoint: 'string', out: 'string', force: 'boolean', tuning: 'string' });
+  const tuning = await readTuningFile(args.strings.get('tuning'));
   const modelPath = existingFile(required(args, 'model', 'a model file written by `omnitensor train`'), '--model');
   const dataPath = required(args, 'data', 'the inputs to predict');
   const out = args.strings.get('out');
   const force = args.booleans.has('force');
   if (out !== undefined) checkWritable(out, force);
-  await (io.device ?? init)();
+  await openDevice(io, tuning);
   const info = parseModelInfo((await readSafetensors(modelPath)).metadata, modelPath);
   const checkpoint = args.strings.get('checkpoint') ?? info.encoder;
   existingFile(checkpoint, `the encoder (${args.strings.has('checkpoint') ? '--checkpoint' : `recorded in ${modelPath}; pass --checkpoint`})`);
@@ -353,6 +387,26 @@ async function cmdPredict(argv: readonly string[], io: CliIO): Promise<number> {
   }
 }
 
+/** Tunes GEMMs and attention on this adapter, prints built-in against fastest per workload, and writes the tables for --tuning. */
+async function cmdTune(argv: readonly string[], io: CliIO): Promise<number> {
+  const args = parseFlags(argv, { out: 'string', force: 'boolean' });
+  const out = args.strings.get('out');
+  const force = args.booleans.has('force');
+  if (out !== undefined) checkWritable(out, force);
+  await (io.device ?? init)();
+  io.out(`tuning GEMMs on ${matmulTuning().adapter}…\n`);
+  const matmul = await tuneMatmul();
+  for (const line of summaryLines(matmulTimed(matmul.timings))) io.out(`${line}\n`);
+  io.out('tuning attention (forward + backward)…\n');
+  const attention = await tuneAttention();
+  for (const line of summaryLines(attentionTimed(attention.timings))) io.out(`${line}\n`);
+  if (out !== undefined) {
+    await writeBytes(out, JSON.stringify(savedTuning(matmul.tuning, attention.tuning), null, 1) + '\n', { overwrite: force });
+    io.out(`wrote ${out}; pass --tuning ${out} to encode, train or predict\n`);
+  }
+  return 0;
+}
+
 async function cmdBench(argv: readonly string[], io: CliIO): Promise<number> {
   const script = join(CLI_ROOT, 'dist/bench/run.js');
   if (!existsSync(script)) throw new UsageError(`bench: ${script} is missing; the benchmark suite ships with the repository (npm run build), not the npm package`);
@@ -377,6 +431,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       case 'encode': return await cmdEncode(rest, io);
       case 'train': return await cmdTrain(rest, io);
       case 'predict': return await cmdPredict(rest, io);
+      case 'tune': return await cmdTune(rest, io);
       case 'bench': return await cmdBench(rest, io);
       case undefined:
         io.err(`${CLI_USAGE}\n`);

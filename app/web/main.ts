@@ -14,11 +14,12 @@ import { attentionTimed, matmulTimed, summaryRows as tuningRows } from '../../be
 import { runSuite } from '../../bench/suite.js';
 import * as ag from '../../autograd/index.js';
 import { init } from '../../engine/runtime.js';
-import { setAttentionTuning, tuneAttention, type AttentionTuning } from '../../engine/tuning/attention.js';
-import { matmulTuning, setMatmulTuning, tuneMatmul, type MatmulTuning } from '../../engine/tuning/matmul.js';
+import { setAttentionTuning, tuneAttention } from '../../engine/tuning/attention.js';
+import { matmulTuning, setMatmulTuning, tuneMatmul } from '../../engine/tuning/matmul.js';
 import { MODALITIES, type Modality } from '../../metatransformer/data/types.js';
 import { parseCsv } from '../../metatransformer/io/csv.js';
 import { PRETRAIN_HINT, SHIPPED_ENCODER, loadEncoders, runModality, type Encoders } from '../job.js';
+import { installSavedTuning, parseSavedTuning, savedTuning } from '../tuning-file.js';
 import { RECIPES, buildModel, type Recipe } from '../modalities.js';
 import { summaryRows } from '../report/markdown.js';
 import { ENCODER_KINDS, type EncoderKind, type JobReport, type ModalityReport } from '../report/report.js';
@@ -163,14 +164,8 @@ async function encodeFile(): Promise<void> {
   }
 }
 
-/** Where the page keeps the tables tuned on this browser, with the adapter they were measured on. */
+/** Where the page keeps the tables tuned on this browser, with the adapter they were measured on (app/tuning-file.ts). */
 const TUNING_KEY = 'omnitensor-tuning';
-interface SavedTuning {
-  adapter: string;
-  savedAt: string;
-  matmul: MatmulTuning;
-  attention: AttentionTuning;
-}
 /** The adapter's name as the tuners record it (set at start, before any table is installed). */
 let adapterName = '';
 
@@ -183,14 +178,11 @@ function restoreTuning(): void {
   const text = localStorage.getItem(TUNING_KEY);
   if (text === null) return tuningStatus('built-in kernel choices');
   try {
-    const saved = JSON.parse(text) as SavedTuning;
+    const saved = parseSavedTuning(text, 'the saved tables');
     if (saved.adapter !== adapterName) throw new Error(`they were measured on '${saved.adapter}'`);
-    setMatmulTuning(saved.matmul);
-    setAttentionTuning(saved.attention);
+    installSavedTuning(saved);
     tuningStatus(`tuned tables in use (measured ${saved.savedAt})`);
   } catch (err) {
-    setMatmulTuning(null);
-    setAttentionTuning(null);
     localStorage.removeItem(TUNING_KEY);
     log(`tuning: dropped the saved tables (${err instanceof Error ? err.message : String(err)})`);
     tuningStatus('built-in kernel choices');
@@ -206,7 +198,7 @@ async function tune(): Promise<void> {
     const matmul = await tuneMatmul();
     tuningStatus('tuning attention…');
     const attention = await tuneAttention();
-    const saved: SavedTuning = { adapter: adapterName, savedAt: new Date().toISOString(), matmul: matmul.tuning, attention: attention.tuning };
+    const saved = savedTuning(matmul.tuning, attention.tuning);
     localStorage.setItem(TUNING_KEY, JSON.stringify(saved));
     const header = ['workload', 'built-in', 'time', 'fastest', 'time', 'built-in / fastest', 'failed its check'];
     byId('tuningTable').replaceChildren(table([header, ...tuningRows([...matmulTimed(matmul.timings), ...attentionTimed(attention.timings)])]));

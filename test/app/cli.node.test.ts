@@ -11,6 +11,8 @@ import { MetaTransformerEncoder } from '../../metatransformer/encoder.js';
 import { encodePng } from '../../metatransformer/io/png.js';
 import { readNpy } from '../../metatransformer/io/npy.js';
 import { encoderCheckpoint } from '../../metatransformer/pretrain/checkpoint.js';
+import { parseSavedTuning } from '../../app/tuning-file.js';
+import { attentionTuning, matmulTuning, setAttentionTuning, setMatmulTuning } from '../../engine/index.js';
 import { testDevice } from '../helpers.js';
 
 const t = suite('app: omnitensor CLI');
@@ -135,6 +137,50 @@ t('train on class folders, then encode with the trained tokenizer to npy and jso
   const wrong = await cli('encode', '--modality', 'audio', '--checkpoint', encoderFile, '--model', model, '--out', join(dir, 'w.npy'), pngs[0]!);
   assert.is(wrong.code, 1, 'a PNG is not audio');
   assert.match(wrong.err, /dark\/0.png/);
+});
+
+t('tune writes kernel tables that --tuning installs before any work; foreign and broken files are named', async () => {
+  const tuning = join(dir, 'tuning.json');
+  const r = await cli('tune', '--out', tuning);
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, /^tuning GEMMs on .+…$/m);
+  assert.match(r.out, /^197x768x768 \+bias +built-in \S+ [\d.]+ ms/m);
+  assert.match(r.out, /^attention 1x12x197x64 +built-in \S+ [\d.]+ ms/m);
+  assert.match(r.out, new RegExp(`wrote ${tuning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; pass --tuning`));
+  const saved = parseSavedTuning(readFileSync(tuning, 'utf8'), tuning);
+  assert.is(saved.adapter, saved.matmul.adapter);
+  await expectUsage(['tune', '--out', tuning], /exists; pass --force/);
+
+  const model = join(dir, 'tuned-model.safetensors');
+  const train = await cli('train', '--modality', 'tabular', '--data', join(dir, 'rows.csv'), '--target', 'kind', '--checkpoint', encoderFile, '--out', model, '--epochs', '1', '--tuning', tuning);
+  assert.is(train.code, 0, train.err);
+  assert.match(train.out, new RegExp(`^kernel tables from .*tuning\\.json \\(measured ${saved.savedAt}\\)$`, 'm'));
+  assert.is(matmulTuning().source, 'installed');
+  assert.equal(matmulTuning().rows, saved.matmul.rows);
+  assert.equal(attentionTuning().rows, saved.attention.rows);
+
+  // Measured on another adapter: installed, with a warning.
+  const foreign = join(dir, 'foreign.json');
+  writeFileSync(foreign, JSON.stringify({ ...saved, adapter: 'another adapter' }));
+  const p = await cli('predict', '--model', model, '--data', join(dir, 'rows.csv'), '--tuning', foreign);
+  assert.is(p.code, 0, p.err);
+  assert.match(p.err, /warning: --tuning .*foreign\.json was measured on 'another adapter', not this adapter/);
+
+  // Broken files: named, before any work (a table the device refuses: the engine's message).
+  const broken = join(dir, 'broken.json');
+  writeFileSync(broken, '{"adapter": 1');
+  const notJson = await cli('predict', '--model', model, '--data', join(dir, 'rows.csv'), '--tuning', broken);
+  assert.is(notJson.code, 1);
+  assert.match(notJson.err, /--tuning .*broken\.json: not JSON/);
+  writeFileSync(broken, JSON.stringify({ ...saved, extra: 1 }));
+  assert.match((await cli('predict', '--model', model, '--data', join(dir, 'rows.csv'), '--tuning', broken)).err, /unknown key 'extra'/);
+  writeFileSync(broken, JSON.stringify({ ...saved, matmul: { adapter: 'a', rows: [{ kernel: 'tiled', tile: { blocks: [9, 1], tk: 16 }, maxM: null }] } }));
+  const refused = await cli('predict', '--model', model, '--data', join(dir, 'rows.csv'), '--tuning', broken);
+  assert.is(refused.code, 1);
+  assert.match(refused.err, /setMatmulTuning: rows\[0\]\.tile: blocks must be two integers in 1\.\.4/);
+  await expectUsage(['predict', '--model', model, '--data', join(dir, 'rows.csv'), '--tuning', join(dir, 'none.json')], /--tuning .*none\.json: no such file/);
+  setMatmulTuning(null);
+  setAttentionTuning(null);
 });
 
 t('info describes the adapter and the encoder situation', async () => {

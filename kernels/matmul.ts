@@ -184,14 +184,19 @@ export function lanesRowsProblem(rows: unknown): string | null {
  * condition, if any, holds wins). A table measured on the device at hand replaces it at run time
  * (engine/tuning/matmul.ts tuneMatmul / setMatmulTuning, GemmCaps.tuning); `node dist/bench/tune.js` prints such
  * a table's rows in this syntax, which is how these are regenerated. On 2026-11-28 that run reproduced the
- * 'cpu' rows on lavapipe and on Chromium's SwiftShader (every default product within 2% of these choices).
+ * 'cpu' rows on lavapipe and on Chromium's SwiftShader (every default product within 2% of these choices),
+ * and with every row count and M = 10-28 it found the 12- and 24-row entries below.
  *
  * How 'cpu' was measured: bench/gemm-probe.ts on Mesa lavapipe 25.0.7 (2 cores, AVX-512 Xeon, 8-wide
  * subgroups), f32, back-to-back dispatches of one submit after a validated run, timed by process CPU
  * time (PROBE_CPU_TIME=1; the machine is shared); the probe prints this table from its measurements.
- * 32 rows wins from M = 16 up (1024^3 26-27 GFLOP/s, ViT-B shapes 18-22; 24 rows 17-23; at 20 rows or
+ * 32 rows wins from M = 25 up (1024^3 26-27 GFLOP/s, ViT-B shapes 18-22; 24 rows 17-23; at 20 rows or
  * fewer NIR unrolls the kernel's 4-k step and the code runs 30-50% slower, see matmul_lanes.wgsl).
- * Small M gets fewer rows per workgroup because rows past M are computed and thrown away.
+ * Small M gets fewer rows per workgroup because rows past M are computed and thrown away. The 12- and
+ * 24-row entries came from the tuning run (engine/tuning/matmul.ts, 2026-11-28, best of 5 rounds, wall
+ * clock, x768 and x3072 products, plain and with a bias): M = 10-12 took 1.23-5.82 ms with 12 rows
+ * against 1.95-8.13 with 32 (1.4-1.8x), M = 16-24 1.24-7.61 ms with 24 rows against 1.40-8.94 (1.1-1.3x);
+ * at M = 28 32 rows won again (2.38 against 3.57 ms).
  * How 'gpu' was measured: the same probe on an NVIDIA H100 (Dawn + Vulkan, driver 580.159, 2026-11-27),
  * f32, GFLOP/s for 64x64 / 128x128 TK 16 / 128x128 TK 32 tiles:
  *   4096^3 26300 / 28400 / 31500, 2048^3 17700 / 21800 / 23300, 1576x3072x768 12700 / 14600 / 15400,
@@ -211,6 +216,8 @@ export const TUNING: Readonly<Record<AdapterClass, readonly MatmulTuningEntry[]>
   cpu: [
     { maxM: 4, variant: 'lanes', rows: 4 },
     { maxM: 8, variant: 'lanes', rows: 8 },
+    { maxM: 12, variant: 'lanes', rows: 12 },
+    { maxM: 24, variant: 'lanes', rows: 24 },
     { maxM: Infinity, variant: 'lanes', rows: 32 },
   ],
   gpu: [

@@ -80,12 +80,13 @@ const ROW_BOUNDS = ['maxM', 'epilogue'];
 const TILE_KEYS = ['blocks', 'tk', 'vec4', 'unrolled', 'stages'];
 
 /**
- * Products timed by default. M sets the table's rows, so the shapes spread M: a decode-sized 8, 64, ViT's
- * 197 tokens and a large M. CPU adapters (1-50 GFLOP/s) get products of at most ~0.3 GFLOP.
+ * Products timed by default. M sets the table's rows, so the shapes spread M: a decode-sized 8 (and 24 on
+ * CPU adapters, whose table has rows for M <= 24), 64, ViT's 197 tokens and a large M. CPU adapters
+ * (1-50 GFLOP/s) get products of at most ~0.3 GFLOP.
  */
 export function defaultShapes(caps: GemmCaps): [number, number, number][] {
   return caps.adapterClass === 'cpu'
-    ? [[8, 768, 768], [64, 768, 768], [197, 768, 768], [512, 512, 512]]
+    ? [[8, 768, 768], [24, 768, 768], [64, 768, 768], [197, 768, 768], [512, 512, 512]]
     : [[64, 768, 768], [256, 768, 3072], [1576, 768, 768], [2048, 2048, 2048]];
 }
 

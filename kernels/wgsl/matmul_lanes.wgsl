@@ -28,7 +28,9 @@
 //     Chaining 4 k into one accumulator write cuts blends and spill traffic 4x.
 //   - The 4-k step stays a loop: NIR unrolls it (both halves of the block) when ROWS <= 20, and the
 //     unrolled code measured 30-50% slower (all 8 B rows live at once). Hence 32 rows in the tuning
-//     table (kernels/matmul.ts) for M > 8; small M takes fewer (ROWS is a multiple of 4).
+//     table (kernels/matmul.ts) for M > 24; smaller M takes fewer (ROWS is a multiple of 4), as rows past
+//     M are computed and thrown away: 24 rows for M = 13-24 (1.1-1.3x faster than 32), 12 for M = 9-12
+//     (1.4-1.8x), 8 and 4 below (the tuning run of engine/tuning/matmul.ts, 2026-11-28).
 //   - Tried on 2026-11-27 for the main job's short-K shapes (3152 x {64,256} x 64 run at 25-29 GFLOP/s,
 //     ~3 us of CPU per workgroup beyond the flops): 8 columns per lane (two vec4 blocks sharing each
 //     shuffled A) ran 1024^3 at 30-35 and 3152x64x64 at 19-21 with 16-32 rows, below this kernel; and

@@ -20,6 +20,9 @@ export type AdapterClass = 'cpu' | 'gpu';
  * whose lanes share operands by subgroupShuffle) can run: the `subgroups` feature and a fixed
  * subgroup width they are written for (`subgroupSize` undefined when the adapter reports a range).
  */
+/** What the lanes kernels need of the adapter (lanesSupported), in the words every refusal uses. */
+export const LANES_REQUIREMENT = 'the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32';
+
 export function lanesSupported(hasSubgroups: boolean, subgroupSize: number | undefined): boolean {
   return hasSubgroups && subgroupSize !== undefined && [4, 8, 16, 32].includes(subgroupSize);
 }

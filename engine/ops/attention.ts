@@ -54,7 +54,7 @@ import {
   type AttentionTile,
 } from '../../kernels/attention.js';
 import type { Operand } from '../../kernels/elementwise.js';
-import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Launch, type Split } from '../../kernels/launch.js';
+import { LANES_REQUIREMENT, MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Launch, type Split } from '../../kernels/launch.js';
 import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
@@ -173,7 +173,7 @@ function kernelOf(op: string, p: Plan, kernel: AttentionKernel | undefined): { k
   if (kernel !== undefined && kernel !== 'tiled' && kernel !== 'lanes' && kernel !== 'blocked')
     throw new ArgumentError(`${op}: unknown kernel '${String(kernel)}' (expected 'tiled', 'lanes' or 'blocked')`);
   if (kernel === 'lanes' && !lanesSupported(hasSubgroups, lanes))
-    throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+    throw new ArgumentError(`${op}: the 'lanes' kernel needs ${LANES_REQUIREMENT}, which this adapter lacks`);
   return { kernel: kernel ?? p.tuned ?? chooseAttentionKernel(p.rt.info.adapterClass, hasSubgroups, lanes), lanes: lanes ?? 0 };
 }
 

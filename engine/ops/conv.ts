@@ -24,7 +24,7 @@ import {
   CONV_TILES, biasGradLaunch, circularLaunch, col2imLaunch, convForwardLaunch, convInputGradLaunch, convLanesTile, convWeightGradLaunch,
   spatiallyCompact, type ConvGeometry, type ConvKernelChoice, type FloatType, type Strided5, type Vec3,
 } from '../../kernels/conv.js';
-import { MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
+import { LANES_REQUIREMENT, MAX_GRID_DIM, lanesSupported, type Launch } from '../../kernels/launch.js';
 import { expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import { runtime } from '../runtime.js';
@@ -339,7 +339,7 @@ function lanesWidth(p: Plan, forced: ConvKernel | undefined): number | null {
   const lanes = rt.fixedSubgroupSize;
   const supported = lanesSupported(rt.features.has('subgroups'), lanes);
   if (forced === 'lanes' && !supported)
-    throw new ArgumentError(`${p.op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+    throw new ArgumentError(`${p.op}: the 'lanes' kernel needs ${LANES_REQUIREMENT}, which this adapter lacks`);
   if (forced === 'tiled' || forced === 'gemm' || !supported || (forced === undefined && rt.info.adapterClass !== 'cpu')) return null;
   return lanes!;
 }

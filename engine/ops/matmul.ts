@@ -10,7 +10,7 @@ import {
   subgroupMatrixLayout, subgroupMatrixProblem, subgroupMatrixTile, tiledChoiceOf, tiledProblem, tileOf,
   type Activation, type GemmCaps, type GemmSpec, type KernelChoice, type MatmulVariant, type MatrixOperand, type SubgroupMatrixTile,
 } from '../../kernels/matmul.js';
-import { MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Split } from '../../kernels/launch.js';
+import { LANES_REQUIREMENT, MAX_GRID_DIM, lanesSupported, splitOf, unsplit, type Split } from '../../kernels/launch.js';
 import { expectOptions, optionKeys } from '../arguments.js';
 import type { DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
@@ -99,7 +99,7 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
       return tiledChoice(op, rt, options.tile);
     case 'lanes':
       if (!lanesSupported(caps.subgroups, caps.subgroupSize))
-        throw new ArgumentError(`${op}: the 'lanes' kernel needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32, which this adapter lacks`);
+        throw new ArgumentError(`${op}: the 'lanes' kernel needs ${LANES_REQUIREMENT}, which this adapter lacks`);
       return { variant: 'lanes', rows: options.rows ?? 8, lanes: caps.subgroupSize! };
     case 'subgroup-matrix': {
       if (!caps.subgroupMatrixF16 || caps.subgroupSize === undefined)

@@ -318,7 +318,11 @@ export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
  */
 export function tunedChoice(caps: GemmCaps, m: number, fused: boolean): LanesChoice | TiledChoice {
   const table = caps.tuning ?? TUNING[caps.adapterClass];
-  const entry = table.find((e) => m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!;
+  return entryChoice(caps, table.find((e) => m <= e.maxM && (e.epilogue === undefined || e.epilogue === fused)) ?? table[table.length - 1]!);
+}
+
+/** What a tuning entry runs on this device: its kernel, or the portable default where the device cannot run it. */
+export function entryChoice(caps: GemmCaps, entry: MatmulTuningEntry): LanesChoice | TiledChoice {
   const lanes = caps.subgroupSize;
   if (entry.variant === 'lanes') return lanesSupported(caps.subgroups, lanes) ? { variant: 'lanes', rows: entry.rows, lanes: lanes! } : DEFAULT_TILED;
   const tiled = tiledChoiceOf(entry);

@@ -14,8 +14,10 @@
  * validated against the device's limits first (lanes kernel support, workgroup memory), so whatever it
  * holds, every GEMM still runs a kernel the device can run.
  */
-import { lanesRowsProblem, tiledChoiceOf, tiledProblem, tunedChoice, TUNING, type GemmCaps, type MatmulTuningEntry, type TiledChoice } from '../../kernels/matmul.js';
-import { lanesSupported } from '../../kernels/launch.js';
+import {
+  entryChoice, lanesRowsProblem, tiledChoiceOf, tiledProblem, tunedChoice, TUNING, type GemmCaps, type LanesChoice, type MatmulTuningEntry, type TiledChoice,
+} from '../../kernels/matmul.js';
+import { LANES_REQUIREMENT, lanesSupported } from '../../kernels/launch.js';
 import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
 import { fromFlat, zeros } from '../ops/creation.js';
@@ -123,7 +125,7 @@ function kernelProblem(spec: unknown, caps: GemmCaps, where: string, extraKeys: 
   const unknown = Object.keys(spec).find((k) => !known.includes(k));
   if (unknown !== undefined) return `${where} has an unknown key '${unknown}' for the ${spec.kernel} kernel; known: ${known.join(', ')}`;
   if (spec.kernel === 'lanes') {
-    if (!lanesSupported(caps.subgroups, caps.subgroupSize)) return `${where}: this adapter cannot run the lanes kernel (it needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32)`;
+    if (!lanesSupported(caps.subgroups, caps.subgroupSize)) return `${where}: this adapter cannot run the lanes kernel (it needs ${LANES_REQUIREMENT})`;
     const rows = lanesRowsProblem(spec.rows);
     return rows && `${where}: ${rows}`;
   }
@@ -137,9 +139,10 @@ function kernelProblem(spec: unknown, caps: GemmCaps, where: string, extraKeys: 
   return problem && `${where}.tile: ${problem}`;
 }
 
-/** A tiled kernel's tile as MatmulKernelSpec spells it, naming only the options that are on. */
-function tiledSpec(choice: Pick<TiledChoice, 'blocks' | 'tk' | 'vec4' | 'unrolled' | 'stages'>): MatmulKernelSpec {
-  const { blocks, tk, vec4, unrolled, stages } = tiledChoiceOf(choice);
+/** A lanes or tiled choice as MatmulKernelSpec spells it, naming only the tile options that are on. */
+function specOf(choice: LanesChoice | TiledChoice): MatmulKernelSpec {
+  if (choice.variant === 'lanes') return { kernel: 'lanes', rows: choice.rows };
+  const { blocks, tk, vec4, unrolled, stages } = choice;
   return { kernel: 'tiled', tile: { blocks: [blocks[0], blocks[1]], tk, ...(vec4 ? { vec4 } : {}), ...(unrolled ? { unrolled } : {}), ...(stages ? { stages } : {}) } };
 }
 
@@ -160,18 +163,20 @@ function tableEntries(op: string, table: unknown, caps: GemmCaps): MatmulTuningE
   return entries;
 }
 
-function rowOf(entry: MatmulTuningEntry): MatmulTuningRow {
+/** A table entry as a row: the kernel it runs on this device (entryChoice), with its bounds. */
+function rowOf(caps: GemmCaps, entry: MatmulTuningEntry): MatmulTuningRow {
   const bounds = { maxM: entry.maxM === Infinity ? null : entry.maxM, ...(entry.epilogue === undefined ? {} : { epilogue: entry.epilogue }) };
-  return { ...(entry.variant === 'lanes' ? { kernel: 'lanes', rows: entry.rows } : tiledSpec(entry)), ...bounds };
+  return { ...specOf(entryChoice(caps, entry)), ...bounds };
 }
 
 /** The table GEMMs on this device use now: the installed one, or the built-in table of its adapter class. */
 export function matmulTuning(): Required<MatmulTuning> {
   const rt = runtime('matmulTuning');
   const installed = rt.matmulTuning;
-  return installed
-    ? { adapter: installed.adapter, rows: installed.entries.map(rowOf), source: 'installed' }
-    : { adapter: adapterName(rt), rows: TUNING[rt.info.adapterClass].map(rowOf), source: 'built-in' };
+  const caps = gemmCaps(rt);
+  // The built-in rows as this device runs them (lanes rows become the portable tile where lanes cannot run), so they install back.
+  const rows = (installed?.entries ?? TUNING[rt.info.adapterClass]).map((e) => rowOf(caps, e));
+  return installed ? { adapter: installed.adapter, rows, source: 'installed' } : { adapter: adapterName(rt), rows, source: 'built-in' };
 }
 
 /**
@@ -240,8 +245,7 @@ const kernelKey = (spec: MatmulKernelSpec): string => JSON.stringify(optionsOf(s
 /** The kernel the built-in table of the adapter class picks for GEMMs of `m` rows, with or without an epilogue. */
 function builtInKernel(caps: GemmCaps, m: number, epilogue: boolean): MatmulKernelSpec {
   const { tuning: _installed, ...builtIn } = caps;
-  const choice = tunedChoice(builtIn, m, epilogue);
-  return choice.variant === 'lanes' ? { kernel: 'lanes', rows: choice.rows } : tiledSpec(choice);
+  return specOf(tunedChoice(builtIn, m, epilogue));
 }
 
 /** The kernel per M for GEMMs with (true) or without (false) an epilogue. */

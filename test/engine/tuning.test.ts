@@ -1,13 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  ArgumentError, attentionTuning, matmulTuning, ops, profile, runtime, setAttentionTuning, setMatmulTuning, tuneAttention, tuneMatmul,
+  ArgumentError, attentionTuning, init, matmulTuning, ops, profile, runtime, setAttentionTuning, setMatmulTuning, tuneAttention, tuneMatmul,
   type AttentionKernelSpec, type AttentionTuning, type MatmulKernelSpec, type MatmulTuning,
 } from '../../engine/index.js';
 import { lanesSupported } from '../../kernels/launch.js';
 import { kernelPerSize, mergedRows } from '../../engine/tuning/common.js';
 import { matmul as refMatmul, randomPair, transpose as refTranspose, zip } from '../oracle.js';
-import { assertClose, assertRejects, assertThrows, testDevice } from '../helpers.js';
+import { assertClose, assertRejects, assertThrows, resetTestDevice, testDevice } from '../helpers.js';
 
 // engine/tuning/: GEMM and attention tuning on the device at hand. These check what the tuners measure and
 // build, that an installed table decides the kernels and changes no result, and that bad tables and
@@ -257,6 +257,24 @@ t('bad attention tables and options are ArgumentErrors naming the row and field,
   for (const [options, pattern] of badOptions) await assertRejects(tuneAttention(options as never), ArgumentError, pattern);
   assert.is(runtime().dispatches, before, 'nothing dispatched');
   assert.is(attentionTuning().source, 'built-in');
+});
+
+// Last: a device without the subgroups feature cannot run the lanes kernels; the built-in tables read as
+// what it runs instead, and install back. Restores the normal device for later suites.
+t('without subgroups the built-in tables read as the portable kernels this device runs, and install back', async () => {
+  await init({ disableFeatures: ['subgroups'] });
+  try {
+    const gemm = matmulTuning();
+    assert.ok(gemm.rows.every((r) => r.kernel === 'tiled'), JSON.stringify(gemm.rows));
+    setMatmulTuning(JSON.parse(JSON.stringify(gemm)) as MatmulTuning);
+    assert.equal(matmulTuning(), { ...gemm, source: 'installed' });
+    const att = attentionTuning();
+    assert.ok(att.rows.every((r) => r.kernel !== 'lanes'), JSON.stringify(att.rows));
+    setAttentionTuning(JSON.parse(JSON.stringify(att)) as AttentionTuning);
+    assertThrows(() => setMatmulTuning({ adapter: 'a', rows: [{ kernel: 'lanes', rows: 8, maxM: null }] }), ArgumentError, /rows\[0\]: this adapter cannot run the lanes kernel \(it needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32\)/);
+  } finally {
+    await resetTestDevice();
+  }
 });
 
 t.run();

@@ -14,7 +14,7 @@
  * built-in tile is.
  */
 import { attentionTile, chooseAttentionKernel, fittedAttentionTile, type AttentionTuningEntry } from '../../kernels/attention.js';
-import { lanesSupported } from '../../kernels/launch.js';
+import { LANES_REQUIREMENT, lanesSupported } from '../../kernels/launch.js';
 import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { ArgumentError } from '../errors.js';
 import { fromFlat } from '../ops/creation.js';
@@ -95,7 +95,7 @@ function kernelProblem(spec: unknown, rt: Runtime, where: string, withBound: boo
   const unknown = Object.keys(spec).find((k) => !known.includes(k));
   if (unknown !== undefined) return `${where} has an unknown key '${unknown}' for the ${spec.kernel} kernel; known: ${known.join(', ')}`;
   if (spec.kernel === 'lanes' && !lanesSupported(rt.features.has('subgroups'), rt.fixedSubgroupSize))
-    return `${where}: this adapter cannot run the lanes kernel (it needs the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32)`;
+    return `${where}: this adapter cannot run the lanes kernel (it needs ${LANES_REQUIREMENT})`;
   if (spec.kernel !== 'tiled') return null;
   const tile = spec.tile;
   if (!isPlainObject(tile)) return `${where}.tile must be an object { rows, tile }, got ${describe(tile)}`;

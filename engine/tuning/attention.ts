@@ -259,9 +259,8 @@ export async function tuneAttention(options: TuneAttentionOptions = {}): Promise
   for (const shape of shapes) {
     const w = workload(shape, rt);
     const builtIn = builtInKernel(rt, shape[3]);
-    const kernels = candidates.some((c) => kernelKey(c) === kernelKey(builtIn)) ? candidates : [builtIn, ...candidates];
     try {
-      const trials = await measureKernels(kernels, (k) => kernelKey(k) === kernelKey(builtIn), (k) => w.run(k), (results) => w.error(results), repeats, rounds);
+      const trials = await measureKernels(candidates, builtIn, kernelKey, (k) => w.run(k), (results) => w.error(results), repeats, rounds);
       const [b, h, t, d] = shape;
       const flops = 14 * b * h * t * t * d;
       for (const trial of trials) timings.push({ ...trial, shape, gflops: trial.ms === null ? null : flops / trial.ms / 1e6 });

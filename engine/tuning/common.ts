@@ -86,22 +86,26 @@ export interface Trial<K> {
 }
 
 /**
- * Runs each kernel once and checks the result (`check` returns the error as a multiple of what the
- * arithmetic allows: above 1 the kernel is reported and never timed; one the workload's limits refuse
- * with the engine's typed error is reported too), then times the correct ones in
- * `rounds` interleaved rounds of `repeats` back-to-back runs and one wait for the device, so that a
- * machine's drifting load falls on all of them alike; each keeps its fastest round. One over 4x (and
- * 1 ms) slower than the best in the first round is not timed again. `run` returns the tensors to free.
+ * Runs each candidate, and the built-in kernel (equal `key`s: the same kernel), once and checks the
+ * result (`check` returns the error as a multiple of what the arithmetic allows: above 1 the kernel is
+ * reported and never timed; one the workload's limits refuse with the engine's typed error is reported
+ * too), then times the correct ones in `rounds` interleaved rounds of `repeats` back-to-back runs and one
+ * wait for the device, so that a machine's drifting load falls on all of them alike; each keeps its
+ * fastest round. One over 4x (and 1 ms) slower than the best in the first round is not timed again.
+ * `run` returns the tensors to free.
  */
 export async function measureKernels<K>(
-  kernels: readonly K[],
-  isBuiltIn: (kernel: K) => boolean,
+  candidates: readonly K[],
+  builtIn: K,
+  key: (kernel: K) => string,
   run: (kernel: K) => Tensor[],
   check: (results: Tensor[]) => Promise<number>,
   repeats: number,
   rounds: number,
 ): Promise<Trial<K>[]> {
-  const trials: Trial<K>[] = kernels.map((kernel) => ({ kernel, builtIn: isBuiltIn(kernel), ms: null }));
+  // The built-in kernel is always timed: among the candidates, or first when they leave it out.
+  const kernels = candidates.some((c) => key(c) === key(builtIn)) ? candidates : [builtIn, ...candidates];
+  const trials: Trial<K>[] = kernels.map((kernel) => ({ kernel, builtIn: key(kernel) === key(builtIn), ms: null }));
   let live: Trial<K>[] = [];
   for (const trial of trials) {
     let results: Tensor[] = [];

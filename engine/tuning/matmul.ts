@@ -287,9 +287,8 @@ export async function tuneMatmul(options: TuneMatmulOptions = {}): Promise<Matmu
     for (const shape of shapes) {
       const p = product(shape, epilogue);
       const builtIn = builtInKernel(caps, shape[0], epilogue);
-      const kernels = candidates.some((c) => kernelKey(c) === kernelKey(builtIn)) ? candidates : [builtIn, ...candidates];
       try {
-        const trials = await measureKernels(kernels, (k) => kernelKey(k) === kernelKey(builtIn), (k) => [p.run(k)], async ([c]) => p.error((await c!.data()) as Float32Array), repeats, rounds);
+        const trials = await measureKernels(candidates, builtIn, kernelKey, (k) => [p.run(k)], async ([c]) => p.error((await c!.data()) as Float32Array), repeats, rounds);
         const flops = 2 * shape[0] * shape[1] * shape[2];
         for (const t of trials) timings.push({ ...t, shape, epilogue, gflops: t.ms === null ? null : flops / t.ms / 1e6 });
       } finally {

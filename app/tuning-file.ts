@@ -5,8 +5,9 @@
  * they are installed (setMatmulTuning / setAttentionTuning), against the device at hand.
  */
 import { FormatError } from '../engine/errors.js';
+import { runtime } from '../engine/runtime.js';
 import { setAttentionTuning, type AttentionTuning } from '../engine/tuning/attention.js';
-import { isPlainObject } from '../engine/tuning/common.js';
+import { adapterName, isPlainObject } from '../engine/tuning/common.js';
 import { setMatmulTuning, type MatmulTuning } from '../engine/tuning/matmul.js';
 
 export interface SavedTuning {
@@ -19,6 +20,11 @@ export interface SavedTuning {
 }
 
 const KEYS = ['adapter', 'savedAt', 'matmul', 'attention'];
+
+/** The current device's adapter as the tuners name it: SavedTuning.adapter of tables measured on it. */
+export function currentAdapter(): string {
+  return adapterName(runtime('currentAdapter'));
+}
 
 /** Both tuners' tables, stamped now. */
 export function savedTuning(matmul: MatmulTuning, attention: AttentionTuning): SavedTuning {

@@ -21,9 +21,9 @@ import { Generator } from '../engine/random.js';
 import { readText, writeBytes } from '../engine/platform.js';
 import { init, type DeviceInfo } from '../engine/runtime.js';
 import { tuneAttention } from '../engine/tuning/attention.js';
-import { matmulTuning, tuneMatmul } from '../engine/tuning/matmul.js';
+import { tuneMatmul } from '../engine/tuning/matmul.js';
 import { attentionTimed, matmulTimed, summaryLines } from '../bench/report/tuning.js';
-import { installSavedTuning, parseSavedTuning, savedTuning, type SavedTuning } from '../app/tuning-file.js';
+import { currentAdapter, installSavedTuning, parseSavedTuning, savedTuning, type SavedTuning } from '../app/tuning-file.js';
 import { UsageError, parseFlags, parseModality, required } from '../app/args.js';
 import { loadEncoder, SHIPPED_ENCODER, PRETRAIN_HINT, trainModel } from '../app/job.js';
 import { RECIPES, buildModel, type Recipe, type RecipeData, type TableData } from '../app/modalities.js';
@@ -158,7 +158,7 @@ async function readTuningFile(path: string | undefined): Promise<{ path: string;
 async function openDevice(io: CliIO, tuning: { path: string; saved: SavedTuning } | undefined): Promise<DeviceInfo> {
   const info = await (io.device ?? init)();
   if (tuning) {
-    const here = matmulTuning().adapter;
+    const here = currentAdapter();
     if (tuning.saved.adapter !== here)
       io.err(`warning: --tuning ${tuning.path} was measured on '${tuning.saved.adapter}', not this adapter ('${here}'); its tables are installed anyway\n`);
     installSavedTuning(tuning.saved);
@@ -394,7 +394,7 @@ async function cmdTune(argv: readonly string[], io: CliIO): Promise<number> {
   const force = args.booleans.has('force');
   if (out !== undefined) checkWritable(out, force);
   await (io.device ?? init)();
-  io.out(`tuning GEMMs on ${matmulTuning().adapter}…\n`);
+  io.out(`tuning GEMMs on ${currentAdapter()}…\n`);
   const matmul = await tuneMatmul();
   for (const line of summaryLines(matmulTimed(matmul.timings))) io.out(`${line}\n`);
   io.out('tuning attention (forward + backward)…\n');

@@ -1,9 +1,10 @@
 /**
  * The browser demo (`npm run demo:web`): train a modality's tokenizer and head on the embedded data with
  * live loss curves, encode a file of the user's own, tune the GEMM and attention kernels for the page's
- * adapter (kept in localStorage per adapter and installed on later visits), run the benchmark suite. Everything runs on the page's
- * WebGPU adapter with the same code as Node: the dev server serves the repository, so the dataset loaders'
- * /node_modules/ URLs and the shipped encoder under /metatransformer/weights/ resolve as they are.
+ * adapter (kept in localStorage per adapter and installed on later visits), run the benchmark suite.
+ * Everything runs on the page's WebGPU adapter with the same code as Node: the dev server serves the
+ * repository, so the dataset loaders' /node_modules/ URLs and the shipped encoder under
+ * /metatransformer/weights/ resolve as they are.
  *
  * For automation (test/app/demo.node.test.ts), `?autorun` trains at once and the page sets
  * `globalThis.__demo` to { state: 'done', report } or { state: 'error', message }.
@@ -15,11 +16,11 @@ import { runSuite } from '../../bench/suite.js';
 import * as ag from '../../autograd/index.js';
 import { init } from '../../engine/runtime.js';
 import { setAttentionTuning, tuneAttention } from '../../engine/tuning/attention.js';
-import { matmulTuning, setMatmulTuning, tuneMatmul } from '../../engine/tuning/matmul.js';
+import { setMatmulTuning, tuneMatmul } from '../../engine/tuning/matmul.js';
 import { MODALITIES, type Modality } from '../../metatransformer/data/types.js';
 import { parseCsv } from '../../metatransformer/io/csv.js';
 import { PRETRAIN_HINT, SHIPPED_ENCODER, loadEncoders, runModality, type Encoders } from '../job.js';
-import { installSavedTuning, parseSavedTuning, savedTuning } from '../tuning-file.js';
+import { currentAdapter, installSavedTuning, parseSavedTuning, savedTuning } from '../tuning-file.js';
 import { RECIPES, buildModel, type Recipe } from '../modalities.js';
 import { summaryRows } from '../report/markdown.js';
 import { ENCODER_KINDS, type EncoderKind, type JobReport, type ModalityReport } from '../report/report.js';
@@ -166,8 +167,6 @@ async function encodeFile(): Promise<void> {
 
 /** Where the page keeps the tables tuned on this browser, with the adapter they were measured on (app/tuning-file.ts). */
 const TUNING_KEY = 'omnitensor-tuning';
-/** The adapter's name as the tuners record it (set at start, before any table is installed). */
-let adapterName = '';
 
 function tuningStatus(text: string): void {
   byId('tuningStatus').textContent = text;
@@ -179,7 +178,7 @@ function restoreTuning(): void {
   if (text === null) return tuningStatus('built-in kernel choices');
   try {
     const saved = parseSavedTuning(text, 'the saved tables');
-    if (saved.adapter !== adapterName) throw new Error(`they were measured on '${saved.adapter}'`);
+    if (saved.adapter !== currentAdapter()) throw new Error(`they were measured on '${saved.adapter}'`);
     installSavedTuning(saved);
     tuningStatus(`tuned tables in use (measured ${saved.savedAt})`);
   } catch (err) {
@@ -249,8 +248,7 @@ async function start(): Promise<void> {
   byId('bench').addEventListener('click', () => void bench());
   byId('tune').addEventListener('click', () => void tune());
   byId('forgetTuning').addEventListener('click', forgetTuning);
-  adapterName = matmulTuning().adapter;
-  byId('tuningStatus').dataset.adapter = adapterName;
+  byId('tuningStatus').dataset.adapter = currentAdapter();
   restoreTuning();
   if (params.has('autorun')) await train();
 }

@@ -11,6 +11,10 @@ import { ImageTokenizer } from '../../metatransformer/tokenizers/image.js';
 import { evaluate, fit } from '../../metatransformer/train.js';
 import { testDevice } from '../helpers.js';
 
+// Node only (72 s of the browser suite on SwiftShader): training on MNIST in a browser tab is already
+// test/app/demo.node.test.ts's first test, the demo page's image recipe through the same fit() in headless
+// Chromium, held to the accuracy measured in Node.
+
 const t = suite('metatransformer: MNIST end to end');
 t.before(async () => {
   await testDevice();

@@ -165,13 +165,19 @@ if (variants.length > 0) {
 
 // One image or one sequence, where the 128-row GPU grid is a few dozen workgroups: the forward at each forced
 // key split (1 = unsplit; 'auto' = the adapter's choice, kernels/attention.ts attentionKeySplit) against
-// the unfused composition.
+// the unfused composition, and the backward at the same split of the rows each of its passes walks
+// (attentionBackwardSplits), its gradients checked against the unsplit backward's.
 const splits = (env.PROBE_SPLITS ?? '').split(',').filter((x) => x !== '');
 if (splits.length > 0) {
   for (const [name, h, t, causal] of [['ViT-B', 12, 197, false], ['ViT-L', 16, 257, false], ['text', 8, 512, false], ['text causal', 8, 512, true]] as const) {
     const [b, d] = [1, 64];
     const flops = 4 * b * h * t * t * d * (causal ? (t + 1) / (2 * t) : 1);
-    const [q, k, v] = [1, 2, 3].map((s) => uniform([b, h, t, d], s, DTYPE)) as [Tensor, Tensor, Tensor];
+    const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => uniform([b, h, t, d], s, DTYPE)) as [Tensor, Tensor, Tensor, Tensor];
+    const saved = ops.scaledDotProductAttention(q, k, v, { causal, returnLse: true });
+    const backward = (options: { keySplits?: number }) => ops.scaledDotProductAttentionBackward(q, k, v, saved.out, dOut, saved.lse, { ...options, causal });
+    const unsplitGrads = backward({ keySplits: 1 });
+    const wantGrads = await Promise.all([unsplitGrads.dq, unsplitGrads.dk, unsplitGrads.dv].map((g) => g.data()));
+    for (const g of Object.values(unsplitGrads)) g.dispose();
     // The composition runs unmasked (its causal cost is the same plus a mask), so it checks the unmasked cases only.
     const reference = causal ? null : unfused(q, k, v, 1 / Math.sqrt(d));
     const want = reference ? await reference[3]!.data() : null;
@@ -183,9 +189,15 @@ if (splits.length > 0) {
       out.dispose();
       const ms = await bestMs(() => [ops.scaledDotProductAttention(q, k, v, { ...options, causal })]);
       line(`${name} B=${b} H=${h} T=${t} d=${d} key splits ${split}`, ms, flops, `${check}unfused / fused = ${(unfusedMs / ms).toFixed(2)}`);
+      const grads = backward(options);
+      const got = await Promise.all([grads.dq, grads.dk, grads.dv].map((g) => g.data()));
+      for (const g of Object.values(grads)) g.dispose();
+      const gradDiff = Math.max(...got.map((g, i) => maxDiff(g, wantGrads[i]!)));
+      const backwardMs = await bestMs(() => Object.values(backward(options)));
+      line(`${name} B=${b} H=${h} T=${t} d=${d} backward, splits ${split}`, backwardMs, 2.5 * flops, `max |grad - unsplit grad| ${gradDiff.toExponential(1)}`);
     }
     line(`${name} B=${b} H=${h} T=${t} d=${d} unfused${causal ? ' (no mask)' : ''}`, unfusedMs, flops);
-    for (const x of [q, k, v, ...(reference ?? [])]) x.dispose();
+    for (const x of [q, k, v, dOut, saved.out, saved.lse, ...(reference ?? [])]) x.dispose();
   }
 }
 

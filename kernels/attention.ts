@@ -135,8 +135,9 @@ function keyOf(entry: string, headDim: number, types: Record<string, string>, ti
 }
 
 /**
- * attention_common.wgsl's Params; the forward passes have no dOut, dQ, dK or dV operands (zeros), and every
- * pass but attention.wgsl's forward runs unsplit (one segment of all Tk keys).
+ * attention_common.wgsl's Params; the forward passes have no dOut, dQ, dK or dV operands (zeros). `split`
+ * divides the rows a pass walks (attention.wgsl's forward and attention_backward.wgsl's dkdv and dq read
+ * it; the other passes get the default, unread).
  */
 function attentionParams(
   shape: AttentionShape, ops: AttentionForwardOperands & Partial<Omit<AttentionBackwardOperands, 'out'>>, split: Split = unsplit(shape.tk),
@@ -376,15 +377,21 @@ export interface AttentionBackwardOperands extends AttentionForwardOperands {
 
 type BackwardEntry = 'attention_delta' | 'attention_dkdv' | 'attention_dq' | 'attention_blocked_dkdv' | 'attention_blocked_dq';
 
+/**
+ * A backward launch. `split` divides the rows the pass walks (attention_backward.wgsl's dkdv and dq only):
+ * with more than one segment the gradients go to an f32 scratch (the G alias), else in q's type.
+ */
 function backwardLaunch(
   entry: BackwardEntry,
   shape: AttentionShape,
   ops: AttentionBackwardOperands,
   tiles: [string, number][],
   workgroups: readonly [number, number, number],
+  split?: Split,
 ): Launch {
-  const types = typesOf(ops);
   const file = entry.startsWith('attention_blocked') ? 'attention_blocked_backward' : 'attention_backward';
+  const types: Record<string, ElementType> = typesOf(ops);
+  if (file === 'attention_backward') types.G = split && split.segments > 1 ? 'f32' : types.T!;
   // The delta pre-pass reads out and dO through bindings of its own, never q, k or v.
   const vec4 = entry !== 'attention_delta' && vectorOperands(shape, ops) && aligned4(ops.dOut);
   const bodies = { tiles: tilesBlock(shape.headDim, tiles), ...(vec4 ? vec4InputBodies(true) : {}) };
@@ -392,7 +399,7 @@ function backwardLaunch(
     key: keyOf(vec4 ? `${entry}_v4` : entry, shape.headDim, types, tiles),
     code: () => attentionCode(file, types, bodies),
     entryPoint: entry,
-    params: attentionParams(shape, ops),
+    params: attentionParams(shape, ops, split),
     workgroups,
   };
 }
@@ -407,18 +414,39 @@ export function attentionDeltaLaunch(shape: AttentionShape, ops: AttentionBackwa
   return backwardLaunch('attention_delta', shape, ops, tiles, grid1d(Math.ceil((shape.batch * shape.heads * shape.tq) / WG1D)));
 }
 
-/** dK and dV into one buffer (at ops.dk and ops.dv): binds (q, k, v, mask, keyPadding, dOut, stats, dkv). */
-export function attentionDkDvLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile): Launch {
-  const blocks = Math.ceil(shape.tk / tile.rows);
-  const tiles: [string, number][] = [['BQ', tile.tile], ['BK', tile.rows]];
-  return backwardLaunch('attention_dkdv', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+/**
+ * The tiled backward's splits of the rows each pass walks, chosen as the forward's key split is
+ * (attentionKeySplit): the queries of the dK/dV pass, whose grid is (key blocks x heads x batch), and the
+ * keys of the dQ pass, whose grid is (query blocks x heads x batch); never on CPU adapters.
+ */
+export function attentionBackwardSplits(adapterClass: AdapterClass, shape: AttentionShape, tile: AttentionTile): { dkdv: Split; dq: Split } {
+  if (adapterClass === 'cpu') return { dkdv: unsplit(shape.tq), dq: unsplit(shape.tk) };
+  const grid = (rows: number) => Math.ceil(rows / tile.rows) * shape.heads * shape.batch;
+  return {
+    dkdv: gridFillingSplit(grid(shape.tk), shape.tq, tile.tile, MIN_TILES_PER_SEGMENT, MAX_SEGMENTS),
+    dq: gridFillingSplit(grid(shape.tq), shape.tk, tile.tile, MIN_TILES_PER_SEGMENT, MAX_SEGMENTS),
+  };
 }
 
-/** dQ: binds (q, k, v, mask, keyPadding, dOut, stats, dq). */
-export function attentionDqLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile): Launch {
-  const blocks = Math.ceil(shape.tq / tile.rows);
+/**
+ * dK and dV into one buffer (at ops.dk and ops.dv): binds (q, k, v, mask, keyPadding, dOut, stats, dkv);
+ * grid (ceil(tk / rows) * split.segments, heads, batch). With more than one segment ops.dk and ops.dv are
+ * f32 scratch [segments * batch, heads, tk, headDim] whose segments the caller adds up.
+ */
+export function attentionDkDvLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile, split: Split = unsplit(shape.tq)): Launch {
+  const blocks = Math.ceil(shape.tk / tile.rows) * split.segments;
+  const tiles: [string, number][] = [['BQ', tile.tile], ['BK', tile.rows]];
+  return backwardLaunch('attention_dkdv', shape, ops, tiles, [blocks, shape.heads, shape.batch], split);
+}
+
+/**
+ * dQ: binds (q, k, v, mask, keyPadding, dOut, stats, dq); grid (ceil(tq / rows) * split.segments, heads,
+ * batch), with an f32 scratch [segments * batch, heads, tq, headDim] at ops.dq when split.
+ */
+export function attentionDqLaunch(shape: AttentionShape, ops: AttentionBackwardOperands, tile: AttentionTile, split: Split = unsplit(shape.tk)): Launch {
+  const blocks = Math.ceil(shape.tq / tile.rows) * split.segments;
   const tiles: [string, number][] = [['BQ', tile.rows], ['BK', tile.tile]];
-  return backwardLaunch('attention_dq', shape, ops, tiles, [blocks, shape.heads, shape.batch]);
+  return backwardLaunch('attention_dq', shape, ops, tiles, [blocks, shape.heads, shape.batch], split);
 }
 
 /** Workgroup memory of attention_blocked_backward.wgsl: own and padded walked rows, P and dS, (L, delta) and flags. */

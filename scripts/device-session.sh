@@ -101,9 +101,10 @@ want matmul-test && step matmul-test 90 node .devbench/matmul-test.mjs
 # Every attention family forced at ViT-B and ViT-L, forward and backward: 'tiled' (the GPUs' default), 'blocked'
 # (register-blocked; on the H200, 2026-11-27, it lost to 'tiled' with 128-row workgroups) and 'lanes'.
 want attention && step attention 120 env PROBE_QUICK=1 PROBE_FAMILIES=1 node .devbench/attention-probe.mjs
-# The key-split forward at batch 1 (kernels/attention.ts attentionKeySplit; written 2026-11-28, never run on a
-# GPU): each forced split against the unfused composition, for tuning SPLIT_TARGET_WORKGROUPS and friends.
-want attention-splits && step attention-splits 120 env PROBE_QUICK=1 PROBE_SPLITS=auto,1,2,3,4,8,16 node .devbench/attention-probe.mjs
+# The key-split forward and the split backward at batch 1 (kernels/attention.ts attentionKeySplit and
+# attentionBackwardSplits; written 2026-11-28, never run on a GPU): each forced split against the unfused
+# composition and the unsplit backward, for tuning SPLIT_TARGET_WORKGROUPS and friends.
+want attention-splits && step attention-splits 180 env PROBE_QUICK=1 PROBE_SPLITS=auto,1,2,4,8,16 node .devbench/attention-probe.mjs
 # f16 attention: the B16 model's took 4x its f32 attention's GPU time on the H200 (2026-11-27). Every family
 # and the split at f16, to set against the f32 figures of the two steps above.
 want attention-f16 && step attention-f16 150 env PROBE_DTYPE=f16 PROBE_QUICK=1 PROBE_FAMILIES=1 PROBE_SPLITS=auto,1 node .devbench/attention-probe.mjs

@@ -33,6 +33,7 @@ import {
   attentionBlockedForwardLaunch,
   attentionBlockedTile,
   attentionCombineLaunch,
+  attentionBackwardSplits,
   attentionDeltaLaunch,
   attentionDkDvLaunch,
   attentionDqLaunch,
@@ -59,8 +60,11 @@ import { describe, expectOptions, optionKeys } from '../arguments.js';
 import { isFloat, type DType } from '../dtype.js';
 import { ArgumentError, DTypeError, ShapeError, fmtShape } from '../errors.js';
 import type { Runtime } from '../runtime.js';
-import { broadcastStrides, contiguousStrides, sameShape, type Shape } from '../shape.js';
+import { broadcastStrides, contiguousStrides, sameShape, sizeOf, type Shape } from '../shape.js';
 import { empty, expectTensor, type Tensor } from '../tensor.js';
+import { cast } from './elementwise.js';
+import { assign } from './inplace.js';
+import { sum } from './reduce.js';
 
 export interface AttentionOptions {
   /** Additive float mask (f32 or f16) broadcastable to [B, H, Tq, Tk]; -inf removes a key. No gradient. */
@@ -87,11 +91,12 @@ export interface AttentionKernelOption {
    */
   tile?: AttentionTile;
   /**
-   * Force the 'tiled' forward's key split (tests and tuning): each query block's keys are shared among
-   * this many workgroups, whose partial results a second kernel merges (kernels/wgsl/attention_combine.wgsl),
-   * rounded so that every segment holds whole staged tiles; 1 turns the split off. By default GPUs split
-   * where the grid is too small to fill them (kernels/attention.ts attentionKeySplit). Implies kernel
-   * 'tiled'; the backward passes do not split.
+   * Force the 'tiled' kernels' split of the rows they walk (tests and tuning): in the forward each query
+   * block's keys are shared among this many workgroups, whose partial results a second kernel merges
+   * (kernels/wgsl/attention_combine.wgsl); in the backward the dK/dV pass splits the queries and the dQ
+   * pass the keys the same way, and the partial gradients are added up. Rounded so that every segment
+   * holds whole staged tiles; 1 turns the split off. By default GPUs split where a grid is too small to
+   * fill them (kernels/attention.ts attentionKeySplit, attentionBackwardSplits). Implies kernel 'tiled'.
    */
   keySplits?: number;
 }
@@ -205,13 +210,39 @@ function forwardLaunch(op: string, p: Plan, out: Operand, options: AttentionKern
   return { launch, split: unsplit(shape.tk) };
 }
 
-/** The dK/dV and dQ launches of the chosen kernel family (checked before any GPU work). */
-function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, forced: AttentionKernel | undefined): { dkdv: Launch; dqLaunch: Launch } {
-  const { kernel, lanes } = kernelOf(op, p, forced);
+/**
+ * A backward pass and where it writes: `launch` writes its gradient(s) straight to their destinations, or,
+ * split, each into contiguous f32 partial gradients of shape `partial`, [segments, B, H, T, d], one after
+ * the other in one scratch buffer (runPass adds the segments up into the destinations).
+ */
+interface BackwardPass {
+  launch: Launch;
+  partial: number[] | null;
+}
+
+/**
+ * The dK/dV and dQ passes of the chosen kernel family (checked before any GPU work). The tiled family
+ * splits the rows each pass walks where `keySplits` forces it or the grid is too small for the GPU
+ * (attentionBackwardSplits); a split pass writes to contiguous f32 scratch at offset 0 (dK then dV).
+ */
+function backwardPasses(op: string, p: Plan, ops: AttentionBackwardOperands, options: AttentionKernelOption): { dkdv: BackwardPass; dq: BackwardPass } {
+  const { kernel, lanes } = kernelOf(op, p, familyOf(options));
   const { shape } = p;
-  if (kernel === 'tiled') return { dkdv: attentionDkDvLaunch(shape, ops, p.tile), dqLaunch: attentionDqLaunch(shape, ops, p.tile) };
   let launches: { dkdv: Launch; dqLaunch: Launch };
-  if (kernel === 'blocked') {
+  let partials: { dkdv: number[] | null; dq: number[] | null } = { dkdv: null, dq: null };
+  if (kernel === 'tiled') {
+    const n = options.keySplits;
+    const splits = n === undefined
+      ? attentionBackwardSplits(p.rt.info.adapterClass, shape, p.tile)
+      : { dkdv: splitOf(shape.tq, p.tile.tile, n), dq: splitOf(shape.tk, p.tile.tile, n) };
+    const partial = (rows: number, split: Split) => (split.segments > 1 ? [split.segments, shape.batch, shape.heads, rows, shape.headDim] : null);
+    partials = { dkdv: partial(shape.tk, splits.dkdv), dq: partial(shape.tq, splits.dq) };
+    // Segment s of batch b is batch s * B + b of the kernel's [segments * B, H, T, d] view of the partials.
+    const at = (shapeOf: number[], index: number): Operand => ({ dtype: 'f32', offset: index * sizeOf(shapeOf), strides: contiguousStrides(shapeOf).slice(1) });
+    const dkdvOps = partials.dkdv ? { ...ops, dk: at(partials.dkdv, 0), dv: at(partials.dkdv, 1) } : ops;
+    const dqOps = partials.dq ? { ...ops, dq: at(partials.dq, 0) } : ops;
+    launches = { dkdv: attentionDkDvLaunch(shape, dkdvOps, p.tile, splits.dkdv), dqLaunch: attentionDqLaunch(shape, dqOps, p.tile, splits.dq) };
+  } else if (kernel === 'blocked') {
     const tile = attentionBlockedBackwardTile(shape.headDim, p.rt.workgroupStorageBytes, maxInvocations(p.rt));
     launches = { dkdv: attentionBlockedDkDvLaunch(shape, ops, tile), dqLaunch: attentionBlockedDqLaunch(shape, ops, tile) };
   } else {
@@ -223,7 +254,7 @@ function backwardLaunches(op: string, p: Plan, ops: AttentionBackwardOperands, f
   }
   const blocks = Math.max(launches.dkdv.workgroups[0]!, launches.dqLaunch.workgroups[0]!);
   checkGrid(op, `q ${fmtShape([shape.batch, shape.heads, shape.tq, shape.headDim])}, k ${fmtShape([shape.batch, shape.heads, shape.tk, shape.headDim])}`, blocks, shape.heads, shape.batch);
-  return launches;
+  return { dkdv: { launch: launches.dkdv, partial: partials.dkdv }, dq: { launch: launches.dqLaunch, partial: partials.dq } };
 }
 
 /** Every option of the forward (the backward takes the forward's options as they were). */
@@ -405,7 +436,8 @@ function checkBackwardInputs(
 
 /**
  * The backward dispatches: the delta pre-pass, then dK/dV into `dkv` (at ops.dk / ops.dv) and dQ into
- * `dq` (at ops.dq); the two may be one buffer.
+ * `dq` (at ops.dq); the two may be one buffer. A split pass writes f32 partials to scratch first, whose
+ * segments are then summed, cast to q's dtype and written into those destinations.
  */
 function backwardInto(
   op: string,
@@ -415,17 +447,49 @@ function backwardInto(
   options: AttentionKernelOption,
 ): void {
   const { rt, shape, buffers } = p;
-  const { dkdv, dqLaunch } = backwardLaunches(op, p, ops, familyOf(options));
+  const passes = backwardPasses(op, p, ops, options);
   if (shape.batch * shape.heads * shape.headDim === 0) return;  // empty gradients
   const stats = empty([shape.batch, shape.heads, shape.tq, 2], 'f32', op);
   try {
     const statsBuffer = stats.storage(op).buffer;
     const dOutBuffer = t.dOut.storage(op).buffer;
     if (shape.tq > 0) rt.run(attentionDeltaLaunch(shape, ops), [t.out.storage(op).buffer, dOutBuffer, t.lse.storage(op).buffer, statsBuffer]);
-    if (shape.tk > 0) rt.run(dkdv, [...buffers, dOutBuffer, statsBuffer, t.dkv.storage(op).buffer]);
-    if (shape.tq > 0) rt.run(dqLaunch, [...buffers, dOutBuffer, statsBuffer, t.dq.storage(op).buffer]);
+    const reads = [...buffers, dOutBuffer, statsBuffer];
+    if (shape.tk > 0) runPass(op, passes.dkdv, reads, t.dkv, [ops.dk, ops.dv]);
+    if (shape.tq > 0) runPass(op, passes.dq, reads, t.dq, [ops.dq]);
   } finally {
     stats.dispose();
+  }
+}
+
+/**
+ * Runs one backward pass: straight into `target`, or, split, into f32 scratch whose partial gradients
+ * (one [segments, B, H, T, d] block per destination operand, in turn) are summed over the segments, cast
+ * to the target's dtype and written into `target` at each operand's offset and strides.
+ */
+function runPass(op: string, pass: BackwardPass, reads: GPUBuffer[], target: Tensor, destinations: Operand[]): void {
+  const rt = target.storage(op).rt;
+  const { partial } = pass;
+  if (!partial) {
+    rt.run(pass.launch, [...reads, target.storage(op).buffer]);
+    return;
+  }
+  const scratch = empty([destinations.length * sizeOf(partial)], 'f32', op);
+  try {
+    rt.run(pass.launch, [...reads, scratch.storage(op).buffer]);
+    destinations.forEach((d, i) => {
+      const parts = scratch.view(partial, contiguousStrides(partial), i * sizeOf(partial));
+      const summed = sum(parts, [0]);
+      const typed = target.dtype === 'f32' ? summed : cast(summed, target.dtype);
+      const destination = target.view(partial.slice(1), d.strides, d.offset);
+      try {
+        assign(destination, typed);
+      } finally {
+        for (const x of new Set([parts, summed, typed, destination])) x.dispose();
+      }
+    });
+  } finally {
+    scratch.dispose();
   }
 }
 

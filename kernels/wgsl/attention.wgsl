@@ -22,11 +22,11 @@
 //   [B, T, H, d] layout the output projection reads.
 //
 //   Split keys (flash-decoding): where (query blocks x heads x batch) workgroups are too few to fill a
-//   GPU (one image, or one long sequence), the launcher splits each row block's keys into key_splits
-//   segments of split_keys keys and runs key_splits times the workgroups: workgroup x = (query block) *
-//   key_splits + (segment). Each one runs the loop below over its segment only and writes that segment's
-//   normalized partial output and log-sum-exp as batch (segment * B + b) of a [key_splits * B, H, Tq, d]
-//   scratch output and its [key_splits * B, H, Tq] lse; attention_combine.wgsl then merges the segments
+//   GPU (one image, or one long sequence), the launcher splits each row block's keys into p.segments
+//   segments of p.segment_rows keys and runs p.segments times the workgroups: workgroup x = (query block)
+//   * segments + (segment). Each one runs the loop below over its segment only and writes that segment's
+//   normalized partial output and log-sum-exp as batch (segment * B + b) of a [segments * B, H, Tq, d]
+//   scratch output and its [segments * B, H, Tq] lse; attention_combine.wgsl then merges the segments
 //   of each row. A segment that sees no key (causal, padding) writes 0 and -inf like a fully masked row,
 //   and the merge gives it weight 0.
 //
@@ -34,7 +34,7 @@
 //   Q and the output once; K and V once per query block (ceil(Tq / BR) times), all through workgroup
 //   memory; the optional additive mask once per score. Extra memory: the [B, H, Tq] lse only — O(T).
 //   With split keys, K and V are still read once per query block (each segment reads its own keys), and
-//   the partial outputs cost key_splits x (output + lse) of scratch, written once and read once.
+//   the partial outputs cost segments x (output + lse) of scratch, written once and read once.
 //
 // Masked scores use -inf, but no arithmetic ever runs on it: probabilities of masked keys are selected to
 // 0 and a running maximum of -inf is replaced by 0 before subtracting, because exp(-inf) is not 0 on every
@@ -109,8 +109,8 @@ fn store_row4(base: u32, c: u32, x: vec4<f32>) {
 fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let batch = wid.z;
   let head = wid.y;
-  let segment = wid.x % p.key_splits;
-  let q0 = (wid.x / p.key_splits) * BR;
+  let segment = wid.x % p.segments;
+  let q0 = (wid.x / p.segments) * BR;
   let row = q0 + lid;
   let row_live = row < p.tq;
   let i = min(row, p.tq - 1u);  // dead rows compute on a real row and store nothing
@@ -134,8 +134,8 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invoc
   var l = 0.0;        // running sum of exp(s - m)
   // Uniform across the workgroup: this segment's keys (all of them without a split), and causal blocks
   // need no key past their last row.
-  let kv_begin = segment * p.split_keys;
-  let kv_end = min(select(p.tk, min(p.tk, q0 + BR), causal), kv_begin + p.split_keys);
+  let kv_begin = segment * p.segment_rows;
+  let kv_end = min(select(p.tk, min(p.tk, q0 + BR), causal), kv_begin + p.segment_rows);
   for (var kv0 = kv_begin; kv0 < kv_end; kv0 += BC) {
     workgroupBarrier();  // the previous tile is consumed
     for (var e = lid; e < BC * D4; e += BR) {

@@ -29,11 +29,24 @@
 //   attention_dq:    workgroup = (query block, head, batch), one invocation per query row holding q_i,
 //                    dO_i and dq_i; keys in tiles of BK rows (k, v, visibility) in workgroup memory.
 //
+//   Split walked rows: where the grid is too few workgroups to fill a GPU (one long sequence, a batch of
+//   one), the launcher splits the rows each pass walks (queries for dkdv, keys for dq) into p.segments
+//   segments of p.segment_rows rows, as the forward splits its keys: workgroup x = (own block) * segments
+//   + (segment). Each workgroup sums its segment only and writes that partial gradient as batch
+//   (segment * B + b) of an f32 scratch [segments * B, H, T, d] (G = f32), whose segments
+//   engine/ops/attention.ts then adds up (the split itself: kernels/attention.ts attentionBackwardSplits).
+//   A segment with no visible row writes zeros. Unsplit, segment 0 covers every row and writes batch b
+//   itself, in q's type.
+//   Written 2026-11-28 on a CPU-only machine and checked there (GPU adapter class forced); not yet timed on
+//   a GPU (`scripts/device-session.sh attention-splits`).
+//
 // Memory traffic
 //   dkdv reads Q and dO once per key block, dq reads K and V once per query block; extra memory is the
-//   [B, H, Tq] (L, delta) array — O(T), never O(T^2).
+//   [B, H, Tq] (L, delta) array — O(T), never O(T^2). A split reads the walked rows as often, its own rows
+//   once per segment, and adds segments x (dQ + dK + dV) f32 of scratch, written once and read once.
 //
-// Specialisation and constraints: as attention.wgsl (T, M, KP aliases; D, BQ, BK in the `tiles` block;
+// Specialisation and constraints: as attention.wgsl (T, M, KP aliases, and G the type the gradients are
+// stored in: T, or f32 for a split's partials; D, BQ, BK in the `tiles` block;
 // attention_common.wgsl's `inputs` blocks and loaders read q, k, v and dO as vec4s where their layouts allow; grid <= 65535
 // per dimension; Tq, Tk >= 1).
 //
@@ -45,6 +58,7 @@
 alias T = f32;
 alias M = f32;
 alias KP = u32;
+alias G = f32;
 
 /*@tiles*/
 const D: u32 = 64u;
@@ -87,7 +101,7 @@ fn attention_delta(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
 
 // ---- attention_dkdv: dK and dV, one invocation per key row ----------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dkv: array<T>;  // holds dK and dV, at dk_offset / dv_offset and their strides
+@group(0) @binding(8) var<storage, read_write> dkv: array<G>;  // holds dK and dV, at dk_offset / dv_offset and their strides
 
 var<workgroup> q_tile: array<vec4<f32>, BQ * D4>;
 var<workgroup> do_tile: array<vec4<f32>, BQ * D4>;
@@ -97,7 +111,8 @@ var<workgroup> stats_tile: array<vec2<f32>, BQ>;
 fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let batch = wid.z;
   let head = wid.y;
-  let k0 = wid.x * BK;
+  let segment = wid.x % p.segments;
+  let k0 = (wid.x / p.segments) * BK;
   let key_row = k0 + lid;
   let key_live = key_row < p.tk;
   let key = min(key_row, p.tk - 1u);
@@ -122,7 +137,11 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   let stats_head = (batch * p.heads + head) * p.tq;
   let minus_inf = neg_inf();
 
-  for (var i0 = select(0u, k0, causal); i0 < p.tq; i0 += BQ) {
+  // This segment's queries (all of them unsplit); causal blocks start at their first key, as earlier
+  // queries see none of its keys.
+  let q_begin = segment * p.segment_rows;
+  let q_end = min(p.tq, q_begin + p.segment_rows);
+  for (var i0 = max(q_begin, select(0u, k0, causal)); i0 < q_end; i0 += BQ) {
     workgroupBarrier();
     for (var e = lid; e < BQ * D4; e += BK) {
       let i = min(i0 + e / D4, p.tq - 1u);
@@ -132,12 +151,12 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
     }
     for (var r = lid; r < BQ; r += BK) {
       let i = i0 + r;
-      stats_tile[r] = select(vec2<f32>(minus_inf, 0.0), stats[stats_head + min(i, p.tq - 1u)], i < p.tq);
+      stats_tile[r] = select(vec2<f32>(minus_inf, 0.0), stats[stats_head + min(i, p.tq - 1u)], i < q_end);
     }
     workgroupBarrier();
 
     if (key_on) {
-      let rn = min(BQ, p.tq - i0);
+      let rn = min(BQ, q_end - i0);
       for (var r = 0u; r < rn; r++) {
         let i = i0 + r;
         var score = 0.0;
@@ -161,18 +180,19 @@ fn attention_dkdv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocati
   }
 
   if (key_live) {
-    let dk_base = row_start(p.dk_offset, p.dk_strides, batch, head, key_row);
-    let dv_base = row_start(p.dv_offset, p.dv_strides, batch, head, key_row);
+    let out_batch = segment * p.batch + batch;
+    let dk_base = row_start(p.dk_offset, p.dk_strides, out_batch, head, key_row);
+    let dv_base = row_start(p.dv_offset, p.dv_strides, out_batch, head, key_row);
     for (var c = 0u; c < D; c++) {
-      dkv[dk_base + c] = T(dk[c / 4u][c % 4u] * p.scale);
-      dkv[dv_base + c] = T(dv[c / 4u][c % 4u]);
+      dkv[dk_base + c] = G(dk[c / 4u][c % 4u] * p.scale);
+      dkv[dv_base + c] = G(dv[c / 4u][c % 4u]);
     }
   }
 }
 
 // ---- attention_dq: dQ, one invocation per query row -----------------------------------------------
 
-@group(0) @binding(8) var<storage, read_write> dq_out: array<T>;  // dQ at dq_offset and dq_strides
+@group(0) @binding(8) var<storage, read_write> dq_out: array<G>;  // dQ at dq_offset and dq_strides
 
 var<workgroup> k_tile: array<vec4<f32>, BK * D4>;
 var<workgroup> v_tile: array<vec4<f32>, BK * D4>;
@@ -182,7 +202,8 @@ var<workgroup> key_visible: array<u32, BK>;
 fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let batch = wid.z;
   let head = wid.y;
-  let q0 = wid.x * BQ;
+  let segment = wid.x % p.segments;
+  let q0 = (wid.x / p.segments) * BQ;
   let row = q0 + lid;
   let row_live = row < p.tq;
   let i = min(row, p.tq - 1u);
@@ -203,8 +224,10 @@ fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   let k_head = p.k_offset + batch * p.k_strides.x + head * p.k_strides.y;
   let v_head = p.v_offset + batch * p.v_strides.x + head * p.v_strides.y;
 
-  let kv_end = select(p.tk, min(p.tk, q0 + BQ), causal);
-  for (var kv0 = 0u; kv0 < kv_end; kv0 += BK) {
+  // This segment's keys (all of them unsplit); causal blocks need no key past their last row.
+  let kv_begin = segment * p.segment_rows;
+  let kv_end = min(select(p.tk, min(p.tk, q0 + BQ), causal), kv_begin + p.segment_rows);
+  for (var kv0 = kv_begin; kv0 < kv_end; kv0 += BK) {
     workgroupBarrier();
     for (var e = lid; e < BK * D4; e += BQ) {
       let key = min(kv0 + e / D4, p.tk - 1u);
@@ -241,9 +264,9 @@ fn attention_dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
   }
 
   if (row_live) {
-    let dq_base = row_start(p.dq_offset, p.dq_strides, batch, head, row);
+    let dq_base = row_start(p.dq_offset, p.dq_strides, segment * p.batch + batch, head, row);
     for (var c = 0u; c < D; c++) {
-      dq_out[dq_base + c] = T(dq[c / 4u][c % 4u] * p.scale);
+      dq_out[dq_base + c] = G(dq[c / 4u][c % 4u] * p.scale);
     }
   }
 }

@@ -16,8 +16,10 @@
 // strides too (o by the forward, dQ / dK / dV by the backward; rows have unit column stride), so a packed
 // self-attention (kernels/attention.ts) reads q, k, v out of one [B, T, 3, H, d] projection, writes o as
 // [B, T, H, d] and its gradients into one [B, T, 3, H, d] buffer, with no copies around the kernels. The
-// forward kernels leave dO, dQ, dK and dV unused (the launcher writes zeros there); only attention.wgsl's
-// forward reads key_splits and split_keys (every other pass gets 1 and Tk).
+// forward kernels leave dO, dQ, dK and dV unused (the launcher writes zeros there). `segments` and
+// `segment_rows` split the rows a workgroup walks (keys in the forward and in the dQ pass, queries in the
+// dK/dV pass) for the tiled kernels of attention.wgsl and attention_backward.wgsl; every other pass gets
+// one segment of all the rows.
 
 const FLAG_CAUSAL: u32 = 1u;
 const FLAG_KEY_PADDING: u32 = 2u;
@@ -30,8 +32,8 @@ struct Params {
   flags: u32,
   scale: f32,
   batch: u32,
-  key_splits: u32,          // forward with split keys: segments per row block (1 = all keys at once)
-  split_keys: u32,          // ... and keys per segment, a multiple of the staged tile
+  segments: u32,            // the walked rows in segments per row block (1 = all at once)
+  segment_rows: u32,        // ... and walked rows per segment, a multiple of the staged tile
   q_offset: u32,
   k_offset: u32,
   v_offset: u32,

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ops, hasF16, init, memoryStats, runtime, type Tensor, DTypeError, ShapeError, ArgumentError, DisposedError } from '../../index.js';
 import { f16ArrayToF32, f32ArrayToF16 } from '../../engine/f16.js';
 import {
-  attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, attentionKeySplit, chooseAttentionKernel, vectorOperands, type AttentionKernel,
+  attentionBackwardSplits, attentionBlockedBackwardTile, attentionBlockedBytes, attentionBlockedTile, attentionKeySplit, chooseAttentionKernel, vectorOperands, type AttentionKernel,
 } from '../../kernels/attention.js';
 import type { AttentionKernelOption } from '../../engine/ops/attention.js';
 import { splitOf } from '../../kernels/launch.js';
@@ -283,6 +283,15 @@ const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
 const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
 /** What a check forces: a kernel family, a tiled-family tile, or neither (the adapter's choice). */
+/** Sets which keys are padding (`padded(batch, key)`), in the oracle's problem and on the GPU alike. */
+function padKeys(up: Uploaded, padded: (batch: number, key: number) => boolean): void {
+  const { B, Tk } = up.pr;
+  for (let b = 0; b < B; b++) for (let j = 0; j < Tk; j++) up.pr.kpm![b * Tk + j] = padded(b, j) ? 1 : 0;
+  up.keyPaddingMask!.dispose();
+  up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [B, Tk], 'u32');
+  up.all.push(up.keyPaddingMask);
+}
+
 function forcedLabel(force: AttentionKernelOption): string {
   const split = force.keySplits !== undefined ? `, ${force.keySplits} key splits` : '';
   return force.tile ? `tiled ${force.tile.rows}x${force.tile.tile}${split}` : `${force.kernel ?? 'default'}${split}`;
@@ -503,12 +512,7 @@ t('each forward kernel, forced: fully masked rows give output 0 and lse -inf', a
   for (const kernel of await kernelFamilies()) {
     const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 64, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 7 });
     try {
-      up.pr.kpm!.fill(1, 0, 9); // batch 0: every key is padding
-      up.pr.kpm!.fill(0, 9, 18);
-      up.pr.kpm![9] = 1; // batch 1: key 0 is padding, so causal row 0 sees nothing
-      up.keyPaddingMask!.dispose();
-      up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
-      up.all.push(up.keyPaddingMask);
+      padKeys(up, (b, j) => b === 0 || j === 0); // batch 0 all padding; batch 1's key 0, so its causal row 0 sees nothing
       const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, kernel });
       const o = await out.data();
       const l = await lse.data();
@@ -763,12 +767,7 @@ t('key-split forward (flash-decoding), forced: segment counts, empty segments, f
   try {
     for (const keySplits of [2, 3, 4, 6, 50]) await checkForward(up, F32_OUT, F32_LSE, { tile, keySplits });
     // Batch 0 all padding, batch 1's key 0 padding: causal row 0 of batch 1 and every row of batch 0 see no key.
-    up.pr.kpm!.fill(1, 0, 45);
-    up.pr.kpm!.fill(0, 45, 90);
-    up.pr.kpm![45] = 1;
-    up.keyPaddingMask!.dispose();
-    up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 45], 'u32');
-    up.all.push(up.keyPaddingMask);
+    padKeys(up, (b, j) => b === 0 || j === 0);
     const { out, lse } = ops.scaledDotProductAttention(up.q, up.k, up.v, { ...options(up), returnLse: true, tile, keySplits: 6 });
     const want = oracleForward(up.pr);
     const [o, l] = [await out.data(), await lse.data()];
@@ -822,6 +821,54 @@ t('key-split forward (flash-decoding), forced: segment counts, empty segments, f
   }
 });
 
+t('split backward, forced: dK/dV over query segments and dQ over key segments, masks, empty segments, packed gradients, f16', async () => {
+  // Tq = 37, Tk = 45 in 16 x 8 tiles: dK/dV walks 5 query tiles and dQ 6 key tiles, so 2, 3, 6 and 50
+  // requested segments give 2/2, 3/3, 5/6 and 5/6 segments, the last ragged. Causal key blocks start past
+  // most query segments, and causal query blocks end before most key segments: those segments see nothing
+  // and must add exact zeros.
+  const tile = { rows: 16, tile: 8 };
+  const spec = { B: 2, H: 2, Tq: 37, Tk: 45, d: 20, causal: true, keyPadding: true, mask: 'qk', layout: 'bthd', seed: 67 } as const;
+  const up = upload(spec);
+  try {
+    for (const keySplits of [2, 3, 6, 50]) await checkBackward(up, keySplits, F32_GRAD, 'f32', { tile, keySplits });
+    // Batch 0 all padding, batch 1's key 0 padding: every row of batch 0 and causal row 0 of batch 1 see no key.
+    padKeys(up, (b, j) => b === 0 || j === 0);
+    await checkBackward(up, 9, F32_GRAD, 'f32', { tile, keySplits: 4 });
+  } finally {
+    dispose(up.all);
+  }
+
+  // Packed self-attention: the split gradients land in dqkv's q, k and v slots as the unsplit ones do, and
+  // the scratch is freed.
+  const packed = upload({ ...spec, Tk: 37, keyPadding: false, mask: 'none', layout: 'contiguous', seed: 68 });
+  const { B, H, d } = packed.pr;
+  const qkv = ops.fromFlat(packTokens([packed.pr.q, packed.pr.k, packed.pr.v], B, H, 37, d), [B, 37, 3 * H * d], 'f32');
+  const rnd = prng(69);
+  const dOut = ops.fromFlat(Float64Array.from({ length: B * 37 * H * d }, () => rnd()), [B, 37, H * d], 'f32');
+  const { out, lse } = ops.multiHeadSelfAttention(qkv, H, { ...options(packed), returnLse: true });
+  try {
+    const start = memoryStats().bytesLive;
+    const unsplit = ops.multiHeadSelfAttentionBackward(qkv, out, dOut, lse, H, { ...options(packed), tile, keySplits: 1 });
+    const before = memoryStats().bytesLive;
+    const split = ops.multiHeadSelfAttentionBackward(qkv, out, dOut, lse, H, { ...options(packed), tile, keySplits: 3 });
+    assert.is(memoryStats().bytesLive - before, B * 37 * 3 * H * d * 4, 'split packed backward: only dqkv stays allocated');
+    assertClose(await split.data(), await unsplit.data(), { atol: 1e-5, rtol: 1e-5, what: 'split packed dqkv against the unsplit one' });
+    dispose([unsplit, split]);
+    assert.is(memoryStats().bytesLive, start, 'disposing the gradients frees them: nothing else holds their storage');
+  } finally {
+    dispose([...packed.all, qkv, dOut, out, lse]);
+  }
+
+  if (!hasF16()) return;
+  const half = upload({ ...spec, seed: 70 }, 'f16');
+  try {
+    // The partials are f32 and summed in f32: one f16 rounding of each gradient, as unsplit.
+    await checkBackward(half, 10, { atol: 1e-2, rtol: 1e-2 }, 'f16', { tile, keySplits: 3 });
+  } finally {
+    dispose(half.all);
+  }
+});
+
 t('key splits by adapter class: GPUs split small grids into whole-tile segments, CPUs never', () => {
   const shape = (batch: number, heads: number, t: number) => ({ batch, heads, tq: t, tk: t, headDim: 64, causal: false, scale: 0.125 });
   const tile = { rows: 128, tile: 32 };
@@ -833,16 +880,18 @@ t('key splits by adapter class: GPUs split small grids into whole-tile segments,
   for (const [cls, s] of [['gpu', shape(8, 12, 197)], ['cpu', shape(1, 12, 197)], ['gpu', shape(1, 8, 40)]] as const)
     assert.equal(attentionKeySplit(cls, s, tile), { segments: 1, perSegment: s.tk });
   assert.equal(splitOf(45, 8, 4), { segments: 3, perSegment: 16 });
+  // The backward splits what each pass walks: at one 512-token sequence both grids are 4 x 8 = 32
+  // workgroups, so queries (dK/dV) and keys (dQ) go into 8 segments of 64; ViT-B at B = 8 and CPUs never split.
+  const eight = { segments: 8, perSegment: 64 };
+  assert.equal(attentionBackwardSplits('gpu', shape(1, 8, 512), tile), { dkdv: eight, dq: eight });
+  for (const [cls, s] of [['gpu', shape(8, 12, 197)], ['cpu', shape(1, 8, 512)]] as const)
+    assert.equal(attentionBackwardSplits(cls, s, tile), { dkdv: { segments: 1, perSegment: s.tq }, dq: { segments: 1, perSegment: s.tk } });
 });
 
 t('backward, each kernel forced: fully masked rows and padded keys get zero gradients', async () => {
   const up = upload({ B: 2, H: 1, Tq: 6, Tk: 9, d: 32, causal: true, keyPadding: true, mask: 'none', layout: 'contiguous', seed: 77 });
   try {
-    up.pr.kpm!.fill(1, 0, 9); // batch 0: everything padded
-    up.pr.kpm![9] = 1; // batch 1: key 0 padded, so causal row 0 is empty
-    up.keyPaddingMask!.dispose();
-    up.keyPaddingMask = ops.fromFlat(up.pr.kpm!, [2, 9], 'u32');
-    up.all.push(up.keyPaddingMask);
+    padKeys(up, (b, j) => b === 0 || j === 0); // batch 0 all padding; batch 1's key 0, so its causal row 0 is empty
     for (const kernel of await kernelFamilies()) await checkBackward(up, 5, F32_GRAD, 'f32', { kernel });
   } finally {
     dispose(up.all);

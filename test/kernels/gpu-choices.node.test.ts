@@ -62,6 +62,24 @@ t('attention over one short sequence splits its keys and merges them, causal too
   for (const x of [q, k, v]) x.dispose();
 });
 
+t('attention backward over one short sequence splits the rows each pass walks and adds the partial gradients up', async () => {
+  // The grids of the shape above: 2 x 2 workgroups of 128 key rows (dK/dV) and of 128 query rows (dQ), each
+  // walking 7 tiles of 32 rows, so both passes split 3 ways.
+  const [B, H, T, d] = [1, 2, 197, 64];
+  const [q, k, v, dOut] = [80, 81, 82, 83].map((seed) => randomPair([B, H, T, d], seed)[0]);
+  for (const causal of [false, true]) {
+    const { out, lse } = ops.scaledDotProductAttention(q!, k!, v!, { causal, returnLse: true });
+    const { result: split, dispatches } = counted(() => ops.scaledDotProductAttentionBackward(q!, k!, v!, out, dOut!, lse, { causal }));
+    // delta, dK/dV, dQ, and a sum and a copy for each of dK, dV and dQ.
+    assert.is(dispatches, 9, 'the three passes and the sums of their segments');
+    const whole = ops.scaledDotProductAttentionBackward(q!, k!, v!, out, dOut!, lse, { causal, keySplits: 1 });
+    for (const g of ['dq', 'dk', 'dv'] as const)
+      expectClose(await split[g].data(), await whole[g].data(), { atol: 1e-5, rtol: 1e-4, what: `split ${g}, causal ${causal}` });
+    for (const x of [out, lse, ...Object.values(split), ...Object.values(whole)]) x.dispose();
+  }
+  for (const x of [q, k, v, dOut]) x!.dispose();
+});
+
 t('large nonzero fills are one value broadcast on the device, in every dtype; an i32 fill keeps its host-known value', async () => {
   // 1 MiB and up (engine/ops/creation.ts GPU_FILL_BYTES): 2^18 + 1 elements of 4 bytes.
   const n = (1 << 18) + 1;

@@ -415,16 +415,14 @@ export function attentionDeltaLaunch(shape: AttentionShape, ops: AttentionBackwa
 }
 
 /**
- * The tiled backward's splits of the rows each pass walks, chosen as the forward's key split is
- * (attentionKeySplit): the queries of the dK/dV pass, whose grid is (key blocks x heads x batch), and the
- * keys of the dQ pass, whose grid is (query blocks x heads x batch); never on CPU adapters.
+ * The tiled backward's splits of the rows each pass walks, by the forward's rule (attentionKeySplit): the
+ * dQ pass walks keys from blocks of query rows, as the forward does, and the dK/dV pass is the same with
+ * queries and keys swapped.
  */
 export function attentionBackwardSplits(adapterClass: AdapterClass, shape: AttentionShape, tile: AttentionTile): { dkdv: Split; dq: Split } {
-  if (adapterClass === 'cpu') return { dkdv: unsplit(shape.tq), dq: unsplit(shape.tk) };
-  const grid = (rows: number) => Math.ceil(rows / tile.rows) * shape.heads * shape.batch;
   return {
-    dkdv: gridFillingSplit(grid(shape.tk), shape.tq, tile.tile, MIN_TILES_PER_SEGMENT, MAX_SEGMENTS),
-    dq: gridFillingSplit(grid(shape.tq), shape.tk, tile.tile, MIN_TILES_PER_SEGMENT, MAX_SEGMENTS),
+    dkdv: attentionKeySplit(adapterClass, { ...shape, tq: shape.tk, tk: shape.tq }, tile),
+    dq: attentionKeySplit(adapterClass, shape, tile),
   };
 }
 

@@ -10,8 +10,8 @@
  * PROBE_KERNELS lists kernels as `auto`, `lanes:ROWS`, `tiled:BMxBN:TK[:v4][:u][:s2][:kS]` (4x4 register blocks per
  * invocation, K per slab, vec4 staging, unrolled products over named accumulators, two slabs per operand,
  * K split into S segments: k1 forces no split where the adapter would split) and
- * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES[:frag]]]` (subgroups per workgroup, 16x16 result fragments per
- * subgroup, K per slab, slabs per operand, fragment staging); the default depends on the adapter class.
+ * `subgroup-matrix[:SMxSN:FMxFN:TK[:STAGES[:frag|:packed]]]` (subgroups per workgroup, 16x16 result fragments
+ * per subgroup, K per slab, slabs per operand, fragment or packed staging); the default depends on the adapter class.
  * `:kS` after any but lanes forces S K segments. Inputs are multiples of 1/256 below 0.5
  * in magnitude, exact in f16 and with exact f32 products, so f32 and f16 runs share one oracle.
  * PROBE_EPILOGUE=bias or residual gives the 'linear' layout a fused bias (and residual), zero-filled.
@@ -67,8 +67,9 @@ function parseKernel(text: string): MatmulOptions {
   if (name === 'subgroup-matrix') {
     if (a === undefined || /^k\d+$/.test(a)) return { kernel: 'subgroup-matrix', ...splitFlag(parts.slice(1)) };
     const shape = { subgroups: pair(a), fragments: pair(b), tk: Number(depth), stages: stages === '1' ? 1 as const : 2 as const };
-    const flags = parts.slice(4); // STAGES, then 'frag' and 'kS' in any order
-    return { kernel: 'subgroup-matrix', subgroupMatrix: { ...shape, ...(flags.includes('frag') ? { staging: 'fragments' as const } : {}) }, ...splitFlag(flags) };
+    const flags = parts.slice(4); // STAGES, then 'frag' or 'packed' and 'kS' in any order
+    const staging = flags.includes('frag') ? 'fragments' as const : flags.includes('packed') ? 'packed' as const : undefined;
+    return { kernel: 'subgroup-matrix', subgroupMatrix: { ...shape, ...(staging ? { staging } : {}) }, ...splitFlag(flags) };
   }
   throw new Error(`gemm-probe: unknown kernel '${text}'`);
 }
@@ -79,6 +80,9 @@ function splitFlag(flags: readonly string[]): { splitK?: number } {
   return flag ? { splitK: Number(flag.slice(1)) } : {};
 }
 
+/** The PROBE_KERNELS flag of each subgroup-matrix staging (chunk staging, the default, has none). */
+const STAGING_FLAG = { chunks: '', packed: ':packed', fragments: ':frag' } as const;
+
 function kernelName(o: MatmulOptions): string {
   if (o.kernel === 'lanes') return `lanes:${o.rows}`;
   const split = o.splitK !== undefined ? `:k${o.splitK}` : '';
@@ -86,7 +90,7 @@ function kernelName(o: MatmulOptions): string {
     return o.tile ? `tiled:${o.tile.blocks.join('x')}:${o.tile.tk}${o.tile.vec4 ? ':v4' : ''}${o.tile.unrolled ? ':u' : ''}${o.tile.stages === 2 ? ':s2' : ''}${split}` : `tiled${split}`;
   const sgm = o.subgroupMatrix;
   if (o.kernel === 'subgroup-matrix')
-    return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${sgm.staging === 'fragments' ? ':frag' : ''}${split}` : `subgroup-matrix${split}`;
+    return sgm ? `subgroup-matrix:${sgm.subgroups.join('x')}:${sgm.fragments.join('x')}:${sgm.tk}:${sgm.stages ?? 2}${STAGING_FLAG[sgm.staging ?? 'chunks']}${split}` : `subgroup-matrix${split}`;
   return `auto${split}`;
 }
 

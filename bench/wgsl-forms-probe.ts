@@ -71,6 +71,15 @@ ${STORE_RESULT_OLD}`),
   subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
   ],
   [
+    // The form packed staging (kernels/matmul.ts SubgroupMatrixChoice.staging) needs.
+    'template majorness, workgroup array<vec4<u32>> of 8 halves each (stride and offset in vec4s)',
+    shader('var<workgroup> slab: array<vec4<u32>, 64>;', `${MATRICES}
+  let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, 2u);
+  let r = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&slab, 32u, 2u);
+  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
+  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
+  ],
+  [
     'template majorness, storage array<vec4<f16>> read directly',
     shader('@group(0) @binding(1) var<storage, read> src: array<vec4<f16>>;', `${MATRICES}
   let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&src, 0u, 4u);

@@ -100,12 +100,14 @@ export interface SubgroupMatrixChoice {
   /**
    * How slabs are filled (default 'chunks'): every invocation loads 8-half chunks as vec4<u32>s into
    * registers ahead of the products and stores them half by half, the staging the kernel's header
-   * measured as its bound; 'fragments': every subgroup loads whole 16x16 fragments from the storage
-   * buffers and stores them into the slab with one matrix instruction each (no register prefetch).
-   * Not in the tuning table: written 2026-11-28, checked only with the emulated builtins so far
-   * (`scripts/device-session.sh gemm` times it).
+   * measured as its bound; 'packed': the same chunks stored whole into slabs of vec4<u32> units kept in
+   * each operand's own orientation, read by the proposal's newer fragment loads; 'fragments': every
+   * subgroup loads whole 16x16 fragments from the storage buffers and stores them into the slab with
+   * one matrix instruction each (no register prefetch). 'packed' and 'fragments' are not in the tuning
+   * table: written 2026-11-28, checked only with the emulated builtins so far (`scripts/device-session.sh
+   * gemm` times them).
    */
-  readonly staging?: 'chunks' | 'fragments';
+  readonly staging?: 'chunks' | 'packed' | 'fragments';
   readonly lanes: number;
 }
 
@@ -253,7 +255,9 @@ export function subgroupMatrixTile(spec: GemmSpec): SubgroupMatrixTile {
  * every invocation stage whole 8-half chunks of both slabs, in either orientation; fragment staging
  * has every subgroup stage the same number of 16-row bands of each.
  */
-export function subgroupMatrixProblem(tile: SubgroupMatrixTile, lanes: number, workgroupStorage: number, maxInvocations: number): string | null {
+export function subgroupMatrixProblem(
+  tile: SubgroupMatrixTile, lanes: number, workgroupStorage: number, maxInvocations: number, layout?: SubgroupMatrixLayout,
+): string | null {
   const [sm, sn] = tile.subgroups;
   const [fm, fn] = tile.frags;
   if (![sm, sn, fm, fn].every((x) => Number.isInteger(x) && x >= 1 && x <= 8)) return 'subgroups and fragments must be integers in 1..8';
@@ -268,16 +272,30 @@ export function subgroupMatrixProblem(tile: SubgroupMatrixTile, lanes: number, w
   } else if ((tileM * tile.tk / 8) % invocations !== 0 || (tileN * tile.tk / 8) % invocations !== 0) {
     return `the ${tileM}x${tile.tk} and ${tile.tk}x${tileN} slabs do not split into 8-half chunks evenly over ${invocations} invocations`;
   }
-  const bytes = subgroupMatrixBytes(tile);
+  const bytes = subgroupMatrixBytes(tile, layout);
   if (bytes > workgroupStorage) return `needs ${bytes} bytes of workgroup memory, the device allows ${workgroupStorage}`;
   return null;
 }
 
-/** Workgroup memory of the subgroup-matrix kernel: `stages` slabs per operand of padded k-contiguous rows, and a 16x16 f32 scratch per subgroup. */
-export function subgroupMatrixBytes(tile: SubgroupMatrixTile): number {
+/**
+ * Workgroup memory of the subgroup-matrix kernel: `stages` slabs per operand and a 16x16 f32 scratch per
+ * subgroup. A slab is 16-row bands of padded k-contiguous rows, 16 * (tk + 8) halves each; with packed
+ * staging the band of an m- or n-contiguous operand is tk k-rows of 24 halves and 16 more (matmul_subgroup_matrix.wgsl),
+ * which is what both operands are taken to be when `layout` is not given.
+ */
+export function subgroupMatrixBytes(tile: SubgroupMatrixTile, layout?: SubgroupMatrixLayout): number {
   const [sm, sn] = tile.subgroups;
-  const rows = 16 * (sm * tile.frags[0] + sn * tile.frags[1]);
-  return tile.stages * rows * (tile.tk + 8) * 2 + sm * sn * 256 * 4;
+  const [bandsA, bandsB] = [sm * tile.frags[0], sn * tile.frags[1]];
+  const kBand = 16 * (tile.tk + 8);
+  const rowsBand = tile.staging === 'packed' ? 24 * tile.tk + 16 : kBand;
+  const halves = bandsA * (layout?.aKContiguous ? kBand : rowsBand) + bandsB * (layout && !layout.bNContiguous ? kBand : rowsBand);
+  return tile.stages * halves * 2 + sm * sn * 256 * 4;
+}
+
+/** Which matrix dim each operand of a subgroup-matrix GEMM is contiguous along (subgroupMatrixLayout). */
+export interface SubgroupMatrixLayout {
+  readonly aKContiguous: boolean;
+  readonly bNContiguous: boolean;
 }
 
 /**
@@ -285,7 +303,7 @@ export function subgroupMatrixBytes(tile: SubgroupMatrixTile): number {
  * operands, each with unit stride along one matrix dim and 8-aligned offset and other strides (it
  * reads 8 halves at a time as one vec4<u32>), and K % 16 == 0 (fragments take K in whole steps of 16).
  */
-export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; bNContiguous: boolean } | null {
+export function subgroupMatrixLayout(spec: GemmSpec): SubgroupMatrixLayout | null {
   const aligned = (o: MatrixOperand, stride: number) => o.offset % 8 === 0 && stride % 8 === 0 && o.batchStrides.every((s) => s % 8 === 0);
   const aK = spec.a.colStride === 1 && aligned(spec.a, spec.a.rowStride);
   const aM = spec.a.rowStride === 1 && aligned(spec.a, spec.a.colStride);
@@ -304,9 +322,10 @@ export function subgroupMatrixLayout(spec: GemmSpec): { aKContiguous: boolean; b
  */
 export function chooseKernel(caps: GemmCaps, spec: GemmSpec): KernelChoice {
   const lanes = caps.subgroupSize;
-  if (caps.subgroupMatrixF16 && lanes !== undefined && subgroupMatrixLayout(spec)) {
+  const layout = subgroupMatrixLayout(spec);
+  if (caps.subgroupMatrixF16 && lanes !== undefined && layout) {
     const tile = subgroupMatrixTile(spec);
-    if (subgroupMatrixProblem(tile, lanes, caps.workgroupStorage, caps.maxInvocations) === null) return { variant: 'subgroup-matrix', ...tile, lanes };
+    if (subgroupMatrixProblem(tile, lanes, caps.workgroupStorage, caps.maxInvocations, layout) === null) return { variant: 'subgroup-matrix', ...tile, lanes };
   }
   return tunedChoice(caps, spec.m, hasEpilogue(spec));
 }
@@ -489,26 +508,41 @@ function kernelSource(spec: GemmSpec, choice: KernelChoice, loads: VectorLoads):
           LANES: `${choice.lanes}u`,
           A_K_CONTIGUOUS: String(layout.aKContiguous),
           B_K_CONTIGUOUS: String(!layout.bNContiguous),
-          ...subgroupMatrixFragmentCode(choice.frags[0], choice.frags[1], choice.tk),
-          ...(choice.staging === 'fragments' ? FRAGMENT_STAGING : { fragment_staging: '' }),
+          ...subgroupMatrixFragmentCode(choice.frags[0], choice.frags[1], choice.tk, choice.staging === 'packed' ? layout : undefined),
+          ...SUBGROUP_MATRIX_STAGING[choice.staging ?? 'chunks'],
         }),
         entryPoint: 'matmul_subgroup_matrix',
         key: `subgroup-matrix/${choice.subgroups.join('x')}/${choice.frags.join('x')}/${choice.tk}/${choice.stages}/${choice.lanes}/${layout.aKContiguous}/${layout.bNContiguous}` +
-          (choice.staging === 'fragments' ? '/fragments' : ''),
+          (choice.staging && choice.staging !== 'chunks' ? `/${choice.staging}` : ''),
       };
     }
   }
 }
 
 /**
- * matmul_subgroup_matrix.wgsl's bodies for fragment staging: the chunk staging block goes, and the slab
- * fills call stage_fragments (A and B bound as f16 arrays, see kernelSource's bindings).
+ * matmul_subgroup_matrix.wgsl's blocks for each way of filling the slabs: chunk staging is the file as
+ * written less the other two; packed staging swaps the f16 slabs and half stores for the unit slabs and
+ * store_units; fragment staging drops the register prefetch, and its slab fills call stage_fragments
+ * (A and B bound as f16 arrays, see moduleCode's bindings).
  */
-const FRAGMENT_STAGING: Record<string, string> = {
-  chunk_staging: '',
-  stage_first: 'stage_fragments(sg, offs, row_base, col_base, seg.k_begin, 0u);',
-  fetch_next: '',
-  store_next: 'if (more) { stage_fragments(sg, offs, row_base, col_base, k0 + TK, next); }',
+const SUBGROUP_MATRIX_STAGING: Record<NonNullable<SubgroupMatrixChoice['staging']>, Record<string, string>> = {
+  chunks: { packed_staging: '', fragment_staging: '' },
+  packed: {
+    PACKED: 'true',
+    half_slabs: '',
+    chunk_staging: '',
+    fragment_staging: '',
+    stage_first: 'fetch_slabs(li, offs, row_base, col_base, seg.k_begin);\n  store_units(li, 0u);',
+    store_next: 'if (more) { store_units(li, next); }',
+  },
+  fragments: {
+    chunk_registers: '',
+    chunk_staging: '',
+    packed_staging: '',
+    stage_first: 'stage_fragments(sg, offs, row_base, col_base, seg.k_begin, 0u);',
+    fetch_next: '',
+    store_next: 'if (more) { stage_fragments(sg, offs, row_base, col_base, k0 + TK, next); }',
+  },
 };
 
 /**
@@ -554,15 +588,27 @@ export function tiledUnrolledCode(blocksM: number, blocksN: number): Record<'acc
  * The per-fragment code of matmul_subgroup_matrix.wgsl for FRAGS_M x FRAGS_N fragments per subgroup and
  * slabs of TK: accumulators acc_i_j, the products of one slab as one block per 16-deep k step (fragment
  * loads at constant offsets into their bands), and the epilogue calls (the kernel file shows them for
- * one fragment and TK = 32).
+ * one fragment and TK = 32). With `packed` (packed staging, the operands' layout) the fragments come
+ * from the unit slabs, each with the majorness its operand's orientation gives, in the proposal's
+ * template form; otherwise from the k-contiguous f16 slabs in the bool form this Dawn calls deprecated.
  */
-export function subgroupMatrixFragmentCode(fragsM: number, fragsN: number, tk: number): Record<'accumulators' | 'products' | 'stores', string> {
+export function subgroupMatrixFragmentCode(
+  fragsM: number, fragsN: number, tk: number, packed?: SubgroupMatrixLayout,
+): Record<'accumulators' | 'products' | 'stores', string> {
   const each = <T>(n: number, f: (i: number) => T) => Array.from({ length: n }, (_, i) => f(i));
   const pairs = each(fragsM, (i) => each(fragsN, (j) => [i, j] as const)).flat();
+  // A's band is m x k: row-major when k-contiguous. B's is k x n: row-major when n-contiguous.
+  const load = (side: 'left' | 'right', i: number, kk: number) => {
+    const [slab, band, rowMajor] = side === 'left' ? ['a', 'a_band', packed?.aKContiguous] : ['b', 'b_band', packed?.bNContiguous];
+    const type = `subgroup_matrix_${side}<f16, F, F>`;
+    if (!packed) return `subgroupMatrixLoad<${type}>(&${slab}_slab[${band} + ${i}u], ${kk}u, ${side === 'right'}, ROW)`;
+    const upper = slab.toUpperCase();
+    return `subgroupMatrixLoad<${type}, ${rowMajor ? 'row_major' : 'col_major'}>(&${slab}_units[${band} + ${i}u], ${kk / 16}u * ${upper}_K_STEP, ${upper}_FRAG_STRIDE)`;
+  };
   const step = (kk: number) => [
     '{',
-    ...each(fragsM, (i) => `  let left_${i} = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_slab[a_band + ${i}u], ${kk}u, false, ROW);`),
-    ...each(fragsN, (j) => `  let right_${j} = subgroupMatrixLoad<subgroup_matrix_right<f16, F, F>>(&b_slab[b_band + ${j}u], ${kk}u, true, ROW);`),
+    ...each(fragsM, (i) => `  let left_${i} = ${load('left', i, kk)};`),
+    ...each(fragsN, (j) => `  let right_${j} = ${load('right', j, kk)};`),
     ...pairs.map(([i, j]) => `  acc_${i}_${j} = subgroupMatrixMultiplyAccumulate(left_${i}, right_${j}, acc_${i}_${j});`),
     '}',
   ];

@@ -68,10 +68,13 @@ want split-k && probe split-k 150 PROBE_EPILOGUE=bias PROBE_LAYOUTS=linear PROBE
 want split-k && probe split-k-f16 120 PROBE_DTYPE=f16 PROBE_LAYOUTS=linear PROBE_REPS=10 \
   PROBE_SHAPES=1576x768x768,197x768x768,197x768x3072,257x1024x1024 PROBE_KERNELS=auto,auto:k1,auto:k2,auto:k4,auto:k8
 # Subgroup-matrix GEMM shapes (subgroups SMxSN : fragments per subgroup FMxFN : K per slab : slabs per
-# operand [: frag for fragment staging]), one process each: the tuned tiles with chunk staging, then with
-# fragment staging (written 2026-11-28, never run on matrix units: a crash or a Tint rejection costs
-# only its own process).
-SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 2x4:4x2:32:2 2x4:4x4:32:1:frag 2x4:4x2:32:2:frag 2x4:4x4:32:2:frag 2x2:2x2:32:2:frag}
+# operand [: frag for fragment staging, : packed for packed staging]), one process each: the tuned tiles
+# with chunk staging, then with packed staging (one 16-byte store per chunk instead of 8 half stores, the
+# kernel's measured bound; needs the proposal's vector-array loads, see step wgsl-forms), then with
+# fragment staging (both written 2026-11-28, never run on matrix units: a crash or a Tint rejection
+# costs only its own process). 128x128 packed tiles 32 deep with two stages fit 48 KiB for x @ w^T only
+# ('linear'); A @ B ('nn') reports them FAILED (workgroup memory), so the 16-deep one stands in there.
+SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 2x4:4x2:32:2 2x4:4x4:32:1:packed 2x4:4x2:32:2:packed 2x4:4x2:16:2:packed 2x4:4x4:32:1:frag 2x4:4x2:32:2:frag 2x4:4x4:32:2:frag 2x2:2x2:32:2:frag}
 want gemm && for shape in $SGM_SHAPES; do
   probe "f16-subgroup-matrix-$shape" 30 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=4096x4096x4096,2048x2048x2048,1576x768x768 \
     PROBE_LAYOUTS=nn,linear PROBE_KERNELS="subgroup-matrix:$shape"

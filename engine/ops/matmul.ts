@@ -35,7 +35,7 @@ export interface MatmulOptions {
    * per subgroup, along M and N, K per staged slab, slabs per operand and how slabs are filled (see
    * kernels/matmul.ts SubgroupMatrixChoice).
    */
-  subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2; staging?: 'chunks' | 'fragments' };
+  subgroupMatrix?: { subgroups: [number, number]; fragments: [number, number]; tk: number; stages?: 1 | 2; staging?: 'chunks' | 'packed' | 'fragments' };
   /**
    * Force how many K segments the 'tiled' or 'subgroup-matrix' kernel splits the product into (tests and
    * tuning): each runs its own workgroups into f32 partials that a second kernel sums through the epilogue
@@ -104,13 +104,14 @@ function pickKernel(op: string, rt: Runtime, spec: GemmSpec, options: MatmulOpti
     case 'subgroup-matrix': {
       if (!caps.subgroupMatrixF16 || caps.subgroupSize === undefined)
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs chromium-experimental-subgroup-matrix with an f16 16x16x16 configuration and a fixed subgroup size, which this adapter lacks`);
-      if (!subgroupMatrixLayout(spec))
+      const layout = subgroupMatrixLayout(spec);
+      if (!layout)
         throw new ArgumentError(`${op}: the 'subgroup-matrix' kernel needs f16 operands, each with a unit stride on one matrix dim and 8-aligned offsets and strides, and K % 16 == 0`);
       const forced = options.subgroupMatrix;
       const tile: SubgroupMatrixTile = forced
-        ? { subgroups: forced.subgroups, frags: forced.fragments, tk: forced.tk, stages: forced.stages ?? 2, ...(forced.staging === 'fragments' ? { staging: 'fragments' } : {}) }
+        ? { subgroups: forced.subgroups, frags: forced.fragments, tk: forced.tk, stages: forced.stages ?? 2, ...(forced.staging ? { staging: forced.staging } : {}) }
         : subgroupMatrixTile(spec);
-      const problem = subgroupMatrixProblem(tile, caps.subgroupSize, caps.workgroupStorage, caps.maxInvocations);
+      const problem = subgroupMatrixProblem(tile, caps.subgroupSize, caps.workgroupStorage, caps.maxInvocations, layout);
       if (problem) throw new ArgumentError(`${op}: subgroup-matrix shape ${JSON.stringify(forced ?? tile)}: ${problem}`);
       return { variant: 'subgroup-matrix', ...tile, lanes: caps.subgroupSize };
     }

@@ -30,6 +30,13 @@
 //   from the storage buffers with subgroupMatrixLoad and stores each with one subgroupMatrixStore,
 //   without the register prefetch. Written to take the half-by-half stores out of the kernel's bound
 //   (see Measured); not yet run on matrix units.
+//   Packed staging (launcher option, `store_units` below) keeps the register prefetch but stores each
+//   16-byte chunk whole into slabs of vec4<u32> units, each operand in the orientation it has in
+//   memory, and loads fragments from the units with the majorness that orientation needs. It relies
+//   on the WebGPU proposal's newer form of the matrix loads (any scalar or vector array, the majorness
+//   as a template parameter); the dawn.node this project ships has the template form and a toggle
+//   about vector pointee strides, so it is likely to accept it. Written 2026-11-28 for the same bound,
+//   checked only with the builtins emulated; not yet run on matrix units.
 //   Pipelining: the global loads for slab s + 1 are issued into registers before the products of
 //   slab s. With STAGES = 2 they are written to the other slab right after the products and one
 //   barrier per slab publishes it; with STAGES = 1 (which leaves room for twice the TK) a second
@@ -43,10 +50,13 @@
 //   Global: each A element is read N / TILE_N times and each B element M / TILE_M times; per slab a
 //   workgroup reads (TILE_M + TILE_N) * TK halves for TILE_M * TILE_N * TK multiply-adds (128x256
 //   tiles: 43 multiply-adds per byte). Workgroup memory: STAGES * (TILE_M + TILE_N) * (TK + 8) halves
-//   plus 1 KiB of scratch per subgroup (38 KiB for 128x256 tiles, TK 32, one stage, 8 subgroups).
-//   WGSL stores into an array<f16> one half at a time (a fragment load needs an array of the matrix's
-//   scalar type), so staging costs 8 stores per 16 bytes: 1.5 store instructions per subgroup per
-//   16x16x16 product at 128x256 tiles. That is this kernel's limit (see Measured).
+//   plus 1 KiB of scratch per subgroup (38 KiB for 128x256 tiles, TK 32, one stage, 8 subgroups;
+//   with packed staging a band of an m- or n-contiguous operand takes TK * 3 + 2 units: 45 KiB when
+//   both are).
+//   WGSL stores into an array<f16> one half at a time (the deprecated fragment load needs an array of
+//   the matrix's scalar type), so chunk staging costs 8 stores per 16 bytes: 1.5 store instructions per
+//   subgroup per 16x16x16 product at 128x256 tiles. That is this kernel's limit (see Measured); packed
+//   staging makes it 0.19.
 //
 // Edges and constraints (kernels/matmul.ts checks them and otherwise runs matmul.wgsl)
 //   Staged chunks past K are zero (a stray k would pollute every sum); chunks past M or N are staged as
@@ -93,10 +103,10 @@
 //       23000-34000), so the store order stays as written.
 //   Deprecation: this Dawn warns that subgroupMatrixLoad / subgroupMatrixStore with a col_major bool
 //   are deprecated (2026-11-27); they still compile and run. The WebGPU proposal now spells the majorness
-//   as a template parameter (subgroupMatrixLoad<T, row_major>(p, offset, stride)) and allows vec4<f16>
-//   slab arrays, which would stage a 16-byte chunk with 2 stores instead of 8 (this kernel's bound);
-//   bench/wgsl-forms-probe.ts (device session step wgsl-forms) finds out which of these forms this Dawn
-//   compiles. Not yet run on a GPU.
+//   as a template parameter (subgroupMatrixLoad<T, row_major>(p, offset, stride)) and allows arrays of
+//   any scalar or vector type, which packed staging uses to stage a 16-byte chunk with one store
+//   instead of 8 (this kernel's bound); bench/wgsl-forms-probe.ts (device session step wgsl-forms)
+//   finds out which of these forms this Dawn compiles. Not yet run on a GPU.
 //   The first version of this kernel (one subgroup per workgroup, fragments straight from the storage
 //   buffers) ran 23100 on an H100.
 
@@ -118,40 +128,46 @@ const INVOCATIONS: u32 = SUBGROUPS_M * SUBGROUPS_N * LANES;
 const TILE_M: u32 = SUBGROUPS_M * FRAGS_M * F;
 const TILE_N: u32 = SUBGROUPS_N * FRAGS_N * F;
 
-// Both slabs hold their operand k-contiguous, as bands of 16 rows (m for A, n for B) of TK halves,
-// each row padded by 8 halves so that a fragment's 16 rows start in different banks. A fragment is
-// then always 16 rows of one band at a constant offset (its k step) and constant stride, which lets
-// Tint prove its load in bounds instead of wrapping each one in a bounds check. With STAGES = 2 the
-// products read one slab (index `buf`) while the other is filled.
+const BANDS_M: u32 = TILE_M / F;                         // 16-row bands of A's slab (rows are m)
+const BANDS_N: u32 = TILE_N / F;                         // ... and of B's (rows are n)
+var<workgroup> c_frag: array<array<f32, F * F>, SUBGROUPS_M * SUBGROUPS_N>;   // per-subgroup scratch
+
+// Staging: the launcher keeps the blocks of one of three ways to fill the slabs (kernels/matmul.ts
+// SubgroupMatrixChoice.staging). Chunk staging (the default) and packed staging bind A and B as
+// vec4<u32>s of 8 halves and have every invocation fetch whole chunks into registers ahead of the
+// products; chunk staging then stores them half by half into f16 slabs, packed staging whole into
+// vec4<u32> slabs. Fragment staging binds A and B as f16 arrays and has every subgroup move whole
+// 16x16 fragments.
+const PACKED: bool = /*@PACKED*/false/*@end*/;           // packed staging (see chunk_origin)
+
+/*@half_slabs*/
+// Chunk and fragment staging: both slabs hold their operand k-contiguous, as bands of 16 rows (m for
+// A, n for B) of TK halves, each row padded by 8 halves so that a fragment's 16 rows start in different
+// banks. A fragment is then always 16 rows of one band at a constant offset (its k step) and constant
+// stride, which lets Tint prove its load in bounds instead of wrapping each one in a bounds check. With
+// STAGES = 2 the products read one slab (index `buf`) while the other is filled.
 const ROW: u32 = TK + 8u;                                // halves per staged row
-const BANDS_M: u32 = TILE_M / F;
-const BANDS_N: u32 = TILE_N / F;
 var<workgroup> a_slab: array<array<f16, F * ROW>, STAGES * BANDS_M>;
 var<workgroup> b_slab: array<array<f16, F * ROW>, STAGES * BANDS_N>;
-var<workgroup> c_frag: array<array<f32, F * F>, SUBGROUPS_M * SUBGROUPS_N>;   // per-subgroup scratch
-// Staging: the launcher keeps one of the two blocks below. Chunk staging (the default) binds A and B
-// as vec4<u32>s of 8 halves and has every invocation stage whole chunks; fragment staging binds them as
-// f16 arrays and has every subgroup move whole 16x16 fragments (kernels/matmul.ts SubgroupMatrixChoice.staging).
-/*@chunk_staging*/
+/*@end*/
+
+/*@chunk_registers*/
 // 8-half chunks (one vec4<u32> load) each invocation stages per slab, held in registers meanwhile.
 const A_CHUNKS: u32 = TILE_M * TK / 8u / INVOCATIONS;
 const B_CHUNKS: u32 = TILE_N * TK / 8u / INVOCATIONS;
 var<private> a_next: array<vec4<u32>, A_CHUNKS>;
 var<private> b_next: array<vec4<u32>, B_CHUNKS>;
 
-// Slab position (row, k) of the first half of chunk c in a slab of TK columns. A chunk is 8 halves
-// along the operand's contiguous dim. Along k (k_contiguous): consecutive chunks walk a row, so a
-// subgroup reads whole cache lines and writes whole rows. Along rows: consecutive chunks take
-// consecutive k, so that each of the chunk's 8 stores (one per row) from a subgroup lands on
-// consecutive halves of one row, not on one bank.
-fn chunk_origin(c: u32, k_contiguous: bool) -> vec2<u32> {
+// Slab position (row, k) of the first half of chunk c of a slab of `rows` rows and TK columns. A chunk
+// is 8 halves along the operand's contiguous dim. Along k (k_contiguous): consecutive chunks walk a
+// row, so a subgroup reads whole cache lines and writes whole rows. Along rows, chunk staging has
+// consecutive chunks take consecutive k, so that each of the chunk's 8 stores (one per row) from a
+// subgroup lands on consecutive halves of one row, not on one bank; packed staging stores a chunk whole,
+// so there consecutive chunks walk the rows, and a subgroup reads whole cache lines again.
+fn chunk_origin(c: u32, k_contiguous: bool, rows: u32) -> vec2<u32> {
   if (k_contiguous) { return vec2<u32>(c / (TK / 8u), (c % (TK / 8u)) * 8u); }
+  if (PACKED) { return vec2<u32>((c % (rows / 8u)) * 8u, c / (rows / 8u)); }
   return vec2<u32>((c / TK) * 8u, c % TK);
-}
-
-// Slab position of half h of a chunk that starts at `origin`.
-fn chunk_half(origin: vec2<u32>, h: u32, k_contiguous: bool) -> vec2<u32> {
-  return origin + select(vec2<u32>(h, 0u), vec2<u32>(0u, h), k_contiguous);
 }
 
 // Reads this invocation's chunks of the slabs starting at k0 into registers. Chunks past K are zero
@@ -159,35 +175,86 @@ fn chunk_half(origin: vec2<u32>, h: u32, k_contiguous: bool) -> vec2<u32> {
 // keeps the reads inside the buffer) and only reach outputs past M or N, which are never stored.
 fn fetch_slabs(li: u32, offs: vec3<u32>, row_base: u32, col_base: u32, k0: u32) {
   for (var j = 0u; j < A_CHUNKS; j++) {
-    let o = chunk_origin(li + j * INVOCATIONS, A_K_CONTIGUOUS);
+    let o = chunk_origin(li + j * INVOCATIONS, A_K_CONTIGUOUS, TILE_M);
     let m = row_base + o.x;
     let k = k0 + o.y;
     a_next[j] = select(vec4<u32>(0u), a_in[(offs.x + m * p.a_sm + k * p.a_sk) / 8u], m < p.m && k < p.k);
   }
   for (var j = 0u; j < B_CHUNKS; j++) {
-    let o = chunk_origin(li + j * INVOCATIONS, B_K_CONTIGUOUS);
+    let o = chunk_origin(li + j * INVOCATIONS, B_K_CONTIGUOUS, TILE_N);
     let n = col_base + o.x;
     let k = k0 + o.y;
     b_next[j] = select(vec4<u32>(0u), b_in[(offs.y + k * p.b_sk + n * p.b_sn) / 8u], n < p.n && k < p.k);
   }
 }
+/*@end*/
 
-// Writes the fetched chunks into slab `buf`, one half at a time (a fragment load needs an array of
-// the matrix's scalar type, and WGSL cannot store a vector into one).
+/*@chunk_staging*/
+// Slab position of half h of a chunk that starts at `origin`.
+fn chunk_half(origin: vec2<u32>, h: u32, k_contiguous: bool) -> vec2<u32> {
+  return origin + select(vec2<u32>(h, 0u), vec2<u32>(0u, h), k_contiguous);
+}
+
+// Writes the fetched chunks into slab `buf`, one half at a time (a fragment load from this Dawn's
+// deprecated form needs an array of the matrix's scalar type, and WGSL cannot store a vector into one).
 fn store_slabs(li: u32, buf: u32) {
   for (var j = 0u; j < A_CHUNKS; j++) {
-    let o = chunk_origin(li + j * INVOCATIONS, A_K_CONTIGUOUS);
+    let o = chunk_origin(li + j * INVOCATIONS, A_K_CONTIGUOUS, TILE_M);
     for (var h = 0u; h < 8u; h++) {
       let at = chunk_half(o, h, A_K_CONTIGUOUS);
       a_slab[buf * BANDS_M + at.x / F][(at.x % F) * ROW + at.y] = bitcast<vec2<f16>>(a_next[j][h / 2u])[h % 2u];
     }
   }
   for (var j = 0u; j < B_CHUNKS; j++) {
-    let o = chunk_origin(li + j * INVOCATIONS, B_K_CONTIGUOUS);
+    let o = chunk_origin(li + j * INVOCATIONS, B_K_CONTIGUOUS, TILE_N);
     for (var h = 0u; h < 8u; h++) {
       let at = chunk_half(o, h, B_K_CONTIGUOUS);
       b_slab[buf * BANDS_N + at.x / F][(at.x % F) * ROW + at.y] = bitcast<vec2<f16>>(b_next[j][h / 2u])[h % 2u];
     }
+  }
+}
+/*@end*/
+
+/*@packed_staging*/
+// Packed staging: the slabs are arrays of vec4<u32> units of 8 halves, and each operand keeps the
+// orientation it has in memory, so every fetched chunk is one unit and is stored with one instruction
+// (chunk staging: 8). The fragment loads read the units as halves, row- or column-major as the band
+// lies: the WebGPU proposal's subgroupMatrixLoad<T, majorness>(p, offset, stride) takes an array of
+// any scalar or vector type and counts offset and stride in its elements (here units).
+//   k-contiguous operand: bands of 16 rows (m or n) of TK halves plus one unit of padding, as the
+//     f16 slabs of the other stagings: K_ROW_UNITS units per row.
+//   m- or n-contiguous operand: bands of TK k-rows, each 16 halves of m or n plus one unit of padding
+//     (X_ROW_UNITS = 3: a fragment's 16 rows, 48 bytes apart, start in different banks), and two more
+//     units per band so that the 16-byte stores of consecutive chunks, which alternate between the two
+//     units of one row and move one band on every second chunk, fall on different banks.
+const K_ROW_UNITS: u32 = (TK + 8u) / 8u;
+const X_ROW_UNITS: u32 = 3u;
+const A_BAND_UNITS: u32 = select(TK * X_ROW_UNITS + 2u, F * K_ROW_UNITS, A_K_CONTIGUOUS);
+const B_BAND_UNITS: u32 = select(TK * X_ROW_UNITS + 2u, F * K_ROW_UNITS, B_K_CONTIGUOUS);
+var<workgroup> a_units: array<array<vec4<u32>, A_BAND_UNITS>, STAGES * BANDS_M>;
+var<workgroup> b_units: array<array<vec4<u32>, B_BAND_UNITS>, STAGES * BANDS_N>;
+// A fragment in units: the stride between its 16 rows (k-contiguous band) or its 16 k-rows, and the
+// offset of each 16-deep k step within its band. kernels/matmul.ts writes the loads with these.
+const A_FRAG_STRIDE: u32 = select(X_ROW_UNITS, K_ROW_UNITS, A_K_CONTIGUOUS);
+const B_FRAG_STRIDE: u32 = select(X_ROW_UNITS, K_ROW_UNITS, B_K_CONTIGUOUS);
+const A_K_STEP: u32 = select(F * X_ROW_UNITS, F / 8u, A_K_CONTIGUOUS);
+const B_K_STEP: u32 = select(F * X_ROW_UNITS, F / 8u, B_K_CONTIGUOUS);
+
+// Unit of a band that holds the chunk starting at slab position `origin` (row, k).
+fn packed_unit(origin: vec2<u32>, k_contiguous: bool) -> u32 {
+  if (k_contiguous) { return (origin.x % F) * K_ROW_UNITS + origin.y / 8u; }
+  return origin.y * X_ROW_UNITS + (origin.x % F) / 8u;
+}
+
+// Writes the fetched chunks into slab `buf`, one store each.
+fn store_units(li: u32, buf: u32) {
+  for (var j = 0u; j < A_CHUNKS; j++) {
+    let o = chunk_origin(li + j * INVOCATIONS, A_K_CONTIGUOUS, TILE_M);
+    a_units[buf * BANDS_M + o.x / F][packed_unit(o, A_K_CONTIGUOUS)] = a_next[j];
+  }
+  for (var j = 0u; j < B_CHUNKS; j++) {
+    let o = chunk_origin(li + j * INVOCATIONS, B_K_CONTIGUOUS, TILE_N);
+    b_units[buf * BANDS_N + o.x / F][packed_unit(o, B_K_CONTIGUOUS)] = b_next[j];
   }
 }
 /*@end*/

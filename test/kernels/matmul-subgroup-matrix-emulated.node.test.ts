@@ -114,6 +114,18 @@ t('fragment staging: A @ B in every orientation, tile edges and K tails', async 
   assert.match(subgroupMatrixProblem({ subgroups: [2, 2], frags: [1, 1], tk: 16, stages: 2, staging: 'fragments' }, 8, 32768, 256) ?? '', /bands/);
 });
 
+t('packed staging: A @ B in every orientation, tile edges and K tails', async () => {
+  if (!usable()) return;
+  // Whole chunks into vec4<u32> unit slabs, each operand in its own orientation: an m-contiguous A and
+  // an n-contiguous B are read column- and row-major from bands of k-rows. The 16-deep two-stage tile
+  // takes a k-contiguous A, the 32-deep one-stage tile an m-contiguous one, each with both B orientations.
+  const packedTiles: SubgroupMatrixTile[] = [
+    { subgroups: [2, 2], frags: [1, 1], tk: 16, stages: 2, staging: 'packed' },
+    { subgroups: [1, 2], frags: [2, 1], tk: 32, stages: 1, staging: 'packed' },
+  ];
+  await checkOrientations([[40, 40, 80], [37, 24, 48]], (o) => [packedTiles[o % 2]!]);
+});
+
 t('batched operands, then bias + GELU + residual into f16', async () => {
   if (!usable()) return;
   const [x, rx] = randomPair([3, 40, 32], 5, 'f16');
@@ -190,6 +202,12 @@ t('every matrix builtin the kernel calls is emulated', () => {
   const [staged] = matmulLaunches(spec, { variant: 'subgroup-matrix', subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1, staging: 'fragments', lanes: 32 });
   const stagedCode = emulateSubgroupMatrices(moduleText(staged!));
   assert.ok(stagedCode.includes('emulated_load_global_a(') && stagedCode.includes('emulated_store_slab_b(') && !stagedCode.includes('fetch_slabs'));
+  const [packed] = matmulLaunches(spec, { variant: 'subgroup-matrix', subgroups: [2, 4], frags: [4, 4], tk: 32, stages: 1, staging: 'packed', lanes: 32 });
+  const packedCode = moduleText(packed!);
+  // A and B k-contiguous here: A's band is read row-major, B's (rows are n) column-major; no f16 slab left.
+  assert.ok(packedCode.includes('subgroup_matrix_left<f16, F, F>, row_major>(&a_units[') && packedCode.includes('subgroup_matrix_right<f16, F, F>, col_major>(&b_units['));
+  assert.ok(packedCode.includes('store_units(li, 0u)') && !packedCode.includes('a_slab') && !packedCode.includes('store_slabs'));
+  assert.ok(emulateSubgroupMatrices(packedCode).includes('emulated_load_units(false, '));
   assert.throws(() => emulateSubgroupMatrices('let x = subgroupMatrixScalarMultiply(a, 2.0);'), /not emulated/);
 });
 

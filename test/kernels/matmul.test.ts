@@ -492,6 +492,18 @@ t('subgroup-matrix shapes: even chunk split, workgroup memory and invocation lim
   const deep = { subgroups: [2, 4], frags: [4, 4], tk: 32 } as const;
   assert.is(subgroupMatrixProblem({ ...deep, stages: 1 }, 32, 49152, 1024), null);
   assert.match(subgroupMatrixProblem({ ...deep, stages: 2 }, 32, 49152, 1024) ?? '', /workgroup memory/);
+  // Packed staging: a band of an m- or n-contiguous operand is 32 k-rows of 24 halves plus 16, 784
+  // halves against 640 for 16 k-contiguous rows of 40. 128x128 tiles 32 deep with two stages fill 48 KiB
+  // exactly for x @ w^T (both k-contiguous), not for A @ B (B n-contiguous), nor when the layout is unknown.
+  const wide = { subgroups: [2, 4], frags: [4, 2], tk: 32, stages: 2, staging: 'packed' } as const;
+  const linear = { aKContiguous: true, bNContiguous: false };
+  assert.is(subgroupMatrixBytes(wide, linear), 2 * 16 * 640 * 2 + 8 * 1024);
+  assert.is(subgroupMatrixBytes(wide, { aKContiguous: true, bNContiguous: true }), 2 * 8 * (640 + 784) * 2 + 8 * 1024);
+  assert.is(subgroupMatrixProblem(wide, 32, 49152, 1024, linear), null);
+  assert.match(subgroupMatrixProblem(wide, 32, 49152, 1024, { aKContiguous: true, bNContiguous: true }) ?? '', /workgroup memory/);
+  assert.match(subgroupMatrixProblem(wide, 32, 49152, 1024) ?? '', /workgroup memory/);
+  // Chunk staging's slabs do not depend on the layout.
+  assert.is(subgroupMatrixBytes({ ...wide, staging: 'chunks' }, linear), subgroupMatrixBytes({ ...wide, staging: 'chunks' }));
 });
 
 // The subgroup-matrix kernel runs only where the adapter has matrix units (the GPU device session runs

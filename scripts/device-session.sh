@@ -74,7 +74,8 @@ want split-k && probe split-k-f16 120 PROBE_DTYPE=f16 PROBE_LAYOUTS=linear PROBE
 # fragment staging (both written 2026-11-28, never run on matrix units: a crash or a Tint rejection
 # costs only its own process). 128x128 packed tiles 32 deep with two stages fit 48 KiB for x @ w^T only
 # ('linear'); A @ B ('nn') reports them FAILED (workgroup memory), so the 16-deep one stands in there.
-SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 2x4:4x2:32:2 2x4:4x4:32:1:packed 2x4:4x2:32:2:packed 2x4:4x2:16:2:packed 2x4:4x4:32:1:frag 2x4:4x2:32:2:frag 2x4:4x4:32:2:frag 2x2:2x2:32:2:frag}
+# 128x256 tiles fit two 16-deep stages (45 KiB), which lets the refill overlap the products there too.
+SGM_SHAPES=${SGM_SHAPES:-2x4:4x4:32:1 2x4:4x2:32:2 2x4:4x4:32:1:packed 2x4:4x4:16:2:packed 2x4:4x2:32:2:packed 2x4:4x2:16:2:packed 2x4:4x4:32:1:frag 2x4:4x2:32:2:frag 2x4:4x4:32:2:frag 2x2:2x2:32:2:frag}
 want gemm && for shape in $SGM_SHAPES; do
   probe "f16-subgroup-matrix-$shape" 30 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=4096x4096x4096,2048x2048x2048,1576x768x768 \
     PROBE_LAYOUTS=nn,linear PROBE_KERNELS="subgroup-matrix:$shape"

@@ -251,9 +251,10 @@ export function subgroupMatrixTile(spec: GemmSpec): SubgroupMatrixTile {
 
 /**
  * Why a subgroup-matrix shape cannot run on a device with `lanes`-wide subgroups, `workgroupStorage`
- * bytes of workgroup memory and `maxInvocations` per workgroup, or null when it can. Chunk staging has
- * every invocation stage whole 8-half chunks of both slabs, in either orientation; fragment staging
- * has every subgroup stage the same number of 16-row bands of each.
+ * bytes of workgroup memory and `maxInvocations` per workgroup, or null when it can. Chunk and packed
+ * staging have every invocation stage whole 8-half chunks of both slabs, in either orientation; fragment
+ * staging has every subgroup stage the same number of 16-row bands of each. The operands' `layout` sets
+ * the size of packed staging's slabs (without it, the larger).
  */
 export function subgroupMatrixProblem(
   tile: SubgroupMatrixTile, lanes: number, workgroupStorage: number, maxInvocations: number, layout?: SubgroupMatrixLayout,
@@ -280,8 +281,8 @@ export function subgroupMatrixProblem(
 /**
  * Workgroup memory of the subgroup-matrix kernel: `stages` slabs per operand and a 16x16 f32 scratch per
  * subgroup. A slab is 16-row bands of padded k-contiguous rows, 16 * (tk + 8) halves each; with packed
- * staging the band of an m- or n-contiguous operand is tk k-rows of 24 halves and 16 more (matmul_subgroup_matrix.wgsl),
- * which is what both operands are taken to be when `layout` is not given.
+ * staging the band of an m- or n-contiguous operand is tk k-rows of 24 halves and 16 more
+ * (matmul_subgroup_matrix.wgsl), which is what both operands are taken to be when `layout` is not given.
  */
 export function subgroupMatrixBytes(tile: SubgroupMatrixTile, layout?: SubgroupMatrixLayout): number {
   const [sm, sn] = tile.subgroups;

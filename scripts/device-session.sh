@@ -22,8 +22,11 @@ step() {
 probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mjs}"; }
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
 # epilogue split-k tune tuning diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile wgsl-forms bench tests).
+# `f16-target` names the steps that measure the kernel issue's f16 target (200 TFLOP/s) against cuBLAS with
+# every candidate written for it: 470 s of limits, one device call (the f32 target: torch f32 epilogue).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
+STEPS=${STEPS/f16-target/adapter torch wgsl-forms gemm}
 
 if want adapter; then
   cat > /tmp/adapter.mjs <<'JS'

@@ -344,7 +344,8 @@ fn matmul_subgroup_matrix(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_
     let a_band = buf * BANDS_M + sg_m * FRAGS_M;
     let b_band = buf * BANDS_N + sg_n * FRAGS_N;
     // Per k step: FRAGS_M left and FRAGS_N right fragment loads, FRAGS_M * FRAGS_N products. A is
-    // read row-major from its band, B column-major (its band rows are n).
+    // read row-major from its band, B column-major (its band rows are n); with packed staging each
+    // from its unit band, row- or column-major as that band lies (kernels/matmul.ts writes the loads).
     /*@products*/
     {
       let left_0 = subgroupMatrixLoad<subgroup_matrix_left<f16, F, F>>(&a_slab[a_band + 0u], 0u, false, ROW);

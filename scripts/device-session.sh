@@ -23,7 +23,7 @@ probe() { step "$1" "$2" env "${@:3}" node "${PROBE_BIN:-.devbench/gemm-probe.mj
 # Steps to run: all by default, else those named on the command line (adapter torch f32 gemm robustness
 # epilogue split-k tune tuning diagnose matmul-test attention attention-splits attention-f16 attention-tiles conv indexing reduce host-profile wgsl-forms bench tests).
 # `f16-target` names the steps that measure the kernel issue's f16 target (200 TFLOP/s) against cuBLAS with
-# every candidate written for it: 470 s of limits, one device call (the f32 target: torch f32 epilogue).
+# every candidate written for it: 500 s of limits, one device call (the f32 target: torch f32 epilogue).
 want() { [ -z "$STEPS" ] || [[ " $STEPS " == *" $1 "* ]]; }
 STEPS="$*"
 STEPS=${STEPS/f16-target/adapter torch wgsl-forms gemm}
@@ -83,6 +83,11 @@ want gemm && for shape in $SGM_SHAPES; do
   probe "f16-subgroup-matrix-$shape" 30 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=4096x4096x4096,2048x2048x2048,1576x768x768 \
     PROBE_LAYOUTS=nn,linear PROBE_KERNELS="subgroup-matrix:$shape"
 done
+# Packed staging reads vec4<u32> arrays with strides counted in array elements (the proposal's rule). This Dawn
+# has a Vulkan toggle for drivers that count them in matrix elements instead; should the packed rows above
+# fail validation, this one tells whether the toggle mends them.
+want gemm && probe f16-packed-stride-toggle 30 OMNI_DAWN_FLAGS="$OMNI_DAWN_FLAGS,vulkan_cooperative_matrix_stride_is_matrix_elements" \
+  PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_SHAPES=4096x4096x4096,1576x768x768 PROBE_LAYOUTS=nn,linear PROBE_KERNELS=subgroup-matrix:2x4:4x4:32:1:packed
 want gemm && probe f16-auto 60 PROBE_DTYPE=f16 PROBE_REPS=20 PROBE_ROUNDS=3 PROBE_SHAPES=1576x768x768,1576x3072x768,4096x4096x4096,8192x8192x8192 PROBE_LAYOUTS=nn PROBE_KERNELS=subgroup-matrix,tiled:2x2:32
 # What Tint's bounds clamps cost (Dawn's disable_robustness toggle; measurement only, never shipped).
 want robustness && probe robustness-off 60 OMNI_DAWN_FLAGS="$OMNI_DAWN_FLAGS,disable_robustness" PROBE_DTYPE=f16 PROBE_REPS=10 \

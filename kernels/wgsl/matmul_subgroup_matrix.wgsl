@@ -224,7 +224,7 @@ fn store_slabs(li: u32, buf: u32) {
 //   k-contiguous operand: bands of 16 rows (m or n) of TK halves plus one unit of padding, as the
 //     f16 slabs of the other stagings: K_ROW_UNITS units per row.
 //   m- or n-contiguous operand: bands of TK k-rows, each 16 halves of m or n plus one unit of padding
-//     (X_ROW_UNITS = 3: a fragment's 16 rows, 48 bytes apart, start in different banks), and two more
+//     (X_ROW_UNITS = 3: a fragment's 16 k-rows, 48 bytes apart, start in different banks), and two more
 //     units per band so that the 16-byte stores of consecutive chunks, which alternate between the two
 //     units of one row and move one band on every second chunk, fall on different banks.
 const K_ROW_UNITS: u32 = (TK + 8u) / 8u;

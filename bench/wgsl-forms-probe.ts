@@ -28,7 +28,19 @@ ${body}
 `;
 
 const STORE_RESULT_OLD = '  subgroupMatrixStore(&result, 0u, acc, false, 16u);';
+const STORE_RESULT_NEW = '  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);';
 const MATRICES = `  var acc: subgroup_matrix_result<f32, 16, 16>;`;
+
+/**
+ * A left and a right fragment loaded in the template form from a workgroup slab of `element`s, `perRow`
+ * of which hold one 16-half row: offset and stride counted in elements, as the proposal counts them.
+ */
+const templateSlab = (element: string, perRow: number): string =>
+  shader(`var<workgroup> slab: array<${element}, ${32 * perRow}>;`, `${MATRICES}
+  let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, ${perRow}u);
+  let r = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&slab, ${16 * perRow}u, ${perRow}u);
+  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
+${STORE_RESULT_NEW}`);
 
 /** [what it tries, the shader] */
 const CANDIDATES: [string, string][] = [
@@ -40,22 +52,8 @@ const CANDIDATES: [string, string][] = [
   acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
 ${STORE_RESULT_OLD}`),
   ],
-  [
-    'template majorness row_major / col_major',
-    shader('var<workgroup> slab: array<f16, 512>;', `${MATRICES}
-  let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, 16u);
-  let r = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&slab, 256u, 16u);
-  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
-  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
-  ],
-  [
-    'template majorness, workgroup array<vec4<f16>> (stride and offset in vec4s)',
-    shader('var<workgroup> slab: array<vec4<f16>, 128>;', `${MATRICES}
-  let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, 4u);
-  let r = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&slab, 64u, 4u);
-  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
-  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
-  ],
+  ['template majorness row_major / col_major', templateSlab('f16', 16)],
+  ['template majorness, workgroup array<vec4<f16>> (stride and offset in vec4s)', templateSlab('vec4<f16>', 4)],
   [
     'bool majorness, workgroup array<vec4<f16>>',
     shader('var<workgroup> slab: array<vec4<f16>, 128>;', `${MATRICES}
@@ -68,23 +66,16 @@ ${STORE_RESULT_OLD}`),
     shader('var<workgroup> slab: array<vec2<u32>, 128>;', `${MATRICES}
   let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, 4u);
   acc = subgroupMatrixMultiplyAccumulate(l, subgroup_matrix_right<f16, 16, 16>(), acc);
-  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
+${STORE_RESULT_NEW}`),
   ],
-  [
-    // The form packed staging (kernels/matmul.ts SubgroupMatrixChoice.staging) needs.
-    'template majorness, workgroup array<vec4<u32>> of 8 halves each (stride and offset in vec4s)',
-    shader('var<workgroup> slab: array<vec4<u32>, 64>;', `${MATRICES}
-  let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&slab, 0u, 2u);
-  let r = subgroupMatrixLoad<subgroup_matrix_right<f16, 16, 16>, col_major>(&slab, 32u, 2u);
-  acc = subgroupMatrixMultiplyAccumulate(l, r, acc);
-  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
-  ],
+  // The form packed staging (kernels/matmul.ts SubgroupMatrixChoice.staging) needs.
+  ['template majorness, workgroup array<vec4<u32>> of 8 halves each (stride and offset in vec4s)', templateSlab('vec4<u32>', 2)],
   [
     'template majorness, storage array<vec4<f16>> read directly',
     shader('@group(0) @binding(1) var<storage, read> src: array<vec4<f16>>;', `${MATRICES}
   let l = subgroupMatrixLoad<subgroup_matrix_left<f16, 16, 16>, row_major>(&src, 0u, 4u);
   acc = subgroupMatrixMultiplyAccumulate(l, subgroup_matrix_right<f16, 16, 16>(), acc);
-  subgroupMatrixStore<row_major>(&result, 0u, acc, 16u);`),
+${STORE_RESULT_NEW}`),
   ],
 ];
 

@@ -15,16 +15,19 @@ export type ElementType = 'f32' | 'f16' | 'i32' | 'u32';
 /** 'cpu' for software adapters (lavapipe, SwiftShader, WARP), 'gpu' otherwise: launchers pick tiles by it. */
 export type AdapterClass = 'cpu' | 'gpu';
 
+/** The subgroup widths the lanes kernels are written for. */
+const LANE_WIDTHS = [4, 8, 16, 32];
+
+/** What the lanes kernels need of the adapter (lanesSupported), in the words every refusal uses. */
+export const LANES_REQUIREMENT = `the subgroups feature and a fixed subgroup size of ${LANE_WIDTHS.slice(0, -1).join(', ')} or ${LANE_WIDTHS.at(-1)}`;
+
 /**
  * Whether the lanes kernels (matmul_lanes, attention_lanes*: one workgroup is exactly one subgroup,
  * whose lanes share operands by subgroupShuffle) can run: the `subgroups` feature and a fixed
  * subgroup width they are written for (`subgroupSize` undefined when the adapter reports a range).
  */
-/** What the lanes kernels need of the adapter (lanesSupported), in the words every refusal uses. */
-export const LANES_REQUIREMENT = 'the subgroups feature and a fixed subgroup size of 4, 8, 16 or 32';
-
 export function lanesSupported(hasSubgroups: boolean, subgroupSize: number | undefined): boolean {
-  return hasSubgroups && subgroupSize !== undefined && [4, 8, 16, 32].includes(subgroupSize);
+  return hasSubgroups && subgroupSize !== undefined && LANE_WIDTHS.includes(subgroupSize);
 }
 
 export interface Launch {

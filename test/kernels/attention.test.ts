@@ -282,7 +282,6 @@ function options(up: Uploaded): { mask?: Tensor; keyPaddingMask?: Tensor; causal
 const F32_OUT = { atol: 2e-5, rtol: 1e-4 };
 const F32_LSE = { atol: 2e-5, rtol: 1e-5 };
 
-/** What a check forces: a kernel family, a tiled-family tile, or neither (the adapter's choice). */
 /** Sets which keys are padding (`padded(batch, key)`), in the oracle's problem and on the GPU alike. */
 function padKeys(up: Uploaded, padded: (batch: number, key: number) => boolean): void {
   const { B, Tk } = up.pr;
@@ -292,6 +291,7 @@ function padKeys(up: Uploaded, padded: (batch: number, key: number) => boolean):
   up.all.push(up.keyPaddingMask);
 }
 
+/** What a check forces: a kernel family, a tiled-family tile, or neither (the adapter's choice). */
 function forcedLabel(force: AttentionKernelOption): string {
   const split = force.keySplits !== undefined ? `, ${force.keySplits} key splits` : '';
   return force.tile ? `tiled ${force.tile.rows}x${force.tile.tile}${split}` : `${force.kernel ?? 'default'}${split}`;
